@@ -1,0 +1,208 @@
+"""The one library face of huizong. The CLI and the Excel/WPS buttons only call these functions.
+
+Nothing here prints: results come back as data, problems as Problem lists, fatal situations as
+HuizongError (which carries its problems).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .check import FileCheck, check_bytes
+from .example import ORGAN, TOWNSHIP, example_registry
+from .intake.folder import CollectSummary, collect_folder
+from .intake.lock import workspace_lock
+from .ledger.db import Ledger
+from .problems import HuizongError, Problem
+from .programme.config import FieldSpec, Programme, load_programme
+from .programme.periods import Month
+from .programme.signing import sign
+from .registry import Registry, registry_columns
+from .status import VillageStatus, village_statuses
+from .validate.identity import Identity
+from .validate.registry import build_registry
+from .workbook.feedback import build_feedback
+from .workbook.reader import ReadResult, read_table
+from .workbook.registers import build_table_workbook
+from .workbook.safety import DEFAULT_LIMITS
+from .workbook.template import TemplateIdentity, build_template
+from .workspace import Workspace, atomic_write, create_layout, open_workspace
+
+Progress = Callable[[int, int, str], None]
+
+__all__ = [
+    "CollectSummary", "Context", "FileCheck", "HuizongError", "Month", "VillageStatus", "Workspace",
+    "accept", "collect", "init_workspace", "load_context", "make_templates", "open_workspace", "status",
+    "validate_files",
+]
+
+
+@dataclass
+class Context:
+    """Everything a check needs, loaded once: the workspace, its programme and its registry."""
+
+    workspace: Workspace
+    programme: Programme
+    registry: Registry
+    registry_problems: list[Problem]
+
+    @property
+    def secret(self) -> str:
+        return self.workspace.secret()
+
+
+def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen") -> Workspace:
+    """Create a township workspace with the example township's registry and empty registers."""
+    prog = load_programme(programme)
+    ws = create_layout(Path(root), TOWNSHIP, ORGAN, programme, force)
+    registry = example_registry([t.id for t in prog.tasks])
+    columns = registry_columns(prog.tasks)
+    rows = []
+    for v in registry.villages:
+        row = {"code": v.code, "name": v.name, "aliases": "、".join(v.aliases), "emails": ";".join(v.emails), "population": v.population}
+        row.update(v.tasks)
+        rows.append(row)
+    note = ("说明：每行一个村（社区）。村代码每村唯一，不要改动；别名用顿号分隔；上报邮箱多个用分号分隔；"
+            "年度任务为全年任务数，按考核季比例分解（方案规定）。改完保存即可，下次运行时自动读取。")
+    atomic_write(ws.registry_path, build_table_workbook("村名册", "村名册", columns, rows, note, ws.organ))
+    for spec_key, title, note_text in (
+        ("assessment_register", "镇考核登记", "说明：镇里每考核季对每村考核一次，每村每考核季填一行；数值为该考核季发现的次数/例数。"),
+        ("adjustments", "加分扣分登记", "说明：每发生一次加分或扣分事项登记一行：村、日期、项目（下拉选择）、次数、备注。"),
+    ):
+        raw = prog.raw.get(spec_key)
+        if not raw:
+            continue
+        cols = register_columns(prog, spec_key)
+        atomic_write(ws.root / raw["file"], build_table_workbook(title, raw["sheet"], cols, [], note_text, ws.organ, empty_rows=200))
+    Ledger(ws.ledger_path).close()
+    return ws
+
+
+def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
+    """Columns of the township's own registers, from the programme's configuration."""
+    head = (
+        FieldSpec(id="village_code", label="村代码", type="text", max_length=20),
+        FieldSpec(id="village_name", label="村（社区）名称", type="text", required=False),
+    )
+    if key == "assessment_register":
+        names = tuple(a.name for a in prog.assessment_periods)
+        fields = tuple(FieldSpec.from_dict(f) for f in prog.raw["assessment_register"]["fields"])
+        return head + (
+            FieldSpec(id="year", label="年度", type="integer", min=2000, max=2100),
+            FieldSpec(id="assessment_period", label="考核季", type="enum", values=names),
+        ) + fields
+    items = tuple(i["label"] for i in prog.raw["adjustments"]["items"])
+    return head + (
+        FieldSpec(id="date", label="日期", type="date"),
+        FieldSpec(id="item", label="项目", type="enum", values=items),
+        FieldSpec(id="count", label="次数", type="integer", min=1),
+        FieldSpec(id="note", label="备注", type="text", required=False),
+    )
+
+
+def load_context(root: Path | str) -> Context:
+    ws = open_workspace(root)
+    programme = load_programme(ws.programme_ref)
+    registry, problems = load_registry(ws, programme)
+    return Context(ws, programme, registry, problems)
+
+
+def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[Problem]]:
+    path = ws.registry_path
+    if not path.is_file():
+        raise HuizongError(Problem("C006", file=str(path), detail=str(path)))
+    columns = registry_columns(programme.tasks)
+    res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits)
+    registry, problems = build_registry(res, columns, [t.id for t in programme.tasks])
+    if not registry.villages:
+        raise HuizongError(problems or [Problem("C003", file=path.name, label="村名册", detail="没有任何村")])
+    return registry, problems
+
+
+def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_dir: Path | None = None) -> list[Path]:
+    """One personalised template per village (or one blank template) for ``period``."""
+    p = ctx.programme
+    ws = ctx.workspace
+    folder = out_dir or (ws.templates / (str(period) if period else "空白"))
+    deadline = ""
+    if period:
+        due = period.shift(1)
+        deadline = f"请于 {due.year}年{due.month}月{ws.deadline_day}日前报送镇里。"
+    written = []
+    if blank:
+        ident = TemplateIdentity(p, ws.organ, period=period, deadline_note=deadline)
+        path = folder / f"{p.form_no}_{period.chinese if period else ''}空白模板.xlsx"
+        atomic_write(path, build_template(ident))
+        return [path]
+    if period is None:
+        raise HuizongError(Problem("X005", value="（未指定）"))
+    secret = ctx.secret
+    for v in ctx.registry.villages:
+        sig = sign(secret, p.id, v.code, str(period), p.version)
+        ident = TemplateIdentity(p, ws.organ, v.code, v.name, period, sig, deadline)
+        path = folder / f"{p.form_no}_{v.name}_{period.chinese}.xlsx"
+        atomic_write(path, build_template(ident))
+        written.append(path)
+    return written
+
+
+def blank_template_bytes(programme: Programme, organ: str = "（制表机关）") -> bytes:
+    """The unpersonalised template shipped under templates/<programme>/ (no village, no period)."""
+    return build_template(TemplateIdentity(programme, organ))
+
+
+def validate_files(
+    paths: Iterable[Path],
+    ctx: Context | None = None,
+    programme: Programme | None = None,
+    feedback_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> list[FileCheck]:
+    """Check files without recording anything. With ``feedback_dir``, write annotated copies of invalid ones."""
+    prog = ctx.programme if ctx else (programme or load_programme("qianfen"))
+    paths = list(paths)
+    out = []
+    for i, path in enumerate(paths):
+        if progress:
+            progress(i, len(paths), path.name)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            out.append(FileCheck(str(path), ReadResult(file=str(path)), Identity(), [Problem("X006", file=str(path), detail=str(path))]))
+            continue
+        check = check_bytes(
+            data, str(path), prog, ctx.registry if ctx else None, ctx.secret if ctx else None,
+            ctx.workspace.limits if ctx else DEFAULT_LIMITS,
+        )
+        if feedback_dir is not None and not check.valid:
+            heading = f"{prog.title}校验结果"
+            fb = build_feedback(data, check.read.format, path.name, check.problems, heading)
+            atomic_write(feedback_dir / f"{path.stem}_校验结果.xlsx", fb)
+        out.append(check)
+    return out
+
+
+def collect(ctx: Context, progress: Progress | None = None) -> CollectSummary:
+    """Take every file in inbox/: archive, identify, validate, record, write feedback. Locked."""
+    return collect_folder(ctx, progress)
+
+
+def status(ctx: Context, period: Month) -> list[VillageStatus]:
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        return village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+
+
+def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None) -> dict[str, object]:
+    """Accept a 待确认 submission explicitly (recorded with the clerk's note)."""
+    with workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
+        sub = ledger.submission(submission_id)
+        if sub is None or sub["status"] != "待确认":
+            raise HuizongError(Problem("X006", detail=f"待确认的报送记录 #{submission_id}"))
+        if village_code is None and not sub["village_code"]:
+            raise HuizongError(Problem("I001", value=sub["village_name"] or "（空）"))
+        if village_code is not None and ctx.registry.by_code(village_code) is None:
+            raise HuizongError(Problem("I001", value=village_code))
+        row = ledger.accept(submission_id, note, village_code)
+        return dict(row)

@@ -1,0 +1,127 @@
+"""One file through the checks: read → identify → validate → decide. Bytes in, a FileCheck out.
+
+Used alike by ``huizong validate`` (no ledger) and by ``collect`` (which archives the bytes first
+and records the FileCheck). Nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ledger.db import ACCEPTED, PENDING, REJECTED
+from .problems import Problem
+from .programme.config import Programme
+from .programme.periods import Month
+from .registry import Registry
+from .validate.idcard import mask, mask_name
+from .validate.identity import CONFIRM_CODES, Identity, identify
+from .validate.record import to_record, validate_report
+from .workbook.reader import ReadResult, read_report
+from .workbook.safety import DEFAULT_LIMITS, Limits
+
+MAX_SHOWN = 50  # problems listed per file before "还有 N 处问题"
+
+
+@dataclass
+class FileCheck:
+    file: str
+    read: ReadResult
+    identity: Identity
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def status(self) -> str:
+        """退回 for any content error; 待确认 when only the identity is in doubt; else 已接收."""
+        if any(p.is_error and p.code not in CONFIRM_CODES for p in self.problems):
+            return REJECTED
+        if self.identity.needs_confirmation:
+            return PENDING
+        return ACCEPTED
+
+    def to_dict(self) -> dict[str, Any]:
+        v = self.identity.village
+        return {
+            "file": self.file,
+            "valid": self.valid,
+            "status": self.status,
+            "village_code": v.code if v else None,
+            "village_name": v.name if v else self.read.meta.get("village_name"),
+            "period": str(self.identity.period) if self.identity.period else None,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "issues": [p.to_dict() for p in self.problems],
+        }
+
+
+def check_bytes(
+    data: bytes,
+    name: str,
+    programme: Programme,
+    registry: Registry | None = None,
+    secret: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FileCheck:
+    res = read_report(data, name, programme, limits)
+    if not res.readable:
+        return FileCheck(name, res, Identity(), list(res.problems))
+    ident = identify(res, programme, registry, secret)
+    period: Month | None = ident.period
+    problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
+    return FileCheck(name, res, ident, _ordered(problems))
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    """Identity first, then errors before warnings, each in sheet/row order; no exact repeats."""
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for p in problems:
+        key = (p.code, p.sheet, p.cell, p.field, str(p.value), p.detail)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+
+    def row(cell: str) -> int:
+        digits = "".join(ch for ch in cell if ch.isdigit())
+        return int(digits) if digits else 0
+
+    return sorted(unique, key=lambda p: (not p.code.startswith(("F", "I")), not p.is_error, p.sheet, row(p.cell), p.cell))
+
+
+def stored_record(check: FileCheck, programme: Programme) -> dict[str, Any]:
+    """The record kept in the ledger: everything scoring needs, personal data masked."""
+    record = to_record(check.read)
+    if programme.register:
+        personal = {c.id: c.type for c in programme.register.columns if c.personal}
+        for row in record.get("register", []):
+            for cid, ctype in personal.items():
+                if isinstance(row.get(cid), str):
+                    row[cid] = mask(row[cid]) if ctype == "id_number" else mask_name(row[cid])
+    return record
+
+
+def redacted_problems(check: FileCheck, programme: Programme) -> list[dict[str, Any]]:
+    """Problems as stored in the ledger and shown to the township: personal values masked."""
+    personal = {c.id: c.type for c in (programme.register.columns if programme.register else ()) if c.personal}
+    out = []
+    for p in check.problems:
+        d = p.to_dict()
+        cid = p.field.rsplit(".", 1)[-1]
+        if cid in personal and isinstance(d.get("value"), str):
+            masked = mask(d["value"]) if personal[cid] == "id_number" else mask_name(d["value"])
+            d["message"] = d["message"].replace(d["value"], masked)
+            d["value"] = masked
+        out.append(d)
+    return out

@@ -1,0 +1,268 @@
+"""The ``huizong`` command. Thin: parse options, call pipeline.api, print, set the exit code.
+
+Exit codes: 0 success (validate: every file valid), 1 some files invalid / work left undone,
+2 usage or configuration error (a Chinese message says which).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from . import __version__, api
+from .check import MAX_SHOWN, FileCheck
+from .problems import HuizongError
+from .programme.config import load_programme
+from .programme.periods import Month
+
+app = typer.Typer(
+    help="汇总（huizong）：村级月报的收取、校验、汇总与排名。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WorkspaceOpt = Annotated[Path, typer.Option("-w", "--workspace", help="工作目录（huizong init 创建的文件夹）")]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="报告期（月份），如 2026-10")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出（供其他程序使用）")]
+
+
+def _fail(exc: HuizongError, code: int = 2) -> None:
+    for p in exc.problems:
+        where = "，".join(x for x in (p.file and f"文件 {p.file}", p.where, p.field and f"配置项 {p.field}" if p.code.startswith("C") else "") if x)
+        err.print(f"[{p.severity.value} {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
+    raise typer.Exit(code)
+
+
+def _period(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except HuizongError as exc:
+        _fail(exc)
+        raise
+
+
+def _context(workspace: Path) -> api.Context:
+    try:
+        ctx = api.load_context(workspace)
+    except HuizongError as exc:
+        _fail(exc)
+        raise
+    for p in ctx.registry_problems:
+        err.print(f"[{p.severity.value} {p.code}] 村名册：{p.where}：{p.message}", markup=False)
+    return ctx
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[name]}"), console=err, transient=True)
+
+
+@app.command()
+def version() -> None:
+    """显示版本号。"""
+    out.print(f"huizong {__version__}")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="要创建的工作目录")],
+    force: Annotated[bool, typer.Option("--force", help="覆盖已有的工作目录设置")] = False,
+    programme: Annotated[str, typer.Option("--programme", help="考核方案（内置：qianfen）")] = "qianfen",
+) -> None:
+    """创建乡镇工作目录：设置文件、村名册（示例镇 19 个村）、镇考核登记、加分扣分登记和收件/归档/报表文件夹。"""
+    try:
+        ws = api.init_workspace(directory, force=force, programme=programme)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    out.print(f"已创建工作目录：{ws.root}")
+    out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（请改成本镇的村名、邮箱和年度任务）")
+    out.print("  收件箱：inbox/   归档：archive/   报表：reports/")
+    out.print(f"下一步：huizong templates -w {directory} --period 2026-10")
+
+
+@app.command()
+def templates(
+    workspace: WorkspaceOpt = Path("."),
+    period: Annotated[str | None, typer.Option("--period", "-p", help="报告期，如 2026-10")] = None,
+    blank: Annotated[bool, typer.Option("--blank", help="只生成一份不带村名的空白模板")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="输出文件夹（默认 工作目录/templates/报告期）")] = None,
+) -> None:
+    """为每个村生成本月的报表模板（已填好村名、代码和报告期，带签名）。"""
+    ctx = _context(workspace)
+    if period is None and not blank:
+        err.print("[错误 X005] 请用 --period 指定报告期，如 --period 2026-10（或用 --blank 生成空白模板）。")
+        raise typer.Exit(2)
+    month = _period(period) if period else None
+    try:
+        paths = api.make_templates(ctx, month, blank=blank, out_dir=out_dir)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    out.print(f"已生成 {len(paths)} 份模板，位于 {paths[0].parent}")
+
+
+def _print_check(check: FileCheck) -> None:
+    name = Path(check.file).name
+    n_err, n_warn = len(check.errors), len(check.warnings)
+    if check.valid:
+        out.print(f"✔ {name}：校验通过" + (f"（提示 {n_warn} 处）" if n_warn else ""), markup=False)
+    else:
+        out.print(f"✘ {name}：错误 {n_err} 处" + (f"，提示 {n_warn} 处" if n_warn else ""), markup=False)
+    for p in check.problems[:MAX_SHOWN]:
+        where = " ".join(x for x in (p.sheet and f"[{p.sheet}]", p.cell) if x)
+        shown = "" if p.value is None else f" 值“{p.value}”"
+        out.print(f"  {p.severity.value} {p.code} {where} {p.label or p.field}{shown}：{p.message}".replace("  ", " ", 1), markup=False)
+    hidden = len(check.problems) - MAX_SHOWN
+    if hidden > 0:
+        out.print(f"  ……还有 {hidden} 处问题未列出（用 --json 查看全部，或用 --feedback 生成标注文件）。", markup=False)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="要检查的工作簿（可多个）")],
+    workspace: Annotated[Path | None, typer.Option("-w", "--workspace", help="工作目录：提供村名册和签名密钥，检查更完整")] = None,
+    programme: Annotated[str, typer.Option("--programme", help="不指定工作目录时使用的考核方案")] = "qianfen",
+    as_json: JsonOpt = False,
+    feedback: Annotated[Path | None, typer.Option("--feedback", help="为每个有错误的文件生成标注副本，放到此文件夹")] = None,
+) -> None:
+    """检查填好的工作簿，一次列出每个文件的全部问题（文件、工作表、单元格、填写的值、修改方法）。"""
+    ctx = _context(workspace) if workspace else None
+    try:
+        prog = None if ctx else load_programme(programme)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    checks = api.validate_files(files, ctx=ctx, programme=prog, feedback_dir=feedback)
+    if as_json:
+        out.print_json(json.dumps([c.to_dict() for c in checks], ensure_ascii=False))
+    else:
+        for c in checks:
+            _print_check(c)
+        bad = sum(1 for c in checks if not c.valid)
+        out.print(f"共 {len(checks)} 个文件：通过 {len(checks) - bad} 个，有错误 {bad} 个。" + (f"标注副本在 {feedback}" if feedback and bad else ""))
+    raise typer.Exit(0 if all(c.valid for c in checks) else 1)
+
+
+@app.command()
+def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """收取 inbox/ 中的文件：先归档原件，再识别村和报告期、校验、登记；退回的生成标注副本。"""
+    ctx = _context(workspace)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("收取", total=None, name="")
+
+            def tick(i: int, n: int, name: str) -> None:
+                bar.update(task, total=n, completed=i, name=name)
+
+            summary = api.collect(ctx, progress=tick)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        out.print_json(json.dumps({"summary": summary.line, "items": [i.__dict__ for i in summary.items]}, ensure_ascii=False))
+        return
+    if summary.items:
+        table = Table(title="本次收取", show_lines=False)
+        for col in ("文件", "村", "报告期", "状态", "版本", "错误", "提示"):
+            table.add_column(col)
+        for i in summary.items:
+            table.add_row(i.name, i.village, i.period, i.status, str(i.version or ""), str(i.errors), str(i.warnings))
+        out.print(table)
+    else:
+        out.print("收件箱中没有新文件。")
+    out.print(summary.line)
+    if any(i.feedback for i in summary.items):
+        out.print(f"退回文件的标注副本在 {ctx.workspace.feedback}")
+
+
+@app.command()
+def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json: JsonOpt = False) -> None:
+    """显示某月各村的上报情况：已报（时间、版本）、退回（问题数）、待确认、未报。"""
+    ctx = _context(workspace)
+    if not period:
+        err.print("[错误 X005] 请用 --period 指定报告期，如 --period 2026-10。")
+        raise typer.Exit(2)
+    month = _period(period)
+    rows = api.status(ctx, month)
+    if as_json:
+        out.print_json(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))
+        return
+    table = Table(title=f"{month.chinese} 上报情况")
+    for col in ("村代码", "村（社区）", "状态", "收到时间", "版本", "问题数", "来源", "备注"):
+        table.add_column(col)
+    colours = {"已报": "green", "退回": "red", "待确认": "yellow", "未报": "bright_black"}
+    for r in rows:
+        state = r.state + ("（迟报）" if r.late else "")
+        table.add_row(
+            r.code, r.name, f"[{colours.get(r.state, 'white')}]{state}[/]", r.received_at.replace("T", " ")[:19],
+            str(r.version or ""), str(r.errors or ""), r.sender, r.note + (f" 记录号 {r.submissions[-1]}" if r.state == "待确认" else ""),
+        )
+    out.print(table)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    out.print("，".join(f"{k} {v} 个" for k, v in counts.items()))
+
+
+@app.command()
+def accept(
+    submission: Annotated[int, typer.Argument(help="待确认的记录号（huizong status 中显示）")],
+    note: Annotated[str, typer.Option("--note", help="确认的理由，如“已电话核实为该村所报”")],
+    workspace: WorkspaceOpt = Path("."),
+    village: Annotated[str | None, typer.Option("--village", help="村代码（文件未能识别村时必填）")] = None,
+) -> None:
+    """确认接收一份“待确认”的报表（记录确认人填写的理由）。"""
+    ctx = _context(workspace)
+    try:
+        row = api.accept(ctx, submission, note, village)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    out.print(f"已确认接收：记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版。")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="演示工作目录（会被覆盖）")] = Path("huizong-demo"),
+    period: PeriodOpt = "2026-10",
+) -> None:
+    """演示：用内置示例镇（19 个村）走一遍建目录、发模板、村里填报、收取校验、上报情况。"""
+    from .demo import run_demo
+
+    month = _period(period)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("收取", total=None, name="")
+            result = run_demo(out_dir, month, progress=lambda i, n, name: bar.update(task, total=n, completed=i, name=name))
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    out.print(f"演示工作目录：{result.workspace}")
+    out.print(result.collected.line)
+    status(result.workspace, str(month), False)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    if sys.platform == "win32":  # old consoles default to GBK; rich writes UTF-8 through the Windows API
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
+            except (AttributeError, ValueError):
+                pass
+    try:
+        return app(args=argv, prog_name="huizong")
+    except HuizongError as exc:
+        _fail(exc)
+
+

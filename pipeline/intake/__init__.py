@@ -1,0 +1,1 @@
+"""Where reports come in (the inbox folder; the mailbox) and where answers go out."""

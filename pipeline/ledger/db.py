@@ -1,0 +1,202 @@
+"""The workspace ledger (SQLite, WAL): what arrived, from where, and what became of it.
+
+One transaction per received file. A submission is 已接收 (accepted, with a version number per
+village and month), 退回 (rejected, with its problems), 待确认 (identity in doubt: never scored
+until the clerk accepts it) or 重复 (the same bytes arrived before).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ACCEPTED, REJECTED, PENDING, DUPLICATE = "已接收", "退回", "待确认", "重复"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS receipts (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,             -- folder / mail
+    source_ref TEXT NOT NULL UNIQUE,  -- identifies one physical arrival (re-runs find it again)
+    original_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    ext TEXT NOT NULL,
+    sender TEXT,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    receipt_id INTEGER NOT NULL UNIQUE REFERENCES receipts(id),
+    sha256 TEXT NOT NULL,
+    programme TEXT NOT NULL,
+    village_code TEXT,
+    village_name TEXT,
+    period TEXT,
+    status TEXT NOT NULL,
+    version INTEGER,
+    duplicate_of INTEGER REFERENCES submissions(id),
+    n_errors INTEGER NOT NULL,
+    n_warnings INTEGER NOT NULL,
+    problems_json TEXT NOT NULL,
+    record_json TEXT,
+    feedback_path TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS submissions_vp ON submissions(village_code, period);
+CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    decision TEXT NOT NULL,
+    village_code TEXT,
+    period TEXT,
+    note TEXT,
+    decided_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    source: str
+    source_ref: str
+    original_name: str
+    sha256: str
+    size: int
+    ext: str
+    sender: str | None
+    received_at: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    programme: str
+    village_code: str | None
+    village_name: str | None
+    period: str | None
+    status: str  # ACCEPTED / REJECTED / PENDING (DUPLICATE is decided here)
+    n_errors: int
+    n_warnings: int
+    problems: list[dict[str, Any]]
+    record: dict[str, Any] | None
+    feedback_path: str | None = None
+
+
+def now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+class Ledger:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def receipt_for(self, source_ref: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM receipts WHERE source_ref = ?", (source_ref,)).fetchone()
+
+    def record(self, arrival: Arrival, outcome: Outcome) -> sqlite3.Row:
+        """Record one arrival and its outcome atomically; decides 重复 and the version number."""
+        with self.transaction() as db:
+            existing = db.execute("SELECT id FROM receipts WHERE source_ref = ?", (arrival.source_ref,)).fetchone()
+            if existing:
+                return db.execute("SELECT * FROM submissions WHERE receipt_id = ?", (existing["id"],)).fetchone()
+            cur = db.execute(
+                "INSERT INTO receipts(source, source_ref, original_name, sha256, size, ext, sender, received_at)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (arrival.source, arrival.source_ref, arrival.original_name, arrival.sha256, arrival.size, arrival.ext,
+                 arrival.sender, arrival.received_at),
+            )
+            receipt_id = cur.lastrowid
+            first = db.execute(
+                "SELECT id FROM submissions WHERE sha256 = ? ORDER BY id LIMIT 1", (arrival.sha256,)
+            ).fetchone()
+            status, version, duplicate_of = outcome.status, None, None
+            if first is not None:
+                status, duplicate_of = DUPLICATE, first["id"]
+            elif status == ACCEPTED:
+                version = self._next_version(db, outcome.village_code, outcome.period)
+            cur = db.execute(
+                "INSERT INTO submissions(receipt_id, sha256, programme, village_code, village_name, period, status, version,"
+                " duplicate_of, n_errors, n_warnings, problems_json, record_json, feedback_path, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (receipt_id, arrival.sha256, outcome.programme, outcome.village_code, outcome.village_name, outcome.period,
+                 status, version, duplicate_of, outcome.n_errors, outcome.n_warnings,
+                 json.dumps(outcome.problems, ensure_ascii=False),
+                 json.dumps(outcome.record, ensure_ascii=False) if outcome.record is not None else None,
+                 outcome.feedback_path, now()),
+            )
+            return db.execute("SELECT * FROM submissions WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+    @staticmethod
+    def _next_version(db: sqlite3.Connection, village: str | None, period: str | None) -> int:
+        row = db.execute(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status = ?",
+            (village, period, ACCEPTED),
+        ).fetchone()
+        return int(row["v"]) + 1
+
+    def accept(self, submission_id: int, note: str, village_code: str | None = None, period: str | None = None) -> sqlite3.Row:
+        """The clerk's explicit decision to accept a 待确认 submission (recorded, with the reason)."""
+        with self.transaction() as db:
+            sub = db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+            if sub is None or sub["status"] != PENDING:
+                raise LookupError(submission_id)
+            village = village_code or sub["village_code"]
+            per = period or sub["period"]
+            version = self._next_version(db, village, per)
+            db.execute(
+                "UPDATE submissions SET status = ?, version = ?, village_code = ?, period = ? WHERE id = ?",
+                (ACCEPTED, version, village, per, submission_id),
+            )
+            db.execute(
+                "INSERT INTO decisions(submission_id, decision, village_code, period, note, decided_at) VALUES (?,?,?,?,?,?)",
+                (submission_id, ACCEPTED, village, per, note, now()),
+            )
+            return db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+
+    def submissions(self, period: str | None = None) -> list[sqlite3.Row]:
+        sql = (
+            "SELECT s.*, r.original_name, r.received_at, r.source, r.sender FROM submissions s"
+            " JOIN receipts r ON r.id = s.receipt_id"
+        )
+        if period is None:
+            return self.conn.execute(sql + " ORDER BY s.id").fetchall()
+        return self.conn.execute(sql + " WHERE s.period = ? ORDER BY s.id", (period,)).fetchall()
+
+    def submission(self, submission_id: int) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT s.*, r.original_name, r.received_at, r.source, r.sender FROM submissions s"
+            " JOIN receipts r ON r.id = s.receipt_id WHERE s.id = ?",
+            (submission_id,),
+        ).fetchone()

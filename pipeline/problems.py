@@ -1,0 +1,174 @@
+"""The one catalogue of problem codes, and the Problem record every stage yields.
+
+Errors are data: readers and validators return lists of :class:`Problem`; only a
+situation where nothing can go on raises :class:`HuizongError`, which carries a Problem too.
+Codes are stable (other tools and the clerk's phone calls rely on them); messages are Chinese.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "错误"
+    WARNING = "警告"
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    severity: Severity
+    template: str  # str.format template; keys come from the Problem's params
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# F: the file as a whole · S: structure · V: values · R: rules between values
+# I: identity (village, period, signature) · C: configuration and registry · X: workspace
+CATALOGUE: dict[str, Kind] = {
+    k.code: k
+    for k in [
+        Kind("F001", E, "文件为空（0 字节），请重新保存后再发送。"),
+        Kind("F002", E, "文件已加密或设置了打开密码，无法读取。请在 Excel/WPS 中取消密码（文件→信息→保护工作簿）后另存为 .xlsx 再发送。"),
+        Kind("F003", E, "文件解压后过大或压缩比异常（{detail}），疑似损坏或恶意文件，已拒绝读取。请用模板重新填写。"),
+        Kind("F004", E, "文件内含 XML 实体声明（{detail}），出于安全原因拒绝读取。请用模板重新填写。"),
+        Kind("F005", E, "这是 WPS 表格专用格式（.et），无法读取。请在 WPS 中“另存为”Excel 工作簿（.xlsx）后再发送。"),
+        Kind("F006", E, "这是网页（HTML）文件，只是扩展名像 Excel。请在 Excel/WPS 中“另存为”Excel 工作簿（.xlsx）后再发送。"),
+        Kind("F007", E, "这是纯文本/CSV 文件，不是 Excel 工作簿。请用下发的模板填写并保存为 .xlsx。"),
+        Kind("F008", E, "文件不完整或已损坏（{detail}），可能是下载或发送中断。请重新保存后再发送。"),
+        Kind("F009", E, "无法识别的文件类型（{detail}）。请使用下发的 Excel 模板（.xlsx）。"),
+        Kind("F010", E, "文件过大（{detail}），超过允许的上限。请只保留模板中的内容后再发送。"),
+        Kind("F011", E, "表格行数过多（工作表“{sheet}”有 {detail} 行），超过允许的上限，已停止读取。"),
+        Kind("F012", W, "文件含有宏（.xlsm），宏不会被运行，只读取单元格中的数值。"),
+        Kind("S001", E, "找不到本月报的工作表（应为“{detail}”）。请使用下发的模板，不要删除或大幅改动工作表。"),
+        Kind("S002", W, "工作表名称被改动：按表格结构在“{sheet}”中找到了“{detail}”的内容。"),
+        Kind("S003", E, "找不到“{label}”的填报位置。请使用下发的模板，不要删除行。"),
+        Kind("S004", W, "填报位置有变动（在模板之外的行列中找到“{label}”），已按标签读取。"),
+        Kind("S005", E, "找不到出生登记表的表头（应含“{detail}”）。请使用下发的模板。"),
+        Kind("S006", W, "单元格 {cell} 是合并单元格的一部分，已读取合并区域左上角的值。"),
+        Kind("S007", E, "出生登记超过 {detail} 行，超出的行未读取。"),
+        Kind("V001", E, "“{label}”未填写。没有发生请填 0。"),
+        Kind("V002", E, "“{label}”应为整数，填写的是“{value}”。请只填阿拉伯数字，例如 12。"),
+        Kind("V003", E, "“{label}”应为数字，填写的是“{value}”。请只填阿拉伯数字，例如 1250.50。"),
+        Kind("V004", E, "“{label}”不能小于 {detail}，填写的是 {value}。"),
+        Kind("V005", E, "“{label}”不能大于 {detail}，填写的是 {value}。"),
+        Kind("V006", E, "“{label}”是人数/次数，不能有小数，填写的是 {value}。"),
+        Kind("V007", E, "“{label}”填写的“{value}”含义不明确（{detail}）。请只填一个准确的阿拉伯数字。"),
+        Kind("V008", E, "“{label}”的单元格里是公式，但文件中没有保存计算结果。请在 Excel/WPS 中打开文件、保存后再发送，或直接填写数值。"),
+        Kind("V009", W, "“{label}”的单元格里是公式，已使用其计算结果 {value}。请尽量直接填写数值。"),
+        Kind("V010", W, "“{label}”的填写已自动规范：“{value}”按 {detail} 读取。"),
+        Kind("V011", E, "“{label}”应为日期，填写的是“{value}”。请按 2026-10-05 或 2026年10月5日 的格式填写。"),
+        Kind("V012", E, "“{label}”的日期 {value} 不在报告期 {detail} 内。"),
+        Kind("V013", E, "“{label}”只能填写下拉列表中的：{detail}；填写的是“{value}”。"),
+        Kind("V014", E, "“{label}”应为 18 位身份证号码，填写的是“{value}”（{detail}）。"),
+        Kind("V015", E, "“{label}”身份证号码校验位不正确（{value}），请核对是否抄错。"),
+        Kind("V016", E, "“{label}”应为百分数，填写的是“{value}”。请填写如 75 或 75%。"),
+        Kind("V017", W, "单元格中的数字被存成了文本：“{label}”的“{value}”已按数字读取。"),
+        Kind("V018", E, "“{label}”的单元格显示为错误值（{value}）。请改正公式或直接填写数值。"),
+        Kind("V019", E, "“{label}”填写的“{value}”不符合要求：{detail}"),
+        Kind("V020", E, "“{label}”的文字过长（{detail} 个字以内），填写了 {value} 个字。"),
+        Kind("V021", W, "“{label}”中的电话号码被存成了数字，已按“{value}”读取。"),
+        Kind("R001", E, "“{label}”（{value}）不能大于“{detail}”。"),
+        Kind("R002", E, "“{label}”（{value}）应等于{detail}。"),
+        Kind("R003", E, "出生登记第 {detail} 行不完整：{value}未填写。"),
+        Kind("R004", W, "出生登记第 {detail} 行完全相同，请核对是否重复登记。"),
+        Kind("R005", W, "“{label}”（{value}）与往月相比变化异常（{detail}），请核对。"),
+        Kind("I001", E, "文件中的村名“{value}”在村名册中找不到（也不是任何村的别名）。"),
+        Kind("I002", E, "文件中的报告期“{value}”无法识别，应为 2026年10月 这样的月份。"),
+        Kind("I003", E, "文件的签名与村、报告期不符（{detail}），可能是别的村或别的月份的表格被改过。已转为待确认，请镇里核实。"),
+        Kind("I004", W, "文件没有模板签名（{detail}），可能不是用本期下发的模板填写的。已转为待确认，请镇里核实。"),
+        Kind("I005", E, "文件是 {value} 的报表，不是本次要求的 {detail}。"),
+        Kind("I006", W, "模板版本为 {value}，当前版本为 {detail}。请下次使用新模板。"),
+        Kind("I007", E, "发件人 {value} 不是 {detail} 登记的上报邮箱。已转为待确认，请镇里核实。"),
+        Kind("C001", E, "配置文件格式错误：{detail}"),
+        Kind("C002", E, "配置项 {field} 不正确：{detail}"),
+        Kind("C003", E, "村名册中“{label}”不正确：{detail}"),
+        Kind("C004", E, "村名册中村代码“{value}”重复出现（{detail}）。"),
+        Kind("C005", E, "村名册中名称或别名“{value}”同时属于两个村（{detail}），无法据此识别村。"),
+        Kind("C006", E, "找不到配置文件或工作簿：{detail}"),
+        Kind("X001", E, "{detail} 不是汇总工作目录（缺少 huizong.yaml）。请先运行 huizong init {detail}。"),
+        Kind("X002", E, "{detail} 已经是一个汇总工作目录。如确需重建，请加 --force（原有数据会被覆盖）。"),
+        Kind("X003", E, "另一个汇总任务正在运行（{detail}），请等它结束后再试。"),
+        Kind("X004", E, "文件“{detail}”正被其他程序（如 Excel/WPS）打开，无法写入。请关闭该文件后再试。"),
+        Kind("X005", E, "报告期“{value}”格式不对，应为 2026-10 这样的年月。"),
+        Kind("X006", E, "找不到文件：{detail}"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or normalised) in one place. Everything a clerk needs to find and fix it."""
+
+    code: str
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""
+    field: str = ""
+    label: str = ""
+    value: Any = None
+    detail: str = ""
+
+    @property
+    def kind(self) -> Kind:
+        return CATALOGUE[self.code]
+
+    @property
+    def severity(self) -> Severity:
+        return self.kind.severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    @property
+    def message(self) -> str:
+        shown = "" if self.value is None else _show(self.value)
+        return self.kind.template.format(
+            label=self.label or self.field, value=shown, detail=self.detail, sheet=self.sheet, cell=self.cell
+        )
+
+    @property
+    def where(self) -> str:
+        parts = [p for p in (self.sheet and f"工作表“{self.sheet}”", self.cell and f"单元格 {self.cell}") if p]
+        return "，".join(parts)
+
+    def at(self, **changes: Any) -> Problem:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        d["message"] = self.message
+        d["value"] = _jsonable(self.value)
+        return d
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class HuizongError(Exception):
+    """Nothing can go on. Carries the problem(s) that say why, in Chinese."""
+
+    def __init__(self, problems: Problem | list[Problem]):
+        self.problems = problems if isinstance(problems, list) else [problems]
+        super().__init__("；".join(p.message for p in self.problems))
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.is_error]

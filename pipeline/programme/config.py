@@ -1,0 +1,285 @@
+"""A programme (考核方案) as typed, validated configuration.
+
+The YAML file is checked against ``schemas/programme.schema.json`` (every error at once, each
+naming the file and the key), then against the few rules a schema cannot say (unique ids, rules
+that point at existing fields, months that cover the year once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from ..problems import HuizongError, Problem
+from ..resources import schema, shipped_programmes
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    id: str
+    label: str
+    type: str
+    min: float | None = None
+    max: float | None = None
+    decimals: int | None = None
+    max_length: int | None = None
+    values: tuple[str, ...] = ()
+    unit: str = ""
+    hint: str = ""
+    required: bool = True
+    personal: bool = False
+    within_period: bool = False
+    aggregate: str = "sum"
+    section: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], section: str = "") -> FieldSpec:
+        d = dict(d)
+        d["values"] = tuple(d.get("values", ()))
+        return cls(section=section, **d)
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("integer", "number", "percent")
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    fields: tuple[FieldSpec, ...]
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    id: str
+    label: str
+    sheet: str
+    name: str
+    columns: tuple[FieldSpec, ...]
+    rows: int = 40
+    max_rows: int = 2000
+
+
+@dataclass(frozen=True)
+class Rule:
+    type: str
+    field: str
+    other: str = ""
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class AssessmentPeriod:
+    name: str
+    months: tuple[int, ...]
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
+class Programme:
+    id: str
+    name: str
+    version: str
+    form_no: str
+    title: str
+    sheet: str
+    units_note: str
+    sections: tuple[Section, ...]
+    footer: tuple[FieldSpec, ...]
+    register: RegisterSpec | None
+    rules: tuple[Rule, ...]
+    year_start_month: int
+    assessment_periods: tuple[AssessmentPeriod, ...]
+    report_months: tuple[int, ...]
+    tasks: tuple[FieldSpec, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
+    source: str = ""
+    short_name: str = ""
+    unit_label: str = "村"
+
+    @property
+    def fields(self) -> tuple[FieldSpec, ...]:
+        """The report's body fields (the ones that are scored), in form order."""
+        return tuple(f for s in self.sections for f in s.fields)
+
+    @property
+    def all_inputs(self) -> tuple[FieldSpec, ...]:
+        """Every single-cell input of the form: body and footer."""
+        return self.fields + self.footer
+
+    def field(self, fid: str) -> FieldSpec:
+        for f in self.all_inputs:
+            if f.id == fid:
+                return f
+        raise KeyError(fid)
+
+
+def _problem_at(source: str, path: list[Any] | tuple[Any, ...], detail: str) -> Problem:
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "（根）"
+    return Problem("C002", file=source, field=key, detail=detail)
+
+
+def schema_problems(data: Any, schema_name: str, source: str) -> list[Problem]:
+    """Every JSON Schema error of a configuration document, as problems naming file and key."""
+    validator = Draft202012Validator(schema(schema_name))
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        out.append(_problem_at(source, list(err.absolute_path), _schema_message(err)))
+    return out
+
+
+def _schema_message(err: Any) -> str:
+    v = err.validator
+    if v == "required":
+        return f"缺少必填项 {err.message.split(' ')[0]}"
+    if v == "additionalProperties":
+        return f"有不认识的配置项（{err.message}）"
+    if v == "enum":
+        return f"取值 {err.instance!r} 不在允许的范围 {err.validator_value} 内"
+    if v == "type":
+        return f"取值 {err.instance!r} 的类型不对，应为 {err.validator_value}"
+    if v == "pattern":
+        return f"取值 {err.instance!r} 的格式不对（应符合 {err.validator_value}）"
+    if v in ("minimum", "maximum"):
+        word = "小于" if v == "minimum" else "大于"
+        return f"取值 {err.instance!r} 不能{word} {err.validator_value}"
+    return err.message
+
+
+def load_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise HuizongError(Problem("C006", file=str(path), detail=str(path))) from exc
+    except UnicodeDecodeError as exc:
+        raise HuizongError(Problem("C001", file=str(path), detail="文件不是 UTF-8 编码")) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
+        raise HuizongError(Problem("C001", file=str(path), detail=f"{where} {getattr(exc, 'problem', exc)}".strip())) from exc
+
+
+def load_programme(ref: str | Path) -> Programme:
+    """Load a programme by shipped id (``qianfen``) or by path to its YAML file."""
+    path = Path(ref)
+    if not path.suffix:
+        shipped = shipped_programmes()
+        if str(ref) not in shipped:
+            raise HuizongError(Problem("C006", detail=f"考核方案 {ref}（已有：{'、'.join(shipped)}）"))
+        path = shipped[str(ref)]
+    data = load_yaml(path)
+    problems = schema_problems(data, "programme", str(path))
+    if problems:
+        raise HuizongError(problems)
+    programme = _build(data, str(path))
+    problems = semantic_problems(programme)
+    if problems:
+        raise HuizongError(problems)
+    return programme
+
+
+def _build(d: dict[str, Any], source: str) -> Programme:
+    rep = d["report"]
+    sections = tuple(
+        Section(s["title"], tuple(FieldSpec.from_dict(f, s["title"]) for f in s["fields"])) for s in rep["sections"]
+    )
+    reg = d.get("register")
+    register = None
+    if reg:
+        register = RegisterSpec(
+            id=reg["id"],
+            label=reg["label"],
+            sheet=reg["sheet"],
+            name=reg["name"],
+            columns=tuple(FieldSpec.from_dict(c) for c in reg["columns"]),
+            rows=reg.get("rows", 40),
+            max_rows=reg.get("max_rows", 2000),
+        )
+    rules = tuple(
+        Rule(
+            r["type"],
+            r["field"],
+            r.get("other", ""),
+            tuple((k, tuple(v)) for k, v in (r.get("where") or {}).items()),
+        )
+        for r in d.get("rules", [])
+    )
+    per = d["periods"]
+    start = per.get("year_start_month", 1)
+    return Programme(
+        id=d["id"],
+        name=d["name"],
+        short_name=d.get("short_name", d["name"]),
+        unit_label=d.get("unit_label", "村"),
+        version=str(d["version"]),
+        form_no=rep["form_no"],
+        title=rep["title"],
+        sheet=rep["sheet"],
+        units_note=rep.get("units_note", ""),
+        sections=sections,
+        footer=tuple(FieldSpec.from_dict(f, "落款") for f in rep.get("footer", [])),
+        register=register,
+        rules=rules,
+        year_start_month=start,
+        assessment_periods=tuple(
+            AssessmentPeriod(a["name"], tuple(a["months"]), a.get("weight")) for a in per["assessment"]
+        ),
+        report_months=tuple(per.get("report_months") or [(start - 1 + i) % 12 + 1 for i in range(12)]),
+        tasks=tuple(FieldSpec(id=t["id"], label=t["label"], type="number", min=0) for t in d.get("tasks", [])),
+        raw=d,
+        source=source,
+    )
+
+
+def semantic_problems(p: Programme) -> list[Problem]:
+    out: list[Problem] = []
+    src = p.source
+
+    def bad(key: str, detail: str) -> None:
+        out.append(Problem("C002", file=src, field=key, detail=detail))
+
+    seen: dict[str, str] = {}
+    groups = [("report", p.all_inputs), ("tasks", p.tasks)]
+    raw_reg = p.raw.get("assessment_register") or {}
+    groups.append(("assessment_register", tuple(FieldSpec.from_dict(f) for f in raw_reg.get("fields", []))))
+    for where, specs in groups:
+        for f in specs:
+            if f.id in seen:
+                bad(f"{where}.{f.id}", f"字段 id “{f.id}”重复（已在 {seen[f.id]} 中定义）")
+            seen[f.id] = where
+            if f.min is not None and f.max is not None and f.min > f.max:
+                bad(f"{where}.{f.id}", f"min（{f.min}）大于 max（{f.max}）")
+    body = {f.id: f for f in p.all_inputs}
+    reg_cols = {c.id: c for c in (p.register.columns if p.register else ())}
+    for i, r in enumerate(p.rules):
+        key = f"rules[{i}]"
+        if r.field not in body:
+            bad(key, f"规则引用了不存在的字段 “{r.field}”")
+        if r.type == "lte" and r.other not in body:
+            bad(key, f"规则引用了不存在的字段 “{r.other}”")
+        if r.type == "register_count":
+            if p.register is None:
+                bad(key, "方案没有登记表，不能使用 register_count 规则")
+            for col, vals in r.where:
+                if col not in reg_cols:
+                    bad(key, f"登记表没有列 “{col}”")
+                elif reg_cols[col].values and not set(vals) <= set(reg_cols[col].values):
+                    bad(key, f"“{col}”的取值 {list(vals)} 不在该列的下拉选项 {list(reg_cols[col].values)} 内")
+    months = [m for a in p.assessment_periods for m in a.months]
+    if sorted(months) != sorted(set(months)):
+        bad("periods.assessment", "同一个月份出现在两个考核季中")
+    if set(months) != set(p.report_months):
+        bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 与上报月份 {sorted(p.report_months)} 不一致")
+    weights = [a.weight for a in p.assessment_periods]
+    if any(w is not None for w in weights):
+        if any(w is None for w in weights):
+            bad("periods.assessment", "部分考核季写了 weight，部分没写：要么都写，要么都不写")
+        elif abs(sum(w for w in weights if w is not None) - 1) > 1e-9:
+            bad("periods.assessment", f"各考核季任务比例之和应为 1，现为 {sum(w for w in weights if w is not None):g}")
+    return out

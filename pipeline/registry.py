@@ -1,0 +1,83 @@
+"""The village registry (村名册) as data: who the villages are and how to recognise them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def name_key(text: str) -> str:
+    """How names are compared: NFKC, no spaces or invisible characters, no trailing 村委会/居委会."""
+    t = unicodedata.normalize("NFKC", str(text))
+    t = re.sub(r"[\s\u200b-\u200f\u2060\ufeff\u202a-\u202e]+", "", t)
+    for suffix in ("村民委员会", "居民委员会", "村委会", "居委会"):
+        if t.endswith(suffix) and len(t) > len(suffix):
+            t = t[: -len(suffix)] + ("社区" if "居" in suffix else "村")
+            break
+    return t
+
+
+@dataclass(frozen=True)
+class Village:
+    code: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    population: int = 0
+    tasks: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "emails": list(self.emails),
+            "population": self.population,
+            "tasks": dict(self.tasks),
+        }
+
+
+@dataclass(frozen=True)
+class Registry:
+    villages: tuple[Village, ...]
+    source: str = ""
+
+    def by_code(self, code: str) -> Village | None:
+        code = str(code).strip()
+        return next((v for v in self.villages if v.code == code), None)
+
+    def by_name(self, text: str) -> Village | None:
+        """A village by its name or any alias, compared loosely (spaces, 村委会, full-width)."""
+        key = name_key(text)
+        if not key:
+            return None
+        for v in self.villages:
+            if key in {name_key(n) for n in (v.name, *v.aliases)}:
+                return v
+        # '青龙' for '青龙村': a unique prefix match on the registered name
+        hits = [v for v in self.villages if name_key(v.name).rstrip("村") == key.rstrip("村") or name_key(v.name) == key + "社区"]
+        return hits[0] if len(hits) == 1 else None
+
+    def by_email(self, address: str) -> Village | None:
+        address = address.strip().lower()
+        return next((v for v in self.villages if address in {e.lower() for e in v.emails}), None)
+
+    @property
+    def codes(self) -> list[str]:
+        return [v.code for v in self.villages]
+
+
+def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    """The columns of 村名册.xlsx: fixed ones, then the programme's annual tasks."""
+    from .programme.config import FieldSpec
+
+    return (
+        FieldSpec(id="code", label="村代码", type="text", max_length=20, hint="统计用区划代码或镇里自编的代码，每村唯一，不要改动。"),
+        FieldSpec(id="name", label="村（社区）名称", type="text", max_length=30),
+        FieldSpec(id="aliases", label="别名", type="text", required=False, hint="村里可能写成的其他名称，用顿号“、”分隔，如：青龙、青龙村委会。"),
+        FieldSpec(id="emails", label="上报邮箱", type="text", required=False, hint="本村报送月报所用的邮箱，多个用分号“;”分隔。"),
+        FieldSpec(id="population", label="户籍人口", type="integer", min=0, unit="人"),
+        *(FieldSpec(id=t.id, label=t.label, type="number", min=0, decimals=0) for t in task_specs),
+    )

@@ -1,0 +1,81 @@
+"""Who has reported for a month: 已报 / 退回 / 待确认 / 未报, from the ledger's rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED
+from .programme.periods import Month
+from .registry import Registry
+
+REPORTED, MISSING = "已报", "未报"
+
+
+@dataclass
+class VillageStatus:
+    code: str
+    name: str
+    state: str  # 已报 / 退回 / 待确认 / 未报
+    received_at: str = ""
+    version: int | None = None
+    errors: int = 0
+    late: bool = False
+    sender: str = ""
+    submissions: list[int] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def deadline(period: Month, day: int) -> datetime:
+    due = period.shift(1)
+    return datetime(due.year, due.month, day, 23, 59, 59)
+
+
+def village_statuses(registry: Registry, rows: list[Any], period: Month, deadline_day: int) -> list[VillageStatus]:
+    limit = deadline(period, deadline_day)
+    by_village: dict[str, list[Any]] = {}
+    unknown: list[Any] = []
+    for r in rows:
+        if r["status"] == DUPLICATE:
+            continue
+        if r["village_code"]:
+            by_village.setdefault(r["village_code"], []).append(r)
+        else:
+            unknown.append(r)
+    out = []
+    for v in registry.villages:
+        subs = by_village.get(v.code, [])
+        st = VillageStatus(v.code, v.name, MISSING, submissions=[r["id"] for r in subs])
+        accepted = [r for r in subs if r["status"] == ACCEPTED]
+        if accepted:
+            best = max(accepted, key=lambda r: r["version"])
+            st.state, st.version, st.received_at = REPORTED, best["version"], best["received_at"]
+            st.sender = best["sender"] or best["source"]
+            st.late = _after(best["received_at"], limit)
+            later = [r for r in subs if r["id"] > best["id"] and r["status"] in (REJECTED, PENDING)]
+            if later:
+                st.note = f"之后又收到 {len(later)} 份（{later[-1]['status']}），仍以第 {best['version']} 版为准"
+        elif subs:
+            last = subs[-1]
+            st.state, st.received_at, st.errors = last["status"], last["received_at"], last["n_errors"]
+            st.sender = last["sender"] or last["source"]
+            st.late = _after(last["received_at"], limit)
+        out.append(st)
+    for r in unknown:
+        out.append(
+            VillageStatus("", r["village_name"] or r["original_name"], r["status"], r["received_at"], errors=r["n_errors"],
+                          sender=r["sender"] or r["source"], submissions=[r["id"]], note="未能识别是哪个村")
+        )
+    return out
+
+
+def _after(stamp: str, limit: datetime) -> bool:
+    try:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return False
+    return when.replace(tzinfo=None) > limit

@@ -1,0 +1,90 @@
+"""Whose report is this, for which month — and can we trust that?
+
+The template's signature (keyed hash of programme, village code, period and version) decides.
+Header cells (填报单位, 报告期) are only a fallback to name the village for the clerk; a file
+without a valid signature is never trusted on its own: it goes to 待确认.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..problems import Problem
+from ..programme.config import Programme
+from ..programme.periods import Month
+from ..programme.signing import BLANK_VILLAGE, verify
+from ..registry import Registry, Village
+from ..workbook.reader import ReadResult
+
+CONFIRM_CODES = frozenset({"I003", "I004", "I007"})
+
+
+@dataclass
+class Identity:
+    village: Village | None = None
+    period: Month | None = None
+    signed: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return any(p.code in CONFIRM_CODES for p in self.problems)
+
+    @property
+    def known(self) -> bool:
+        return self.village is not None and self.period is not None
+
+
+def identify(res: ReadResult, p: Programme, registry: Registry | None, secret: str | None) -> Identity:
+    ident = Identity()
+    meta = res.meta
+
+    def at(code: str, key: str = "village_name", value: object = None, detail: str = "") -> Problem:
+        return Problem(code, file=res.file, sheet=res.sheet, cell=res.cells.get(key, ""), field=key, value=value, detail=detail)
+
+    prog = meta.get("hz_programme")
+    if prog and prog != p.id:
+        ident.problems.append(at("I005", "hz_programme", prog, p.id))
+        return ident
+    version = meta.get("hz_version") or meta.get("template_version") or ""
+    if version and version != p.version:
+        ident.problems.append(at("I006", "template_version", version, p.version))
+
+    # period: the signed one first, then the header cell
+    period = Month.try_parse(meta.get("hz_period", "")) or Month.try_parse(meta.get("report_period", ""))
+    if period is None:
+        ident.problems.append(at("I002", "report_period", meta.get("report_period", "（空）")))
+    ident.period = period
+
+    code = meta.get("hz_village_code", "")
+    header_name = meta.get("village_name", "")
+    village: Village | None = None
+    if registry is not None:
+        if code and code != BLANK_VILLAGE:
+            village = registry.by_code(code)
+        named = registry.by_name(header_name) if header_name else None
+        if village is None:
+            village = named
+        elif named is not None and named.code != village.code:
+            ident.problems.append(at("I003", value=header_name, detail=f"签名属于{village.name}，表头写的是{named.name}"))
+        if village is None:
+            ident.problems.append(at("I001", value=header_name or meta.get("hz_village_name", "") or "（空）"))
+    ident.village = village
+
+    if secret is None:
+        return ident  # no workspace: the signature cannot be checked here
+    signature = meta.get("hz_signature", "")
+    if not signature or code in ("", BLANK_VILLAGE):
+        why = "用的是空白模板" if code == BLANK_VILLAGE else "签名缺失"
+        ident.problems.append(at("I004", "hz_signature", detail=why))
+        return ident
+    signed_period = meta.get("hz_period", "")
+    if not verify(secret, p.id, code, signed_period, version, signature):
+        ident.problems.append(at("I003", "hz_signature", signature, "签名校验不通过"))
+        return ident
+    header_period = Month.try_parse(meta.get("report_period", ""))
+    if header_period is not None and str(header_period) != signed_period:
+        ident.problems.append(at("I003", "report_period", meta.get("report_period"), f"签名的报告期为 {signed_period}"))
+        return ident
+    ident.signed = not any(pr.code == "I003" for pr in ident.problems)
+    return ident

@@ -1,0 +1,87 @@
+"""Turn the rows of 村名册 into a Registry, with every problem located at its cell."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ..problems import Problem
+from ..programme.config import FieldSpec
+from ..registry import Registry, Village, name_key
+from ..resources import schema
+from ..workbook.reader import ReadResult
+
+_SPLIT = re.compile(r"[、,，;；/\s]+")
+
+
+def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: list[str]) -> tuple[Registry, list[Problem]]:
+    problems = [p for p in res.problems]
+    labels = {c.id: c.label for c in columns}
+    villages_raw: list[dict[str, Any]] = []
+    for row in res.register:
+        v = row.values
+        entry: dict[str, Any] = {}
+        for key in ("code", "name", "population"):
+            if key in v:
+                entry[key] = v[key]
+        entry["aliases"] = [a for a in _SPLIT.split(str(v.get("aliases", ""))) if a]
+        entry["emails"] = [e.lower() for e in _SPLIT.split(str(v.get("emails", ""))) if e]
+        entry["tasks"] = {t: v[t] for t in task_ids if t in v}
+        villages_raw.append(entry)
+
+    def at(index: int, key: str, code: str, value: Any = None, detail: str = "") -> Problem:
+        row = res.register[index]
+        cell = row.cells.get(key) or next(iter(row.cells.values()), "")
+        return Problem(code, file=res.file, sheet=res.sheet, cell=cell, field=key, label=labels.get(key, key), value=value, detail=detail)
+
+    bad_rows: set[int] = set()
+    for err in Draft202012Validator(schema("registry")).iter_errors({"villages": villages_raw}):
+        path = list(err.absolute_path)
+        if len(path) < 2:
+            problems.append(Problem("C003", file=res.file, sheet=res.sheet, label="村名册", detail="没有任何村"))
+            continue
+        index = path[1]
+        key = path[2] if len(path) > 2 else ""
+        if err.validator == "required":
+            key = err.message.split("'")[1]
+            detail = "未填写"
+        else:
+            detail = f"“{err.instance}”格式不对" if err.validator == "pattern" else str(err.message)
+        if f"register.{index}.{key}" in res.invalid:
+            continue
+        problems.append(at(index, key, "C003", detail=detail))
+        bad_rows.add(index)
+    for i, row in enumerate(res.register):
+        for t in task_ids:
+            if t not in row.values and f"register.{i}.{t}" not in res.invalid:
+                problems.append(at(i, t, "C003", detail="未填写（没有任务请填 0）"))
+                bad_rows.add(i)
+    seen_codes: dict[str, int] = {}
+    seen_names: dict[str, tuple[str, int]] = {}
+    for i, entry in enumerate(villages_raw):
+        code = entry.get("code")
+        if code is None:
+            continue
+        if code in seen_codes:
+            problems.append(at(i, "code", "C004", value=code, detail=f"第 {res.register[seen_codes[code]].row} 行和第 {res.register[i].row} 行"))
+            bad_rows.add(i)
+        seen_codes.setdefault(code, i)
+        for n in [entry.get("name", ""), *entry["aliases"]]:
+            k = name_key(n)
+            if not k:
+                continue
+            if k in seen_names and seen_names[k][0] != code:
+                problems.append(at(i, "aliases", "C005", value=n, detail=f"{seen_names[k][0]} 和 {code}"))
+                bad_rows.add(i)
+            seen_names.setdefault(k, (code, i))
+    villages = tuple(
+        Village(
+            code=e["code"], name=e["name"], aliases=tuple(e["aliases"]), emails=tuple(e["emails"]),
+            population=int(e["population"]), tasks=dict(e["tasks"]),
+        )
+        for i, e in enumerate(villages_raw)
+        if i not in bad_rows and {"code", "name", "population"} <= e.keys()
+    )
+    return Registry(villages, source=res.file), problems

@@ -1,0 +1,398 @@
+"""Read a village report workbook into plain, normalised records — the only reader in huizong.
+
+Fast path with python-calamine (.xlsx, .xlsm, .xls, .ods; macros never run). Inputs are found
+by their defined names first (robust to inserted rows), then by their labels (robust to format
+round trips that drop names, and to renamed sheets). Every value is normalised with its sheet
+and cell; everything that was changed or could not be read becomes a Problem.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import python_calamine as pc
+
+from ..problems import Problem
+from ..programme.config import FieldSpec, Programme
+from . import layout as L
+from .normalise import Outcome, clean_text, normalise, normalise_text
+from .safety import DEFAULT_LIMITS, Limits, sniff
+from .xlsx_parts import CellFlags, OoxmlInfo, cell_flags, read_ooxml_info
+
+Pos = tuple[int, int]
+
+
+@dataclass
+class RegisterRow:
+    row: int  # 1-based Excel row
+    values: dict[str, Any] = field(default_factory=dict)
+    cells: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReadResult:
+    file: str
+    format: str = ""
+    sheet: str = ""  # the main form sheet as found
+    register_sheet: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    cells: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    register: list[RegisterRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    invalid: set[str] = field(default_factory=set)  # field ids / "register.N.col" already reported
+
+    @property
+    def readable(self) -> bool:
+        """False when the file as a whole could not be read (no values at all)."""
+        return not any(p.code.startswith("F") and p.is_error for p in self.problems) and not any(
+            p.code == "S001" for p in self.problems
+        )
+
+
+class _Sheet:
+    """One sheet's grid, with merged ranges and (for OOXML) formula/error flags."""
+
+    def __init__(self, name: str, rows: list[list[Any]], merged: list[tuple[Pos, Pos]], flags: CellFlags | None):
+        self.name = name
+        self.rows = rows
+        self.merged = merged
+        self.flags = flags or CellFlags()
+
+    def get(self, pos: Pos) -> Any:
+        r, c = pos
+        if 0 <= r < len(self.rows) and 0 <= c < len(self.rows[r]):
+            return self.rows[r][c]
+        return None
+
+    def merge_origin(self, pos: Pos) -> Pos | None:
+        r, c = pos
+        for (r0, c0), (r1, c1) in self.merged:
+            if r0 <= r <= r1 and c0 <= c <= c1 and (r, c) != (r0, c0):
+                return (r0, c0)
+        return None
+
+    def find_text(self, wanted: str, max_rows: int | None = None) -> Pos | None:
+        key = _key(wanted)
+        for r, row in enumerate(self.rows[:max_rows]):
+            for c, v in enumerate(row):
+                if isinstance(v, str) and v and _key(v) == key:
+                    return (r, c)
+        return None
+
+
+def _key(text: str) -> str:
+    t, _ = clean_text(text)
+    return t.replace(" ", "").rstrip(":：")
+
+
+class _Book:
+    def __init__(self, data: bytes, fmt: str, limits: Limits):
+        self.data = data
+        self.fmt = fmt
+        self.limits = limits
+        self.wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        self.ooxml = read_ooxml_info(data) if fmt in ("xlsx", "xlsm") else OoxmlInfo()
+        self.sheet_names: list[str] = list(self.wb.sheet_names)
+        self._cache: dict[str, _Sheet] = {}
+        self.too_long: dict[str, int] = {}
+
+    def sheet(self, name: str) -> _Sheet:
+        if name not in self._cache:
+            sh = self.wb.get_sheet_by_name(name)
+            height = sh.height
+            nrows = min(height, self.limits.max_rows)
+            if height > self.limits.max_rows:
+                self.too_long[name] = height
+            rows = sh.to_python(skip_empty_area=False, nrows=nrows) if nrows else []
+            part = self.ooxml.sheet_parts.get(name)
+            flags = cell_flags(self.data, part) if part else None
+            self._cache[name] = _Sheet(name, rows, list(sh.merged_cell_ranges or []), flags)
+        return self._cache[name]
+
+
+def read_report(data: bytes, name: str, programme: Programme, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    result = ReadResult(file=name)
+    sniffed = sniff(data, name, limits)
+    result.format = sniffed.format
+    result.problems.extend(sniffed.problems)
+    if not sniffed.ok:
+        return result
+    try:
+        book = _Book(data, sniffed.format, limits)
+    except pc.PasswordError:
+        result.problems.append(Problem("F002", file=name))
+        return result
+    except (pc.CalamineError, ValueError, OSError) as exc:
+        result.problems.append(Problem("F008", file=name, detail=_short(exc)))
+        return result
+    try:
+        _read_into(book, programme, result)
+    except (pc.CalamineError, ValueError, OSError) as exc:
+        result.problems.append(Problem("F008", file=name, detail=_short(exc)))
+    for sheet_name, height in book.too_long.items():
+        result.problems.append(Problem("F011", file=name, sheet=sheet_name, detail=str(height)))
+    return result
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:120]
+
+
+def _read_into(book: _Book, p: Programme, res: ReadResult) -> None:
+    main = _find_main_sheet(book, p, res)
+    if main is None:
+        res.problems.append(Problem("S001", file=res.file, detail=p.sheet))
+        return
+    res.sheet = main.name
+    _read_meta(book, main, res)
+    value_col = L.COL_VALUE
+    header = main.find_text(L.VALUE_HEADER, max_rows=40)
+    if header:
+        value_col = header[1]
+    for spec in p.all_inputs:
+        pos, sheet = _locate(book, main, spec, value_col)
+        if pos is None:
+            if spec.required:
+                res.problems.append(Problem("S003", file=res.file, sheet=main.name, field=spec.id, label=spec.label))
+                res.invalid.add(spec.id)
+            continue
+        _take(book, sheet, pos, spec, res, res.values, res.cells, res.raw, spec.id, key=spec.id)
+    if p.register:
+        _read_register(book, p, res)
+
+
+def _find_main_sheet(book: _Book, p: Programme, res: ReadResult) -> _Sheet | None:
+    first = p.fields[0].id
+    target = book.ooxml.names.get(first)
+    if target and target.sheet in book.sheet_names:
+        return book.sheet(target.sheet)
+    if p.sheet in book.sheet_names:
+        return book.sheet(p.sheet)
+    labels = [f.label for f in p.fields]
+    best, best_hits = None, 0
+    for name in book.sheet_names:
+        if name == L.META_SHEET:
+            continue
+        sh = book.sheet(name)
+        hits = sum(1 for lab in labels[:12] if sh.find_text(lab, max_rows=200))
+        if hits > best_hits:
+            best, best_hits = sh, hits
+    if best is not None and best_hits >= min(3, len(labels)):
+        res.problems.append(Problem("S002", file=res.file, sheet=best.name, detail=p.sheet))
+        return best
+    return None
+
+
+def _locate(book: _Book, main: _Sheet, spec: FieldSpec, value_col: int) -> tuple[Pos | None, _Sheet]:
+    target = book.ooxml.names.get(spec.id)
+    if target and target.sheet in book.sheet_names:
+        return target.first, book.sheet(target.sheet)
+    found = main.find_text(spec.label, max_rows=400)
+    if found:
+        return (found[0], value_col), main
+    return None, main
+
+
+def _read_meta(book: _Book, main: _Sheet, res: ReadResult) -> None:
+    meta: dict[str, str] = {}
+    meta_sheet = book.sheet(L.META_SHEET) if L.META_SHEET in book.sheet_names else None
+    for key, label in L.META_KEYS:
+        value: Any = None
+        target = book.ooxml.names.get(key)
+        if target and target.sheet in book.sheet_names:
+            value = book.sheet(target.sheet).get(target.first)
+        elif meta_sheet is not None:
+            at = meta_sheet.find_text(label, max_rows=20)
+            value = meta_sheet.get((at[0], at[1] + 1)) if at else None
+        if value not in (None, ""):
+            meta[key] = clean_text(value)[0] if not isinstance(value, float) else f"{value:g}"
+    for key, _row, _col in (L.VILLAGE_NAME, L.REPORT_PERIOD, L.VILLAGE_CODE, L.TEMPLATE_VERSION):
+        target = book.ooxml.names.get(key)
+        pos: Pos | None = None
+        sheet = main
+        if target and target.sheet in book.sheet_names:
+            pos, sheet = target.first, book.sheet(target.sheet)
+        else:
+            at = main.find_text(L.HEADER_LABELS[key], max_rows=12)
+            if at:
+                pos = (at[0], at[1] + 1)
+        if pos is None:
+            continue
+        value = sheet.get(pos)
+        if isinstance(value, date):
+            meta[key] = f"{value.year}年{value.month}月"
+            res.cells[key] = L.a1(*pos)
+            continue
+        out = normalise_text(value, FieldSpec(id=key, label=key, type="text"))
+        if out.value is not None:
+            meta[key] = out.value
+            res.cells[key] = L.a1(*pos)
+    res.meta = meta
+
+
+def _take(
+    book: _Book,
+    sheet: _Sheet,
+    pos: Pos,
+    spec: FieldSpec,
+    res: ReadResult,
+    values: dict[str, Any],
+    cells: dict[str, str],
+    raws: dict[str, Any],
+    fid: str,
+    key: str,
+) -> None:
+    """Read one cell into ``values[fid]`` (when valid), with problems located at the cell."""
+    origin = sheet.merge_origin(pos)
+    cell = L.a1(*pos)
+    cells[fid] = cell
+
+    def problem(code: str, value: Any = None, detail: str = "") -> Problem:
+        return Problem(code, file=res.file, sheet=sheet.name, cell=cell, field=key, label=spec.label, value=value, detail=detail)
+
+    read_pos = pos
+    if origin is not None:
+        res.problems.append(problem("S006"))
+        read_pos = origin
+    raw = sheet.get(read_pos)
+    raws[fid] = raw
+    if read_pos in sheet.flags.errors:
+        res.problems.append(problem("V018", sheet.flags.errors[read_pos]))
+        res.invalid.add(key)
+        return
+    if read_pos in sheet.flags.formulas:
+        if raw in (None, ""):
+            res.problems.append(problem("V008"))
+            res.invalid.add(key)
+            return
+        res.problems.append(problem("V009", raw))
+    out: Outcome = normalise(raw, spec)
+    for code, shown, detail in out.notes:
+        res.problems.append(problem(code, shown, detail))
+    if out.empty:
+        return  # the schema's "required" reports it, where the field is required
+    if out.ok:
+        values[fid] = out.value
+    else:
+        res.invalid.add(key)
+
+
+def _read_register(book: _Book, p: Programme, res: ReadResult) -> None:
+    reg = p.register
+    assert reg is not None
+    sheet: _Sheet | None = None
+    header_row: int | None = None
+    target = book.ooxml.names.get(reg.name)
+    if target and target.sheet in book.sheet_names:
+        sheet = book.sheet(target.sheet)
+        header_row = target.first[0] - 1
+    elif reg.sheet in book.sheet_names:
+        sheet = book.sheet(reg.sheet)
+    else:
+        for name in book.sheet_names:
+            if name in (res.sheet, L.META_SHEET):
+                continue
+            candidate = book.sheet(name)
+            if sum(1 for c in reg.columns if candidate.find_text(c.label, max_rows=30)) >= max(2, len(reg.columns) - 2):
+                sheet = candidate
+                res.problems.append(Problem("S002", file=res.file, sheet=name, detail=reg.sheet))
+                break
+    labels = "、".join(c.label for c in reg.columns)
+    if sheet is None:
+        res.problems.append(Problem("S005", file=res.file, detail=f"工作表“{reg.sheet}”及表头 {labels}"))
+        res.invalid.add("register")
+        return
+    res.register_sheet = sheet.name
+    rows = _table_rows(book, sheet, reg.columns, res, header_row, reg.max_rows)
+    if rows is None:
+        res.invalid.add("register")
+        return
+    res.register = rows
+
+
+def _table_rows(
+    book: _Book, sheet: _Sheet, columns_spec: tuple[FieldSpec, ...], res: ReadResult, header_row: int | None, max_rows: int
+) -> list[RegisterRow] | None:
+    """Rows under a header row whose cells carry the column labels (columns found by label, in any order)."""
+    labels = "、".join(c.label for c in columns_spec)
+    columns: dict[str, int] = {}
+    rows_to_search = [header_row] if header_row is not None and header_row >= 0 else []
+    rows_to_search += list(range(min(len(sheet.rows), 30)))
+    wanted = [c for c in columns_spec if c.required or c.type != "text"] or list(columns_spec)
+    for r in rows_to_search:
+        if r is None or r >= len(sheet.rows):
+            continue
+        found = {c.id: i for c in columns_spec for i, v in enumerate(sheet.rows[r]) if isinstance(v, str) and _key(v) == _key(c.label)}
+        if all(c.id in found for c in wanted):
+            header_row, columns = r, found
+            break
+    if not columns or header_row is None:
+        res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels))
+        return None
+    present = [c for c in columns_spec if c.id in columns]
+    out: list[RegisterRow] = []
+    for offset, row in enumerate(sheet.rows[header_row + 1 :]):
+        excel_row = header_row + 2 + offset
+        if all(_blank(row[columns[c.id]] if columns[c.id] < len(row) else None) for c in present):
+            continue
+        if _is_note_row(row, columns):
+            continue
+        if len(out) >= max_rows:
+            res.problems.append(Problem("S007", file=res.file, sheet=sheet.name, cell=f"A{excel_row}", detail=str(max_rows)))
+            break
+        rr = RegisterRow(row=excel_row)
+        index = len(out)
+        for spec in present:
+            pos = (excel_row - 1, columns[spec.id])
+            _take(book, sheet, pos, spec, res, rr.values, rr.cells, rr.raw, spec.id, key=f"register.{index}.{spec.id}")
+        out.append(rr)
+    return out
+
+
+def read_table(
+    data: bytes, name: str, sheet_name: str, columns: tuple[FieldSpec, ...], limits: Limits = DEFAULT_LIMITS, max_rows: int = 10000
+) -> ReadResult:
+    """A township-maintained table (村名册, 镇考核登记, …): rows under a labelled header, normalised.
+
+    The rows land in ``ReadResult.register``; problems carry file, sheet and cell like a report's.
+    """
+    res = ReadResult(file=name)
+    sniffed = sniff(data, name, limits)
+    res.format = sniffed.format
+    res.problems.extend(p for p in sniffed.problems if p.code != "F012")
+    if not sniffed.ok:
+        return res
+    try:
+        book = _Book(data, sniffed.format, limits)
+        names = [n for n in book.sheet_names if n != L.META_SHEET]
+        target = sheet_name if sheet_name in names else (names[0] if names else None)
+        if target is None:
+            res.problems.append(Problem("S001", file=name, detail=sheet_name))
+            return res
+        sheet = book.sheet(target)
+        res.sheet = res.register_sheet = sheet.name
+        rows = _table_rows(book, sheet, columns, res, None, max_rows)
+        res.register = rows or []
+    except pc.PasswordError:
+        res.problems.append(Problem("F002", file=name))
+    except (pc.CalamineError, ValueError, OSError) as exc:
+        res.problems.append(Problem("F008", file=name, detail=_short(exc)))
+    return res
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not clean_text(v)[0])
+
+
+def _is_note_row(row: list[Any], columns: dict[str, int]) -> bool:
+    """The template's footnote under the register (说明：…) is not a birth."""
+    first = min(columns.values())
+    texts = [v for v in row[first:] if isinstance(v, str) and v.strip()]
+    return len(texts) == 1 and texts[0].strip().startswith(("说明", "注："))

@@ -1,0 +1,196 @@
+"""Look at a file's bytes before any spreadsheet library does.
+
+No spreadsheet reader guards against zip bombs, XML entity tricks or files in disguise, so every
+file passes here first: its real format is sniffed from its content (never trusted from its
+name), zip containers are measured before anything is decompressed for parsing, and every XML
+part is scanned for DOCTYPE/ENTITY declarations. The result is a format name or problems.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+from ..problems import Problem
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_unzipped_bytes: int = 200 * 1024 * 1024
+    max_ratio: float = 200.0  # per member, for members over ratio_floor
+    ratio_floor: int = 1024 * 1024
+    max_members: int = 2000
+    max_rows: int = 20000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    format: str  # xlsx, xlsm, xls, ods
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.is_error for p in self.problems)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def sniff(data: bytes, name: str = "", limits: Limits = DEFAULT_LIMITS) -> Sniffed:
+    """Decide what ``data`` really is and whether it is safe to hand to a reader."""
+
+    def fail(code: str, detail: str = "") -> Sniffed:
+        return Sniffed("", (Problem(code, file=name, detail=detail),))
+
+    lower = name.lower()
+    if not data:
+        return fail("F001")
+    if len(data) > limits.max_file_bytes:
+        return fail("F010", f"{_mb(len(data))}，上限 {_mb(limits.max_file_bytes)}")
+    if lower.endswith((".et", ".ett")):
+        return fail("F005")
+    if data.startswith(OLE_MAGIC):
+        return _sniff_ole(data, name)
+    if data.startswith(ZIP_MAGIC) or data[:4] in (b"PK\x05\x06", b"PK\x07\x08"):
+        return _sniff_zip(data, name, limits)
+    head = data[:2048].lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"mime-version")) or b"<html" in head[:512]:
+        return fail("F006")
+    if head.startswith(b"<?xml"):
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:8192]:
+            return fail("F006")  # Excel 2003 XML "spreadsheet": a web-era format, not a workbook
+        return fail("F009", "XML 文件")
+    if head.startswith(b"%pdf"):
+        return fail("F009", "PDF 文件")
+    if head[:3] == b"\xff\xd8\xff" or head.startswith(b"\x89png"):
+        return fail("F009", "图片")
+    if _looks_like_text(data[:4096]):
+        return fail("F007")
+    if lower.endswith((".xlsx", ".xlsm", ".ods", ".zip")) and data[:2] == b"PK":
+        return fail("F008", "压缩包结构不完整")
+    return fail("F009", "既不是 Excel 也不是 WPS/ODS 工作簿")
+
+
+def _looks_like_text(chunk: bytes) -> bool:
+    if b"\x00" in chunk:
+        return False
+    for enc in ("utf-8", "gb18030"):
+        try:
+            chunk.decode(enc)
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
+def _sniff_ole(data: bytes, name: str) -> Sniffed:
+    # An OLE container is a legacy .xls, a WPS .et, or an encrypted OOXML/ODF package (Office puts
+    # password-protected .xlsx files into an OLE file with EncryptionInfo/EncryptedPackage streams).
+    window = data[: 1024 * 1024]
+    if "EncryptedPackage".encode("utf-16-le") in window or "EncryptionInfo".encode("utf-16-le") in window:
+        return Sniffed("", (Problem("F002", file=name),))
+    if len(data) < 512 * 3:
+        return Sniffed("", (Problem("F008", file=name, detail="OLE 文件被截断"),))
+    return Sniffed("xls")
+
+
+def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
+    def fail(code: str, detail: str = "") -> Sniffed:
+        return Sniffed("", (Problem(code, file=name, detail=detail),))
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return fail("F008", f"压缩包无法打开：{type(exc).__name__}")
+    if len(infos) > limits.max_members:
+        return fail("F003", f"包含 {len(infos)} 个部件")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            return fail("F003", f"部件 {info.filename} 压缩比 {info.file_size / max(info.compress_size, 1):.0f}:1")
+    if total > limits.max_unzipped_bytes:
+        return fail("F003", f"解压后共 {_mb(total)}，上限 {_mb(limits.max_unzipped_bytes)}")
+    names = {i.filename for i in infos}
+    if "EncryptionInfo" in names or "EncryptedPackage" in names:
+        return fail("F002")
+    fmt = ""
+    if "[Content_Types].xml" in names:
+        try:
+            ctypes = _read_member(zf, "[Content_Types].xml", limits)
+        except _Bomb as exc:
+            return fail("F003", str(exc))
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            return fail("F008", f"{type(exc).__name__}")
+        if b"macroEnabled" in ctypes:
+            fmt = "xlsm"
+        elif b"spreadsheetml" in ctypes:
+            fmt = "xlsx"
+        elif b"wordprocessingml" in ctypes:
+            return fail("F009", "Word 文档")
+        elif b"presentationml" in ctypes:
+            return fail("F009", "PowerPoint 文档")
+    elif "mimetype" in names:
+        try:
+            mt = _read_member(zf, "mimetype", limits).strip()
+        except (_Bomb, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            return fail("F008", str(exc))
+        if mt == b"application/vnd.oasis.opendocument.spreadsheet":
+            fmt = "ods"
+            manifest = _safe_read(zf, "META-INF/manifest.xml", limits)
+            if manifest is not None and b"encryption-data" in manifest:
+                return fail("F002")
+        else:
+            return fail("F009", mt.decode("ascii", "replace") or "未知的 ODF 文档")
+    if not fmt:
+        return fail("F009", "压缩包（不是 Excel 工作簿）")
+    problems: list[Problem] = []
+    for info in infos:
+        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            body = _read_member(zf, info.filename, limits)
+        except _Bomb as exc:
+            return fail("F003", str(exc))
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            return fail("F008", f"部件 {info.filename} 无法解压（{type(exc).__name__}）")
+        head = body[:4096].upper()
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in body.upper():
+            return fail("F004", f"部件 {info.filename}")
+    if fmt == "xlsm":
+        problems.append(Problem("F012", file=name))
+    return Sniffed(fmt, tuple(problems))
+
+
+class _Bomb(Exception):
+    pass
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, limits: Limits) -> bytes:
+    """Read one member, stopping as soon as it grows past what its header promised or the cap."""
+    info = zf.getinfo(member)
+    cap = min(limits.max_unzipped_bytes, max(info.file_size, 0) + 1)
+    out = bytearray()
+    with zf.open(info) as fh:
+        while chunk := fh.read(65536):
+            out += chunk
+            if len(out) > cap:
+                raise _Bomb(f"部件 {member} 实际解压大小超过声明")
+    return bytes(out)
+
+
+def _safe_read(zf: zipfile.ZipFile, member: str, limits: Limits) -> bytes | None:
+    try:
+        return _read_member(zf, member, limits)
+    except (KeyError, _Bomb, zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None

@@ -1,0 +1,110 @@
+"""What python-calamine does not tell: defined names, and which cells hold formulas or errors.
+
+Only for OOXML packages (.xlsx/.xlsm), whose parts have already been checked by ``safety``.
+XML is parsed with defusedxml; the per-cell scan is a byte-level pass over one sheet's XML.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from defusedxml import ElementTree as SafeET
+
+from .layout import parse_a1
+
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+@dataclass(frozen=True)
+class NameTarget:
+    sheet: str
+    first: tuple[int, int]  # 0-based (row, col)
+    last: tuple[int, int]
+
+
+@dataclass
+class CellFlags:
+    formulas: set[tuple[int, int]] = field(default_factory=set)
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+@dataclass
+class OoxmlInfo:
+    names: dict[str, NameTarget] = field(default_factory=dict)
+    sheet_parts: dict[str, str] = field(default_factory=dict)  # sheet name → zip member
+    flags: dict[str, CellFlags] = field(default_factory=dict)  # filled lazily per sheet
+
+
+_REF_RE = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!(\$?[A-Z]{1,3}\$?\d+)(?::(\$?[A-Z]{1,3}\$?\d+))?$")
+
+
+def parse_name_ref(text: str) -> NameTarget | None:
+    m = _REF_RE.match(text.strip())
+    if not m:
+        return None
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+    first = parse_a1(m.group(3))
+    last = parse_a1(m.group(4)) if m.group(4) else first
+    return NameTarget(sheet, first, last)
+
+
+def read_ooxml_info(data: bytes) -> OoxmlInfo:
+    info = OoxmlInfo()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        try:
+            wb_xml = zf.read("xl/workbook.xml")
+        except KeyError:
+            return info
+        root = SafeET.fromstring(wb_xml)
+        rels: dict[str, str] = {}
+        try:
+            rel_root = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            for rel in rel_root.iter(f"{_NS_PKG_REL}Relationship"):
+                target = rel.get("Target", "")
+                path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+                rels[rel.get("Id", "")] = path
+        except KeyError:
+            pass
+        for sheet in root.iter(f"{_NS_MAIN}sheet"):
+            rid = sheet.get(f"{_NS_REL}id", "")
+            if rid in rels:
+                info.sheet_parts[sheet.get("name", "")] = rels[rid]
+        for dn in root.iter(f"{_NS_MAIN}definedName"):
+            name = dn.get("name", "")
+            if name.startswith("_xlnm.") or dn.get("localSheetId") is not None:
+                continue
+            target = parse_name_ref(dn.text or "")
+            if target is not None:
+                info.names[name] = target
+    return info
+
+
+_CELL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3}[0-9]+)"([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_ERR_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
+def cell_flags(data: bytes, part: str) -> CellFlags:
+    """Cells of one sheet that hold a formula, and cells whose stored value is an error (#DIV/0!)."""
+    flags = CellFlags()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        try:
+            xml = zf.read(part)
+        except KeyError:
+            return flags
+    for m in _CELL_RE.finditer(xml):
+        attrs, inner = m.group(2), m.group(3) or b""
+        if b"<f" not in inner and b't="e"' not in attrs:
+            continue
+        pos = parse_a1(m.group(1).decode("ascii"))
+        if b"<f" in inner or b"<x:f" in inner:
+            flags.formulas.add(pos)
+        if b't="e"' in attrs:
+            v = _ERR_V_RE.search(inner)
+            flags.errors[pos] = v.group(1).decode("utf-8", "replace") if v else "#错误"
+    return flags

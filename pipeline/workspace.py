@@ -1,0 +1,158 @@
+"""A township workspace on disk: settings, secret, folders. Paths only — no spreadsheet I/O here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .problems import HuizongError, Problem
+from .programme.config import load_yaml, schema_problems
+from .programme.signing import new_secret
+from .workbook.safety import Limits
+
+SETTINGS = "huizong.yaml"
+STATE_DIR = ".huizong"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    settings: dict[str, Any]
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "inbox" / "已处理"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / "feedback"
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state / "ledger.sqlite"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state / "lock"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.root / self.settings.get("registry", "村名册.xlsx")
+
+    @property
+    def township(self) -> str:
+        return str(self.settings["township"])
+
+    @property
+    def organ(self) -> str:
+        return str(self.settings["organ"])
+
+    @property
+    def programme_ref(self) -> str:
+        ref = str(self.settings["programme"])
+        local = self.root / ref
+        return str(local) if ref.endswith((".yaml", ".yml")) and local.exists() else ref
+
+    @property
+    def deadline_day(self) -> int:
+        return int(self.settings.get("deadline_day", 5))
+
+    @property
+    def limits(self) -> Limits:
+        lim = self.settings.get("limits") or {}
+        base = Limits()
+        return Limits(
+            max_file_bytes=int(lim.get("max_file_mb", base.max_file_bytes / 1024 / 1024) * 1024 * 1024),
+            max_rows=int(lim.get("max_rows", base.max_rows)),
+        )
+
+    def secret(self) -> str:
+        return (self.state / "secret.key").read_text(encoding="ascii").strip()
+
+
+def open_workspace(root: Path | str) -> Workspace:
+    root = Path(root).resolve()
+    settings_path = root / SETTINGS
+    if not settings_path.is_file():
+        raise HuizongError(Problem("X001", detail=str(root)))
+    data = load_yaml(settings_path)
+    problems = schema_problems(data, "settings", str(settings_path))
+    if problems:
+        raise HuizongError(problems)
+    return Workspace(root, data)
+
+
+def settings_text(township: str, organ: str, programme: str) -> str:
+    body = {
+        "township": township,
+        "organ": organ,
+        "programme": programme,
+        "registry": "村名册.xlsx",
+        "deadline_day": 5,
+        "limits": {"max_file_mb": 20, "max_rows": 20000},
+    }
+    head = (
+        "# huizong 工作目录设置。可用记事本修改；改后运行任意 huizong 命令都会先检查本文件。\n"
+        "# township: 乡镇名称；organ: 制表/发文机关；programme: 考核方案（内置：qianfen）；\n"
+        "# deadline_day: 每月几号前报送上月月报；limits: 单个文件大小（MB）和行数上限。\n"
+    )
+    return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
+
+
+def create_layout(root: Path, township: str, organ: str, programme: str, force: bool) -> Workspace:
+    root = root.resolve()
+    if (root / SETTINGS).exists() and not force:
+        raise HuizongError(Problem("X002", detail=str(root)))
+    for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    secret = root / STATE_DIR / "secret.key"
+    if not secret.exists():
+        atomic_write(secret, new_secret().encode("ascii"))
+    atomic_write(root / SETTINGS, settings_text(township, organ, programme).encode("utf-8"))
+    return open_workspace(root)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder and rename: readers never see half a file.
+
+    A target held open by Excel on Windows cannot be replaced: that becomes a clear X004 problem.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.replace(tmp, path)
+        except PermissionError as exc:
+            raise HuizongError(Problem("X004", file=str(path), detail=str(path))) from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
