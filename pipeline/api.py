@@ -148,6 +148,11 @@ def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_
     return written
 
 
+def shipped_blank_template_path(programme: Programme) -> Path:
+    """Where the blank template of a shipped programme is committed (templates/<id>/)."""
+    return Path(programme.source).parent / f"{programme.form_no}_空白模板.xlsx"
+
+
 def blank_template_bytes(programme: Programme, organ: str = "（制表机关）") -> bytes:
     """The unpersonalised template shipped under templates/<programme>/ (no village, no period)."""
     return build_template(TemplateIdentity(programme, organ))

@@ -199,14 +199,15 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         out.print_json(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))
         return
     table = Table(title=f"{month.chinese} 上报情况")
-    for col in ("村代码", "村（社区）", "状态", "收到时间", "版本", "问题数", "来源", "备注"):
-        table.add_column(col)
+    for col in ("村（社区）", "状态", "收到时间", "版本", "问题数", "备注"):
+        table.add_column(col, no_wrap=col != "备注")
     colours = {"已报": "green", "退回": "red", "待确认": "yellow", "未报": "bright_black"}
     for r in rows:
         state = r.state + ("（迟报）" if r.late else "")
+        note = r.note + (f"记录号 {r.submissions[-1]}，确认：huizong accept {r.submissions[-1]} --note 理由" if r.state == "待确认" else "")
         table.add_row(
-            r.code, r.name, f"[{colours.get(r.state, 'white')}]{state}[/]", r.received_at.replace("T", " ")[:19],
-            str(r.version or ""), str(r.errors or ""), r.sender, r.note + (f" 记录号 {r.submissions[-1]}" if r.state == "待确认" else ""),
+            r.name, f"[{colours.get(r.state, 'white')}]{state}[/]", r.received_at.replace("T", " ")[5:16],
+            str(r.version or ""), str(r.errors or ""), note,
         )
     out.print(table)
     counts: dict[str, int] = {}

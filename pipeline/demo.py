@@ -8,19 +8,25 @@ inbox and runs the same ``collect`` a township clerk runs.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from . import api
 from .example import example_report
 from .intake.folder import CollectSummary
+from .problems import HuizongError, Problem
 from .programme.periods import Month
 from .status import VillageStatus
 from .workbook.fill import fill_template
 from .workbook.template import TemplateIdentity, build_template
+from .workspace import SETTINGS
 
 DEMO_PERIOD = Month(2026, 10)
 NEVER_REPORTS = 5  # index in the registry of the village that never reports
+LATE = 7  # index of the village whose report arrives after the deadline
 
 
 @dataclass
@@ -33,7 +39,8 @@ class DemoResult:
 
 def run_demo(out: Path, period: Month | None = None, progress: api.Progress | None = None) -> DemoResult:
     period = period or DEMO_PERIOD
-    api.init_workspace(out, force=True)
+    _clear(out)
+    api.init_workspace(out)
     ctx = api.load_context(out)
     p = ctx.programme
     templates = {t.name: t for t in api.make_templates(ctx, period)}
@@ -61,5 +68,27 @@ def run_demo(out: Path, period: Month | None = None, progress: api.Progress | No
         (inbox / name).write_bytes(data)
         if i == 4:  # the same file sent twice
             (inbox / f"{v.name}{period.month}月报表（再发一次）.xlsx").write_bytes(data)
+    _stamp_arrivals(inbox, period, late=ctx.registry.villages[LATE].name)
     collected = api.collect(ctx, progress=progress)
     return DemoResult(ctx.workspace.root, period, collected, api.status(ctx, period))
+
+
+def _clear(out: Path) -> None:
+    """Start the demo afresh — but only ever delete a folder that is a huizong workspace."""
+    if not out.exists():
+        return
+    if (out / SETTINGS).is_file():
+        shutil.rmtree(out)
+    elif any(out.iterdir()):
+        raise HuizongError(Problem("X007", detail=str(out)))
+
+
+def _stamp_arrivals(inbox: Path, period: Month, late: str) -> None:
+    """Give the dropped files realistic arrival times: the first days after the month, in order."""
+    due = period.shift(1)
+    start = datetime(due.year, due.month, 1, 8, 30).timestamp()
+    for i, path in enumerate(sorted(inbox.iterdir(), key=lambda p: ("初稿" not in p.name, "更正" in p.name, "再发" in p.name, p.name))):
+        when = start + (i // 6) * 86400 + (i % 6) * 5400 + 420 * (i % 7)  # office hours, a few days
+        if path.name.startswith(late):
+            when = datetime(due.year, due.month, 8, 16, 20).timestamp()
+        os.utime(path, (when, when))

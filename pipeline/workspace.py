@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,8 @@ def create_layout(root: Path, township: str, organ: str, programme: str, force: 
     root = root.resolve()
     if (root / SETTINGS).exists() and not force:
         raise HuizongError(Problem("X002", detail=str(root)))
+    if (root / SETTINGS).exists():
+        _backup(root)
     for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
         (root / sub).mkdir(parents=True, exist_ok=True)
     secret = root / STATE_DIR / "secret.key"
@@ -135,6 +139,17 @@ def create_layout(root: Path, township: str, organ: str, programme: str, force: 
         atomic_write(secret, new_secret().encode("ascii"))
     atomic_write(root / SETTINGS, settings_text(township, organ, programme).encode("utf-8"))
     return open_workspace(root)
+
+
+def _backup(root: Path) -> Path:
+    """Before ``init --force`` rewrites settings and the township's workbooks, keep copies."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = root / STATE_DIR / "backup" / stamp
+    target.mkdir(parents=True, exist_ok=True)
+    for path in root.iterdir():
+        if path.is_file() and (path.name == SETTINGS or path.suffix.lower() in (".xlsx", ".xlsm", ".yaml", ".yml")):
+            shutil.copy2(path, target / path.name)
+    return target
 
 
 def atomic_write(path: Path, data: bytes) -> None:

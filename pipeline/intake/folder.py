@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck, check_bytes, redacted_problems, stored_record
 from ..ledger.archive import Archive
-from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome, now
+from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..workbook.feedback import build_feedback
 from ..workspace import atomic_write
 from .faults import crash_point
@@ -63,10 +63,8 @@ class CollectSummary:
 def inbox_files(inbox: Path) -> list[Path]:
     if not inbox.is_dir():
         return []
-    return sorted(
-        (p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(IGNORED_PREFIXES) and not p.name.endswith(".tmp")),
-        key=lambda p: p.name,
-    )
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(IGNORED_PREFIXES) and not p.name.endswith(".tmp")]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))  # in order of arrival
 
 
 def collect_folder(ctx: Context, progress: Callable[[int, int, str], None] | None = None) -> CollectSummary:
@@ -89,7 +87,7 @@ def collect_folder(ctx: Context, progress: Callable[[int, int, str], None] | Non
             crash_point("archived")
             check = check_bytes(data, path.name, ctx.programme, ctx.registry, ctx.secret, ws.limits)
             feedback = _write_feedback(ctx, check, data, path, digest) if check.status == REJECTED else None
-            arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, now())
+            arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, _arrived(st.st_mtime))
             row = ledger.record(arrival, _outcome(ctx, check, feedback))
             crash_point("recorded")
             _tidy(path, ws.processed)
@@ -130,6 +128,12 @@ def _write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, dig
     heading = f"{ctx.programme.title}校验结果"
     atomic_write(target, build_feedback(data, check.read.format, path.name, check.problems, heading))
     return str(target.relative_to(ctx.workspace.root))
+
+
+def _arrived(mtime: float) -> str:
+    """When a dropped file arrived: its modification time (never later than now)."""
+    when = min(datetime.fromtimestamp(mtime).astimezone(), datetime.now().astimezone())
+    return when.isoformat(timespec="seconds")
 
 
 def _tidy(path: Path, processed: Path) -> None:

@@ -1,0 +1,65 @@
+"""Shared fixtures: the shipped programme, a workspace, templates and filled reports built for real."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline import api
+from pipeline.example import example_report
+from pipeline.programme.config import Programme, load_programme
+from pipeline.programme.periods import Month
+from pipeline.workbook.fill import fill_template
+
+PERIOD = Month(2026, 10)
+
+
+@pytest.fixture(scope="session")
+def programme() -> Programme:
+    return load_programme("qianfen")
+
+
+@pytest.fixture(scope="session")
+def _workspace_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("master") / "ws"
+    api.init_workspace(root)
+    ctx = api.load_context(root)
+    api.make_templates(ctx, PERIOD)
+    return root
+
+
+@pytest.fixture
+def workspace(_workspace_master: Path, tmp_path: Path) -> Path:
+    """A fresh copy of an initialised workspace with 2026-10 templates for the 19 example villages."""
+    root = tmp_path / "ws"
+    shutil.copytree(_workspace_master, root)
+    return root
+
+
+@pytest.fixture
+def ctx(workspace: Path) -> api.Context:
+    return api.load_context(workspace)
+
+
+def template_for(ctx: api.Context, index: int = 0, period: Month = PERIOD) -> bytes:
+    v = ctx.registry.villages[index]
+    path = ctx.workspace.templates / str(period) / f"{ctx.programme.form_no}_{v.name}_{period.chinese}.xlsx"
+    if not path.exists():
+        api.make_templates(ctx, period)
+    return path.read_bytes()
+
+
+def filled(ctx: api.Context, index: int = 0, period: Month = PERIOD, **overrides: Any) -> bytes:
+    """A valid filled report of village ``index``; keyword overrides replace single values.
+
+    ``register=[...]`` replaces the birth register rows (dicts keyed by column id).
+    """
+    v = ctx.registry.villages[index]
+    values, register = example_report(v, period)
+    register = overrides.pop("register", register)
+    values.update(overrides)
+    cols = [c.id for c in ctx.programme.register.columns]
+    return fill_template(template_for(ctx, index, period), values, register, register_columns=cols)

@@ -1,0 +1,227 @@
+"""Templates and filled reports through a real spreadsheet program: LibreOffice Calc, headless.
+
+* A filled report saved by LibreOffice as .xlsx, .xls and .ods reads back to the same values.
+  .xls/.ods carry no OOXML defined names, so there the reader finds every input by its label.
+* What would make Excel show a repair prompt after a LibreOffice save: openpyxl warnings, lost
+  sheet protection, lost data validations, lost defined names.
+* A template prints: PDF with pages, Chinese text in a CJK font, nothing outside the form.
+
+All conversions happen once per session (a few soffice calls of 2–5 s each).
+Set HUIZONG_RENDER_DOCS=1 to refresh docs/images/template-page1.png and template-instructions.png.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipeline import api
+from pipeline.check import FileCheck, check_bytes
+from pipeline.workbook import layout as L
+from pipeline.workbook.xlsx_parts import read_ooxml_info
+
+from . import lo
+from .conftest import PERIOD, filled, template_for
+
+pytestmark = lo.needs_soffice
+
+DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+XLSX = "xlsx:Calc MS Excel 2007 XML"
+XLS = "xls:MS Excel 97"
+ODS = "ods"
+ROUND_TRIPS = {"xlsx": XLSX, "xls": XLS, "ods": ODS}
+
+
+@dataclass
+class Converted:
+    ctx: api.Context
+    filled: Path  # as written by huizong (openpyxl fill of a generated template)
+    template: Path
+    filled_as: dict[str, Path]  # "xlsx"/"xls"/"ods" → saved by LibreOffice
+    template_xlsx: Path  # template saved by LibreOffice as .xlsx
+    template_pdf: Path
+
+
+@pytest.fixture(scope="session")
+def converted(_workspace_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    lo.require("pdftoppm", "pdftotext", "pdfinfo")
+    base = tmp_path_factory.mktemp("libreoffice")
+    root = base / "ws"
+    shutil.copytree(_workspace_master, root)
+    ctx = api.load_context(root)
+    src = base / "src"
+    src.mkdir()
+    filled_path = src / "filled.xlsx"
+    filled_path.write_bytes(filled(ctx, 0))
+    template_path = src / "template.xlsx"
+    template_path.write_bytes(template_for(ctx, 0))
+    # One soffice call per target format; .xlsx and the PDF also take the template.
+    xlsx_filled, xlsx_template = lo.convert_many([filled_path, template_path], XLSX, base / "xlsx")
+    filled_as = {
+        "xlsx": xlsx_filled,
+        "xls": lo.convert(filled_path, XLS, base / "xls"),
+        "ods": lo.convert(filled_path, ODS, base / "ods"),
+    }
+    pdf = lo.convert(template_path, "pdf", base / "pdf")
+    return Converted(ctx, filled_path, template_path, filled_as, xlsx_template, pdf)
+
+
+def _check(conv: Converted, path: Path) -> FileCheck:
+    c = conv.ctx
+    return check_bytes(path.read_bytes(), path.name, c.programme, c.registry, c.secret)
+
+
+def _messages(check: FileCheck) -> list[str]:
+    return [f"{p.code} {p.sheet}!{p.cell} {p.message}" for p in check.problems]
+
+
+# --- a filled report saved by LibreOffice reads back unchanged -------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(ROUND_TRIPS))
+def test_filled_report_round_trip_keeps_every_value(converted: Converted, fmt: str) -> None:
+    original = _check(converted, converted.filled)
+    assert original.errors == [], _messages(original)
+    assert original.read.values and original.read.register, "the example report should have values and births"
+
+    path = converted.filled_as[fmt]
+    check = _check(converted, path)
+    assert check.read.format == fmt
+    names = read_ooxml_info(path.read_bytes()).names if fmt == "xlsx" else {}
+    assert ("births_total" in names) == (fmt == "xlsx")  # .xls/.ods: inputs are found by their labels
+    assert check.errors == [], _messages(check)
+    assert check.status == "已接收", _messages(check)
+    assert sorted(p.code for p in check.problems) == sorted(p.code for p in original.problems), _messages(check)
+
+    # Same identity (village, period, signature from the hidden sheet) …
+    assert check.identity.village is not None and check.identity.village.code == converted.ctx.registry.villages[0].code
+    assert check.identity.period == PERIOD
+    assert check.identity.signed
+    assert check.read.meta == original.read.meta
+    # … the same values, found in the same cells (by name for .xlsx, by label for .xls/.ods) …
+    assert check.read.sheet == original.read.sheet
+    assert check.read.values == original.read.values
+    assert check.read.cells == original.read.cells
+    # … and the same birth register rows, at the same rows.
+    assert check.read.register_sheet == original.read.register_sheet
+    assert [(r.row, r.values) for r in check.read.register] == [(r.row, r.values) for r in original.read.register]
+
+
+# --- a LibreOffice-saved .xlsx has nothing Excel would want to repair -------------------------
+
+
+def _load_quietly(path: Path) -> tuple[openpyxl.Workbook, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wb = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))
+    return wb, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+@pytest.mark.parametrize("which", ["filled", "template"])
+def test_libreoffice_xlsx_keeps_protection_validations_and_names(converted: Converted, which: str) -> None:
+    before_path = converted.filled if which == "filled" else converted.template
+    after_path = converted.filled_as["xlsx"] if which == "filled" else converted.template_xlsx
+    before, before_warnings = _load_quietly(before_path)
+    after, after_warnings = _load_quietly(after_path)
+    assert before_warnings == []
+    assert after_warnings == [], "openpyxl warned while loading the LibreOffice .xlsx"
+
+    p = converted.ctx.programme
+    assert after.sheetnames == before.sheetnames
+    assert after[L.META_SHEET].sheet_state == "hidden"
+    for ws in before.worksheets:
+        ws2 = after[ws.title]
+        assert ws2.protection.sheet, f"sheet protection lost on {ws.title}"
+        assert bool(ws2.protection.sheet) == bool(ws.protection.sheet)
+        rules = {(dv.type, str(dv.sqref)) for dv in ws.data_validations.dataValidation}
+        rules2 = {(dv.type, str(dv.sqref)) for dv in ws2.data_validations.dataValidation}
+        assert rules2 == rules, f"data validations changed on {ws.title}"
+    main = after[p.sheet]
+    assert main.data_validations.dataValidation, "the main sheet lost its data validations"
+    if p.register:
+        assert after[p.register.sheet].data_validations.dataValidation, "the register lost its data validations"
+
+    wanted = [f.id for f in p.all_inputs] + [k for k, _r, _c in (L.VILLAGE_NAME, L.REPORT_PERIOD, L.VILLAGE_CODE)]
+    wanted += [k for k, _label in L.META_KEYS] + ([p.register.name] if p.register else [])
+    assert "births_total" in wanted
+    missing = [n for n in wanted if n not in after.defined_names]
+    assert missing == [], f"defined names lost by LibreOffice: {missing}"
+    for name in wanted:
+        assert _target(after, name) == _target(before, name), name
+
+    # Input cells stay unlocked, labels stay locked.
+    for spec in p.all_inputs:
+        sheet, ref = _target(after, spec.id)
+        assert after[sheet][ref].protection.locked is False, f"{spec.id} ({ref}) became locked"
+    sheet, ref = _target(after, p.fields[0].id)
+    label_cell = "B" + "".join(ch for ch in ref if ch.isdigit())
+    assert after[sheet][label_cell].value == p.fields[0].label
+    assert after[sheet][label_cell].protection.locked is not False
+
+
+def _target(wb: openpyxl.Workbook, name: str) -> tuple[str, str]:
+    dests = list(wb.defined_names[name].destinations)
+    assert len(dests) == 1, (name, dests)
+    sheet, ref = dests[0]
+    return sheet, ref.replace("$", "")
+
+
+# --- a template prints as a proper form -------------------------------------------------------
+
+
+def test_template_prints_to_pdf_with_chinese_text(converted: Converted, tmp_path: Path) -> None:
+    pdf = converted.template_pdf
+    p = converted.ctx.programme
+    village = converted.ctx.registry.villages[0]
+    pages = lo.pdf_pages_text(pdf)
+    assert lo.pdf_page_count(pdf) == len(pages) >= 3  # form, register, instructions
+
+    first = pages[0]
+    for text in (p.title, "填报单位", village.name, PERIOD.chinese, p.fields[0].label, p.footer[0].label, "说明"):
+        assert text in first.replace(" ", ""), f"page 1 lacks {text!r}"
+    if p.register:
+        assert any(f"{p.register.label}表" in pg for pg in pages[1:])
+    assert any(f"{p.title}填报说明" in pg.replace(" ", "") for pg in pages)
+    signature = _check(converted, converted.template).read.meta.get("hz_signature")
+    assert signature
+    assert all(signature not in pg.replace(" ", "") for pg in pages), "the hidden _huizong sheet was printed"
+
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert any(k in fonts for k in ("CJK", "Song", "Hei", "Sim", "Ming", "WenQuanYi", "Fallback")), (
+        f"no CJK font embedded — Chinese would show as boxes:\n{fonts}"
+    )
+
+    png = lo.render_page(pdf, 1, tmp_path / "template-page1.png", dpi=80)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 30_000, "page 1 renders nearly blank"
+
+    if os.environ.get("HUIZONG_RENDER_DOCS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, DOCS_IMAGES / "template-page1.png")
+        n = next(i for i, pg in enumerate(pages, 1) if pg.replace(" ", "").lstrip().startswith(f"{p.title}填报说明"))
+        lo.render_page(pdf, n, DOCS_IMAGES / "template-instructions.png", dpi=80)
+
+
+def test_template_page1_has_nothing_outside_the_form(converted: Converted) -> None:
+    """No text on page 1 sticks out of the form's left/right edges (it would be cut off).
+
+    The left edge is where the left-aligned 表号 line starts (column A); the right edge is where
+    the right-aligned 制表机关 line ends (last column). Right-aligned header labels in the narrow
+    column A (填报单位：, 村代码：) must not overflow to the left of it.
+    """
+    words = lo.pdf_words(converted.template_pdf, 1)
+    assert words
+    left = next(x0 for text, x0, _y0, _x1, _y1 in words if text.startswith("表号"))
+    right = next(x1 for text, _x0, _y0, x1, _y1 in words if text.startswith("制表机关"))
+    outside = [
+        (text, round(x0, 1), round(x1, 1)) for text, x0, _y0, x1, _y1 in words if x0 < left - 0.5 or x1 > right + 0.5
+    ]
+    assert outside == [], f"text beyond the form's edges [{left:.1f}, {right:.1f}] pt: {outside}"
