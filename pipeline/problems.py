@@ -130,7 +130,7 @@ class Problem:
     def message(self) -> str:
         shown = "" if self.value is None else _show(self.value)
         return self.kind.template.format(
-            label=self.label or self.field, value=shown, detail=self.detail, sheet=self.sheet, cell=self.cell
+            label=self.label or self.field, value=shown, detail=self.detail, sheet=self.sheet, cell=self.cell, field=self.field
         )
 
     @property

@@ -1,0 +1,103 @@
+"""The huizong command as a clerk (or another program) uses it: messages, JSON, exit codes, feedback."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import openpyxl
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.problems import CATALOGUE, Problem
+
+from .conftest import filled
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_every_catalogue_message_formats_in_chinese():
+    for code, kind in CATALOGUE.items():
+        p = Problem(code, file="f.xlsx", sheet="月报", cell="D8", field="births_total", label="本月出生数", value="12", detail="x")
+        assert re.search(r"[\u4e00-\u9fff]", p.message), code
+        assert p.to_dict()["severity"] in ("错误", "警告")
+
+
+def test_validate_exit_codes_and_json(ctx, tmp_path):
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(filled(ctx, 0))
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(filled(ctx, 1, births_total="十二", phone="打电话"))
+    res = run("validate", str(good), "-w", str(ctx.workspace.root))
+    assert res.exit_code == 0, res.output
+    assert "校验通过" in res.output
+    res = run("validate", str(good), str(bad), "-w", str(ctx.workspace.root), "--json")
+    assert res.exit_code == 1
+    data = json.loads(res.output)
+    assert [d["valid"] for d in data] == [True, False]
+    issue = next(i for i in data[1]["issues"] if i["field"] == "births_total")
+    assert {"code", "severity", "sheet", "cell", "field", "value", "message"} <= issue.keys()
+    assert (issue["code"], issue["severity"], issue["sheet"], issue["cell"], issue["value"]) == ("V007", "错误", "月报", "D8", "十二")
+    # human output: every problem of every file at once, with file, sheet, cell and value
+    res = run("validate", str(good), str(bad), "-w", str(ctx.workspace.root))
+    assert "✘ bad.xlsx" in res.output and "[月报] D8" in res.output and "“十二”" in res.output
+
+
+def test_validate_without_workspace_still_checks_content(ctx, tmp_path):
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(filled(ctx, 1, deaths_total=1, deaths_reported_timely=2))
+    res = run("validate", str(bad))
+    assert res.exit_code == 1 and "R001" in res.output
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("validate").exit_code == 2
+    assert run("status", "-w", str(tmp_path), "--period", "2026-10").exit_code == 2  # not a workspace
+    res = run("validate", str(tmp_path / "missing.xlsx"))
+    assert res.exit_code == 1 and "找不到文件" in res.output
+
+
+def test_many_problems_are_capped_with_a_notice(ctx, tmp_path):
+    reg = [{"baby_name": "", "sex": "未知", "birth_date": "昨天", "birth_order": 99, "mother_name": "", "mother_id": "123", "report_status": "?"}] * 12
+    bad = tmp_path / "many.xlsx"
+    bad.write_bytes(filled(ctx, 0, register=reg))
+    res = run("validate", str(bad))
+    assert res.exit_code == 1
+    assert "还有" in res.output and "处问题未列出" in res.output
+    data = json.loads(run("validate", str(bad), "--json").output)
+    assert len(data[0]["issues"]) > 50  # JSON lists them all
+
+
+def test_feedback_copy_marks_cells_and_lists_problems(ctx, tmp_path):
+    bad = tmp_path / "白石村.xlsx"
+    bad.write_bytes(filled(ctx, 1, births_total="十二", deaths_total=0, deaths_reported_timely=1))
+    out = tmp_path / "feedback"
+    res = run("validate", str(bad), "-w", str(ctx.workspace.root), "--feedback", str(out))
+    assert res.exit_code == 1
+    (copy,) = out.glob("*.xlsx")
+    wb = openpyxl.load_workbook(copy)
+    assert wb.sheetnames[0] == "校验结果"
+    listing = [[c.value for c in row] for row in wb["校验结果"].iter_rows(min_row=5)]
+    assert any(r[3] == "D8" and r[1] == "错误" for r in listing)
+    d8 = wb["月报"]["D8"]
+    assert d8.fill.fgColor.rgb.endswith("FFC7CE") and "V007" in d8.comment.text
+    assert d8.value == "十二"  # their own workbook, their own value
+    assert "R001" in wb["月报"]["D12"].comment.text
+
+
+def test_init_templates_status_accept(tmp_path):
+    ws = tmp_path / "镇"
+    assert run("init", str(ws)).exit_code == 0
+    assert run("init", str(ws)).exit_code == 2
+    res = run("templates", "-w", str(ws), "--period", "2026-10")
+    assert res.exit_code == 0 and "19 份" in res.output
+    assert len(list((ws / "templates" / "2026-10").glob("*.xlsx"))) == 19
+    assert run("templates", "-w", str(ws), "--period", "2026-13").exit_code == 2
+    res = run("status", "-w", str(ws), "--period", "2026-10", "--json")
+    states = json.loads(res.output)
+    assert len(states) == 19 and {s["state"] for s in states} == {"未报"}
+    assert run("accept", "99", "--note", "x", "-w", str(ws)).exit_code == 2

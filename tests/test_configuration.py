@@ -1,0 +1,132 @@
+"""Programme, settings and registry are configuration: validated, with messages naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import api
+from pipeline.problems import HuizongError
+from pipeline.programme.config import load_programme
+from pipeline.registry import registry_columns
+from pipeline.resources import shipped_programmes
+from pipeline.workbook.registers import build_table_workbook
+
+
+def test_programme_a_loads_with_its_1000_points(programme):
+    assert len(programme.fields) == 27
+    assert sum(item["max"] for item in programme.raw["scoring"]["items"]) == 1000
+    assert [a.weight for a in programme.assessment_periods] == [0.4, 0.3, 0.3]
+    assert programme.register.columns[5].personal
+
+
+def _copy_programme(tmp_path: Path) -> tuple[Path, dict]:
+    src = shipped_programmes()["qianfen"]
+    dst = tmp_path / "programme.yaml"
+    shutil.copy(src, dst)
+    return dst, yaml.safe_load(dst.read_text(encoding="utf-8"))
+
+
+def _problems(path: Path):
+    with pytest.raises(HuizongError) as info:
+        load_programme(path)
+    return info.value.problems
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path, _ = _copy_programme(tmp_path)
+    text = path.read_text(encoding="utf-8").replace("id: qianfen", "id: [qianfen", 1)
+    path.write_text(text, encoding="utf-8")
+    (p,) = _problems(path)
+    assert p.code == "C001" and p.file == str(path) and "行" in p.message
+
+
+def test_schema_errors_name_every_key_at_once(tmp_path):
+    path, data = _copy_programme(tmp_path)
+    data["report"]["sections"][0]["fields"][1]["type"] = "integr"
+    data["report"]["sections"][2]["fields"][0]["min"] = "零"
+    data["periods"]["assessment"][0]["months"] = [0]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    problems = _problems(path)
+    keys = {p.field for p in problems}
+    assert "report.sections[0].fields[1].type" in keys
+    assert "report.sections[2].fields[0].min" in keys
+    assert "periods.assessment[0].months[0]" in keys
+    assert all(p.code == "C002" and p.file == str(path) for p in problems)
+    assert any("integr" in p.message for p in problems)
+
+
+def test_semantic_errors_rules_ids_and_weights(tmp_path):
+    path, data = _copy_programme(tmp_path)
+    data["rules"].append({"type": "lte", "field": "births_total", "other": "no_such_field"})
+    data["report"]["sections"][1]["fields"][0]["id"] = "births_total"  # duplicate id
+    data["periods"]["assessment"][2]["weight"] = 0.5
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    messages = " | ".join(p.message for p in _problems(path))
+    assert "no_such_field" in messages
+    assert "重复" in messages
+    assert "之和应为 1" in messages
+
+
+def test_broken_settings_file_is_reported_by_key(workspace):
+    settings = workspace / "huizong.yaml"
+    settings.write_text("township: 示例镇\norgan: 示例镇人民政府\nprogramme: qianfen\ndeadline_day: 40\ncolour: red\n", encoding="utf-8")
+    with pytest.raises(HuizongError) as info:
+        api.load_context(workspace)
+    fields = {p.field for p in info.value.problems}
+    assert "deadline_day" in fields and "（根）" in fields
+
+
+def test_not_a_workspace_and_refuse_to_overwrite(tmp_path, workspace):
+    with pytest.raises(HuizongError) as info:
+        api.load_context(tmp_path)
+    assert info.value.problems[0].code == "X001"
+    with pytest.raises(HuizongError) as info:
+        api.init_workspace(workspace)
+    assert info.value.problems[0].code == "X002"
+    (workspace / "村名册.xlsx").write_bytes(b"edited by the clerk")
+    api.init_workspace(workspace, force=True)
+    backups = list((workspace / ".huizong" / "backup").rglob("村名册.xlsx"))
+    assert backups and backups[0].read_bytes() == b"edited by the clerk"  # nothing lost
+
+
+def _write_registry(workspace: Path, programme, rows: list[dict]) -> None:
+    cols = registry_columns(programme.tasks)
+    (workspace / "村名册.xlsx").write_bytes(build_table_workbook("村名册", "村名册", cols, rows, "", "示例镇人民政府", empty_rows=5))
+
+
+def _row(code, name, **kw):
+    row = {"code": code, "name": name, "population": 1000, "task_birth_reg": 9, "task_prepreg": 6, "task_child_health": 60, "task_elderly": 100}
+    row.update(kw)
+    return row
+
+
+def test_registry_problems_are_located_and_bad_rows_left_out(workspace, programme):
+    _write_registry(workspace, programme, [
+        _row("340121104201", "青龙村", aliases="青龙"),
+        _row("340121104201", "白石村"),  # duplicate code
+        _row("340121104203", "龙泉村", aliases="青龙"),  # alias of another village
+        _row("340121104204", "桃园村", population="约900"),
+        _row("340121104205", "大岗村", emails="dagang#163.com"),
+        _row("340121104206", "王岗村", task_elderly=None),
+        _row("340121104207", "新河村", aliases="新河、新河村委会", emails="xinhe@163.com; XINHE2@qq.com"),
+    ])
+    ctx = api.load_context(workspace)
+    by_code = {}
+    for p in ctx.registry_problems:
+        by_code.setdefault(p.code, []).append(p)
+    assert by_code["C004"][0].cell == "A5" and "第 4 行和第 5 行" in by_code["C004"][0].message
+    assert by_code["C005"][0].value == "青龙"
+    assert any(p.cell == "E7" for p in by_code["V007"])  # 约900
+    assert any(p.field == "emails" for p in by_code["C003"])
+    assert any(p.field == "task_elderly" for p in by_code["C003"])
+    names = [v.name for v in ctx.registry.villages]
+    assert names == ["青龙村", "新河村"]
+    xinhe = ctx.registry.villages[1]
+    assert xinhe.emails == ("xinhe@163.com", "xinhe2@qq.com")
+    assert ctx.registry.by_name("新河村委会") is xinhe
+    assert ctx.registry.by_name("　新河\u200b") is xinhe
+    assert ctx.registry.by_email("XinHe@163.com") is xinhe
