@@ -173,3 +173,18 @@ class HuizongError(Exception):
 
 def errors(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.is_error]
+
+
+_GROUPS = {"F": "文件", "S": "表格结构", "V": "填写的值", "R": "前后规则", "I": "村与报告期（身份）", "C": "配置与村名册", "X": "工作目录与命令"}
+
+
+def catalogue_markdown() -> str:
+    """docs/问题代码.md, generated from the catalogue (a test keeps the file current)."""
+    lines = ["# 问题代码", "", "huizong 报告的每个问题都有一个固定代码。“错误”会导致退回（或命令失败），“警告”只是提示。", ""]
+    for prefix, title in _GROUPS.items():
+        lines += [f"## {prefix}：{title}", "", "| 代码 | 级别 | 说明（{} 处填入具体内容） |", "|---|---|---|"]
+        for kind in CATALOGUE.values():
+            if kind.code.startswith(prefix):
+                lines.append(f"| {kind.code} | {kind.severity.value} | {kind.template.replace('|', '｜')} |")
+        lines.append("")
+    return "\n".join(lines)

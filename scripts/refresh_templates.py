@@ -16,3 +16,10 @@ if __name__ == "__main__":
         path = shipped_blank_template_path(programme)
         path.write_bytes(blank_template_bytes(programme))
         print(f"{path}")
+    from pathlib import Path
+
+    from pipeline.problems import catalogue_markdown
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "问题代码.md"
+    docs.write_text(catalogue_markdown(), encoding="utf-8")
+    print(docs)

@@ -101,3 +101,12 @@ def test_init_templates_status_accept(tmp_path):
     states = json.loads(res.output)
     assert len(states) == 19 and {s["state"] for s in states} == {"未报"}
     assert run("accept", "99", "--note", "x", "-w", str(ws)).exit_code == 2
+
+
+def test_problem_code_docs_are_current():
+    from pathlib import Path
+
+    from pipeline.problems import catalogue_markdown
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "问题代码.md"
+    assert docs.read_text(encoding="utf-8") == catalogue_markdown(), "运行 python scripts/refresh_templates.py 更新文档"
