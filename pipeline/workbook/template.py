@@ -88,7 +88,8 @@ def requirement(spec: FieldSpec, period: Month | None) -> str:
     if spec.max is not None:
         bounds.append(f"不大于 {spec.max:g}")
     if t == "integer":
-        return "填整数" + ("，" + "，".join(bounds) if bounds else "") + "；没有请填 0"
+        zero_ok = spec.min is None or spec.min <= 0
+        return "填整数" + ("，" + "，".join(bounds) if bounds else "") + ("；没有请填 0" if zero_ok else "")
     if t == "number":
         return f"填数字（可有 {spec.decimals or 0} 位小数）" + ("，" + "，".join(bounds) if bounds else "")
     if t == "percent":
@@ -173,12 +174,13 @@ def build_template(ident: TemplateIdentity) -> bytes:
 def _main_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
     p = ident.programme
     ws = wb.add_worksheet(p.sheet)
-    ws.set_column(L.COL_NO, L.COL_NO, 6)
+    ws.set_column(L.COL_NO, L.COL_NO, 10)
     ws.set_column(L.COL_LABEL, L.COL_LABEL, 32)
     ws.set_column(L.COL_UNIT, L.COL_UNIT, 9)
     ws.set_column(L.COL_VALUE, L.COL_VALUE, 15)
     ws.set_column(L.COL_HINT, L.COL_HINT, 44)
     last_col = L.COL_HINT
+    ws.set_default_row(18)
     ws.set_row(0, 36)
     ws.merge_range(0, 0, 0, last_col, p.title, fmt.title)
     ws.merge_range(1, 0, 1, 2, f"表号：{p.form_no}", fmt.meta)
