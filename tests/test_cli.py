@@ -21,7 +21,7 @@ def run(*args: str):
 
 
 def test_every_catalogue_message_formats_in_chinese():
-    for code, kind in CATALOGUE.items():
+    for code in CATALOGUE:
         p = Problem(code, file="f.xlsx", sheet="月报", cell="D8", field="births_total", label="本月出生数", value="12", detail="x")
         assert re.search(r"[\u4e00-\u9fff]", p.message), code
         assert p.to_dict()["severity"] in ("错误", "警告")

@@ -261,7 +261,7 @@ def semantic_problems(p: Programme) -> list[Problem]:
         key = f"rules[{i}]"
         if r.field not in body:
             bad(key, f"规则引用了不存在的字段 “{r.field}”")
-        if r.type == "lte" and r.other not in body:
+        if r.type in ("lte", "eq") and r.other not in body:
             bad(key, f"规则引用了不存在的字段 “{r.other}”")
         if r.type == "register_count":
             if p.register is None:

@@ -176,10 +176,14 @@ def _rule_problems(res: ReadResult, p: Programme, at_field: Any) -> list[Problem
         if rule.field in res.invalid or rule.field not in res.values:
             continue
         value = res.values[rule.field]
-        if rule.type == "lte":
+        if rule.type in ("lte", "eq"):
             other = res.values.get(rule.other)
-            if other is not None and rule.other not in res.invalid and value > other + 1e-9:
+            if other is None or rule.other in res.invalid:
+                continue
+            if rule.type == "lte" and value > other + 1e-9:
                 out.append(at_field("R001", rule.field, value, f"{labels[rule.other]}”（{_n(other)}"))
+            elif rule.type == "eq" and abs(value - other) > 1e-9:
+                out.append(at_field("R002", rule.field, value, f"“{labels[rule.other]}”（{_n(other)}）"))
         elif rule.type == "register_count" and p.register is not None:
             if "register" in res.invalid:
                 continue

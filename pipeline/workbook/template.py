@@ -321,6 +321,8 @@ def _instructions_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None
     for rule in p.rules:
         if rule.type == "lte":
             rules_by_field.setdefault(rule.field, []).append(f"不得大于“{labels[rule.other]}”")
+        elif rule.type == "eq":
+            rules_by_field.setdefault(rule.field, []).append(f"须等于“{labels[rule.other]}”")
         elif rule.type == "register_count" and p.register:
             cond = "".join(
                 f"中{next(c.label for c in p.register.columns if c.id == col)}为“{'”或“'.join(vals)}”" for col, vals in rule.where

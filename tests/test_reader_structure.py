@@ -1,0 +1,118 @@
+"""Clerks change workbooks: inserted rows, renamed sheets, lost names, extra register rows, deleted rows.
+
+openpyxl stands in for the clerk's spreadsheet program here; where Excel would move defined names
+and merged ranges with the rows, the test moves them the same way (openpyxl itself does not).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import openpyxl
+from openpyxl.workbook.defined_name import DefinedName
+
+from pipeline.check import check_bytes
+from pipeline.workbook.reader import read_report
+from pipeline.workbook.xlsx_parts import parse_name_ref
+
+from .conftest import filled
+
+
+def _save(wb) -> bytes:
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _insert_rows_like_excel(wb, sheet: str, at: int, n: int) -> None:
+    ws = wb[sheet]
+    ws.insert_rows(at, n)
+    for rng in list(ws.merged_cells.ranges):
+        if rng.min_row >= at:
+            rng.shift(row_shift=n)
+    for name, dn in list(wb.defined_names.items()):
+        t = parse_name_ref(dn.attr_text)
+        if t and t.sheet == sheet and t.first[0] + 1 >= at:
+            r0, c0 = t.first
+            r1, c1 = t.last
+            col = lambda c: openpyxl.utils.get_column_letter(c + 1)  # noqa: E731
+            ref = f"'{sheet}'!${col(c0)}${r0 + 1 + n}" + (f":${col(c1)}${r1 + 1 + n}" if t.last != t.first else "")
+            wb.defined_names[name] = DefinedName(name, attr_text=ref)
+
+
+def _drop_names(wb) -> None:
+    for name in list(wb.defined_names):
+        del wb.defined_names[name]
+
+
+def test_rows_inserted_above_the_inputs_excel_style(ctx, programme):
+    original = read_report(filled(ctx, 0), "a.xlsx", programme)
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    _insert_rows_like_excel(wb, "月报", 3, 2)
+    _insert_rows_like_excel(wb, "出生登记", 2, 1)
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    assert check.errors == []
+    assert check.read.values == original.values
+    assert [r.values for r in check.read.register] == [r.values for r in original.register]
+    assert check.read.cells["births_total"] == "D10"  # two rows further down
+
+
+def test_rows_inserted_and_names_lost_falls_back_to_labels(ctx, programme):
+    original = read_report(filled(ctx, 0), "a.xlsx", programme)
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    _insert_rows_like_excel(wb, "月报", 7, 3)
+    _drop_names(wb)
+    res = read_report(_save(wb), "a.xlsx", programme)
+    assert not [p for p in res.problems if p.is_error]
+    assert res.values == original.values
+    assert res.meta["village_name"] == ctx.registry.villages[0].name
+
+
+def test_renamed_sheet_with_names_kept_is_read_silently(ctx, programme):
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    wb["月报"].title = "青龙村10月"
+    for name, dn in list(wb.defined_names.items()):
+        wb.defined_names[name] = DefinedName(name, attr_text=dn.attr_text.replace("'月报'", "'青龙村10月'"))
+    res = read_report(_save(wb), "a.xlsx", programme)
+    assert res.sheet == "青龙村10月"
+    assert not [p for p in res.problems if p.code.startswith("S")]
+    assert res.values["births_total"] == len(res.register)
+
+
+def test_renamed_sheets_without_names_are_found_by_structure(ctx, programme):
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    wb["月报"].title = "Sheet1"
+    wb["出生登记"].title = "Sheet2"
+    _drop_names(wb)
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    s002 = [p for p in check.problems if p.code == "S002"]
+    assert {p.sheet for p in s002} == {"Sheet1", "Sheet2"}
+    assert check.errors == []
+
+
+def test_register_rows_added_below_the_named_range_are_read(ctx, programme):
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0, register=[])))
+    ws = wb["出生登记"]
+    base = 3 + programme.register.rows + 5  # below the 40 prepared rows and the footnote
+    rows = [("张一", "男", date(2026, 10, 3), 1, "李梅", "11010519491231002X", "按时上报"),
+            ("张二", "女", date(2026, 10, 3), 1, "李梅", "11010519491231002X", "按时上报")]
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            ws.cell(row=base + i, column=2 + j, value=v)
+    wb["月报"]["D8"] = 2
+    res = read_report(_save(wb), "a.xlsx", programme)
+    assert [r.values["baby_name"] for r in res.register] == ["张一", "张二"]
+    assert res.register[0].row == base
+
+
+def test_deleted_input_row_is_reported_not_zeroed(ctx, programme):
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    ws = wb["月报"]
+    ws.delete_rows(11)  # 死亡人数 (deaths_total)
+    _drop_names(wb)
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    s003 = [p for p in check.problems if p.code == "S003"]
+    assert [p.field for p in s003] == ["deaths_total"]
+    assert "deaths_total" not in check.read.values
+    assert check.status == "退回"
