@@ -9,6 +9,7 @@ and cell; everything that was changed or could not be read becomes a Problem.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,6 +24,8 @@ from .safety import DEFAULT_LIMITS, Limits, sniff
 from .xlsx_parts import CellFlags, OoxmlInfo, cell_flags, read_ooxml_info
 
 Pos = tuple[int, int]
+# What a damaged workbook makes the parsers raise (XML ParseError is a SyntaxError).
+_BROKEN = (pc.CalamineError, ValueError, OSError, SyntaxError, KeyError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError)
 
 
 @dataclass
@@ -100,18 +103,24 @@ class _Book:
         self.ooxml = read_ooxml_info(data) if fmt in ("xlsx", "xlsm") else OoxmlInfo()
         self.sheet_names: list[str] = list(self.wb.sheet_names)
         self._cache: dict[str, _Sheet] = {}
-        self.too_long: dict[str, int] = {}
+        self.too_long: dict[str, str] = {}
 
     def sheet(self, name: str) -> _Sheet:
         if name not in self._cache:
-            sh = self.wb.get_sheet_by_name(name)
-            height = sh.height
-            nrows = min(height, self.limits.max_rows)
-            if height > self.limits.max_rows:
-                self.too_long[name] = height
-            rows = sh.to_python(skip_empty_area=False, nrows=nrows) if nrows else []
             part = self.ooxml.sheet_parts.get(name)
             flags = cell_flags(self.data, part) if part else None
+            lim = self.limits
+            if flags and (flags.max_row > lim.max_rows or flags.max_row * flags.max_col > lim.max_cells):
+                self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
+                self._cache[name] = _Sheet(name, [], [], flags)  # never handed to calamine
+                return self._cache[name]
+            sh = self.wb.get_sheet_by_name(name)
+            height = sh.height
+            nrows = min(height, lim.max_rows)
+            if height > lim.max_rows or height * sh.width > lim.max_cells:
+                self.too_long[name] = f"{height} 行 × {sh.width} 列"
+                nrows = min(nrows, max(1, lim.max_cells // max(sh.width, 1)))
+            rows = sh.to_python(skip_empty_area=False, nrows=nrows) if nrows else []
             self._cache[name] = _Sheet(name, rows, list(sh.merged_cell_ranges or []), flags)
         return self._cache[name]
 
@@ -128,15 +137,15 @@ def read_report(data: bytes, name: str, programme: Programme, limits: Limits = D
     except pc.PasswordError:
         result.problems.append(Problem("F002", file=name))
         return result
-    except (pc.CalamineError, ValueError, OSError) as exc:
+    except _BROKEN as exc:
         result.problems.append(Problem("F008", file=name, detail=_short(exc)))
         return result
     try:
         _read_into(book, programme, result)
-    except (pc.CalamineError, ValueError, OSError) as exc:
+    except _BROKEN as exc:
         result.problems.append(Problem("F008", file=name, detail=_short(exc)))
-    for sheet_name, height in book.too_long.items():
-        result.problems.append(Problem("F011", file=name, sheet=sheet_name, detail=str(height)))
+    for sheet_name, extent in book.too_long.items():
+        result.problems.append(Problem("F011", file=name, sheet=sheet_name, detail=extent))
     return result
 
 
@@ -382,7 +391,7 @@ def read_table(
         res.register = rows or []
     except pc.PasswordError:
         res.problems.append(Problem("F002", file=name))
-    except (pc.CalamineError, ValueError, OSError) as exc:
+    except _BROKEN as exc:
         res.problems.append(Problem("F008", file=name, detail=_short(exc)))
     return res
 

@@ -8,7 +8,9 @@ part is scanned for DOCTYPE/ENTITY declarations. The result is a format name or 
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -21,11 +23,12 @@ ZIP_MAGIC = b"PK\x03\x04"
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 20 * 1024 * 1024
-    max_unzipped_bytes: int = 200 * 1024 * 1024
+    max_unzipped_bytes: int = 100 * 1024 * 1024
     max_ratio: float = 200.0  # per member, for members over ratio_floor
     ratio_floor: int = 1024 * 1024
     max_members: int = 2000
     max_rows: int = 20000
+    max_cells: int = 2_000_000  # rows × columns of the used range
 
 
 DEFAULT_LIMITS = Limits()
@@ -62,34 +65,42 @@ def sniff(data: bytes, name: str = "", limits: Limits = DEFAULT_LIMITS) -> Sniff
         return _sniff_ole(data, name)
     if data.startswith(ZIP_MAGIC) or data[:4] in (b"PK\x05\x06", b"PK\x07\x08"):
         return _sniff_zip(data, name, limits)
-    head = data[:2048].lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"mime-version")) or b"<html" in head[:512]:
+    if data[:3] == b"\xff\xd8\xff" or data.startswith(b"\x89PNG") or data[:6] in (b"GIF87a", b"GIF89a"):
+        return fail("F009", "图片")
+    if data.startswith(b"%PDF"):
+        return fail("F009", "PDF 文件")
+    text = _as_text(data[:8192])
+    if text is None:
+        if lower.endswith((".xlsx", ".xlsm", ".ods", ".zip")) and data[:2] == b"PK":
+            return fail("F008", "压缩包结构不完整")
+        return fail("F009", "既不是 Excel 也不是 WPS/ODS 工作簿")
+    head = text[:2048].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith(("<!doctype html", "<html", "<table", "<meta", "mime-version")) or "<html" in head[:512]:
         return fail("F006")
-    if head.startswith(b"<?xml"):
-        if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:8192]:
+    if head.startswith("<?xml"):
+        if "urn:schemas-microsoft-com:office:spreadsheet" in text:
             return fail("F006")  # Excel 2003 XML "spreadsheet": a web-era format, not a workbook
         return fail("F009", "XML 文件")
-    if head.startswith(b"%pdf"):
-        return fail("F009", "PDF 文件")
-    if head[:3] == b"\xff\xd8\xff" or head.startswith(b"\x89png"):
-        return fail("F009", "图片")
-    if _looks_like_text(data[:4096]):
-        return fail("F007")
-    if lower.endswith((".xlsx", ".xlsm", ".ods", ".zip")) and data[:2] == b"PK":
-        return fail("F008", "压缩包结构不完整")
-    return fail("F009", "既不是 Excel 也不是 WPS/ODS 工作簿")
+    return fail("F007")
 
 
-def _looks_like_text(chunk: bytes) -> bool:
-    if b"\x00" in chunk:
-        return False
-    for enc in ("utf-8", "gb18030"):
+def _as_text(chunk: bytes) -> str | None:
+    """The chunk as text if it is text (UTF-16 with a BOM, UTF-8 or GB18030), else None.
+
+    Incremental decoders, because the chunk may end in the middle of a character.
+    """
+    if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif b"\x00" in chunk:
+        return None
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for enc in encodings:
         try:
-            chunk.decode(enc)
-            return True
+            return codecs.getincrementaldecoder(enc)().decode(chunk, final=False)
         except UnicodeDecodeError:
             continue
-    return False
+    return None
 
 
 def _sniff_ole(data: bytes, name: str) -> Sniffed:
@@ -122,7 +133,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
     if total > limits.max_unzipped_bytes:
         return fail("F003", f"解压后共 {_mb(total)}，上限 {_mb(limits.max_unzipped_bytes)}")
     names = {i.filename for i in infos}
-    if "EncryptionInfo" in names or "EncryptedPackage" in names:
+    if "EncryptionInfo" in names or "EncryptedPackage" in names or any(i.flag_bits & 0x1 for i in infos):
         return fail("F002")
     fmt = ""
     if "[Content_Types].xml" in names:
@@ -130,7 +141,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
             ctypes = _read_member(zf, "[Content_Types].xml", limits)
         except _Bomb as exc:
             return fail("F003", str(exc))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except _UNREADABLE as exc:
             return fail("F008", f"{type(exc).__name__}")
         if b"macroEnabled" in ctypes:
             fmt = "xlsm"
@@ -143,8 +154,10 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
     elif "mimetype" in names:
         try:
             mt = _read_member(zf, "mimetype", limits).strip()
-        except (_Bomb, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            return fail("F008", str(exc))
+        except _Bomb as exc:
+            return fail("F003", str(exc))
+        except _UNREADABLE as exc:
+            return fail("F008", type(exc).__name__)
         if mt == b"application/vnd.oasis.opendocument.spreadsheet":
             fmt = "ods"
             manifest = _safe_read(zf, "META-INF/manifest.xml", limits)
@@ -156,16 +169,15 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
         return fail("F009", "压缩包（不是 Excel 工作簿）")
     problems: list[Problem] = []
     for info in infos:
-        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+        if info.is_dir() or info.filename.lower().endswith(_BINARY_PARTS):
             continue
         try:
             body = _read_member(zf, info.filename, limits)
         except _Bomb as exc:
             return fail("F003", str(exc))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        except _UNREADABLE as exc:
             return fail("F008", f"部件 {info.filename} 无法解压（{type(exc).__name__}）")
-        head = body[:4096].upper()
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in body.upper():
+        if _declares_entities(body):
             return fail("F004", f"部件 {info.filename}")
     if fmt == "xlsm":
         problems.append(Problem("F012", file=name))
@@ -174,6 +186,17 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
 
 class _Bomb(Exception):
     pass
+
+
+_UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, KeyError)
+_BINARY_PARTS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".emf", ".wmf", ".bin", ".tif", ".tiff")
+_DECL = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
+_DECL16 = [("<!" + w).encode(enc) for w in ("DOCTYPE", "ENTITY", "doctype", "entity") for enc in ("utf-16-le", "utf-16-be")]
+
+
+def _declares_entities(body: bytes) -> bool:
+    """Any DOCTYPE or ENTITY declaration anywhere in a part (UTF-8 or UTF-16), wherever it hides."""
+    return bool(_DECL.search(body)) or any(pattern in body for pattern in _DECL16)
 
 
 def _read_member(zf: zipfile.ZipFile, member: str, limits: Limits) -> bytes:

@@ -32,6 +32,8 @@ class NameTarget:
 class CellFlags:
     formulas: set[tuple[int, int]] = field(default_factory=set)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    max_row: int = 0  # 1-based extent of the cells and of the declared dimension
+    max_col: int = 0
 
 
 @dataclass
@@ -86,17 +88,34 @@ def read_ooxml_info(data: bytes) -> OoxmlInfo:
 
 
 _CELL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3}[0-9]+)"([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_DIM_RE = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z0-9:$]+)"')
+_REF_ONLY_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3}[0-9]+)"')
 _ERR_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 
 
 def cell_flags(data: bytes, part: str) -> CellFlags:
-    """Cells of one sheet that hold a formula, and cells whose stored value is an error (#DIV/0!)."""
+    """Cells of one sheet that hold a formula or an error value (#DIV/0!), and the sheet's extent.
+
+    The extent is known before python-calamine builds its grid, which it sizes by the furthest
+    cell: two cells, A1 and XFD1048576, would otherwise ask for half a terabyte.
+    """
     flags = CellFlags()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         try:
             xml = zf.read(part)
         except KeyError:
             return flags
+    dim = _DIM_RE.search(xml)
+    if dim:
+        for ref in dim.group(1).split(b":"):
+            try:
+                r, c = parse_a1(ref.decode("ascii"))
+            except ValueError:
+                continue
+            flags.max_row, flags.max_col = max(flags.max_row, r + 1), max(flags.max_col, c + 1)
+    for m in _REF_ONLY_RE.finditer(xml):
+        r, c = parse_a1(m.group(1).decode("ascii"))
+        flags.max_row, flags.max_col = max(flags.max_row, r + 1), max(flags.max_col, c + 1)
     for m in _CELL_RE.finditer(xml):
         attrs, inner = m.group(2), m.group(3) or b""
         if b"<f" not in inner and b't="e"' not in attrs:
