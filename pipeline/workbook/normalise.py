@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from ..programme.config import FieldSpec
@@ -77,20 +78,27 @@ _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _GROUPED_RE = re.compile(r"^[+-]?\d{1,3}([,，]\d{3})+(\.\d+)?$")
 
 
-def _parse_number_text(text: str, spec: FieldSpec, notes: list[Note]) -> float | None:
-    """A number typed as text, after clean_text. None (with an error note) when it is not one."""
+def _parse_number_text(text: str, spec: FieldSpec, notes: list[Note], shown: Any = None) -> float | None:
+    """A number typed as text, after clean_text. None (with an error note) when it is not one.
+
+    ``shown`` is what the clerk typed (before cleaning): messages quote it, not our cleaned copy.
+    """
+    shown = text if shown is None else shown
     t = text
-    if spec.unit and t.endswith(spec.unit) and _NUMBER_RE.match(t[: -len(spec.unit)].strip()):
-        t = t[: -len(spec.unit)].strip()
-        notes.append(("V010", text, f"去掉单位“{spec.unit}”后的 {t}"))
+    changes = []
+    if spec.unit and t.endswith(spec.unit):
+        body = t[: -len(spec.unit)].strip()
+        if _NUMBER_RE.match(body) or _GROUPED_RE.match(body):
+            t = body
+            changes.append(f"去掉单位“{spec.unit}”")
     if _GROUPED_RE.match(t):
-        t2 = t.replace(",", "").replace("，", "")
-        notes.append(("V010", text, f"去掉千位分隔符后的 {t2}"))
-        t = t2
+        t = t.replace(",", "").replace("，", "")
+        changes.append("去掉千位分隔符")
     elif re.fullmatch(r"[+-]?\d+( \d{3})+(\.\d+)?", t):
-        t2 = t.replace(" ", "")
-        notes.append(("V010", text, f"去掉空格后的 {t2}"))
-        t = t2
+        t = t.replace(" ", "")
+        changes.append("去掉数字中的空格")
+    if changes and _NUMBER_RE.match(t):
+        notes.append(("V010", shown, f"{'、'.join(changes)}后的 {t}"))
     if _NUMBER_RE.match(t):
         return float(t)
     cn = _chinese_number(t)
@@ -98,7 +106,7 @@ def _parse_number_text(text: str, spec: FieldSpec, notes: list[Note]) -> float |
         notes.append(("V007", text, f"请写成阿拉伯数字 {cn}"))
     elif re.search(r"约|大约|左右|多|余|几|~|～|-\d|\d-|至|到", t):
         notes.append(("V007", text, "不能填约数或范围"))
-    elif t in ("无", "没有", "/", "-", "—", "－", "--", "——"):
+    elif t in ("无", "没有", "/", "-", "—", "－", "--", "——", "–", "0无", "空"):
         notes.append(("V007", text, "没有请填 0"))
     elif t.endswith("%") and spec.type != "percent":
         notes.append(("V007", text, "这里应填人数/次数，不是百分比"))
@@ -132,7 +140,7 @@ def normalise_number(raw: Any, spec: FieldSpec) -> Outcome:
                 out.value = float(body)
                 out.notes.append(("V010", raw, f"百分数 {_fmt(out.value)}"))
                 return out
-        value = _parse_number_text(text, spec, out.notes)
+        value = _parse_number_text(text, spec, out.notes, raw)
         if value is None:
             return out
         if out.notes:
@@ -242,10 +250,10 @@ def normalise_id_number(raw: Any, spec: FieldSpec) -> Outcome:
         out.empty = True
         return out
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        digits = f"{raw:.0f}"
+        digits = str(raw) if isinstance(raw, int) else str(int(Decimal(f"{raw:.15g}")))  # as Excel shows it
         out.notes.append(("V014", digits, "单元格存成了数字，Excel 已把第 16 位以后改成 0。请把该列设为“文本”格式后重新输入完整号码"))
         return out
-    text, _ = clean_text(raw)
+    text, changed = clean_text(raw)
     text = text.replace(" ", "").upper()
     if text.startswith("'"):
         text = text[1:]
@@ -253,6 +261,8 @@ def normalise_id_number(raw: Any, spec: FieldSpec) -> Outcome:
         detail = f"共 {len(text)} 位" if len(text) != 18 else "前 17 位只能是数字，最后一位是数字或 X"
         out.notes.append(("V014", raw, detail))
         return out
+    if changed:
+        out.notes.append(("V010", raw, f"身份证号码 {text}（去掉了空格、看不见的字符或全角字符）"))
     out.value = text
     return out
 
@@ -269,7 +279,9 @@ def normalise_phone(raw: Any, spec: FieldSpec) -> Outcome:
         text = f"{raw:.0f}"
         out.notes.append(("V021", text, ""))
     else:
-        text, _ = clean_text(raw)
+        text, changed = clean_text(raw)
+        if changed and _PHONE_RE.match(text):
+            out.notes.append(("V010", raw, f"电话 {text}（去掉了空格、看不见的字符或全角字符）"))
     if not _PHONE_RE.match(text):
         out.notes.append(("V019", raw, "电话号码只能含数字和“-”，例如 13800138000 或 0551-12345678"))
         return out

@@ -115,11 +115,13 @@ class _Book:
                 self._cache[name] = _Sheet(name, [], [], flags)  # never handed to calamine
                 return self._cache[name]
             sh = self.wb.get_sheet_by_name(name)
-            height = sh.height
+            # rows are read from A1 (skip_empty_area=False), so the extent is the used range's end,
+            # not its height: blank rows above the form must not cut rows off its bottom
+            height, width = (sh.end[0] + 1, sh.end[1] + 1) if sh.end else (0, 0)
             nrows = min(height, lim.max_rows)
-            if height > lim.max_rows or height * sh.width > lim.max_cells:
-                self.too_long[name] = f"{height} 行 × {sh.width} 列"
-                nrows = min(nrows, max(1, lim.max_cells // max(sh.width, 1)))
+            if height > lim.max_rows or height * width > lim.max_cells:
+                self.too_long[name] = f"{height} 行 × {width} 列"
+                nrows = min(nrows, max(1, lim.max_cells // max(width, 1)))
             rows = sh.to_python(skip_empty_area=False, nrows=nrows) if nrows else []
             self._cache[name] = _Sheet(name, rows, list(sh.merged_cell_ranges or []), flags)
         return self._cache[name]
