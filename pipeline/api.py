@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .check import FileCheck, check_bytes
@@ -20,13 +21,17 @@ from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .programme.signing import sign
 from .registry import Registry, registry_columns
+from .score.report import scored_table
+from .score.scorer import Scored, Scorer
 from .status import VillageStatus, village_statuses
 from .validate.identity import Identity
+from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
 from .validate.registry import build_registry
 from .workbook.feedback import build_feedback
 from .workbook.reader import ReadResult, read_table
 from .workbook.registers import build_table_workbook
 from .workbook.safety import DEFAULT_LIMITS
+from .workbook.summary import SummaryInfo, build_summary
 from .workbook.template import TemplateIdentity, build_template
 from .workspace import Workspace, atomic_write, create_layout, open_workspace
 
@@ -211,3 +216,91 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
             raise HuizongError(Problem("I001", value=village_code))
         row = ledger.accept(submission_id, note, village_code)
         return dict(row)
+
+
+def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
+    """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none)."""
+    p = ctx.programme
+    problems: list[Problem] = []
+    entries: list[AssessmentEntry] = []
+    adjustments_: list[Adjustment] = []
+    for key in ("assessment_register", "adjustments"):
+        raw = p.raw.get(key)
+        if not raw:
+            continue
+        path = ctx.workspace.root / raw["file"]
+        if not path.is_file():
+            continue
+        cols = register_columns(p, key)
+        res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits)
+        if key == "assessment_register":
+            entries, more = assessment_entries(res, cols, ctx.registry)
+        else:
+            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"])
+        problems += more
+    return entries, adjustments_, problems
+
+
+def scorer(ctx: Context) -> Scorer:
+    entries, adjustments_, _ = load_registers(ctx)
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        rows = ledger.latest_accepted(ctx.programme.id, [str(m) for m in all_year_months(ctx.programme, ctx)])
+    return Scorer(ctx.programme, ctx.registry, rows, entries, adjustments_)
+
+
+def all_year_months(p: Programme, ctx: Context) -> list[Month]:
+    """Every month any accepted report in the ledger is for (the scorer filters by year itself)."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        periods = {r["period"] for r in ledger.conn.execute("SELECT DISTINCT period FROM submissions WHERE period IS NOT NULL")}
+    return sorted(m for m in (Month.try_parse(x) for x in periods) if m is not None)
+
+
+@dataclass
+class Consolidation:
+    path: Path
+    scored: Scored
+    table: dict[str, object]
+    statuses: list[VillageStatus]
+    register_problems: list[Problem]
+
+
+def consolidate(ctx: Context, period: Month, programme: str | None = None, now: datetime | None = None) -> Consolidation:
+    """Score and rank the period from the ledger; write reports/<period>-汇总排名.xlsx atomically."""
+    if programme and programme not in (ctx.programme.id, ctx.programme.source):
+        ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
+    with workspace_lock(ctx.workspace):
+        sc = scorer(ctx)
+        scored = sc.score(period)
+        statuses = status(ctx, period)
+        if scored is None:
+            raise HuizongError(Problem("X008", detail=period.chinese))
+        warnings = period_warnings(ctx, period)
+        generated = now or datetime.now()
+        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings)
+        data = build_summary(scored, info)
+        path = ctx.workspace.reports / f"{period}-汇总排名.xlsx"
+        atomic_write(path, data)
+    _, _, register_problems = load_registers(ctx)
+    return Consolidation(path, scored, scored_table(scored, statuses), statuses, register_problems)
+
+
+def _cutoff(statuses: list[VillageStatus], generated: datetime) -> str:
+    latest = max((s.received_at for s in statuses if s.received_at), default="")
+    when = datetime.fromisoformat(latest) if latest else generated
+    return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}（最后收到的报表）"
+
+
+def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
+    """Normalisation warnings of the accepted reports that count for the period."""
+    import json
+
+    out = []
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        for row in ledger.latest_accepted(ctx.programme.id, [str(period)]):
+            sub = ledger.submission(row["id"])
+            v = ctx.registry.by_code(row["village_code"])
+            for p in json.loads(sub["problems_json"]):
+                if p["severity"] == "警告":
+                    out.append({**p, "village_code": row["village_code"], "village_name": v.name if v else "", "period": period.chinese})
+    return out
+

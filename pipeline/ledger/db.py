@@ -200,3 +200,19 @@ class Ledger:
             " JOIN receipts r ON r.id = s.receipt_id WHERE s.id = ?",
             (submission_id,),
         ).fetchone()
+
+    def latest_accepted(self, programme: str, periods: list[str]) -> list[sqlite3.Row]:
+        """The current (highest) accepted version per village and month, with its parsed record."""
+        if not periods:
+            return []
+        marks = ",".join("?" * len(periods))
+        return self.conn.execute(
+            f"""SELECT s.id, s.village_code, s.period, s.version, s.record_json, s.n_warnings, r.received_at, r.sender, r.source
+                FROM submissions s JOIN receipts r ON r.id = s.receipt_id
+                WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks})
+                  AND s.version = (SELECT MAX(version) FROM submissions t
+                                   WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)
+                ORDER BY s.village_code, s.period""",
+            (programme, ACCEPTED, *periods, ACCEPTED),
+        ).fetchall()
+

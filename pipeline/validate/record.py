@@ -225,3 +225,43 @@ def _register_checks(res: ReadResult, p: Programme, period: Month | None, at_reg
             else:
                 seen[key] = row.row
     return out
+
+
+def validate_table(res: ReadResult, columns: tuple[FieldSpec, ...]) -> tuple[list[Problem], set[int]]:
+    """JSON Schema check of a township table's rows (types, bounds, drop-down values, required).
+
+    Returns the problems, located at their cells, and the indexes of the rows that have any.
+    """
+    specs = {c.id: c for c in columns}
+    row_schema = {
+        "type": "object",
+        "properties": {c.id: _field_schema(c) for c in columns},
+        "required": [c.id for c in columns if c.required],
+    }
+    validator = Draft202012Validator({"type": "array", "items": row_schema}, format_checker=FormatChecker())
+    problems: list[Problem] = []
+    bad: set[int] = {int(k.split(".")[1]) for k in res.invalid if k.startswith("register.")}
+    record = [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.values.items()} for row in res.register]
+    for err in validator.iter_errors(record):
+        path = list(err.absolute_path)
+        if not path:
+            continue
+        index = path[0]
+        row = res.register[index]
+        if err.validator == "required":
+            m = _REQUIRED_RE.match(err.message)
+            cid = m.group(1) if m else ""
+            if cid not in specs or f"register.{index}.{cid}" in res.invalid:
+                continue
+            problems.append(Problem("V001", file=res.file, sheet=res.sheet, cell=_row_cell(row, specs, cid), field=cid, label=specs[cid].label))
+        elif len(path) > 1 and path[1] in specs:
+            cid = path[1]
+
+            def make(code: str, value: Any = None, detail: str = "", cid: str = cid, row: Any = row) -> Problem:
+                return Problem(code, file=res.file, sheet=res.sheet, cell=row.cells.get(cid, ""), field=cid, label=specs[cid].label, value=value, detail=detail)
+
+            problems.append(_schema_problem(err, make, specs[cid]))
+        else:
+            continue
+        bad.add(index)
+    return problems, bad

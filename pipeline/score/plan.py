@@ -1,0 +1,223 @@
+"""A programme's scoring as a plan of computations — the single description both the vectorised
+evaluation and the summary workbook's live formulas are made from.
+
+Each computation is one column of 得分明细: an intermediate value (``let``), an item's base or
+bonus for the year to date, or for one 考核季 (per-period items), or the sum of those. Its formula
+refers to names; :func:`resolve` turns a name, seen from an item and a scope, into the key of an
+input column (原始数据) or of another computation, the same way for evaluation and for Excel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..problems import HuizongError, Problem
+from ..programme.config import Programme
+from ..programme.formula import Call, FormulaError, Name, Node, Num, evaluate, names, parse
+
+SPECIAL_NAMES = {"population": "户籍人口", "months_elapsed": "已过月数"}
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str
+    name: str
+    category: str
+    max: float
+    base: Node
+    bonus: Node | None
+    lets: tuple[tuple[str, Node, str], ...]  # (name, formula, formula text)
+    target: str | None
+    per_period: bool
+    period_max: float
+    base_text: str
+    bonus_text: str
+    explain: str = ""
+
+
+@dataclass(frozen=True)
+class Computation:
+    key: str
+    item: str
+    label: str
+    node: Node
+    scope: int | None  # assessment period index; None = year to date
+    role: str  # let / base / bonus
+    lo: float | None = None
+    hi: float | None = None
+    text: str = ""
+
+
+@dataclass
+class Plan:
+    programme: Programme
+    items: list[Item]
+    computations: list[Computation] = field(default_factory=list)
+    inputs: list[tuple[str, int | None]] = field(default_factory=list)  # (name, scope) in first-use order
+    categories: list[str] = field(default_factory=list)
+
+    def resolve(self, name: str, item: str, scope: int | None) -> str:
+        """The env key of ``name`` as seen by a formula of ``item`` in ``scope``."""
+        if scope is not None and f"{item}@{scope}:{name}" in self._keys:
+            return f"{item}@{scope}:{name}"
+        if f"{item}:{name}" in self._keys:
+            return f"{item}:{name}"
+        if name in self._keys:
+            return name  # a computation key used directly (sums of per-period parts)
+        if name == "t":
+            return f"t:{item}" if scope is None else f"t:{item}@{scope}"
+        if scope is not None and name in self._period_names:
+            return f"{name}@{scope}"
+        return name
+
+    def __post_init__(self) -> None:
+        self._keys: set[str] = set()
+        self._period_names: set[str] = set()
+
+    def item(self, code: str) -> Item:
+        return next(i for i in self.items if i.code == code)
+
+
+def input_key(name: str, scope: int | None) -> str:
+    return name if scope is None else f"{name}@{scope}"
+
+
+def build_plan(p: Programme, register_fields: set[str], periods: list[int] | None = None) -> Plan:
+    """Parse and check every formula of the programme; raise HuizongError with all problems at once.
+
+    ``periods`` are the indexes of the 考核季 begun by the reporting month: per-period items are
+    scored for those only (a 考核季 not yet begun contributes nothing).
+    """
+    raw_items = (p.raw.get("scoring") or {}).get("items") or []
+    problems: list[Problem] = []
+    report_fields = {f.id for f in p.fields}
+    tasks = {t.id for t in p.tasks}
+    known = report_fields | register_fields | tasks | set(SPECIAL_NAMES)
+    items: list[Item] = []
+    for i, raw in enumerate(raw_items):
+        code = str(raw["code"])
+        where = f"scoring.items[{i}]（{code} {raw.get('name', '')}）"
+
+        def bad(part: str, detail: str, where: str = where) -> None:
+            problems.append(Problem("C002", file=p.source, field=f"{where}.{part}", detail=detail))
+
+        def compile_formula(part: str, text: str, allowed: set[str]) -> Node | None:
+            try:
+                node = parse(text)
+            except FormulaError as exc:
+                bad(part, f"公式“{text}”有误：{exc.detail}")
+                return None
+            unknown = sorted(names(node) - allowed)
+            if unknown:
+                bad(part, f"公式“{text}”用到了未定义的名称 {'、'.join(unknown)}")
+                return None
+            return node
+
+        target = raw.get("target")
+        if target is not None and target not in tasks:
+            bad("target", f"目标“{target}”不是方案 tasks 中的年度任务")
+        allowed = known | ({"t"} if target else set())
+        lets = []
+        for name, text in (raw.get("let") or {}).items():
+            if name in known or name == "t":
+                bad(f"let.{name}", f"中间量名称“{name}”与已有字段重名")
+                continue
+            node = compile_formula(f"let.{name}", str(text), allowed)
+            if node is not None:
+                lets.append((name, node, str(text)))
+            allowed = allowed | {name}
+        base = compile_formula("base", str(raw["base"]), allowed)
+        bonus = compile_formula("bonus", str(raw["bonus"]), allowed) if raw.get("bonus") else None
+        per_period = bool(raw.get("per_period"))
+        period_max = float(raw.get("period_max", 0) or 0)
+        if per_period and not period_max:
+            bad("period_max", "按考核季计分的项目须写 period_max（每个考核季的满分）")
+        if base is None:
+            continue
+        items.append(Item(
+            code=code, name=str(raw["name"]), category=str(raw.get("category", raw["name"])), max=float(raw["max"]),
+            base=base, bonus=bonus, lets=tuple(lets), target=target, per_period=per_period, period_max=period_max,
+            base_text=str(raw["base"]), bonus_text=str(raw.get("bonus") or ""), explain=str(raw.get("explain") or ""),
+        ))
+    codes = [i.code for i in items]
+    if len(set(codes)) != len(codes):
+        problems.append(Problem("C002", file=p.source, field="scoring.items", detail="项目代码重复"))
+    if problems:
+        raise HuizongError(problems)
+    plan = Plan(p, items)
+    _lay_out(plan, report_fields | register_fields, list(range(len(p.assessment_periods))) if periods is None else periods)
+    return plan
+
+
+def _lay_out(plan: Plan, fields_by_period: set[str], periods: list[int]) -> None:
+    seen_inputs: set[tuple[str, int | None]] = set()
+    plan._period_names = fields_by_period
+
+    def use_inputs(node: Node, item: Item, scope: int | None, local: set[str]) -> None:
+        for n in sorted(names(node)):
+            if n in local:
+                continue
+            key = (n if n != "t" else f"t:{item.code}", scope if (n == "t" or n in fields_by_period) else None)
+            if key not in seen_inputs:
+                seen_inputs.add(key)
+                plan.inputs.append(key)
+
+    for item in plan.items:
+        if item.category not in plan.categories:
+            plan.categories.append(item.category)
+        scopes: list[int | None] = list(periods) if item.per_period else [None]
+        for scope in scopes:
+            local: set[str] = set()
+            suffix = f"（{plan.programme.assessment_periods[scope].name}）" if scope is not None else ""
+            prefix = f"{item.code}@{scope}" if scope is not None else item.code
+            for name, node, text in item.lets:
+                use_inputs(node, item, scope, local)
+                plan.computations.append(Computation(f"{prefix}:{name}", item.code, f"{item.code} {name}{suffix}", node, scope, "let", text=text))
+                plan._keys.add(f"{prefix}:{name}")
+                local.add(name)
+            hi = item.period_max if scope is not None else item.max
+            use_inputs(item.base, item, scope, local)
+            plan.computations.append(Computation(f"{prefix}:base", item.code, f"{item.code} 基本分{suffix}", item.base, scope, "base", 0.0, hi, item.base_text))
+            plan._keys.add(f"{prefix}:base")
+            if item.bonus is not None:
+                use_inputs(item.bonus, item, scope, local)
+                plan.computations.append(Computation(f"{prefix}:bonus", item.code, f"{item.code} 加分{suffix}", item.bonus, scope, "bonus", 0.0, None, item.bonus_text))
+                plan._keys.add(f"{prefix}:bonus")
+        if item.per_period:
+            for role, label in (("base", "基本分"), ("bonus", "加分")):
+                if role == "bonus" and item.bonus is None:
+                    continue
+                parts = tuple(Name(f"{item.code}@{s}:{role}") for s in periods) or (Num(0.0),)
+                plan.computations.append(Computation(f"{item.code}:{role}", item.code, f"{item.code} {label}合计", Call("SUM", parts), None, role))
+                plan._keys.add(f"{item.code}:{role}")
+
+
+class _Scoped(Mapping[str, Any]):
+    def __init__(self, plan: Plan, env: dict[str, Any], item: str, scope: int | None):
+        self.plan, self.env, self.item, self.scope = plan, env, item, scope
+
+    def __getitem__(self, name: str) -> Any:
+        return self.env[self.plan.resolve(name, self.item, self.scope)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
+def run_plan(plan: Plan, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Evaluate every computation over all villages at once. Returns inputs + computed columns."""
+    env: dict[str, Any] = dict(inputs)
+    for c in plan.computations:
+        value = np.asarray(evaluate(c.node, _Scoped(plan, env, c.item, c.scope)), dtype=float)
+        if c.lo is not None:
+            value = np.maximum(c.lo, value)
+        if c.hi is not None:
+            value = np.minimum(c.hi, value)
+        env[c.key] = np.broadcast_to(value, next(iter(inputs.values())).shape).astype(float) if inputs else value
+    return env

@@ -1,0 +1,196 @@
+"""The ranked summary workbook (汇总排名) — XlsxWriter, every formula live and with its value stored.
+
+Sheets: 通报 (the ranked notice), 得分明细 (every item as a formula over 原始数据), 原始数据 (the
+consolidated inputs), 计算说明 (each score in words and numbers), 乡镇合计, 奖惩, 数据质量, 图表.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import xlsxwriter
+
+from ...programme.formula import to_excel
+from ...score.plan import SPECIAL_NAMES, Computation
+from ...score.scorer import Scored
+from ..layout import col_letter
+from .styles import Styles
+
+DATA_ROW = 3  # 0-based first village row in 原始数据 and 得分明细
+RAW, DETAIL = "原始数据", "得分明细"
+
+
+@dataclass
+class SummaryInfo:
+    township: str
+    organ: str
+    generated: datetime
+    cutoff: str  # 数据截止时间
+    statuses: list[Any] = field(default_factory=list)  # status.VillageStatus of the period
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # reading warnings of accepted files
+
+
+@dataclass
+class Sheet1Map:
+    """Where each value lives: column of every input key (原始数据) and computation key (得分明细)."""
+
+    raw_cols: dict[str, int] = field(default_factory=dict)
+    detail_cols: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def raw_ref(self, key: str, k: int, absolute_sheet: bool = True) -> str:
+        return f"'{RAW}'!${col_letter(self.raw_cols[key])}{DATA_ROW + k + 1}"
+
+    def detail_ref(self, key: str, k: int, other_sheet: bool = False) -> str:
+        ref = f"${col_letter(self.detail_cols[key])}{DATA_ROW + k + 1}"
+        return f"'{DETAIL}'!{ref}" if other_sheet else ref
+
+
+def input_label(scored: Scored, key: str) -> str:
+    p = scored.plan.programme
+    name, _, scope = key.partition("@")
+    suffix = f"（{p.assessment_periods[int(scope)].name}）" if scope else ""
+    if name.startswith("t:"):
+        return f"{name[2:]} 目标任务数（累计）{suffix}".replace("（累计）（", "（")
+    labels = {f.id: f.label for f in p.fields} | {t.id: t.label for t in p.tasks} | SPECIAL_NAMES
+    reg = {f["id"]: f"{f['label']}（镇考核登记）" for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
+    labels |= reg
+    if name in {f.id for f in p.fields} and not scope:
+        suffix = "（本年累计）" if next(f for f in p.fields if f.id == name).aggregate == "sum" else "（最新）"
+    return f"{labels.get(name, name)}{suffix}"
+
+
+def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.period.chinese}",
+                       "author": info.organ, "company": info.organ, "created": info.generated})
+    st = Styles(wb)
+    sheets = {name: wb.add_worksheet(name) for name in ("通报", DETAIL, RAW, "计算说明", "乡镇合计", "奖惩", "数据质量", "图表")}
+    m = Sheet1Map()
+    _raw_sheet(sheets[RAW], st, scored, m)
+    _detail_sheet(sheets[DETAIL], st, scored, m)
+    from .extras import write_explanations, write_quality, write_rewards, write_township
+    from .notice import write_notice
+
+    write_notice(wb, sheets["通报"], st, scored, info, m)
+    write_explanations(sheets["计算说明"], st, scored)
+    write_township(wb, sheets["乡镇合计"], sheets["图表"], st, scored, info)
+    write_rewards(sheets["奖惩"], st, scored)
+    write_quality(sheets["数据质量"], st, scored, info)
+    sheets["通报"].activate()
+    wb.close()
+    return buf.getvalue()
+
+
+def _sheet_head(ws: Any, st: Styles, title: str, note: str, headers: list[str], widths: list[float]) -> None:
+    last = len(headers) - 1
+    ws.set_row(0, 28)
+    ws.merge_range(0, 0, 0, max(last, 1), title, st.title)
+    ws.merge_range(1, 0, 1, max(last, 1), note, st.note)
+    ws.set_row(1, 30)
+    ws.set_row(2, 48)
+    for c, (h, w) in enumerate(zip(headers, widths)):
+        ws.write_string(2, c, h, st.head)
+        ws.set_column(c, c, w)
+    ws.freeze_panes(DATA_ROW, 2)
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(2)
+    ws.repeat_columns(0, 1)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _raw_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
+    p = scored.plan.programme
+    keys = [k if s is None else f"{k}@{s}" for k, s in scored.plan.inputs]
+    extra = [("adj_bonus", "加分扣分登记：加分"), ("adj_deduction", "加分扣分登记：扣分"), ("rank_bonus", "考核季排名加分")]
+    month_keys = [f"month:{f.id}" for f in p.fields]
+    headers = ["村代码", "村（社区）"] + [input_label(scored, k) for k in keys] + [x[1] for x in extra] + [f"{f.label}（{scored.data.period.month}月）" for f in p.fields]
+    _sheet_head(ws, st, f"原始数据（{scored.data.period.chinese}，本年累计与本月）",
+                "说明：各村本年累计数（按月相加；存量指标取最新月）与本月数，供“得分明细”的公式引用；不含个人信息。", headers, [14, 10] + [12] * (len(headers) - 2))
+    for c, key in enumerate(keys + [x[0] for x in extra] + month_keys, start=2):
+        m.raw_cols[key] = c
+        m.labels[key] = headers[c]
+    money = {f.id for f in p.fields if (f.decimals or 0) > 0}
+    month = scored.data.monthly[scored.data.period]
+    for k, i in enumerate(scored.index):
+        v = scored.data.villages[i]
+        r = DATA_ROW + k
+        ws.write_string(r, 0, v.code, st.cell())
+        ws.write_string(r, 1, v.name, st.cell())
+        for key in keys:
+            value = float(scored.env[key][k])
+            base = key.split("@")[0]
+            decimals = 2 if base in money else (1 if base.startswith("t:") else (0 if value.is_integer() else 2))
+            ws.write_number(r, m.raw_cols[key], value, st.number(decimals))
+        for key, arr in (("adj_bonus", scored.adj_bonus), ("adj_deduction", scored.adj_deduction), ("rank_bonus", scored.rank_bonus)):
+            ws.write_number(r, m.raw_cols[key], float(arr[k]), st.number(0 if float(arr[k]).is_integer() else 2))
+        for f in p.fields:
+            ws.write_number(r, m.raw_cols[f"month:{f.id}"], float(month[f.id][i]), st.number(2 if f.id in money else 0))
+
+
+def _formula(c: Computation, scored: Scored, m: Sheet1Map, k: int) -> str:
+    def ref(name: str) -> str:
+        key = scored.plan.resolve(name, c.item, c.scope)
+        if key in m.detail_cols:
+            return m.detail_ref(key, k)
+        return m.raw_ref(key, k)
+
+    body = to_excel(c.node, ref)
+    if c.lo is not None and c.hi is not None:
+        return f"=MIN({c.hi:g},MAX({c.lo:g},{body}))"
+    if c.lo is not None:
+        return f"=MAX({c.lo:g},{body})"
+    return f"={body}"
+
+
+def _detail_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
+    comps = scored.plan.computations
+    totals = [("base_total", "基本分合计"), ("bonus_total", "加分合计"), ("adj_bonus", "登记加分"), ("adj_deduction", "登记扣分"),
+              ("rank_bonus", "考核季排名加分"), ("total", "总分")]
+    headers = ["村代码", "村（社区）"] + [c.label for c in comps] + [t[1] for t in totals]
+    _sheet_head(ws, st, f"得分明细（{scored.data.period.chinese}）",
+                "说明：每个得分单元格都是公式，引用“原始数据”中同一行的数值；点击单元格即可看到算法。基本分限定在 0 到该项满分之间，加分不低于 0。",
+                headers, [14, 10] + [11] * (len(headers) - 2))
+    for c, comp in enumerate(comps, start=2):
+        m.detail_cols[comp.key] = c
+    for c, (key, _label) in enumerate(totals, start=2 + len(comps)):
+        m.detail_cols[key] = c
+    bases = [c.key for c in comps if c.scope is None and c.role == "base"]
+    bonuses = [c.key for c in comps if c.scope is None and c.role == "bonus"]
+    for k, i in enumerate(scored.index):
+        v = scored.data.villages[i]
+        r = DATA_ROW + k
+        ws.write_string(r, 0, v.code, st.cell())
+        ws.write_string(r, 1, v.name, st.cell())
+        for comp in comps:
+            value = float(scored.env[comp.key][k])
+            ws.write_formula(r, m.detail_cols[comp.key], _formula(comp, scored, m, k), st.number(2), value)
+
+        def sum_of(keys: list[str], k: int = k) -> str:
+            return "=" + ("+".join(m.detail_ref(x, k) for x in keys) if keys else "0")
+
+        values = {
+            "base_total": (sum_of(bases), scored.base_total[k]),
+            "bonus_total": (sum_of(bonuses), scored.bonus_total[k]),
+            "adj_bonus": ("=" + m.raw_ref("adj_bonus", k), scored.adj_bonus[k]),
+            "adj_deduction": ("=" + m.raw_ref("adj_deduction", k), scored.adj_deduction[k]),
+            "rank_bonus": ("=" + m.raw_ref("rank_bonus", k), scored.rank_bonus[k]),
+        }
+        values["total"] = (
+            "=" + "+".join(m.detail_ref(x, k) for x in ("base_total", "bonus_total", "adj_bonus", "rank_bonus")) + "-" + m.detail_ref("adj_deduction", k),
+            scored.total[k],
+        )
+        for key, (formula, value) in values.items():
+            fmt = st.number(2, bold=True) if key == "total" else st.number(2)
+            ws.write_formula(r, m.detail_cols[key], formula, fmt, float(value))
+
+
+def as_float(x: Any) -> float:
+    return float(np.asarray(x))

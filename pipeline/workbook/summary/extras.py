@@ -1,0 +1,268 @@
+"""计算说明, 乡镇合计 (with the monthly trend), 奖惩, 数据质量 and the native charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...programme.formula import with_values
+from ...score.plan import SPECIAL_NAMES
+from ...score.scorer import Scored
+from .styles import Styles
+
+HEAD_ROW = 2
+
+
+def fmt_number(v: float) -> str:
+    if not np.isfinite(v):
+        return "—"
+    if float(v).is_integer():
+        return str(int(v))
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _start(ws: Any, st: Styles, title: str, note: str, headers: list[str], widths: list[float], landscape: bool = True) -> None:
+    last = len(headers) - 1
+    ws.set_row(0, 28)
+    ws.merge_range(0, 0, 0, last, title, st.title)
+    ws.merge_range(1, 0, 1, last, note, st.note)
+    ws.set_row(1, 30)
+    for c, (h, w) in enumerate(zip(headers, widths)):
+        ws.write_string(HEAD_ROW, c, h, st.head)
+        ws.set_column(c, c, w)
+    ws.set_paper(9)
+    if landscape:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(HEAD_ROW)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.freeze_panes(HEAD_ROW + 1, 0)
+
+
+def _names(scored: Scored) -> dict[str, str]:
+    p = scored.plan.programme
+    labels = {f.id: f.label for f in p.fields} | {t.id: t.label for t in p.tasks} | dict(SPECIAL_NAMES)
+    labels |= {f["id"]: f["label"] for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
+    labels["t"] = "目标任务数"
+    return labels
+
+
+def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
+    _start(ws, st, f"计算说明（{scored.data.period.chinese}）",
+           "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分超出 0～满分的按满分或 0 计。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [11, 20, 60, 60, 10])
+    labels = _names(scored)
+    text = st.cell(text_wrap=True, font_size=9, valign="top")
+    row = HEAD_ROW + 1
+    for k in scored.order():
+        v = scored.data.villages[scored.index[k]]
+        ws.merge_range(row, 0, row, 4, f"{v.name}　第 {int(scored.rank[k])} 名　总分 {scored.total[k]:.2f}"
+                       f"（基本分 {scored.base_total[k]:.2f} + 加分 {scored.bonus_total[k]:.2f} + 登记加分 {scored.adj_bonus[k]:g}"
+                       f" − 登记扣分 {scored.adj_deduction[k]:g} + 考核季排名加分 {scored.rank_bonus[k]:g}）", st.cell(bold=True, bg_color="#EDEDED"))
+        row += 1
+        for comp in scored.plan.computations:
+            if comp.role in ("base", "bonus") and comp.scope is None and scored.plan.item(comp.item).per_period:
+                words = "各考核季（已开始的）之和"
+                numbers = " + ".join(fmt_number(float(scored.env[f"{comp.item}@{ps.index}:{comp.role}"][k])) for ps in scored.data.periods) or "0"
+            else:
+                names_here = {}
+                values_here = {}
+                for name in _free_names(comp.node):
+                    key = scored.plan.resolve(name, comp.item, comp.scope)
+                    names_here[name] = labels.get(name, name)
+                    values_here[name] = fmt_number(float(scored.env[key][k])) if key in scored.env else name
+                words = with_values(comp.node, names_here)
+                numbers = with_values(comp.node, values_here)
+            value = float(scored.env[comp.key][k])
+            clamp = ""
+            if comp.role == "base" and comp.hi is not None:
+                clamp = f"（限 0～{comp.hi:g}）"
+            elif comp.role == "bonus" and comp.lo is not None:
+                clamp = "（不低于 0）"
+            ws.write_string(row, 0, v.name, text)
+            ws.write_string(row, 1, f"{comp.label}{clamp}", text)
+            ws.write_string(row, 2, words, text)
+            ws.write_string(row, 3, f"{numbers} = {fmt_number(value)}", text)
+            ws.write_number(row, 4, value, st.number(2))
+            row += 1
+
+
+def _free_names(node: Any) -> list[str]:
+    from ...programme.formula import names
+
+    return sorted(names(node))
+
+
+def _township_rows(scored: Scored) -> list[tuple[str, float, float, float, dict[str, Any]]]:
+    """(name, numerator, denominator, value, spec) of each township indicator, over the year so far."""
+    d = scored.data
+    ytd_all = {fid: float(np.nansum(np.vstack([d.monthly[m][fid] for m in d.months]))) for fid in d.ytd}
+    targets = {key: float(arr.sum()) for key, arr in d.targets.items()}
+    out = []
+    for ind in (scored.plan.programme.raw.get("township") or {}).get("indicators", []):
+        num = ytd_all.get(ind["numerator"], targets.get(ind["numerator"], 0.0))
+        den = ytd_all.get(ind["denominator"], targets.get(ind["denominator"], 0.0))
+        scale = float(ind.get("scale", 1000 if ind.get("unit") == "‰" else 100))
+        out.append((ind["name"], num, den, num / den * scale if den else float("nan"), ind))
+    return out
+
+
+def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, info: Any) -> None:
+    d = scored.data
+    p = scored.plan.programme
+    _start(ws, st, f"{info.township}合计（{d.period.chinese}）",
+           "说明：率由全镇分子、分母合计重新计算，不取各村平均；本年累计含全部已报月份（含本期未参评村此前已报的月份）。",
+           ["指标", "分子（本年累计）", "分母（本年累计）", "本年累计", "目标/正常范围", "情况"], [26, 16, 16, 12, 18, 40], landscape=False)
+    row = HEAD_ROW + 1
+    for name, num, den, value, ind in _township_rows(scored):
+        unit = ind.get("unit", "%")
+        scale = float(ind.get("scale", 1000 if unit == "‰" else 100))
+        ws.write_string(row, 0, name, st.cell())
+        ws.write_number(row, 1, num, st.number(0 if num.is_integer() else 2))
+        ws.write_number(row, 2, den, st.number(0 if den.is_integer() else 2))
+        cached: Any = round(value, 10) if np.isfinite(value) else "—"
+        ws.write_formula(row, 3, f'=IF(C{row + 1}=0,"—",B{row + 1}/C{row + 1}*{scale:g})', st.number(1), cached)
+        lo, hi = ind.get("low"), ind.get("high")
+        rng = (f"{lo:g}–{hi:g}" if lo is not None and hi is not None else (f"≥{lo:g}" if lo is not None else (f"≤{hi:g}" if hi is not None else "—")))
+        ws.write_string(row, 4, f"{rng}{unit if unit in ('%', '‰') and rng != '—' else ''}", st.cell(align="center"))
+        verdict = "—" if not np.isfinite(value) else ("达标" if (lo is None or value >= lo) and (hi is None or value <= hi) else ("偏高" if hi is not None and value > hi else "未达标"))
+        note = verdict + (f"。{ind['note']}" if ind.get("note") and verdict != "达标" else "")
+        ws.write_string(row, 5, note, st.cell(text_wrap=True, font_size=9, font_color="#C00000" if verdict in ("未达标", "偏高") else "#000000"))
+        row += 1
+    row += 1
+    ws.merge_range(row, 0, row, 5, "主要数据合计", st.cell(bold=True, bg_color="#EDEDED"))
+    row += 1
+    for c, h in enumerate(["指标", f"{d.period.month}月", "本年累计", "单位"]):
+        ws.write_string(row, c, h, st.head)
+    row += 1
+    for f in p.fields:
+        month_total = float(np.nansum(d.monthly[d.period][f.id]))
+        ytd = float(np.nansum(np.vstack([d.monthly[m][f.id] for m in d.months])))
+        ws.write_string(row, 0, f.label, st.cell())
+        ws.write_number(row, 1, month_total, st.number(2 if (f.decimals or 0) else 0))
+        ws.write_number(row, 2, ytd, st.number(2 if (f.decimals or 0) else 0))
+        ws.write_string(row, 3, f.unit, st.cell(align="center"))
+        row += 1
+    # monthly trend of the township's rates (also the data of the line chart)
+    row += 1
+    indicators = [i for i in (p.raw.get("township") or {}).get("indicators", []) if not str(i["denominator"]).startswith("t:")][:6]
+    ws.merge_range(row, 0, row, 5, "各月全镇主要比率（%，性别比以女孩为100）", st.cell(bold=True, bg_color="#EDEDED"))
+    row += 1
+    trend_head = row
+    ws.write_string(row, 0, "月份", st.head)
+    for c, ind in enumerate(indicators, start=1):
+        ws.write_string(row, c, ind["name"], st.head)
+    row += 1
+    first = row
+    for m in d.months:
+        ws.write_string(row, 0, m.chinese, st.cell())
+        for c, ind in enumerate(indicators, start=1):
+            num = float(np.nansum(d.monthly[m].get(ind["numerator"], np.array([np.nan]))))
+            den = float(np.nansum(d.monthly[m].get(ind["denominator"], np.array([np.nan]))))
+            scale = float(ind.get("scale", 100))
+            if den:
+                ws.write_number(row, c, num / den * scale, st.number(1))
+            else:
+                ws.write_blank(row, c, None, st.cell())
+        row += 1
+    _charts(wb, charts, st, scored, ws.name, trend_head, first, row - 1, len(indicators))
+
+
+def _charts(wb: Any, ws: Any, st: Styles, scored: Scored, township_sheet: str, head: int, first: int, last: int, n_series: int) -> None:
+    ws.merge_range(0, 0, 0, 12, "图表", st.title)
+    n = len(scored.index)
+    bar = wb.add_chart({"type": "bar"})
+    bar.add_series({
+        "name": "总分",
+        "categories": ["通报", 6, 2, 6 + n - 1, 2],
+        "values": ["通报", 6, 3, 6 + n - 1, 3],
+        "fill": {"color": "#4472C4"},
+        "data_labels": {"value": True, "num_format": "0.0"},
+    })
+    bar.set_title({"name": f"各村总分（{scored.data.period.chinese}，按名次）", "name_font": {"name": "黑体", "size": 12}})
+    bar.set_y_axis({"reverse": True, "num_font": {"name": "宋体", "size": 9}})
+    bar.set_x_axis({"num_font": {"name": "宋体", "size": 9}})
+    bar.set_legend({"none": True})
+    bar.set_size({"width": 720, "height": 24 * n + 120})
+    ws.insert_chart(2, 0, bar)
+    if last >= first and n_series:
+        line = wb.add_chart({"type": "line"})
+        for c in range(1, n_series + 1):
+            line.add_series({
+                "name": [township_sheet, head, c],
+                "categories": [township_sheet, first, 0, last, 0],
+                "values": [township_sheet, first, c, last, c],
+                "marker": {"type": "circle", "size": 5},
+            })
+        line.set_title({"name": "全镇主要比率逐月走势", "name_font": {"name": "黑体", "size": 12}})
+        line.set_legend({"position": "bottom", "font": {"name": "宋体", "size": 9}})
+        line.set_size({"width": 720, "height": 360})
+        ws.insert_chart(2 + (24 * n + 140) // 20, 0, line)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+
+
+def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
+    _start(ws, st, f"奖惩（{scored.data.period.chinese}）", "说明：加分扣分登记中本年至本期的事项，以及考核季综合排名加分（第1名 +4、第2名 +2，由系统按各考核季末累计得分计算）。",
+           ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30], landscape=False)
+    row = HEAD_ROW + 1
+    for k in scored.order():
+        v = scored.data.villages[scored.index[k]]
+        for a in sorted(scored.data.adjustments.get(v.code, []), key=lambda a: a.day):
+            ws.write_string(row, 0, v.name, st.cell())
+            ws.write_string(row, 1, f"{a.day.year}年{a.day.month}月{a.day.day}日", st.cell())
+            ws.write_string(row, 2, a.label, st.cell())
+            ws.write_number(row, 3, a.points, st.number(0))
+            ws.write_number(row, 4, a.count, st.number(0))
+            ws.write_formula(row, 5, f"=D{row + 1}*E{row + 1}", st.number(0), a.total)
+            ws.write_string(row, 6, a.note, st.cell(font_size=9))
+            row += 1
+        for text in scored.rank_bonus_detail[k]:
+            period, _, pts = text.partition(" +")
+            ws.write_string(row, 0, v.name, st.cell())
+            ws.write_string(row, 1, period, st.cell())
+            ws.write_string(row, 2, "考核季综合排名加分", st.cell())
+            ws.write_number(row, 3, float(pts), st.number(0))
+            ws.write_number(row, 4, 1, st.number(0))
+            ws.write_formula(row, 5, f"=D{row + 1}*E{row + 1}", st.number(0), float(pts))
+            ws.write_string(row, 6, "系统计算", st.cell(font_size=9))
+            row += 1
+    if row == HEAD_ROW + 1:
+        ws.merge_range(row, 0, row, 6, "本年至本期没有登记加分、扣分事项。", st.cell(align="center"))
+
+
+def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
+    d = scored.data
+    _start(ws, st, f"数据质量（{d.period.chinese}）",
+           "说明：各村本期报送情况、本年缺报月份（未计入累计）、镇考核登记缺少的考核季（按 0 计）及读取时自动规范的填写（提示）。",
+           ["村（社区）", "本期状态", "收到时间", "版本", "迟报", "本年缺报月份", "镇考核登记缺少", "提示数"], [11, 10, 17, 6, 6, 24, 24, 8])
+    warn_count: dict[str, int] = {}
+    for w in info.warnings:
+        warn_count[w.get("village_code", "")] = warn_count.get(w.get("village_code", ""), 0) + 1
+    row = HEAD_ROW + 1
+    statuses = {s.code: s for s in info.statuses}
+    for v in d.villages:
+        s = statuses.get(v.code)
+        missing = [f"{m.month}月" for m in d.missing_months(v.code) if m != d.period]
+        cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
+                 str(s.version or "") if s else "", "是" if s and s.late else "", "、".join(missing),
+                 "、".join(d.register_missing.get(v.code, [])), str(warn_count.get(v.code, 0))]
+        bad = bool(not s or s.state != "已报" or missing)
+        for c, text in enumerate(cells):
+            ws.write_string(row, c, text, st.cell(font_color="#C00000" if bad and c in (1, 5) else "#000000"))
+        row += 1
+    row += 1
+    ws.merge_range(row, 0, row, 7, "读取时自动规范的填写（已按括号中的值计入）", st.cell(bold=True, bg_color="#EDEDED"))
+    row += 1
+    for c, h in enumerate(["村（社区）", "月份", "工作表", "单元格", "代码", "说明"]):
+        ws.write_string(row, c, h, st.head)
+    row += 1
+    for w in info.warnings:
+        cells = [w.get("village_name", ""), w.get("period", ""), w.get("sheet", ""), w.get("cell", ""), w.get("code", ""), w.get("message", "")]
+        for c, text in enumerate(cells):
+            if c == 5:
+                ws.merge_range(row, 5, row, 7, str(text), st.cell(font_size=9, text_wrap=True))
+            else:
+                ws.write_string(row, c, str(text), st.cell(font_size=9))
+        row += 1

@@ -1,0 +1,165 @@
+"""The 通报 sheet: the ranked table leaders read and print (A4 landscape, official typography)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...score.scorer import Scored
+from . import DATA_ROW, Sheet1Map, SummaryInfo
+from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band
+
+
+def rank_change(rank: int, previous: int) -> str:
+    if previous <= 0:
+        return "—"
+    if previous == rank:
+        return "→0"
+    return f"↑{previous - rank}" if rank < previous else f"↓{rank - previous}"
+
+
+def verdicts(scored: Scored) -> list[str]:
+    """表扬 for the top ranks, 批评 for the bottom ones, as the programme's ranking rules say."""
+    rules = (scored.plan.programme.raw.get("scoring") or {}).get("ranking") or {}
+    top, bottom = int(rules.get("praise_top", 3)), int(rules.get("criticise_bottom", 3))
+    n = len(scored.rank)
+    out = []
+    for r in scored.rank.tolist():
+        worse = sum(1 for x in scored.rank.tolist() if x > r)
+        if r <= top:
+            out.append("通报表扬")
+        elif worse < bottom and n > top + bottom:
+            out.append("通报批评")
+        else:
+            out.append("")
+    return out
+
+
+def category_max(scored: Scored) -> dict[str, float]:
+    out: dict[str, float] = {}
+    periods = len(scored.data.periods)
+    for item in scored.plan.items:
+        out[item.category] = out.get(item.category, 0.0) + (item.period_max * periods if item.per_period else item.max)
+    return out
+
+
+def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo, m: Sheet1Map) -> None:
+    p = scored.plan.programme
+    d = scored.data
+    cats = scored.plan.categories
+    cmax = category_max(scored)
+    headers = ["名次", "名次变化", "村（社区）", "总分"] + [f"{c}\n（{cmax[c]:g}）" for c in cats] + ["登记加减分", "备注"]
+    widths = [6, 8, 11, 9] + [9] * len(cats) + [9, 16]
+    last = len(headers) - 1
+    months = d.months
+    span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else d.period.chinese
+    ws.set_row(0, 36)
+    ws.merge_range(0, 0, 0, last, f"{info.township}{p.short_name}排名通报", st.title)
+    ws.merge_range(1, 0, 1, last, f"（{span}累计）", st.subtitle)
+    missing = [s for s in info.statuses if s.state != "已报"]
+    lines = [
+        f"考核方案：{p.name}　报告期：{d.period.chinese}　满分（截至本期）：{scored.attainable:g} 分（另有加分）",
+        f"数据截止：{info.cutoff}　参评 {len(scored.index)} 个村（社区）"
+        + (f"；未参评 {len(missing)} 个：" + "、".join(f"{s.name}（{s.state}）" for s in missing) if missing else "；全部按时上报"),
+    ]
+    for r, text in enumerate(lines, start=2):
+        ws.merge_range(r, 0, r, last, text, st.meta)
+        ws.set_row(r, 20)
+    head_row = 5
+    ws.set_row(head_row, 36)
+    for c, (h, w) in enumerate(zip(headers, widths)):
+        ws.write_string(head_row, c, h, st.head)
+        ws.set_column(c, c, w)
+    verdict = verdicts(scored)
+    items_by_cat: dict[str, list[str]] = {}
+    for item in scored.plan.items:
+        items_by_cat.setdefault(item.category, []).append(item.code)
+    row = head_row + 1
+    first_data = row
+    for k in scored.order():
+        r_detail = DATA_ROW + k
+        name = scored.data.villages[scored.index[k]].name
+        fill = {"通报表扬": PRAISE_FILL, "通报批评": CRITICISE_FILL}.get(verdict[k])
+        plain = st.cell(align="center", **({"bg_color": fill} if fill else {}))
+        ws.write_number(row, 0, int(scored.rank[k]), st.cell(align="center", bold=True, **({"bg_color": fill} if fill else {})))
+        change = rank_change(int(scored.rank[k]), int(scored.previous_rank[k]))
+        colour = "#C00000" if change.startswith("↓") else ("#00703C" if change.startswith("↑") else "#595959")
+        ws.write_string(row, 1, change, st.cell(align="center", font_color=colour))
+        ws.write_string(row, 2, name, plain)
+        ws.write_formula(row, 3, f"={m.detail_ref('total', k, other_sheet=True)}", st.number(2, bold=True), float(scored.total[k]))
+        for c, cat in enumerate(cats, start=4):
+            keys = [f"{code}:base" for code in items_by_cat[cat]] + [f"{code}:bonus" for code in items_by_cat[cat] if f"{code}:bonus" in m.detail_cols]
+            value = float(scored.category_scores[cat][k])
+            colour_fill, _ = band(value / cmax[cat] if cmax[cat] else 1.0)
+            formula = "=" + "+".join(f"'得分明细'!${_col(m.detail_cols[x])}{r_detail + 1}" for x in keys)
+            ws.write_formula(row, c, formula, st.number(2, bg_color=colour_fill), value)
+        adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
+        adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
+        ws.write_formula(row, 4 + len(cats), adj_formula, st.number(2), adj)
+        notes = [verdict[k]] + scored.rank_bonus_detail[k]
+        status = next((s for s in info.statuses if s.code == scored.codes[k]), None)
+        if status is not None and status.late:
+            notes.append("迟报")
+        ws.write_string(row, last, "；".join(x for x in notes if x), st.cell(font_size=9, text_wrap=True))
+        row += 1
+    last_data = row - 1
+    if last_data >= first_data:
+        ws.write_string(row, 2, "全镇平均", st.cell(bold=True, align="center"))
+        for c in range(3, 5 + len(cats)):
+            col = _col(c)
+            avg = _average(ws, row, c, first_data, last_data, col)
+            ws.write_formula(row, c, avg, st.number(2, bold=True), _mean(scored, c, cats))
+        ws.write_blank(row, 0, None, st.cell())
+        ws.write_blank(row, 1, None, st.cell())
+        ws.write_blank(row, last, None, st.cell())
+        row += 1
+    for s in missing:
+        grey = st.cell(align="center", bg_color=MISSING_FILL, italic=True)
+        ws.write_string(row, 0, "—", grey)
+        ws.write_string(row, 1, "—", grey)
+        ws.write_string(row, 2, s.name, grey)
+        ws.write_string(row, 3, s.state, grey)
+        for c in range(4, last):
+            ws.write_string(row, c, "不参评", grey)
+        ws.write_string(row, last, "本期未报，不计分" if s.state == "未报" else f"本期{s.state}，不计分", grey)
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "图例：", st.get(font_name="宋体", font_size=9, bold=True))
+    c = 1
+    for _lo, colour, label in BANDS:
+        ws.merge_range(row, c, row, c + 1, label, st.get(font_name="宋体", font_size=9, bg_color=colour, border=1, align="center"))
+        c += 2
+    ws.write_string(row, c, "未报/不参评", st.get(font_name="宋体", font_size=9, bg_color=MISSING_FILL, border=1, align="center", italic=True))
+    ws.write_string(row + 1, 1, "分类得分按占该类满分（截至本期）的比例着色；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
+                    st.get(font_name="宋体", font_size=9, font_color="#595959"))
+    _ = NA_FILL
+    row += 4
+    ws.merge_range(row, last - 5, row, last, info.organ, st.meta_right)
+    g = info.generated
+    ws.merge_range(row + 1, last - 5, row + 1, last, f"{g.year}年{g.month}月{g.day}日", st.meta_right)
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(head_row)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.print_area(0, 0, row + 1, last)
+    ws.freeze_panes(head_row + 1, 3)
+
+
+def _col(c: int) -> str:
+    from ..layout import col_letter
+
+    return col_letter(c)
+
+
+def _average(ws: Any, row: int, c: int, first: int, last: int, col: str) -> str:
+    return f"=AVERAGE({col}{first + 1}:{col}{last + 1})"
+
+
+def _mean(scored: Scored, c: int, cats: list[str]) -> float:
+    if c == 3:
+        return float(scored.total.mean())
+    if c < 4 + len(cats):
+        return float(scored.category_scores[cats[c - 4]].mean())
+    return float((scored.adj_bonus - scored.adj_deduction + scored.rank_bonus).mean())

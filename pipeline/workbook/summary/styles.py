@@ -1,0 +1,57 @@
+"""Formats of the summary workbook: official-notice typography, colour bands, number formats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BODY_FONT = "宋体"
+NOTICE_FONT = "仿宋"
+TITLE_FONT = "黑体"
+
+# colour bands: share of the category's attainable maximum
+BANDS = (
+    (0.9, "#C6EFCE", "优（≥90%）"),
+    (0.75, "#E2F0D9", "良（75%–90%）"),
+    (0.6, "#FFEB9C", "中（60%–75%）"),
+    (-1.0, "#FFC7CE", "差（<60%）"),
+)
+MISSING_FILL = "#D9D9D9"
+NA_FILL = "#F2F2F2"
+PRAISE_FILL = "#E2EFDA"
+CRITICISE_FILL = "#FCE4D6"
+
+
+def band(share: float) -> tuple[str, str]:
+    for lo, colour, label in BANDS:
+        if share >= lo:
+            return colour, label
+    return BANDS[-1][1], BANDS[-1][2]
+
+
+class Styles:
+    """One XlsxWriter format per look, created once per workbook."""
+
+    def __init__(self, wb: Any):
+        self.wb = wb
+        self._cache: dict[tuple[tuple[str, Any], ...], Any] = {}
+        self.title = self.get(font_name=TITLE_FONT, font_size=18, align="center", valign="vcenter")
+        self.subtitle = self.get(font_name=NOTICE_FONT, font_size=12, align="center", valign="vcenter")
+        self.meta = self.get(font_name=NOTICE_FONT, font_size=11, valign="vcenter", text_wrap=True)
+        self.meta_right = self.get(font_name=NOTICE_FONT, font_size=12, align="right", valign="vcenter")
+        self.head = self.cell(bold=True, bg_color="#D9D9D9", align="center", text_wrap=True)
+        self.note = self.get(font_name=BODY_FONT, font_size=9, font_color="#595959", text_wrap=True, valign="top")
+
+    def get(self, **props: Any) -> Any:
+        key = tuple(sorted(props.items()))
+        if key not in self._cache:
+            self._cache[key] = self.wb.add_format(props)
+        return self._cache[key]
+
+    def cell(self, **props: Any) -> Any:
+        base = {"font_name": BODY_FONT, "font_size": 11, "valign": "vcenter", "border": 1, "border_color": "#808080"}
+        base.update(props)
+        return self.get(**base)
+
+    def number(self, decimals: int = 2, **props: Any) -> Any:
+        fmt = "0" if decimals == 0 else "0." + "0" * decimals
+        return self.cell(num_format=fmt, align="right", **props)
