@@ -233,25 +233,78 @@ def accept(
     out.print(f"已确认接收：记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版。")
 
 
+def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
+    table = Table(title=f"{result.scored.data.period.chinese} 排名（满分 {result.scored.attainable:g}，另有加分）")
+    for col in ("名次", "变化", "村（社区）", "总分", "基本分", "加分", "登记加减", "备注"):
+        table.add_column(col, justify="right" if col in ("名次", "总分", "基本分", "加分", "登记加减") else "left", no_wrap=True)
+    from .workbook.summary.notice import rank_change, verdicts
+
+    scored = result.scored
+    verdict = verdicts(scored)
+    for n, k in enumerate(scored.order()):
+        if limit is not None and n >= limit:
+            break
+        adj = scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k]
+        table.add_row(
+            str(int(scored.rank[k])), rank_change(int(scored.rank[k]), int(scored.previous_rank[k])),
+            scored.data.villages[scored.index[k]].name, f"{scored.total[k]:.2f}", f"{scored.base_total[k]:.2f}",
+            f"{scored.bonus_total[k]:.2f}", f"{adj:+g}", verdict[k],
+        )
+    out.print(table)
+    missing = [f"{s.name}（{s.state}）" for s in result.statuses if s.state != "已报"]
+    if missing:
+        out.print("未参评：" + "、".join(missing), markup=False)
+
+
+@app.command()
+def consolidate(
+    workspace: WorkspaceOpt = Path("."),
+    period: PeriodOpt = "",
+    programme: Annotated[str | None, typer.Option("--programme", help="考核方案（默认用工作目录设置中的方案）")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """汇总排名：按考核方案计算各村得分和名次，生成 reports/报告期-汇总排名.xlsx。"""
+    ctx = _context(workspace)
+    if not period:
+        err.print("[错误 X005] 请用 --period 指定报告期，如 --period 2026-10。")
+        raise typer.Exit(2)
+    month = _period(period)
+    try:
+        result = api.consolidate(ctx, month, programme=programme)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    for p in result.register_problems:
+        err.print(f"[{p.severity.value} {p.code}] {p.file} {p.where}：{p.message}", markup=False)
+    if as_json:
+        out.print_json(json.dumps(result.table, ensure_ascii=False))
+        return
+    _print_ranking(result)
+    out.print(f"汇总表：{result.path}")
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="演示工作目录（会被覆盖）")] = Path("huizong-demo"),
     period: PeriodOpt = "2026-10",
 ) -> None:
-    """演示：用内置示例镇（19 个村）走一遍建目录、发模板、村里填报、收取校验、上报情况。"""
+    """演示：内置示例镇（19 个村）1 月至本期的全过程：发模板、填报、收取校验、登记、汇总排名。"""
     from .demo import run_demo
 
     month = _period(period)
     try:
         with _progress() as bar:
-            task = bar.add_task("收取", total=None, name="")
+            task = bar.add_task("演示", total=None, name="")
             result = run_demo(out_dir, month, progress=lambda i, n, name: bar.update(task, total=n, completed=i, name=name))
     except HuizongError as exc:
         _fail(exc)
         return
     out.print(f"演示工作目录：{result.workspace}")
-    out.print(result.collected.line)
+    out.print(f"{month.chinese}：{result.collected.line}")
     status(result.workspace, str(month), False)
+    if result.consolidation:
+        _print_ranking(result.consolidation, limit=10)
+        out.print(f"汇总表（通报、得分明细、计算说明……）：{result.consolidation.path}")
 
 
 def main(argv: list[str] | None = None) -> Any:

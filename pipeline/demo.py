@@ -1,32 +1,39 @@
-"""The built-in demonstration: a whole month of the example township, end to end.
+"""The built-in demonstration: the example township's year so far, end to end.
 
-Builds a workspace, hands out templates, fills them as villages would (varied, plausible data,
-with the usual mistakes: a Chinese numeral, a register that does not match its total, a blank
-template, a file sent twice, a correction, a village that never reports), drops them into the
-inbox and runs the same ``collect`` a township clerk runs.
+Builds a workspace, hands out templates month by month, fills them as villages would (varied,
+plausible data), drops them into the inbox and runs the same ``collect`` a township clerk runs
+each month. The last month has the usual troubles: a Chinese numeral and a register that does
+not match (sent back), a blank template (待确认), a file sent twice, a correction, a late village
+and one that never reports; one village also skipped a month earlier in the year. The township's
+own registers are filled, and the period is consolidated into the ranked summary workbook.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from . import api
 from .example import example_report
 from .intake.folder import CollectSummary
 from .problems import HuizongError, Problem
+from .programme.calendar import periods_so_far
 from .programme.periods import Month
 from .status import VillageStatus
 from .workbook.fill import fill_template
+from .workbook.registers import build_table_workbook
 from .workbook.template import TemplateIdentity, build_template
-from .workspace import SETTINGS
+from .workspace import SETTINGS, atomic_write
 
 DEMO_PERIOD = Month(2026, 10)
 NEVER_REPORTS = 5  # index in the registry of the village that never reports
-LATE = 7  # index of the village whose report arrives after the deadline
+LATE = 7  # index of the village whose last report arrives after the deadline
+SKIPS_MARCH = 16  # index of the village that did not report for March
 
 
 @dataclass
@@ -35,6 +42,7 @@ class DemoResult:
     period: Month
     collected: CollectSummary
     statuses: list[VillageStatus]
+    consolidation: api.Consolidation | None
 
 
 def run_demo(out: Path, period: Month | None = None, progress: api.Progress | None = None) -> DemoResult:
@@ -42,35 +50,106 @@ def run_demo(out: Path, period: Month | None = None, progress: api.Progress | No
     _clear(out)
     api.init_workspace(out)
     ctx = api.load_context(out)
+    months = [m for m in _year(ctx, period)]
+    total = len(months)
+    collected = CollectSummary()
+    for n, month in enumerate(months):
+        if progress:
+            progress(n, total, f"{month.chinese}")
+        _drop_month(ctx, month, last=month == period)
+        collected = api.collect(ctx)
+    _fill_registers(ctx, period)
+    if progress:
+        progress(total, total, "汇总排名")
+    consolidation = api.consolidate(ctx, period, now=_notice_time(period))
+    return DemoResult(ctx.workspace.root, period, collected, api.status(ctx, period), consolidation)
+
+
+def _year(ctx: api.Context, period: Month) -> list[Month]:
+    from .programme.calendar import year_months
+
+    return year_months(ctx.programme, period)
+
+
+def _notice_time(period: Month) -> datetime:
+    due = period.shift(1)
+    return datetime(due.year, due.month, 9, 10, 0)
+
+
+def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
     p = ctx.programme
-    templates = {t.name: t for t in api.make_templates(ctx, period)}
+    templates = {t.name: t for t in api.make_templates(ctx, month)}
     cols = [c.id for c in p.register.columns] if p.register else []
     inbox = ctx.workspace.inbox
     for i, v in enumerate(ctx.registry.villages):
-        if i == NEVER_REPORTS:
+        if i == NEVER_REPORTS or (i == SKIPS_MARCH and month.month == 3):
             continue
-        template = templates[f"{p.form_no}_{v.name}_{period.chinese}.xlsx"].read_bytes()
-        values, register = example_report(v, period)
-        name = f"{v.name}{period.month}月报表.xlsx"
-        if i == 1:  # a Chinese numeral and a register that does not match: sent back
+        template = templates[f"{p.form_no}_{v.name}_{month.chinese}.xlsx"].read_bytes()
+        values, register = example_report(v, month)
+        name = f"{v.name}{month.month}月报表.xlsx"
+        if last and i == 1:  # a Chinese numeral and a register that does not match: sent back, then corrected
             bad = dict(values, births_total="十二", deaths_total=values["deaths_total"] + 1, deaths_reported_timely="约3")
-            (inbox / f"{v.name}{period.month}月报表（初稿）.xlsx").write_bytes(fill_template(template, bad, register, register_columns=cols))
-        if i == 2:  # first a wrong figure, then the corrected file: two accepted versions
+            (inbox / f"{v.name}{month.month}月报表（初稿）.xlsx").write_bytes(fill_template(template, bad, register, register_columns=cols))
+        if last and i == 2:  # first a wrong figure, then the corrected file: two accepted versions
             first = dict(values, special_family_visits=values["special_family_visits"] + 3)
-            (inbox / f"{v.name}{period.month}月报表.xlsx").write_bytes(fill_template(template, first, register, register_columns=cols))
-            name = f"{v.name}{period.month}月报表（更正）.xlsx"
-        if i == 3:  # filled in the blank template: the township must confirm who sent it
-            blank = build_template(TemplateIdentity(p, ctx.workspace.organ, period=period))
-            data = fill_template(blank, dict(values, village_name=v.name, report_period=period.chinese), register, register_columns=cols)
-            (inbox / f"{v.name}{period.month}月报表.xlsx").write_bytes(data)
+            (inbox / f"{v.name}{month.month}月报表.xlsx").write_bytes(fill_template(template, first, register, register_columns=cols))
+            name = f"{v.name}{month.month}月报表（更正）.xlsx"
+        if last and i == 3:  # filled in the blank template: the township must confirm who sent it
+            blank = build_template(TemplateIdentity(p, ctx.workspace.organ, period=month))
+            data = fill_template(blank, dict(values, village_name=v.name, report_period=month.chinese), register, register_columns=cols)
+            (inbox / f"{v.name}{month.month}月报表.xlsx").write_bytes(data)
             continue
         data = fill_template(template, values, register, register_columns=cols)
         (inbox / name).write_bytes(data)
-        if i == 4:  # the same file sent twice
-            (inbox / f"{v.name}{period.month}月报表（再发一次）.xlsx").write_bytes(data)
-    _stamp_arrivals(inbox, period, late=ctx.registry.villages[LATE].name)
-    collected = api.collect(ctx, progress=progress)
-    return DemoResult(ctx.workspace.root, period, collected, api.status(ctx, period))
+        if last and i == 4:  # the same file sent twice
+            (inbox / f"{v.name}{month.month}月报表（再发一次）.xlsx").write_bytes(data)
+    _stamp_arrivals(inbox, month, late=ctx.registry.villages[LATE].name if last else None)
+
+
+def _fill_registers(ctx: api.Context, period: Month) -> None:
+    """The township's own findings: one 镇考核登记 row per village and 考核季 begun, a few 加分扣分."""
+    p = ctx.programme
+    rng = random.Random(f"registers-{period}")
+    rows: list[dict[str, Any]] = []
+    for ps in periods_so_far(p, period):
+        for i, v in enumerate(ctx.registry.villages):
+            row: dict[str, Any] = {"village_code": v.code, "village_name": v.name, "year": period.year, "assessment_period": ps.name}
+            row.update({
+                "committee_items": rng.choices((4, 3, 2), weights=(70, 25, 5))[0],
+                "meeting_absences": rng.choices((0, 1, 2), weights=(75, 20, 5))[0],
+                "info_errors": rng.choices((0, 1, 2, 3, 5), weights=(40, 25, 15, 12, 8))[0],
+                "fabricated_records": 1 if (i == 9 and ps.index == 1) else 0,
+                "births_concealed": 1 if (i == 12 and ps.index == 2) else 0,  # the C2.1 veto
+                "births_missed": rng.choices((0, 1), weights=(85, 15))[0],
+                "births_false": 0,
+                "births_misreported": rng.choices((0, 1), weights=(90, 10))[0],
+                "key_clients_unmanaged": rng.choices((0, 1), weights=(90, 10))[0],
+                "deaths_concealed": 0,
+                "misuse_cases": 1 if (i == 14 and ps.index == 0) else 0,
+                "support_plan_done": rng.choices((1, 0), weights=(85, 15))[0],
+                "association_score": float(rng.choice((20, 18, 16, 15, 12))),
+            })
+            rows.append(row)
+    raw = p.raw["assessment_register"]
+    cols = api.register_columns(p, "assessment_register")
+    note = "说明：镇里每考核季对每村考核一次，每村每考核季填一行；数值为该考核季发现的次数/例数。"
+    atomic_write(ctx.workspace.root / raw["file"], build_table_workbook("镇考核登记", raw["sheet"], cols, rows, note, ctx.workspace.organ, 100))
+    villages = ctx.registry.villages
+    items = [
+        (0, date(period.year, 3, 18), "乡党委政府通报表扬", 1, "春季宣传月活动组织得力"),
+        (2, date(period.year, 5, 9), "迎接本市检查达标", 1, "市卫健委专项检查"),
+        (6, date(period.year, 6, 21), "宣传稿件被市级以上媒体采用", 2, "市报刊登两篇"),
+        (10, date(period.year, 7, 3), "乡党委政府通报批评", 1, "例会材料迟交"),
+        (13, date(period.year, 8, 27), "市级表彰", 1, "市计生协先进集体"),
+        (15, date(period.year, 9, 15), "本市检查不达标", 1, "档案不全"),
+        (11, date(period.year, period.month, 12), "“两非”案件线索查实", 1, "举报线索经查属实"),
+    ]
+    adj_rows = [{"village_code": villages[i].code, "village_name": villages[i].name, "date": day, "item": item, "count": count, "note": note}
+                for i, day, item, count, note in items if i < len(villages)]
+    raw = p.raw["adjustments"]
+    cols = api.register_columns(p, "adjustments")
+    note = "说明：每发生一次加分或扣分事项登记一行：村、日期、项目（下拉选择）、次数、备注。"
+    atomic_write(ctx.workspace.root / raw["file"], build_table_workbook("加分扣分登记", raw["sheet"], cols, adj_rows, note, ctx.workspace.organ, 200))
 
 
 def _clear(out: Path) -> None:
@@ -83,12 +162,13 @@ def _clear(out: Path) -> None:
         raise HuizongError(Problem("X007", detail=str(out)))
 
 
-def _stamp_arrivals(inbox: Path, period: Month, late: str) -> None:
-    """Give the dropped files realistic arrival times: the first days after the month, in order."""
+def _stamp_arrivals(inbox: Path, period: Month, late: str | None) -> None:
+    """Give the dropped files realistic arrival times: office hours of the first days after the month."""
     due = period.shift(1)
     start = datetime(due.year, due.month, 1, 8, 30).timestamp()
-    for i, path in enumerate(sorted(inbox.iterdir(), key=lambda p: ("初稿" not in p.name, "更正" in p.name, "再发" in p.name, p.name))):
-        when = start + (i // 6) * 86400 + (i % 6) * 5400 + 420 * (i % 7)  # office hours, a few days
-        if path.name.startswith(late):
+    files = [p for p in inbox.iterdir() if p.is_file()]
+    for i, path in enumerate(sorted(files, key=lambda p: ("初稿" not in p.name, "更正" in p.name, "再发" in p.name, p.name))):
+        when = start + (i // 6) * 86400 + (i % 6) * 5400 + 420 * (i % 7)
+        if late and path.name.startswith(late):
             when = datetime(due.year, due.month, 8, 16, 20).timestamp()
         os.utime(path, (when, when))
