@@ -1,0 +1,191 @@
+"""The ranked summary workbook: contract sheets, stored values = pipeline values = LibreOffice's
+recalculation, no personal data, totals that add up, JSON enough to recompute every score."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+import python_calamine as pc
+
+from pipeline.demo import run_demo
+from pipeline.example import example_report
+from pipeline.programme.calendar import year_months
+from pipeline.programme.formula import evaluate, parse
+
+from . import lo
+
+SHEETS = ["通报", "得分明细", "原始数据", "计算说明", "乡镇合计", "奖惩", "数据质量", "图表"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("demo") / "ws")
+
+
+def formula_cells(path: Path) -> dict[tuple[str, str], str]:
+    wb = openpyxl.load_workbook(path)
+    out = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    out[(ws.title, c.coordinate)] = c.value
+    return out
+
+
+def values(data: bytes) -> dict[str, list[list]]:
+    wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return {name: wb.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in wb.sheet_names}
+
+
+def at(grid: dict[str, list[list]], sheet: str, coord: str):
+    col = 0
+    letters = re.match(r"[A-Z]+", coord).group(0)
+    for ch in letters:
+        col = col * 26 + ord(ch) - 64
+    row = int(coord[len(letters):]) - 1
+    rows = grid[sheet]
+    return rows[row][col - 1] if row < len(rows) and col - 1 < len(rows[row]) else None
+
+
+def test_sheets_and_ranked_notice(demo):
+    path = demo.consolidation.path
+    assert path.name == "2026-10-汇总排名.xlsx"
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == SHEETS
+    ws = wb["通报"]
+    assert "排名通报" in ws["A1"].value
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+    assert ws.print_title_rows.replace("$", "") == "6:6"
+    names = [ws.cell(row=r, column=3).value for r in range(7, 7 + len(demo.consolidation.scored.index))]
+    ranks = [ws.cell(row=r, column=1).value for r in range(7, 7 + len(names))]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+    grid = [[c.value for c in row] for row in ws.iter_rows()]
+    flat = "\n".join(str(v) for row in grid for v in row if v is not None)
+    assert "王岗村" in flat and "未报" in flat  # the village that never reports is listed, not scored
+    assert "通报表扬" in flat and "通报批评" in flat
+    assert "示例镇人民政府" in flat and "2026年11月9日" in flat
+
+
+def test_stored_values_match_the_pipeline(demo):
+    path = demo.consolidation.path
+    scored = demo.consolidation.scored
+    grid = values(path.read_bytes())
+    wb = openpyxl.load_workbook(path)
+    ws = wb["得分明细"]
+    header = {ws.cell(row=3, column=c).value: c for c in range(1, ws.max_column + 1)}
+    for k in range(len(scored.index)):
+        for comp in scored.plan.computations:
+            col = header[comp.label]
+            got = grid["得分明细"][3 + k][col - 1]
+            assert got == pytest.approx(float(scored.env[comp.key][k]), abs=1e-9), (comp.label, k)
+        assert grid["得分明细"][3 + k][header["总分"] - 1] == pytest.approx(float(scored.total[k]), abs=1e-9)
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_recalculation_reproduces_every_formula(demo, tmp_path):
+    lo.require()
+    path = demo.consolidation.path
+    formulas = formula_cells(path)
+    assert len(formulas) > 500
+    stored = values(path.read_bytes())
+    # a deliberately wrong stored value proves LibreOffice really recalculates (not just shows what we stored)
+    tampered = tmp_path / "tampered.xlsx"
+    _tamper(path, tampered, sheet_index=2, cell="C4", new_value="12345.678")  # 得分明细!C4 is a formula
+    original = tmp_path / "summary.xlsx"
+    shutil.copy(path, original)
+    out = tmp_path / "recalc"
+    out.mkdir()
+    converted = lo.convert_many([original, tampered], "xlsx:Calc MS Excel 2007 XML", out)
+    recalculated = values(converted[0].read_bytes())
+    mismatches = []
+    for (sheet, coord), _formula in formulas.items():
+        ours, theirs = at(stored, sheet, coord), at(recalculated, sheet, coord)
+        if isinstance(ours, float) or isinstance(theirs, float):
+            if not (isinstance(theirs, float) and isinstance(ours, float) and abs(ours - theirs) <= 1e-9 * max(1, abs(ours))):
+                mismatches.append((sheet, coord, ours, theirs))
+        elif ours != theirs:
+            mismatches.append((sheet, coord, ours, theirs))
+    assert mismatches == []
+    assert at(values(tampered.read_bytes()), "得分明细", "C4") == pytest.approx(12345.678)
+    assert at(values(converted[1].read_bytes()), "得分明细", "C4") == pytest.approx(at(stored, "得分明细", "C4"))
+
+
+def _tamper(src: Path, dst: Path, sheet_index: int, cell: str, new_value: str) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == f"xl/worksheets/sheet{sheet_index}.xml":
+                text = data.decode("utf-8")
+                text, n = re.subn(rf'(<c r="{cell}"[^>]*>(?:<f>[^<]*</f>)?<v>)[^<]*(</v>)', rf"\g<1>{new_value}\g<2>", text, count=1)
+                assert n == 1
+                data = text.encode("utf-8")
+            zout.writestr(item, data)
+
+
+def test_no_identity_numbers_or_mothers_names_anywhere(demo):
+    ctx_villages = demo.consolidation.scored.data.villages
+    ids, names = set(), set()
+    programme = demo.consolidation.scored.plan.programme
+    for v in ctx_villages:
+        for m in year_months(programme, demo.period):
+            _, register = example_report(v, m)
+            ids |= {r["mother_id"] for r in register}
+            names |= {r["mother_name"] for r in register} | {r["baby_name"] for r in register}
+    assert ids
+    with zipfile.ZipFile(demo.consolidation.path) as z:
+        text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".xml"))
+    assert not re.search(r"\d{17}[\dX]", text)
+    assert not [i for i in ids if i in text or i[:6] + "*" in text]
+    long_names = [n for n in names if len(n) >= 3]
+    assert not [n for n in long_names if n in text]
+
+
+def test_township_totals_are_the_sums_of_the_villages(demo):
+    scored = demo.consolidation.scored
+    wb = openpyxl.load_workbook(demo.consolidation.path)
+    ws = wb["乡镇合计"]
+    rows = {ws.cell(row=r, column=1).value: (ws.cell(row=r, column=2).value, ws.cell(row=r, column=3).value) for r in range(1, ws.max_row + 1)}
+    d = scored.data
+    for f in scored.plan.programme.fields:
+        month_total, ytd_total = rows[f.label]
+        assert month_total == pytest.approx(float(np.nansum(d.monthly[d.period][f.id])))
+        assert ytd_total == pytest.approx(sum(float(np.nansum(d.monthly[m][f.id])) for m in d.months))
+    births = rows["本月出生数"][1]
+    boys = sum(float(np.nansum(d.monthly[m]["births_boys"])) for m in d.months)
+    girls = sum(float(np.nansum(d.monthly[m]["births_girls"])) for m in d.months)
+    assert boys + girls == births
+    ratio_row = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == "出生人口性别比")
+    assert (ws.cell(row=ratio_row, column=2).value, ws.cell(row=ratio_row, column=3).value) == (boys, girls)
+
+
+def test_json_table_recomputes_every_score(demo):
+    table = json.loads(json.dumps(demo.consolidation.table))
+    items = {i["code"]: i for i in table["programme"]["items"]}
+    for v in table["villages"]:
+        for code, got in v["items"].items():
+            item = items[code]
+            assert 0 <= got["base"] <= item["max"] + 1e-9
+            assert got["bonus"] >= 0
+            if item["per_period"]:
+                continue
+            env = {k: np.array([val]) for k, val in v["inputs"].items()}
+            env |= {n: np.array([val]) for n, val in got.get("let", {}).items()}
+            if item["target"]:
+                env["t"] = np.array([v["inputs"][f"t:{code}"]])
+            base = float(np.clip(evaluate(parse(item["base"]), env), 0, item["max"]).reshape(-1)[0])
+            assert base == pytest.approx(got["base"]), (v["name"], code)
+        total = v["base_total"] + v["bonus_total"] + v["register_bonus"] - v["register_deduction"] + v["rank_bonus"]
+        assert total == pytest.approx(v["total"])
+    ranks = [v["rank"] for v in table["villages"]]
+    totals = [v["total"] for v in table["villages"]]
+    assert ranks == [1 + sum(1 for u in totals if u > t) for t in totals]
+    assert {v["name"] for v in table["not_scored"]} == {"王岗村", "桃园村"}
