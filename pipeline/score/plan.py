@@ -37,6 +37,10 @@ class Item:
     base_text: str
     bonus_text: str
     explain: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, name: str) -> str:
+        return dict(self.labels).get(name, name)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
             code=code, name=str(raw["name"]), category=str(raw.get("category", raw["name"])), max=float(raw["max"]),
             base=base, bonus=bonus, lets=tuple(lets), target=target, per_period=per_period, period_max=period_max,
             base_text=str(raw["base"]), bonus_text=str(raw.get("bonus") or ""), explain=str(raw.get("explain") or ""),
+            labels=tuple((raw.get("labels") or {}).items()),
         ))
     codes = [i.code for i in items]
     if len(set(codes)) != len(codes):
@@ -176,7 +181,7 @@ def _lay_out(plan: Plan, fields_by_period: set[str], periods: list[int]) -> None
             prefix = f"{item.code}@{scope}" if scope is not None else item.code
             for name, node, text in item.lets:
                 use_inputs(node, item, scope, local)
-                plan.computations.append(Computation(f"{prefix}:{name}", item.code, f"{item.code} {name}{suffix}", node, scope, "let", text=text))
+                plan.computations.append(Computation(f"{prefix}:{name}", item.code, f"{item.code} {item.label(name)}{suffix}", node, scope, "let", text=text))
                 plan._keys.add(f"{prefix}:{name}")
                 local.add(name)
             hi = item.period_max if scope is not None else item.max

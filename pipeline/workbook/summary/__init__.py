@@ -100,7 +100,7 @@ def _sheet_head(ws: Any, st: Styles, title: str, note: str, headers: list[str], 
     ws.freeze_panes(DATA_ROW, 2)
     ws.set_paper(9)
     ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    ws.set_print_scale(75)  # wide tables print across pages at a readable size, names repeated
     ws.repeat_rows(2)
     ws.repeat_columns(0, 1)
     ws.set_footer("&C第 &P 页，共 &N 页")

@@ -34,7 +34,7 @@ def _start(ws: Any, st: Styles, title: str, note: str, headers: list[str], width
     ws.set_paper(9)
     if landscape:
         ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    ws.fit_to_pages(1, 0)  # these sheets are narrow enough for one page width
     ws.repeat_rows(HEAD_ROW)
     ws.set_footer("&C第 &P 页，共 &N 页")
     ws.freeze_panes(HEAD_ROW + 1, 0)
@@ -50,7 +50,7 @@ def _names(scored: Scored) -> dict[str, str]:
 
 def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
     _start(ws, st, f"计算说明（{scored.data.period.chinese}）",
-           "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分超出 0～满分的按满分或 0 计。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [11, 20, 60, 60, 10])
+           "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分超出 0～满分的按满分或 0 计。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [10, 30, 58, 58, 9])
     labels = _names(scored)
     text = st.cell(text_wrap=True, font_size=9, valign="top")
     row = HEAD_ROW + 1
@@ -69,7 +69,7 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
                 values_here = {}
                 for name in _free_names(comp.node):
                     key = scored.plan.resolve(name, comp.item, comp.scope)
-                    names_here[name] = labels.get(name, name)
+                    names_here[name] = labels.get(name) or scored.plan.item(comp.item).label(name)
                     values_here[name] = fmt_number(float(scored.env[key][k])) if key in scored.env else name
                 words = with_values(comp.node, names_here)
                 numbers = with_values(comp.node, values_here)
@@ -84,7 +84,16 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
             ws.write_string(row, 2, words, text)
             ws.write_string(row, 3, f"{numbers} = {fmt_number(value)}", text)
             ws.write_number(row, 4, value, st.number(2))
+            lines = max(_lines(words), _lines(f"{numbers} = {fmt_number(value)}"), _lines(comp.label + clamp, 16))
+            if lines > 1:
+                ws.set_row(row, 13 * lines)
             row += 1
+
+
+def _lines(text: str, width: int = 34) -> int:
+    """Printed lines of a wrapped cell (a CJK character is about two Latin ones wide)."""
+    units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return 1 + units // (2 * width)
 
 
 def _free_names(node: Any) -> list[str]:

@@ -48,7 +48,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     cats = scored.plan.categories
     cmax = category_max(scored)
     headers = ["名次", "名次变化", "村（社区）", "总分"] + [f"{c}\n（{cmax[c]:g}）" for c in cats] + ["登记加减分", "备注"]
-    widths = [6, 8, 11, 9] + [9] * len(cats) + [9, 16]
+    widths = [6, 8, 11, 9] + [9] * len(cats) + [9, 24]
     last = len(headers) - 1
     months = d.months
     span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else d.period.chinese
@@ -99,7 +99,10 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         status = next((s for s in info.statuses if s.code == scored.codes[k]), None)
         if status is not None and status.late:
             notes.append("迟报")
-        ws.write_string(row, last, "；".join(x for x in notes if x), st.cell(font_size=9, text_wrap=True))
+        note = "；".join(x for x in notes if x)
+        ws.write_string(row, last, note, st.cell(font_size=9, text_wrap=True))
+        if len(note) > 16:
+            ws.set_row(row, 15 * (1 + len(note) // 16))
         row += 1
     last_data = row - 1
     if last_data >= first_data:
