@@ -23,6 +23,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 
@@ -64,7 +65,7 @@ def require(*tools: str) -> None:
     if not missing:
         return
     reason = f"{', '.join(missing)} not installed ({INSTALL_HINT})"
-    if os.environ.get("CI"):
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
         pytest.fail(f"CI is set but {reason}", pytrace=False)
     pytest.skip(reason)
 
@@ -174,6 +175,122 @@ def convert_many(srcs: Sequence[Path], fmt: str, outdir: Path) -> list[Path]:
 def convert(src: Path, fmt: str, outdir: Path) -> Path:
     """Convert one file with LibreOffice headless; returns the produced file."""
     return convert_many([src], fmt, outdir)[0]
+
+
+
+# --- a clerk's edit made by the spreadsheet program itself (a Basic macro in the profile) ------
+
+_MACRO = """Sub InsertRows(src, edits, outputs, logPath)
+  On Error Goto Failed
+  Dim args(0) As New com.sun.star.beans.PropertyValue
+  Dim st(0) As New com.sun.star.beans.PropertyValue
+  args(0).Name = "Hidden" : args(0).Value = True
+  doc = StarDesktop.loadComponentFromURL(src, "_blank", 0, args())
+  For Each e In Split(edits, ";")
+    p = Split(e, ",")
+    sh = doc.Sheets.getByIndex(CLng(p(0)))
+    If sh.isProtected() Then sh.unprotect("")
+    sh.Rows.insertByIndex(CLng(p(1)), CLng(p(2)))
+  Next
+  For Each o In Split(outputs, ";")
+    q = Split(o, "|")
+    st(0).Name = "FilterName" : st(0).Value = q(1)
+    doc.storeToURL(q(0), st())
+  Next
+  doc.close(True)
+  WriteLog(logPath, "ok")
+  StarDesktop.terminate()
+  Exit Sub
+Failed:
+  WriteLog(logPath, "error " & Err & " at line " & Erl & ": " & Error$)
+  StarDesktop.terminate()
+End Sub
+
+Sub WriteLog(logPath, msg)
+  f = FreeFile
+  Open logPath For Append As #f
+  Print #f, msg
+  Close #f
+End Sub
+"""
+
+_SCRIPT_XLB = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE library:library PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "library.dtd">
+<library:library xmlns:library="http://openoffice.org/2000/library" library:name="Standard" \
+library:readonly="false" library:passwordprotected="false">
+ <library:element library:name="Module1"/>
+ <library:element library:name="Huizong"/>
+</library:library>
+"""
+
+
+def _install_macros() -> None:
+    """Put module Standard.Huizong into the profile's own Basic library (trusted, unlike document macros).
+
+    LibreOffice fills ``user/basic`` from its defaults on the first start with a new profile, so
+    start it once (``--terminate_after_init``) before adding the module.
+    """
+    std = profile_dir() / "user" / "basic" / "Standard"
+    if (std / "Huizong.xba").is_file():
+        return
+    exe = soffice_path()
+    if exe is None:
+        raise AssertionError(f"soffice not found ({INSTALL_HINT})")
+    if not (std / "script.xlb").is_file():
+        args = [exe, "--headless", "--norestore", "--nologo", "--nolockcheck", f"-env:UserInstallation={PROFILE.url}",
+                "--terminate_after_init"]
+        done = _run(args)
+        if not (std / "script.xlb").is_file():
+            raise AssertionError(f"LibreOffice did not create its profile\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}")
+    (std / "Huizong.xba").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "module.dtd">\n'
+        '<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Huizong" '
+        'script:language="StarBasic">' + escape(_MACRO, {'"': "&quot;"}) + "</script:module>\n",
+        encoding="utf-8",
+    )
+    (std / "script.xlb").write_text(_SCRIPT_XLB, encoding="utf-8")
+
+
+FILTERS = {"xlsx": "Calc MS Excel 2007 XML", "xls": "MS Excel 97", "ods": "calc8"}
+
+
+def insert_rows(src: Path, edits: Sequence[tuple[int, int, int]], outputs: Sequence[Path]) -> list[Path]:
+    """Let LibreOffice insert rows into ``src`` the way a clerk would, and save the result.
+
+    ``edits`` are (sheet index, 0-based row to insert before, number of rows), applied in order;
+    a protected sheet is first unprotected (the templates' protection has no password). The
+    workbook is saved to every path in ``outputs``, in the format its suffix names (.xlsx, .xls,
+    .ods). Defined names, merged cells and validations move as they do in any spreadsheet program.
+    """
+    exe = soffice_path()
+    if exe is None:
+        raise AssertionError(f"soffice not found ({INSTALL_HINT})")
+    src = Path(src).resolve()
+    outputs = [Path(o).resolve() for o in outputs]
+    with PROFILE.lock:
+        _install_macros()
+        log = PROFILE.ensure() / "macro.log"
+        log.unlink(missing_ok=True)
+        for o in outputs:
+            o.parent.mkdir(parents=True, exist_ok=True)
+            o.unlink(missing_ok=True)
+        spec = ";".join(f"{s},{r},{n}" for s, r, n in edits)
+        out = ";".join(f"{o.as_uri()}|{FILTERS[o.suffix.lstrip('.')]}" for o in outputs)
+        for text in (str(src), spec, out, str(log)):
+            if '"' in text:
+                raise ValueError(f"no double quotes allowed in macro arguments: {text}")
+        call = f'macro:///Standard.Huizong.InsertRows("{src.as_uri()}","{spec}","{out}","{log}")'
+        args = [exe, "--headless", "--norestore", "--nologo", "--nolockcheck", f"-env:UserInstallation={PROFILE.url}", call]
+        done = _run(args)
+        result = log.read_text(encoding="utf-8", errors="replace").strip() if log.is_file() else "(no log)"
+    missing = [o for o in outputs if not o.is_file() or o.stat().st_size == 0]
+    if missing or result != "ok":
+        raise AssertionError(
+            f"LibreOffice macro failed: {result} (exit {done.returncode}); missing {[m.name for m in missing]}\n"
+            f"command: {' '.join(args)}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        )
+    return outputs
 
 
 def pdf_pages_text(pdf: Path) -> list[str]:

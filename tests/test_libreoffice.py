@@ -4,6 +4,8 @@
   .xls/.ods carry no OOXML defined names, so there the reader finds every input by its label.
 * What would make Excel show a repair prompt after a LibreOffice save: openpyxl warnings, lost
   sheet protection, lost data validations, lost defined names.
+* A clerk inserts rows (in the form and in the register) with LibreOffice itself, via a Basic
+  macro in the test profile: the values are still found, in their moved cells.
 * A template prints: PDF with pages, Chinese text in a CJK font, nothing outside the form.
 
 All conversions happen once per session (a few soffice calls of 2–5 s each).
@@ -51,8 +53,13 @@ class Converted:
 
 
 @pytest.fixture(scope="session")
-def converted(_workspace_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
-    lo.require("pdftoppm", "pdftotext", "pdfinfo")
+def _tools() -> None:
+    """LibreOffice and poppler-utils, or skip (fail under CI) before any work is done."""
+    lo.require("pdftoppm", "pdftotext", "pdfinfo", "pdffonts")
+
+
+@pytest.fixture(scope="session")
+def converted(_tools: None, _workspace_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
     base = tmp_path_factory.mktemp("libreoffice")
     root = base / "ws"
     shutil.copytree(_workspace_master, root)
@@ -63,7 +70,7 @@ def converted(_workspace_master: Path, tmp_path_factory: pytest.TempPathFactory)
     filled_path.write_bytes(filled(ctx, 0))
     template_path = src / "template.xlsx"
     template_path.write_bytes(template_for(ctx, 0))
-    # One soffice call per target format; .xlsx and the PDF also take the template.
+    # One soffice call per target format (soffice takes several files; .xlsx also gets the template).
     xlsx_filled, xlsx_template = lo.convert_many([filled_path, template_path], XLSX, base / "xlsx")
     filled_as = {
         "xlsx": xlsx_filled,
@@ -113,6 +120,40 @@ def test_filled_report_round_trip_keeps_every_value(converted: Converted, fmt: s
     # … and the same birth register rows, at the same rows.
     assert check.read.register_sheet == original.read.register_sheet
     assert [(r.row, r.values) for r in check.read.register] == [(r.row, r.values) for r in original.read.register]
+
+
+# --- a clerk inserts rows in a real spreadsheet program --------------------------------------
+
+MAIN_INSERT = (0, 1, 2)  # main sheet: two rows under the title (all of the form moves down by 2)
+REGISTER_INSERT = (1, 4, 1)  # register: one row between the first two births, as its footnote suggests
+
+
+@pytest.fixture(scope="session")
+def clerk_edited(converted: Converted) -> dict[str, Path]:
+    out = converted.filled.parent.parent / "edited"
+    paths = lo.insert_rows(converted.filled, [MAIN_INSERT, REGISTER_INSERT], [out / "edited.xlsx", out / "edited.xls"])
+    return {p.suffix.lstrip("."): p for p in paths}
+
+
+def _shift(cell: str, rows: int) -> str:
+    r, c = L.parse_a1(cell)
+    return L.a1(r + rows, c)
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_rows_inserted_by_libreoffice_are_followed(converted: Converted, clerk_edited: dict[str, Path], fmt: str) -> None:
+    """LibreOffice moves defined names like Excel does (.xlsx); without names (.xls) labels are found."""
+    original = _check(converted, converted.filled)
+    check = _check(converted, clerk_edited[fmt])
+    assert check.errors == [], _messages(check)
+    assert check.status == "已接收", _messages(check)
+    assert check.read.meta == original.read.meta
+    assert check.read.values == original.read.values
+    assert check.read.cells == {k: _shift(v, MAIN_INSERT[2]) for k, v in original.read.cells.items()}
+    rows = [r.row for r in original.read.register]
+    assert len(rows) >= 2 and rows[0] <= REGISTER_INSERT[1] < rows[1]  # the blank row lands between two births
+    expected = [(r.row + (REGISTER_INSERT[2] if r.row > REGISTER_INSERT[1] else 0), r.values) for r in original.read.register]
+    assert [(r.row, r.values) for r in check.read.register] == expected
 
 
 # --- a LibreOffice-saved .xlsx has nothing Excel would want to repair -------------------------
