@@ -92,8 +92,11 @@ def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
         FieldSpec(id="village_name", label="村（社区）名称", type="text", required=False),
     )
     if key == "assessment_register":
+        raw = prog.raw["assessment_register"]
+        fields = tuple(FieldSpec.from_dict(f) for f in raw["fields"])
+        if raw.get("granularity") == "month":
+            return head + (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields
         names = tuple(a.name for a in prog.assessment_periods)
-        fields = tuple(FieldSpec.from_dict(f) for f in prog.raw["assessment_register"]["fields"])
         return head + (
             FieldSpec(id="year", label="年度", type="integer", min=2000, max=2100),
             FieldSpec(id="assessment_period", label="考核季", type="enum", values=names),

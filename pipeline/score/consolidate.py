@@ -36,11 +36,13 @@ class Consolidated:
     ytd: dict[str, np.ndarray]
     by_period: dict[tuple[str, int], np.ndarray]
     register: dict[str, np.ndarray]
-    register_missing: dict[str, list[str]]  # village code → 考核季 names without an entry
+    register_missing: dict[str, list[str]]  # village code → 考核季 (or months) without an entry
     targets: dict[str, np.ndarray]  # "t:task_id" (YTD) → array
     adjustments: dict[str, list[Adjustment]]
     submissions: dict[tuple[str, Month], Any]  # (code, month) → ledger row
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    year_all: dict[str, np.ndarray] = field(default_factory=dict)  # report fields over the year so far
+    register_year: dict[str, np.ndarray] = field(default_factory=dict)  # register fields over the year so far
 
     @property
     def codes(self) -> list[str]:
@@ -111,38 +113,20 @@ def consolidate(
             return np.nan_to_num(out, nan=0.0)
         return np.nansum(stack, axis=0)
 
-    ytd = {f.id: aggregate_over(f.id, months) for f in specs}
+    year_all = {f.id: aggregate_over(f.id, months) for f in specs}  # the year so far, whatever the window
+    window = (p.raw.get("scoring") or {}).get("window", "ytd")
+    ytd = {f.id: aggregate_over(f.id, [period]) for f in specs} if window == "month" else year_all
     so_far = periods_so_far(p, period)
     by_period = {(f.id, ps.index): aggregate_over(f.id, list(ps.months)) for f in specs for ps in so_far}
+    register, register_year, reg_by_period, register_missing = _register(p, villages, index, period, so_far, entries, window)
 
-    # the township's assessment register: YTD sums of the 考核季 entries, or the latest entry
-    reg_fields = [FieldSpec.from_dict(f) for f in (p.raw.get("assessment_register") or {}).get("fields", [])]
-    year = year_start(p, period).year
-    begun = [ps.name for ps in so_far]
-    register = {f.id: np.zeros(n) for f in reg_fields}
-    reg_by_period: dict[tuple[str, int], np.ndarray] = {}
-    register_missing: dict[str, list[str]] = {}
-    found: dict[str, set[str]] = defaultdict(set)
-    for e in sorted(entries, key=lambda e: begun.index(e.period_name) if e.period_name in begun else 99):
-        if e.year != year or e.period_name not in begun or e.village_code not in index:
-            continue
-        i = index[e.village_code]
-        found[e.village_code].add(e.period_name)
-        q = begun.index(e.period_name)
-        for f in reg_fields:
-            if f.id in e.values:
-                register[f.id][i] = e.values[f.id] if f.aggregate == "latest" else register[f.id][i] + e.values[f.id]
-                reg_by_period.setdefault((f.id, so_far[q].index), np.zeros(n))[i] = e.values[f.id]
-    for v in villages:
-        missing = [name for name in begun if name not in found.get(v.code, set())]
-        if missing:
-            register_missing[v.code] = missing
-
-    # targets: the annual task released by the weights of the 考核季 begun so far (4:3:3)
+    # targets: the annual task released by the weights of the 考核季 begun so far (4:3:3);
+    # a monthly programme's target is the annual task spread evenly over its reporting months
     targets: dict[str, np.ndarray] = {}
     for t in p.tasks:
         annual = np.array([float(v.tasks.get(t.id, 0.0)) for v in villages])
-        targets[f"t:{t.id}"] = annual * sum(ps.period.weight or 0.0 for ps in so_far)
+        share = 1 / len(p.report_months) if window == "month" else sum(ps.period.weight or 0.0 for ps in so_far)
+        targets[f"t:{t.id}"] = annual * share
         for ps in so_far:
             targets[f"t:{t.id}@{ps.index}"] = annual * (ps.period.weight or 0.0)
 
@@ -153,9 +137,51 @@ def consolidate(
             adj[a.village_code].append(a)
 
     c = Consolidated(p, period, villages, months, so_far, reported, dict(month_reported), monthly, ytd, by_period,
-                     register, register_missing, targets, dict(adj), submissions)
+                     register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year)
     c.inputs = _plan_inputs(plan, c, reg_by_period)
     return c
+
+
+def _register(
+    p: Programme, villages: list[Village], index: dict[str, int], period: Month, so_far: list[PeriodSoFar],
+    entries: list[AssessmentEntry], window: str,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[tuple[str, int], np.ndarray], dict[str, list[str]]]:
+    """The township's register: entries per 考核季 (or per month) → the scoring window and the year.
+
+    Counts add up; ``aggregate: latest`` fields take the latest entry. A missing entry counts as
+    nothing found (0) and is named in the data-quality list.
+    """
+    raw = p.raw.get("assessment_register") or {}
+    fields = [FieldSpec.from_dict(f) for f in raw.get("fields", [])]
+    monthly = raw.get("granularity") == "month"
+    n = len(villages)
+    year = year_start(p, period).year
+    slots = [str(m) for m in year_months(p, period)] if monthly else [ps.name for ps in so_far]
+    in_window = [str(period)] if (monthly and window == "month") else slots
+    window_values = {f.id: np.zeros(n) for f in fields}
+    year_values = {f.id: np.zeros(n) for f in fields}
+    by_period: dict[tuple[str, int], np.ndarray] = {}
+    found: dict[str, set[str]] = defaultdict(set)
+    for e in sorted(entries, key=lambda e: slots.index(e.period_name) if e.period_name in slots else 99):
+        if e.period_name not in slots or e.village_code not in index or (not monthly and e.year != year):
+            continue
+        i = index[e.village_code]
+        found[e.village_code].add(e.period_name)
+        targets = [year_values] + ([window_values] if e.period_name in in_window else [])
+        for f in fields:
+            if f.id not in e.values:
+                continue
+            for values in targets:
+                values[f.id][i] = e.values[f.id] if f.aggregate == "latest" else values[f.id][i] + e.values[f.id]
+            if not monthly:
+                q = so_far[slots.index(e.period_name)].index
+                by_period.setdefault((f.id, q), np.zeros(n))[i] = e.values[f.id]
+    missing = {}
+    for v in villages:
+        lack = [s for s in in_window if s not in found.get(v.code, set())]
+        if lack and fields:
+            missing[v.code] = [Month.parse(s).chinese if monthly else s for s in lack]
+    return window_values, year_values, by_period, missing
 
 
 def _plan_inputs(plan: Plan, c: Consolidated, reg_by_period: dict[tuple[str, int], np.ndarray]) -> dict[str, np.ndarray]:

@@ -9,20 +9,19 @@ from typing import Any
 import numpy as np
 
 from ..problems import HuizongError, Problem
-from ..programme.calendar import periods_so_far, year_start
+from ..programme.calendar import months_elapsed, period_of, periods_so_far, year_start
 from ..programme.config import FieldSpec, Programme
 from ..programme.periods import Month
-from ..registry import Registry
+from ..registry import Registry, Village
 from ..validate.registers import Adjustment, AssessmentEntry
 from .consolidate import Consolidated, consolidate
+from .outcomes import RankReward, RewardResult, Rules, amounts, compile_rules, ranks, truth, verdicts
 from .plan import Plan, build_plan, run_plan
 
 
 def competition_ranks(totals: np.ndarray, descending: bool = True) -> np.ndarray:
     """1 + the number of strictly better totals: ties share a rank and the next rank is skipped."""
-    t = np.asarray(totals, dtype=float)
-    better = (t[None, :] > t[:, None]) if descending else (t[None, :] < t[:, None])
-    return 1 + better.sum(axis=1)
+    return ranks(totals, "desc" if descending else "asc", np.zeros(len(totals), dtype=bool))
 
 
 @dataclass
@@ -42,6 +41,12 @@ class Scored:
     previous_rank: np.ndarray  # 0 where there is none
     attainable: float
     category_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    rules: Rules | None = None
+    flags: list[list[str]] = field(default_factory=list)  # flag names per scored village
+    verdicts: list[str] = field(default_factory=list)  # 通报表扬 / 通报批评 / ""
+    vetoed: list[tuple[Village, list[str]]] = field(default_factory=list)  # 一票否决: shown, not scored
+    rewards: list[RewardResult] = field(default_factory=list)
+    rank_reward: RankReward | None = None
 
     @property
     def codes(self) -> list[str]:
@@ -66,6 +71,7 @@ class Scorer:
         self.adjustments = adjustments
         self.register_fields = {f["id"] for f in (programme.raw.get("assessment_register") or {}).get("fields", [])}
         self._cache: dict[tuple[Month, bool], Scored | None] = {}
+        self.rules = compile_rules(programme, self.register_fields)
 
     def plan_for(self, period: Month) -> Plan:
         begun = [ps.index for ps in periods_so_far(self.programme, period)]
@@ -81,41 +87,128 @@ class Scorer:
         if len(index) == 0:
             self._cache[key] = None
             return None
-        inputs = {k: v[index] for k, v in data.inputs.items()}
-        env = run_plan(plan, inputs)
+        env = run_plan(plan, {k: v[index] for k, v in data.inputs.items()})
         self._check_finite(plan, data, index, env)
         n = len(index)
-        base_total = np.zeros(n)
-        bonus_total = np.zeros(n)
-        categories: dict[str, np.ndarray] = {}
-        for item in plan.items:
-            b = env[f"{item.code}:base"]
-            base_total += b
-            extra = env.get(f"{item.code}:bonus", np.zeros(n))
-            bonus_total += extra
-            categories[item.category] = categories.get(item.category, np.zeros(n)) + b + extra
         codes = [data.villages[i].code for i in index]
+        base_total, bonus_total, categories = self._sums(plan, env, n)
         adj_bonus = np.array([sum(a.total for a in data.adjustments.get(c, []) if a.total > 0) for c in codes], dtype=float)
         adj_deduction = np.array([-sum(a.total for a in data.adjustments.get(c, []) if a.total < 0) for c in codes], dtype=float)
-        rb = np.zeros(n)
-        detail: list[list[str]] = [[] for _ in range(n)]
-        if rank_bonus:
-            rb, detail = self._rank_bonuses(period, codes)
+        rb, detail = self._rank_bonuses(period, codes) if rank_bonus else (np.zeros(n), [[] for _ in range(n)])
         total = base_total + bonus_total + adj_bonus - adj_deduction + rb
-        rank = competition_ranks(total)
+        # flags: 一票否决 removes a village from the ranking; others force ranks or criticism
+        names_env = self._names_env(data, index, total, scope="period")
+        year_env = self._names_env(data, index, total, scope="year")
+        raised: list[list[str]] = [[] for _ in range(n)]
+        veto = np.zeros(n, dtype=bool)
+        bottom = np.zeros(n, dtype=bool)
+        criticised = np.zeros(n, dtype=bool)
+        for flag in self.rules.flags:
+            hit = truth(flag.node, year_env if flag.scope == "year" else names_env, n)
+            for k in np.flatnonzero(hit):
+                raised[k].append(flag.name)
+            veto |= hit & (flag.effect == "veto")
+            bottom |= hit & (flag.effect == "bottom")
+            criticised |= hit & (flag.effect in ("criticise", "bottom"))
+        vetoed = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(veto)]
+        keep = ~veto
+        if not keep.any():
+            self._cache[key] = None
+            return None
+        index, total, base_total, bonus_total = index[keep], total[keep], base_total[keep], bonus_total[keep]
+        adj_bonus, adj_deduction, rb = adj_bonus[keep], adj_deduction[keep], rb[keep]
+        env = {k: (v[keep] if np.ndim(v) else v) for k, v in env.items()}
+        categories = {c: v[keep] for c, v in categories.items()}
+        detail = [d for d, k in zip(detail, keep) if k]
+        raised = [r for r, k in zip(raised, keep) if k]
+        codes = [data.villages[i].code for i in index]
+        n = len(index)
+        rank = ranks(total, self.rules.order, bottom[keep])
+        names_env = self._names_env(data, index, total, scope="period")
+        verdict = verdicts(self.rules, rank, names_env, raised, criticised[keep])
         prev = np.zeros(n, dtype=int)
         if previous and period.shift(-1) >= year_start(self.programme, period):
             before = self.score(period.shift(-1), rank_bonus=rank_bonus, previous=False)
             if before is not None:
                 prev_by_code = dict(zip(before.codes, before.rank.tolist()))
                 prev = np.array([prev_by_code.get(c, 0) for c in codes], dtype=int)
-        attainable = sum(
-            (item.period_max * len(data.periods)) if item.per_period else item.max for item in plan.items
-        )
-        scored = Scored(plan, data, index, env, base_total, bonus_total, adj_bonus, adj_deduction, rb, detail, total, rank, prev, attainable, categories)
+        attainable = sum((item.period_max * len(data.periods)) if item.per_period else item.max for item in plan.items)
+        scored = Scored(plan, data, index, env, base_total, bonus_total, adj_bonus, adj_deduction, rb, detail, total, rank, prev,
+                        attainable, categories, self.rules, raised, verdict, vetoed)
+        scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
+            scored.rank_reward = self._rank_reward(period, codes, total)
             self._cache[key] = scored
         return scored
+
+    @staticmethod
+    def _sums(plan: Plan, env: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        base_total, bonus_total = np.zeros(n), np.zeros(n)
+        categories: dict[str, np.ndarray] = {}
+        for item in plan.items:
+            b = env[f"{item.code}:base"]
+            extra = env.get(f"{item.code}:bonus", np.zeros(n))
+            base_total += b
+            bonus_total += extra
+            categories[item.category] = categories.get(item.category, np.zeros(n)) + b + extra
+        return base_total, bonus_total, categories
+
+    def _names_env(self, data: Consolidated, index: np.ndarray, total: np.ndarray, scope: str) -> dict[str, Any]:
+        """Field, register and task values of the scored villages, for flags, rewards and conditions."""
+        fields = data.year_all if scope == "year" else data.ytd
+        register = data.register_year if scope == "year" else data.register
+        env: dict[str, Any] = {k: v[index] for k, v in fields.items()}
+        env |= {k: v[index] for k, v in register.items()}
+        env |= {t.id: np.array([float(data.villages[i].tasks.get(t.id, 0.0)) for i in index]) for t in self.programme.tasks}
+        env["population"] = np.array([float(data.villages[i].population) for i in index])
+        env["months_elapsed"] = float(months_elapsed(self.programme, data.period))
+        env["total"] = total
+        return env
+
+    def _rewards(self, data: Consolidated, index: np.ndarray, env: dict[str, Any], period: Month) -> list[RewardResult]:
+        out = []
+        current = period_of(self.programme, period)
+        period_ends = current is not None and current.ended and current.last_month == period
+        for r in self.rules.rewards:
+            local = dict(env)
+            if r.target:
+                local["t"] = data.targets[f"t:{r.target}"][index]
+            due = r.every == "month" or period_ends
+            out.append(RewardResult(r.name, amounts(r.node, local, len(index)), due, r.every, r.text))
+        return out
+
+    def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray) -> RankReward | None:
+        """At the end of a 考核季: rank by the sum of its monthly totals, pay the best, name the worst."""
+        if not self.rules.rank_rewards:
+            return None
+        current = period_of(self.programme, period)
+        if current is None or not current.ended or current.last_month != period:
+            return None
+        spec = self.rules.rank_rewards[0]
+        sums = np.zeros(len(codes))
+        pos = {c: k for k, c in enumerate(codes)}
+        for m in current.months:
+            if m == period:
+                sums += total
+                continue
+            s = self.score(m, previous=False)
+            if s is None:
+                continue
+            for c, t in zip(s.codes, s.total.tolist()):
+                if c in pos:
+                    sums[pos[c]] += t
+        order = "desc" if self.rules.order == "desc" else "asc"
+        r = ranks(sums, order, np.zeros(len(codes), dtype=bool))
+        money = np.array([float(spec["amounts"][x - 1]) if x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])
+        notes: list[list[str]] = [[] for _ in codes]
+        bottom = int(spec.get("criticise_bottom", 0))
+        for k, x in enumerate(r.tolist()):
+            worse = int((r > x).sum())
+            if bottom and worse < bottom:
+                notes[k].append("通报批评、责令整改")
+            if spec.get("review_last") and x == int(r.max()) and len(codes) > 1:
+                notes[k].append("作出检讨")
+        return RankReward(spec["name"], current.name, sums, r, money, notes, [m.chinese for m in current.months])
 
     def _rank_bonuses(self, period: Month, codes: list[str]) -> tuple[np.ndarray, list[list[str]]]:
         """考核季综合排名第1、2名 +4/+2: the YTD ranking without rank bonuses at each ended 考核季."""

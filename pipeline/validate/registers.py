@@ -12,6 +12,7 @@ from typing import Any
 
 from ..problems import Problem
 from ..programme.config import FieldSpec
+from ..programme.periods import Month
 from ..registry import Registry
 from ..workbook.reader import ReadResult
 from .record import validate_table
@@ -58,17 +59,24 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
     problems = [p for p in res.problems]
     more, bad = _row_problems(res, columns, registry)
     problems += more
-    fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period")]
+    fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month")]
     entries: list[AssessmentEntry] = []
     seen: dict[tuple[str, int, str], int] = {}
     for i, row in enumerate(res.register):
         if i in bad:
             continue
         v = row.values
-        key = (str(v["village_code"]), int(v["year"]), str(v["assessment_period"]))
+        if "month" in v:  # a monthly register (granularity: month)
+            month = Month.try_parse(v["month"])
+            if month is None:
+                problems.append(Problem("I002", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", value=v["month"]))
+                continue
+            key = (str(v["village_code"]), month.year, str(month))
+        else:
+            key = (str(v["village_code"]), int(v["year"]), str(v["assessment_period"]))
         if key in seen:
             problems.append(Problem("C003", file=res.file, sheet=res.sheet, cell=row.cells.get("assessment_period", ""), field="assessment_period",
-                                    label="考核季", detail=f"同一村同一考核季登记了两次（第 {seen[key]} 行和第 {row.row} 行），请合并为一行"))
+                                    label="考核季", detail=f"同一村同一时段登记了两次（第 {seen[key]} 行和第 {row.row} 行），请合并为一行"))
             continue
         seen[key] = row.row
         entries.append(AssessmentEntry(key[0], key[1], key[2], {f: float(v[f]) for f in fields if f in v}, row.row))

@@ -239,6 +239,61 @@ def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
             row += 1
     if row == HEAD_ROW + 1:
         ws.merge_range(row, 0, row, 6, "本年至本期没有登记加分、扣分事项。", st.cell(align="center"))
+        row += 1
+    row = _money(ws, st, scored, row + 1)
+
+
+def _money(ws: Any, st: Styles, scored: Scored, row: int) -> int:
+    """Rewards and subsidies in 元, and the rank rewards of a 考核季 that ends with this period."""
+    if scored.rewards:
+        ws.merge_range(row, 0, row, 6, "奖励与工作补贴（元）", st.cell(bold=True, bg_color="#EDEDED"))
+        row += 1
+        heads = ["村（社区）"] + [r.name + ("" if r.due else "（季末发放，测算）") for r in scored.rewards] + ["合计（元）"]
+        for c, h in enumerate(heads[:7]):
+            ws.write_string(row, c, h, st.head)
+        ws.set_row(row, 32)
+        row += 1
+        first = row
+        for k in scored.order():
+            v = scored.data.villages[scored.index[k]]
+            ws.write_string(row, 0, v.name, st.cell())
+            for c, r in enumerate(scored.rewards[:5], start=1):
+                ws.write_number(row, c, float(r.amounts[k]), st.number(2))
+            n = min(len(scored.rewards), 5)
+            due_total = sum(float(r.amounts[k]) for r in scored.rewards[:5] if r.due)
+            cols = "+".join(f"{_letter(c)}{row + 1}" for c, r in enumerate(scored.rewards[:5], start=1) if r.due) or "0"
+            ws.write_formula(row, n + 1, f"={cols}", st.number(2, bold=True), due_total)
+            row += 1
+        ws.write_string(row, 0, "合计", st.cell(bold=True))
+        for c in range(1, min(len(scored.rewards), 5) + 2):
+            col = _letter(c)
+            total = float(sum(float(x) for x in (scored.rewards[c - 1].amounts if c <= min(len(scored.rewards), 5) else [])))
+            if c == min(len(scored.rewards), 5) + 1:
+                total = float(sum(float(r.amounts.sum()) for r in scored.rewards[:5] if r.due))
+            ws.write_formula(row, c, f"=SUM({col}{first + 1}:{col}{row})", st.number(2, bold=True), total)
+        row += 2
+    rr = scored.rank_reward
+    if rr is not None:
+        ws.merge_range(row, 0, row, 6, f"{rr.period_name}{rr.name}（按{'、'.join(rr.months)}各月总分之和排名）", st.cell(bold=True, bg_color="#EDEDED"))
+        row += 1
+        for c, h in enumerate(["村（社区）", "各月总分之和", "名次", "金额（元）", "备注"]):
+            ws.write_string(row, c, h, st.head)
+        row += 1
+        for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k], scored.codes[k])):
+            v = scored.data.villages[scored.index[k]]
+            ws.write_string(row, 0, v.name, st.cell())
+            ws.write_number(row, 1, float(rr.sums[k]), st.number(2))
+            ws.write_number(row, 2, int(rr.ranks[k]), st.number(0))
+            ws.write_number(row, 3, float(rr.amounts[k]), st.number(2))
+            ws.merge_range(row, 4, row, 6, "；".join(rr.notes[k]), st.cell(font_size=9))
+            row += 1
+    return row
+
+
+def _letter(c: int) -> str:
+    from ..layout import col_letter
+
+    return col_letter(c)
 
 
 def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:

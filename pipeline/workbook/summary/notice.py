@@ -18,20 +18,7 @@ def rank_change(rank: int, previous: int) -> str:
 
 
 def verdicts(scored: Scored) -> list[str]:
-    """表扬 for the top ranks, 批评 for the bottom ones, as the programme's ranking rules say."""
-    rules = (scored.plan.programme.raw.get("scoring") or {}).get("ranking") or {}
-    top, bottom = int(rules.get("praise_top", 3)), int(rules.get("criticise_bottom", 3))
-    n = len(scored.rank)
-    out = []
-    for r in scored.rank.tolist():
-        worse = sum(1 for x in scored.rank.tolist() if x > r)
-        if r <= top:
-            out.append("通报表扬")
-        elif worse < bottom and n > top + bottom:
-            out.append("通报批评")
-        else:
-            out.append("")
-    return out
+    return scored.verdicts
 
 
 def category_max(scored: Scored) -> dict[str, float]:
@@ -47,19 +34,26 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     d = scored.data
     cats = scored.plan.categories
     cmax = category_max(scored)
-    headers = ["名次", "名次变化", "村（社区）", "总分"] + [f"{c}\n（{cmax[c]:g}）" for c in cats] + ["登记加减分", "备注"]
+    rules = scored.rules
+    ascending = rules is not None and rules.order == "asc"
+    total_label = rules.total_label if rules else "总分"
+    unit = p.unit_label
+    headers = ["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats]) + ["登记加减分", "备注"]
     widths = [6, 8, 11, 9] + [9] * len(cats) + [9, 24]
     last = len(headers) - 1
     months = d.months
     span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else d.period.chinese
     ws.set_row(0, 36)
     ws.merge_range(0, 0, 0, last, f"{info.township}{p.short_name}排名通报", st.title)
-    ws.merge_range(1, 0, 1, last, f"（{span}累计）", st.subtitle)
+    window = (p.raw.get("scoring") or {}).get("window", "ytd")
+    ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.period.chinese}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
+    not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
+    full = f"满分（截至本期）：{scored.attainable:g} 分（另有加分）" if not ascending else f"按{total_label}从低到高排名"
     lines = [
-        f"考核方案：{p.name}　报告期：{d.period.chinese}　满分（截至本期）：{scored.attainable:g} 分（另有加分）",
+        f"考核方案：{p.name}　报告期：{d.period.chinese}　{full}",
         f"数据截止：{info.cutoff}　参评 {len(scored.index)} 个村（社区）"
-        + (f"；未参评 {len(missing)} 个：" + "、".join(f"{s.name}（{s.state}）" for s in missing) if missing else "；全部按时上报"),
+        + (f"；未参评 {len(not_ranked)} 个：" + "、".join(not_ranked) if not_ranked else "；全部按时上报"),
     ]
     for r, text in enumerate(lines, start=2):
         ws.merge_range(r, 0, r, last, text, st.meta)
@@ -89,13 +83,13 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         for c, cat in enumerate(cats, start=4):
             keys = [f"{code}:base" for code in items_by_cat[cat]] + [f"{code}:bonus" for code in items_by_cat[cat] if f"{code}:bonus" in m.detail_cols]
             value = float(scored.category_scores[cat][k])
-            colour_fill, _ = band(value / cmax[cat] if cmax[cat] else 1.0)
+            colour_fill = band(value / cmax[cat] if cmax[cat] else 1.0)[0] if not ascending else "#FFFFFF"
             formula = "=" + "+".join(f"'得分明细'!${_col(m.detail_cols[x])}{r_detail + 1}" for x in keys)
             ws.write_formula(row, c, formula, st.number(2, bg_color=colour_fill), value)
         adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, 4 + len(cats), adj_formula, st.number(2), adj)
-        notes = [verdict[k]] + scored.rank_bonus_detail[k]
+        notes = [verdict[k]] + scored.flags[k] + scored.rank_bonus_detail[k]
         status = next((s for s in info.statuses if s.code == scored.codes[k]), None)
         if status is not None and status.late:
             notes.append("迟报")
@@ -114,6 +108,12 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.write_blank(row, 0, None, st.cell())
         ws.write_blank(row, 1, None, st.cell())
         ws.write_blank(row, last, None, st.cell())
+        row += 1
+    for v, flags in scored.vetoed:
+        red = st.cell(align="center", bg_color=CRITICISE_FILL, italic=True)
+        for c in range(0, last):
+            ws.write_string(row, c, {0: "—", 1: "—", 2: v.name, 3: "一票否决"}.get(c, "不参评"), red)
+        ws.write_string(row, last, "；".join(flags), st.cell(font_size=9, text_wrap=True, bg_color=CRITICISE_FILL))
         row += 1
     for s in missing:
         grey = st.cell(align="center", bg_color=MISSING_FILL, italic=True)

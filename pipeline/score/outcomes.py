@@ -1,0 +1,153 @@
+"""What follows from the scores, as the programme declares it: flags (forced bottom ranks, 一票否决,
+通报批评), praise and criticism by rank, money rewards and subsidies (元), and rank-based rewards
+at the end of a 考核季 (e.g. a quarter's best three by the sum of their monthly totals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..problems import HuizongError, Problem
+from ..programme.config import Programme
+from ..programme.formula import FormulaError, Node, evaluate, names, parse
+from .plan import SPECIAL_NAMES
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    node: Node
+    effect: str  # criticise / bottom / veto
+    scope: str  # period / year
+    text: str
+
+
+@dataclass(frozen=True)
+class Reward:
+    name: str
+    node: Node
+    every: str  # month / period_end
+    target: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    order: str
+    praise_top: int
+    criticise_bottom: int
+    criticise_if: Node | None
+    flags: tuple[Flag, ...]
+    rewards: tuple[Reward, ...]
+    rank_rewards: tuple[dict[str, Any], ...]
+    total_label: str
+
+
+@dataclass
+class RewardResult:
+    name: str
+    amounts: np.ndarray  # 元 per scored village
+    due: bool  # paid this period (a season-end reward before the season ends is an estimate)
+    every: str
+    text: str
+
+
+@dataclass
+class RankReward:
+    name: str
+    period_name: str
+    sums: np.ndarray
+    ranks: np.ndarray
+    amounts: np.ndarray
+    notes: list[list[str]] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
+
+
+def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
+    scoring = p.raw.get("scoring") or {}
+    ranking = scoring.get("ranking") or {}
+    known = {f.id for f in p.fields} | register_fields | {t.id for t in p.tasks} | set(SPECIAL_NAMES) | {"total"}
+    problems: list[Problem] = []
+
+    def compile_formula(where: str, text: str, allowed: set[str]) -> Node | None:
+        try:
+            node = parse(text)
+        except FormulaError as exc:
+            problems.append(Problem("C002", file=p.source, field=where, detail=f"公式“{text}”有误：{exc.detail}"))
+            return None
+        unknown = sorted(names(node) - allowed)
+        if unknown:
+            problems.append(Problem("C002", file=p.source, field=where, detail=f"公式“{text}”用到了未定义的名称 {'、'.join(unknown)}"))
+            return None
+        return node
+
+    flags = []
+    for i, f in enumerate(scoring.get("flags") or []):
+        node = compile_formula(f"scoring.flags[{i}]", f["when"], known)
+        if node is not None:
+            flags.append(Flag(f["name"], node, f["effect"], f.get("scope", "period"), f["when"]))
+    rewards = []
+    for i, r in enumerate(scoring.get("rewards") or []):
+        target = r.get("target")
+        if target and target not in {t.id for t in p.tasks}:
+            problems.append(Problem("C002", file=p.source, field=f"scoring.rewards[{i}].target", detail=f"“{target}”不是方案 tasks 中的年度任务"))
+        node = compile_formula(f"scoring.rewards[{i}]", r["amount"], known | ({"t"} if target else set()))
+        if node is not None:
+            rewards.append(Reward(r["name"], node, r.get("every", "month"), target, r["amount"]))
+    criticise_if = None
+    if ranking.get("criticise_if"):
+        criticise_if = compile_formula("scoring.ranking.criticise_if", ranking["criticise_if"], known)
+    if problems:
+        raise HuizongError(problems)
+    return Rules(
+        order=ranking.get("order", "desc"),
+        praise_top=int(ranking.get("praise_top", 3)),
+        criticise_bottom=int(ranking.get("criticise_bottom", 3)),
+        criticise_if=criticise_if,
+        flags=tuple(flags),
+        rewards=tuple(rewards),
+        rank_rewards=tuple(scoring.get("rank_rewards") or ()),
+        total_label=str(scoring.get("total_label") or "总分"),
+    )
+
+
+def truth(node: Node, env: dict[str, Any], n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(evaluate(node, env), dtype=bool), (n,)).copy()
+
+
+def amounts(node: Node, env: dict[str, Any], n: int) -> np.ndarray:
+    value = np.broadcast_to(np.asarray(evaluate(node, env), dtype=float), (n,)).copy()
+    return np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0)
+
+
+def ranks(total: np.ndarray, order: str, forced_bottom: np.ndarray) -> np.ndarray:
+    """Competition ranks (1, 2, 2, 4); villages forced to the bottom rank after all the others."""
+    t = np.asarray(total, dtype=float)
+    key = -t if order == "desc" else t
+    better = key[None, :] < key[:, None]
+    forced = np.asarray(forced_bottom, dtype=bool)
+    # i is behind j when j is not forced and i is, or both in the same group and j is better
+    behind = (~forced[None, :] & forced[:, None]) | ((forced[None, :] == forced[:, None]) & better)
+    return 1 + behind.sum(axis=1)
+
+
+def verdicts(rules: Rules, rank: np.ndarray, env: dict[str, Any], flags: list[list[str]], criticised: np.ndarray) -> list[str]:
+    """通报表扬 for the top ranks, 通报批评 for the bottom ranks (that meet the criticise condition)
+    and for every village a criticise flag names."""
+    n = len(rank)
+    below = truth(rules.criticise_if, env, n) if rules.criticise_if is not None else np.ones(n, dtype=bool)
+    out = []
+    for k in range(n):
+        r = int(rank[k])
+        worse = int((rank > r).sum())
+        if criticised[k]:
+            out.append("通报批评")
+        elif r <= rules.praise_top and not flags[k]:
+            out.append("通报表扬")
+        elif rules.criticise_bottom and worse < rules.criticise_bottom and n > rules.praise_top and below[k]:
+            out.append("通报批评")
+        else:
+            out.append("")
+    return out
