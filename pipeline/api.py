@@ -61,7 +61,12 @@ class Context:
 def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen") -> Workspace:
     """Create a township workspace with the example township's registry and empty registers."""
     prog = load_programme(programme)
-    ws = create_layout(Path(root), TOWNSHIP, ORGAN, programme, force)
+    ref = programme
+    if Path(programme).suffix in (".yaml", ".yml"):  # a township's own programme: keep a copy in the workspace
+        Path(root).mkdir(parents=True, exist_ok=True)
+        ref = "programme.yaml"
+        atomic_write(Path(root) / ref, Path(programme).read_bytes())
+    ws = create_layout(Path(root), TOWNSHIP, ORGAN, ref, force)
     registry = example_registry([t.id for t in prog.tasks])
     columns = registry_columns(prog.tasks)
     rows = []

@@ -234,12 +234,16 @@ def accept(
 
 
 def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
-    table = Table(title=f"{result.scored.data.period.chinese} 排名（满分 {result.scored.attainable:g}，另有加分）")
-    for col in ("名次", "变化", "村（社区）", "总分", "基本分", "加分", "登记加减", "备注"):
-        table.add_column(col, justify="right" if col in ("名次", "总分", "基本分", "加分", "登记加减") else "left", no_wrap=True)
+    scored = result.scored
+    rules = scored.rules
+    label = rules.total_label if rules else "总分"
+    ascending = rules is not None and rules.order == "asc"
+    title = f"按{label}从低到高" if ascending else f"满分 {scored.attainable:g}，另有加分"
+    table = Table(title=f"{scored.data.period.chinese} 排名（{title}）")
+    for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减", "备注"):
+        table.add_column(col, justify="left" if col in ("变化", "备注") or col.endswith("名") else "right", no_wrap=True)
     from .workbook.summary.notice import rank_change, verdicts
 
-    scored = result.scored
     verdict = verdicts(scored)
     for n, k in enumerate(scored.order()):
         if limit is not None and n >= limit:
@@ -248,7 +252,7 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
         table.add_row(
             str(int(scored.rank[k])), rank_change(int(scored.rank[k]), int(scored.previous_rank[k])),
             scored.data.villages[scored.index[k]].name, f"{scored.total[k]:.2f}", f"{scored.base_total[k]:.2f}",
-            f"{scored.bonus_total[k]:.2f}", f"{adj:+g}", verdict[k],
+            f"{scored.bonus_total[k]:.2f}", f"{adj:+g}", "；".join(x for x in [verdict[k], *scored.flags[k]] if x),
         )
     out.print(table)
     missing = [f"{s.name}（{s.state}）" for s in result.statuses if s.state != "已报"]
@@ -287,6 +291,7 @@ def consolidate(
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="演示工作目录（会被覆盖）")] = Path("huizong-demo"),
     period: PeriodOpt = "2026-10",
+    programme: Annotated[str, typer.Option("--programme", help="考核方案：qianfen（千分制）、monthly-b（社区月考核）、fruitfly-c（大实蝇联防）")] = "qianfen",
 ) -> None:
     """演示：内置示例镇（19 个村）1 月至本期的全过程：发模板、填报、收取校验、登记、汇总排名。"""
     from .demo import run_demo
@@ -295,7 +300,7 @@ def demo(
     try:
         with _progress() as bar:
             task = bar.add_task("演示", total=None, name="")
-            result = run_demo(out_dir, month, progress=lambda i, n, name: bar.update(task, total=n, completed=i, name=name))
+            result = run_demo(out_dir, month, progress=lambda i, n, name: bar.update(task, total=n, completed=i, name=name), programme=programme)
     except HuizongError as exc:
         _fail(exc)
         return

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from . import api
-from .example import example_report
+from .example import example_values
 from .intake.folder import CollectSummary
 from .problems import HuizongError, Problem
-from .programme.calendar import periods_so_far
+from .programme.calendar import periods_so_far, year_months
 from .programme.periods import Month
 from .status import VillageStatus
 from .workbook.fill import fill_template
@@ -45,12 +45,12 @@ class DemoResult:
     consolidation: api.Consolidation | None
 
 
-def run_demo(out: Path, period: Month | None = None, progress: api.Progress | None = None) -> DemoResult:
+def run_demo(out: Path, period: Month | None = None, progress: api.Progress | None = None, programme: str = "qianfen") -> DemoResult:
     period = period or DEMO_PERIOD
     _clear(out)
-    api.init_workspace(out)
+    api.init_workspace(out, programme=programme)
     ctx = api.load_context(out)
-    months = [m for m in _year(ctx, period)]
+    months = year_months(ctx.programme, period)
     total = len(months)
     collected = CollectSummary()
     for n, month in enumerate(months):
@@ -65,12 +65,6 @@ def run_demo(out: Path, period: Month | None = None, progress: api.Progress | No
     return DemoResult(ctx.workspace.root, period, collected, api.status(ctx, period), consolidation)
 
 
-def _year(ctx: api.Context, period: Month) -> list[Month]:
-    from .programme.calendar import year_months
-
-    return year_months(ctx.programme, period)
-
-
 def _notice_time(period: Month) -> datetime:
     due = period.shift(1)
     return datetime(due.year, due.month, 9, 10, 0)
@@ -81,25 +75,33 @@ def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
     templates = {t.name: t for t in api.make_templates(ctx, month)}
     cols = [c.id for c in p.register.columns] if p.register else []
     inbox = ctx.workspace.inbox
+    first_int = next(f.id for f in p.fields if f.type == "integer")
+    lte = next((r for r in p.rules if r.type == "lte"), None)
     for i, v in enumerate(ctx.registry.villages):
         if i == NEVER_REPORTS or (i == SKIPS_MARCH and month.month == 3):
             continue
         template = templates[f"{p.form_no}_{v.name}_{month.chinese}.xlsx"].read_bytes()
-        values, register = example_report(v, month)
+        values, register = example_values(p, v, month)
+
+        def fill(vals: dict[str, Any], tpl: bytes = template, register: list[dict[str, Any]] = register) -> bytes:
+            return fill_template(tpl, vals, register, register_columns=cols)
+
         name = f"{v.name}{month.month}月报表.xlsx"
-        if last and i == 1:  # a Chinese numeral and a register that does not match: sent back, then corrected
-            bad = dict(values, births_total="十二", deaths_total=values["deaths_total"] + 1, deaths_reported_timely="约3")
-            (inbox / f"{v.name}{month.month}月报表（初稿）.xlsx").write_bytes(fill_template(template, bad, register, register_columns=cols))
+        if last and i == 1:  # a Chinese numeral and a broken rule: sent back, then corrected
+            bad = dict(values, **{first_int: "十二"})
+            if lte is not None:
+                bad[lte.other] = values[lte.other]
+                bad[lte.field] = f"约{values[lte.other] + 3}"
+            (inbox / f"{v.name}{month.month}月报表（初稿）.xlsx").write_bytes(fill(bad))
         if last and i == 2:  # first a wrong figure, then the corrected file: two accepted versions
-            first = dict(values, special_family_visits=values["special_family_visits"] + 3)
-            (inbox / f"{v.name}{month.month}月报表.xlsx").write_bytes(fill_template(template, first, register, register_columns=cols))
+            changed = next(f.id for f in reversed(p.fields) if f.type == "integer" and not any(r.field == f.id for r in p.rules))
+            (inbox / f"{v.name}{month.month}月报表.xlsx").write_bytes(fill(dict(values, **{changed: values[changed] + 3})))
             name = f"{v.name}{month.month}月报表（更正）.xlsx"
         if last and i == 3:  # filled in the blank template: the township must confirm who sent it
             blank = build_template(TemplateIdentity(p, ctx.workspace.organ, period=month))
-            data = fill_template(blank, dict(values, village_name=v.name, report_period=month.chinese), register, register_columns=cols)
-            (inbox / f"{v.name}{month.month}月报表.xlsx").write_bytes(data)
+            (inbox / name).write_bytes(fill(dict(values, village_name=v.name, report_period=month.chinese), blank))
             continue
-        data = fill_template(template, values, register, register_columns=cols)
+        data = fill(values)
         (inbox / name).write_bytes(data)
         if last and i == 4:  # the same file sent twice
             (inbox / f"{v.name}{month.month}月报表（再发一次）.xlsx").write_bytes(data)
@@ -107,49 +109,68 @@ def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
 
 
 def _fill_registers(ctx: api.Context, period: Month) -> None:
-    """The township's own findings: one 镇考核登记 row per village and 考核季 begun, a few 加分扣分."""
+    """The township's own findings: a 镇考核登记 row per village and 考核季 (or month), a few 加分扣分."""
     p = ctx.programme
-    rng = random.Random(f"registers-{period}")
-    rows: list[dict[str, Any]] = []
-    for ps in periods_so_far(p, period):
-        for i, v in enumerate(ctx.registry.villages):
-            row: dict[str, Any] = {"village_code": v.code, "village_name": v.name, "year": period.year, "assessment_period": ps.name}
-            row.update({
-                "committee_items": rng.choices((4, 3, 2), weights=(70, 25, 5))[0],
-                "meeting_absences": rng.choices((0, 1, 2), weights=(75, 20, 5))[0],
-                "info_errors": rng.choices((0, 1, 2, 3, 5), weights=(40, 25, 15, 12, 8))[0],
-                "fabricated_records": 1 if (i == 9 and ps.index == 1) else 0,
-                "births_concealed": 1 if (i == 12 and ps.index == 2) else 0,  # the C2.1 veto
-                "births_missed": rng.choices((0, 1), weights=(85, 15))[0],
-                "births_false": 0,
-                "births_misreported": rng.choices((0, 1), weights=(90, 10))[0],
-                "key_clients_unmanaged": rng.choices((0, 1), weights=(90, 10))[0],
-                "deaths_concealed": 0,
-                "misuse_cases": 1 if (i == 14 and ps.index == 0) else 0,
-                "support_plan_done": rng.choices((1, 0), weights=(85, 15))[0],
-                "association_score": float(rng.choice((20, 18, 16, 15, 12))),
-            })
-            rows.append(row)
+    raw = p.raw.get("assessment_register")
+    if raw:
+        rows = _register_rows(ctx, period)
+        cols = api.register_columns(p, "assessment_register")
+        note = "说明：镇里对每村每考核季（或每月）登记一行；数值为该时段发现的次数/例数。"
+        atomic_write(ctx.workspace.root / raw["file"], build_table_workbook(raw["sheet"], raw["sheet"], cols, rows, note, ctx.workspace.organ, 100))
+    raw = p.raw.get("adjustments")
+    if raw:
+        villages = ctx.registry.villages
+        labels = {i["label"] for i in raw["items"]}
+        items = [
+            (0, date(period.year, 3, 18), "乡党委政府通报表扬", 1, "春季宣传月活动组织得力"),
+            (2, date(period.year, 5, 9), "迎接本市检查达标", 1, "市卫健委专项检查"),
+            (6, date(period.year, 6, 21), "宣传稿件被市级以上媒体采用", 2, "市报刊登两篇"),
+            (10, date(period.year, 7, 3), "乡党委政府通报批评", 1, "例会材料迟交"),
+            (13, date(period.year, 8, 27), "市级表彰", 1, "市计生协先进集体"),
+            (15, date(period.year, 9, 15), "本市检查不达标", 1, "档案不全"),
+            (11, date(period.year, period.month, 12), "“两非”案件线索查实", 1, "举报线索经查属实"),
+        ]
+        adj_rows = [{"village_code": villages[i].code, "village_name": villages[i].name, "date": day, "item": item, "count": count, "note": note}
+                    for i, day, item, count, note in items if i < len(villages) and item in labels and day <= period.last_day]
+        cols = api.register_columns(p, "adjustments")
+        note = "说明：每发生一次加分或扣分事项登记一行：村、日期、项目（下拉选择）、次数、备注。"
+        atomic_write(ctx.workspace.root / raw["file"], build_table_workbook(raw["sheet"], raw["sheet"], cols, adj_rows, note, ctx.workspace.organ, 200))
+
+
+def _register_rows(ctx: api.Context, period: Month) -> list[dict[str, Any]]:
+    p = ctx.programme
     raw = p.raw["assessment_register"]
-    cols = api.register_columns(p, "assessment_register")
-    note = "说明：镇里每考核季对每村考核一次，每村每考核季填一行；数值为该考核季发现的次数/例数。"
-    atomic_write(ctx.workspace.root / raw["file"], build_table_workbook("镇考核登记", raw["sheet"], cols, rows, note, ctx.workspace.organ, 100))
-    villages = ctx.registry.villages
-    items = [
-        (0, date(period.year, 3, 18), "乡党委政府通报表扬", 1, "春季宣传月活动组织得力"),
-        (2, date(period.year, 5, 9), "迎接本市检查达标", 1, "市卫健委专项检查"),
-        (6, date(period.year, 6, 21), "宣传稿件被市级以上媒体采用", 2, "市报刊登两篇"),
-        (10, date(period.year, 7, 3), "乡党委政府通报批评", 1, "例会材料迟交"),
-        (13, date(period.year, 8, 27), "市级表彰", 1, "市计生协先进集体"),
-        (15, date(period.year, 9, 15), "本市检查不达标", 1, "档案不全"),
-        (11, date(period.year, period.month, 12), "“两非”案件线索查实", 1, "举报线索经查属实"),
-    ]
-    adj_rows = [{"village_code": villages[i].code, "village_name": villages[i].name, "date": day, "item": item, "count": count, "note": note}
-                for i, day, item, count, note in items if i < len(villages)]
-    raw = p.raw["adjustments"]
-    cols = api.register_columns(p, "adjustments")
-    note = "说明：每发生一次加分或扣分事项登记一行：村、日期、项目（下拉选择）、次数、备注。"
-    atomic_write(ctx.workspace.root / raw["file"], build_table_workbook("加分扣分登记", raw["sheet"], cols, adj_rows, note, ctx.workspace.organ, 200))
+    rng = random.Random(f"registers-{p.id}-{period}")
+    monthly = raw.get("granularity") == "month"
+    slots = [(str(m), k) for k, m in enumerate(year_months(p, period))] if monthly else [(ps.name, ps.index) for ps in periods_so_far(p, period)]
+    rows: list[dict[str, Any]] = []
+    for slot, q in slots:
+        for i, v in enumerate(ctx.registry.villages):
+            row: dict[str, Any] = {"village_code": v.code, "village_name": v.name}
+            row.update({"month": slot} if monthly else {"year": period.year, "assessment_period": slot})
+            if p.id == "qianfen":
+                row.update({
+                    "committee_items": rng.choices((4, 3, 2), weights=(70, 25, 5))[0],
+                    "meeting_absences": rng.choices((0, 1, 2), weights=(75, 20, 5))[0],
+                    "info_errors": rng.choices((0, 1, 2, 3, 5), weights=(40, 25, 15, 12, 8))[0],
+                    "fabricated_records": 1 if (i == 9 and q == 1) else 0,
+                    "births_concealed": 1 if (i == 12 and q == 2) else 0,  # the C2.1 veto
+                    "births_missed": rng.choices((0, 1), weights=(85, 15))[0],
+                    "births_false": 0,
+                    "births_misreported": rng.choices((0, 1), weights=(90, 10))[0],
+                    "key_clients_unmanaged": rng.choices((0, 1), weights=(90, 10))[0],
+                    "deaths_concealed": 0,
+                    "misuse_cases": 1 if (i == 14 and q == 0) else 0,
+                    "support_plan_done": rng.choices((1, 0), weights=(85, 15))[0],
+                    "association_score": float(rng.choice((20, 18, 16, 15, 12))),
+                })
+            else:  # counts: one finding per field in the year, each at another village and time
+                for j, f in enumerate(raw["fields"]):
+                    hi = f.get("max", 1)
+                    hit = i == (7 * j + 3) % len(ctx.registry.villages) and q == (j + 1) % len(slots)
+                    row[f["id"]] = int(hit) if f["type"] == "integer" else round(rng.uniform(hi * 0.6, hi), 1)
+            rows.append(row)
+    return rows
 
 
 def _clear(out: Path) -> None:

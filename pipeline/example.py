@@ -137,3 +137,37 @@ def example_report(village: Village, period: Any, seed: int = 0) -> tuple[dict[s
         "report_date": date(period.shift(1).year, period.shift(1).month, rng.randint(1, 4)),
     }
     return values, register
+
+
+def example_values(programme: Any, village: Village, period: Any, seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Plausible monthly figures for any programme, from its fields' ``example`` ranges and rules.
+
+    Programme A has its own, richer generator (with a birth register that matches the counts).
+    """
+    import random
+
+    if programme.id == "qianfen":
+        return example_report(village, period, seed)
+    rng = random.Random(f"{programme.id}-{village.code}-{period}-{seed}")
+    values: dict[str, Any] = {}
+    for f in programme.fields:
+        lo, hi = (f.example or (0, 10))[:2]
+        if f.type == "integer":
+            values[f.id] = rng.randint(int(lo), int(hi))
+        else:
+            values[f.id] = round(rng.uniform(lo, hi), f.decimals or 0)
+    for _ in range(2):  # make the rules hold: a ≤ b, a = b
+        for rule in programme.rules:
+            if rule.type == "lte" and values[rule.field] > values[rule.other]:
+                values[rule.field] = values[rule.other] if rng.random() < 0.5 else rng.randint(0, int(values[rule.other]))
+            elif rule.type == "eq":
+                values[rule.field] = values[rule.other]
+    for f in programme.footer:
+        if f.type == "phone":
+            values[f.id] = f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        elif f.type == "date":
+            due = period.shift(1)
+            values[f.id] = date(due.year, due.month, rng.randint(1, 4))
+        elif f.type == "text":
+            values[f.id] = _name(rng)
+    return values, []

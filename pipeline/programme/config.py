@@ -35,11 +35,13 @@ class FieldSpec:
     within_period: bool = False
     aggregate: str = "sum"
     section: str = ""
+    example: tuple[float, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], section: str = "") -> FieldSpec:
         d = dict(d)
         d["values"] = tuple(d.get("values", ()))
+        d["example"] = tuple(d.get("example", ()))
         return cls(section=section, **d)
 
     @property

@@ -55,9 +55,11 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         f"数据截止：{info.cutoff}　参评 {len(scored.index)} 个村（社区）"
         + (f"；未参评 {len(not_ranked)} 个：" + "、".join(not_ranked) if not_ranked else "；全部按时上报"),
     ]
+    width = sum(widths)
     for r, text in enumerate(lines, start=2):
         ws.merge_range(r, 0, r, last, text, st.meta)
-        ws.set_row(r, 20)
+        units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+        ws.set_row(r, 18 * (1 + units // max(width, 1)))
     head_row = 5
     ws.set_row(head_row, 36)
     for c, (h, w) in enumerate(zip(headers, widths)):
@@ -99,7 +101,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
             ws.set_row(row, 15 * (1 + len(note) // 16))
         row += 1
     last_data = row - 1
-    if last_data >= first_data:
+    if last_data >= first_data and not ascending:  # a rate is never averaged: 乡镇合计 recomputes it
         ws.write_string(row, 2, "全镇平均", st.cell(bold=True, align="center"))
         for c in range(3, 5 + len(cats)):
             col = _col(c)

@@ -1,0 +1,186 @@
+"""Programmes B (社区月考核) and C (柑桔大实蝇联防) run from configuration only; so does a new one."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from pipeline import api
+from pipeline.example import example_values
+from pipeline.programme.config import load_programme
+from pipeline.programme.periods import Month
+from pipeline.registry import Registry, Village
+from pipeline.score.scorer import Scorer
+from pipeline.validate.registers import AssessmentEntry
+from pipeline.workbook.fill import fill_template
+
+
+def village(code: str, **tasks: float) -> Village:
+    return Village(code, f"社区{code}", (), (), 3000, tasks)
+
+
+def row(code: str, month: str, **fields: float) -> dict:
+    return {"village_code": code, "period": month, "version": 1, "record_json": json.dumps({"fields": fields, "register": []}),
+            "received_at": f"{month}-28T10:00:00+08:00", "sender": None, "source": "folder", "n_warnings": 0, "id": 0}
+
+
+def monthly_entry(code: str, month: str, **values: float) -> AssessmentEntry:
+    full = {"violations": 0, "key_work_points": 10, "negative_reports": 0, "severe_cases": 0} | values
+    return AssessmentEntry(code, int(month[:4]), month, full, 4)
+
+
+B_GOOD = {"pregnancies_new": 10, "early_registered": 8, "postpartum_due": 4, "postpartum_done": 3, "births_total": 5, "births_reported": 5}
+
+
+@pytest.fixture(scope="module")
+def b():
+    return load_programme("monthly-b")
+
+
+@pytest.fixture(scope="module")
+def c():
+    return load_programme("fruitfly-c")
+
+
+def score(p, villages, rows, entries=(), period="2026-10"):
+    return Scorer(p, Registry(tuple(villages)), rows, list(entries), []).score(Month.parse(period))
+
+
+
+def test_b_scores_the_month_alone_with_threshold_rates(b):
+    rows = [row("A", "2026-09", **{**B_GOOD, "early_registered": 1}), row("A", "2026-10", **B_GOOD)]
+    s = score(b, [village("A", task_early_cases=60)], rows, [monthly_entry("A", "2026-10", key_work_points=7)])
+    env = {key: float(v[0]) for key, v in s.env.items()}
+    assert env["B1:rate"] == pytest.approx(80)  # October only: 8/10, September's 1/10 is not mixed in
+    assert env["B1:base"] == pytest.approx(30)  # ≥ 72 % → 30
+    assert env["B2:base"] == pytest.approx(30)  # 75 % → 30
+    assert env["B3:base"] == pytest.approx(20)
+    assert env["B4:base"] == pytest.approx(10)
+    assert env["B5:base"] == pytest.approx(7)
+    assert s.total[0] == pytest.approx(97)
+    low = score(b, [village("A")], [row("A", "2026-10", **{**B_GOOD, "early_registered": 6, "postpartum_done": 2})], [monthly_entry("A", "2026-10")])
+    assert float(low.env["B1:base"][0]) == pytest.approx(30 * 60 / 72)
+    assert float(low.env["B2:base"][0]) == pytest.approx(30 * 50 / 75)
+
+
+def test_b_forced_bottom_veto_and_criticism(b):
+    villages = [village(x) for x in "ABCDEFG"]
+    rows = [row(x, "2026-10", **B_GOOD) for x in "ABCDEFG"]
+    entries = [monthly_entry(x, "2026-10", key_work_points=10 - i) for i, x in enumerate("ABCDEFG")]
+    entries[0] = monthly_entry("A", "2026-10", key_work_points=10, negative_reports=1)  # best score, but a verified complaint
+    entries.append(monthly_entry("B", "2026-03", severe_cases=1))  # 恶劣影响 in March: vetoed for the whole year
+    s = score(b, villages, rows, entries)
+    assert [v.code for v, _ in s.vetoed] == ["B"]
+    ranks = dict(zip(s.codes, s.rank.tolist()))
+    assert ranks["A"] == 6  # forced below every other 社区 despite the best total
+    assert ranks["C"] == 1
+    verdict = dict(zip(s.codes, s.verdicts))
+    assert verdict["A"] == "通报批评"
+    assert verdict["C"] == verdict["D"] == verdict["E"] == "通报表扬"
+    # of the bottom three, only those below the line (total < 90) are criticised: F (95), G (94) are not
+    assert verdict["F"] == verdict["G"] == ""
+
+
+def test_b_monthly_subsidies_and_quarterly_rewards(b):
+    villages = [village(x, task_early_cases=48) for x in "ABCD"]  # monthly target 4
+    rows, entries = [], []
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for i, x in enumerate("ABCD"):
+            rows.append(row(x, m, **B_GOOD))
+            entries.append(monthly_entry(x, m, key_work_points=10 - i))
+    s = score(b, villages, rows, entries, period="2026-09")
+    rewards = {r.name: dict(zip(s.codes, r.amounts.tolist())) for r in s.rewards}
+    assert rewards["早孕建册工作补贴"]["A"] == 50 * 8
+    assert rewards["产后访视工作补贴"]["A"] == 50 * 3
+    assert rewards["超早孕建册任务补贴"]["A"] == 200 * (8 - 4)
+    rr = s.rank_reward
+    assert rr is not None and rr.period_name == "第三季度"
+    assert dict(zip(s.codes, rr.sums.tolist())) == pytest.approx({"A": 300, "B": 297, "C": 294, "D": 291})
+    assert dict(zip(s.codes, rr.amounts.tolist())) == {"A": 2000, "B": 1500, "C": 1000, "D": 0}
+    assert "作出检讨" in rr.notes[s.codes.index("D")]
+    assert score(b, villages, rows[:8], entries[:8], period="2026-08").rank_reward is None  # the quarter has not ended
+
+
+def test_c_rate_over_the_season_ranked_lowest_first_with_tiers_and_flags(c):
+    villages = [village(x) for x in "ABCD"]
+    rows = []
+    for m in ("2026-06", "2026-07"):
+        rows += [row("A", m, fruits_checked=1000, fruits_infested=0, bait_rounds=2, spray_rounds=2),
+                 row("B", m, fruits_checked=1000, fruits_infested=2, bait_rounds=2, spray_rounds=2),
+                 row("C", m, fruits_checked=1000, fruits_infested=3, bait_rounds=1, spray_rounds=2),
+                 row("D", m, fruits_checked=500, fruits_infested=3, bait_rounds=2, spray_rounds=2)]
+    s = score(c, villages, rows, period="2026-07")
+    rate = dict(zip(s.codes, s.total.tolist()))
+    assert rate == pytest.approx({"A": 0, "B": 2, "C": 3, "D": 6})  # Σ虫果 / Σ检查 × 1000, never averaged
+    assert dict(zip(s.codes, s.rank.tolist())) == {"A": 1, "B": 2, "C": 3, "D": 4}
+    (reward,) = s.rewards
+    assert dict(zip(s.codes, reward.amounts.tolist())) == {"A": 800, "B": 500, "C": 200, "D": 0}
+    assert reward.due is False  # the season ends in December: an estimate until then
+    flags = dict(zip(s.codes, s.flags))
+    assert flags["C"] == ["组织不力、措施不实（诱杀或喷药不足 3 次）"]  # bait rounds 1 + 1 = 2, 3 are required
+    assert flags["A"] == []
+    assert dict(zip(s.codes, s.verdicts))["C"] == "通报批评"
+    assert Month(2026, 5) not in s.data.months  # the season starts in June
+
+
+NEW_PROGRAMME = textwrap.dedent("""\
+    id: river-patrol
+    name: 河长巡河考核
+    version: "1"
+    report:
+      form_no: 巡河月报-01
+      title: 村级河长巡河月报表
+      sheet: 月报
+      sections:
+        - title: 一、巡河
+          fields:
+            - {id: patrols_due, label: 应巡河次数, type: integer, min: 0, unit: 次}
+            - {id: patrols_done, label: 实际巡河次数, type: integer, min: 0, unit: 次}
+            - {id: problems_fixed, label: 发现问题整改数, type: integer, min: 0, unit: 个}
+    rules:
+      - {type: lte, field: patrols_done, other: patrols_due}
+    periods:
+      assessment:
+        - {name: 全年, months: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]}
+    scoring:
+      items:
+        - {code: R1, name: 巡河完成率, max: 80, base: "IF(patrols_due=0,80,80*patrols_done/patrols_due)"}
+        - {code: R2, name: 问题整改, max: 20, base: "MIN(20,5*problems_fixed)", bonus: "MAX(0,problems_fixed-4)"}
+    """)
+
+
+def test_a_new_programme_from_files_alone(tmp_path):
+    yaml_path = tmp_path / "巡河.yaml"
+    yaml_path.write_text(NEW_PROGRAMME, encoding="utf-8")
+    ws = tmp_path / "ws"
+    api.init_workspace(ws, programme=str(yaml_path))
+    ctx = api.load_context(ws)
+    assert ctx.programme.id == "river-patrol"
+    period = Month(2026, 3)
+    templates = api.make_templates(ctx, period)
+    figures = [(8, 6, 1), (10, 10, 6)]
+    for (due, done, fixed), v, path in zip(figures, ctx.registry.villages, templates):
+        values, _ = example_values(ctx.programme, v, period)
+        values |= {"patrols_due": due, "patrols_done": done, "problems_fixed": fixed}
+        (ctx.workspace.inbox / f"{v.name}.xlsx").write_bytes(fill_template(path.read_bytes(), values))
+    summary = api.collect(ctx)
+    assert summary.count("已接收") == 2
+    result = api.consolidate(ctx, period)
+    got = {v["name"]: v for v in result.table["villages"]}
+    first, second = (ctx.registry.villages[0].name, ctx.registry.villages[1].name)
+    assert got[first]["items"]["R1"]["base"] == pytest.approx(60)
+    assert got[first]["total"] == pytest.approx(60 + 5)
+    assert got[second]["total"] == pytest.approx(80 + 20 + 2)
+    assert got[second]["rank"] == 1
+    assert result.path.is_file()
+
+
+@pytest.mark.parametrize("pid", ["monthly-b", "fruitfly-c"])
+def test_shipped_programmes_run_end_to_end(tmp_path, pid):
+    from pipeline.demo import run_demo
+
+    result = run_demo(tmp_path / "ws", Month(2026, 9) if pid == "monthly-b" else Month(2026, 7), programme=pid)
+    assert result.consolidation is not None and result.consolidation.path.is_file()
+    assert result.consolidation.table["villages"]
