@@ -13,9 +13,14 @@ from pathlib import Path
 
 from .check import FileCheck, check_bytes
 from .example import ORGAN, TOWNSHIP, example_registry
-from .intake.folder import CollectSummary, collect_folder
+from .intake.collect import collect as collect_all
+from .intake.folder import CollectSummary
 from .intake.lock import workspace_lock
+from .intake.mailconfig import mail_settings
+from .intake.outbox import send_pending
+from .intake.replies import reminder, template_mail
 from .ledger.db import Ledger
+from .ledger.mail import Reply, queue
 from .problems import HuizongError, Problem
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
@@ -134,8 +139,12 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     return registry, problems
 
 
-def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_dir: Path | None = None) -> list[Path]:
-    """One personalised template per village (or one blank template) for ``period``."""
+def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_dir: Path | None = None,
+                   villages: list[str] | None = None) -> list[Path]:
+    """One personalised template per village (or one blank template) for ``period``.
+
+    ``villages`` (codes) limits the personalised ones to those villages.
+    """
     p = ctx.programme
     ws = ctx.workspace
     folder = out_dir or (ws.templates / (str(period) if period else "空白"))
@@ -153,6 +162,8 @@ def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_
         raise HuizongError(Problem("X005", value="（未指定）"))
     secret = ctx.secret
     for v in ctx.registry.villages:
+        if villages is not None and v.code not in villages:
+            continue
         sig = sign(secret, p.id, v.code, str(period), p.version)
         ident = TemplateIdentity(p, ws.organ, v.code, v.name, period, sig, deadline)
         path = folder / f"{p.form_no}_{v.name}_{period.chinese}.xlsx"
@@ -202,9 +213,10 @@ def validate_files(
     return out
 
 
-def collect(ctx: Context, progress: Progress | None = None) -> CollectSummary:
-    """Take every file in inbox/: archive, identify, validate, record, write feedback. Locked."""
-    return collect_folder(ctx, progress)
+def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -> CollectSummary:
+    """Take every file in inbox/ and every new message of the mailbox: archive, identify, validate,
+    record, write feedback, reply. One run at a time per workspace."""
+    return collect_all(ctx, progress, mail=mail)
 
 
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
@@ -311,4 +323,66 @@ def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
                 if p["severity"] == "警告":
                     out.append({**p, "village_code": row["village_code"], "village_name": v.name if v else "", "period": period.chinese})
     return out
+
+
+@dataclass
+class MailOut:
+    replies: list[Reply]
+    sent: int
+    problems: list[Problem]
+    skipped: list[str]  # villages without a registered address
+
+
+def _deadline_text(ws: Workspace, period: Month) -> str:
+    due = period.shift(1)
+    return f"{due.year}年{due.month}月{ws.deadline_day}日"
+
+
+def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[str]) -> MailOut:
+    settings = mail_settings(ctx.workspace.settings)
+    if dry_run:
+        return MailOut(replies, 0, [], skipped)
+    if settings is None or settings.smtp is None:
+        raise HuizongError(Problem("C002", file=str(ctx.workspace.root / "huizong.yaml"), field="mail.smtp", detail="没有设置发信服务器（SMTP），无法发送邮件"))
+    with workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
+        with ledger.transaction() as db:
+            for r in replies:
+                queue(db, r)
+        report = send_pending(ledger, settings, ctx.workspace.root)
+    return MailOut(replies, report.sent, report.problems, skipped)
+
+
+def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None = None) -> MailOut:
+    """E-mail the villages that have not reported (or were sent back) a reminder with their template."""
+    settings = mail_settings(ctx.workspace.settings)
+    domain = settings.from_addr.rpartition("@")[2] if settings else ""
+    today = today or datetime.now().date().isoformat()
+    todo = [s for s in status(ctx, period) if s.state in ("未报", "退回") and s.code]
+    paths = {p.stem.split("_")[1]: p for p in make_templates(ctx, period, villages=[s.code for s in todo])} if todo else {}
+    replies, skipped = [], []
+    for s in todo:
+        v = ctx.registry.by_code(s.code)
+        if v is None or not v.emails:
+            skipped.append(s.name)
+            continue
+        path = paths[v.name]
+        replies.append(reminder(v, period, s.state, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
+                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today))
+    return _mail_out(ctx, replies, dry_run, skipped)
+
+
+def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOut:
+    """E-mail every village its own personalised template for the period."""
+    settings = mail_settings(ctx.workspace.settings)
+    domain = settings.from_addr.rpartition("@")[2] if settings else ""
+    paths = {p.stem.split("_")[1]: p for p in make_templates(ctx, period)}
+    replies, skipped = [], []
+    for v in ctx.registry.villages:
+        if not v.emails:
+            skipped.append(v.name)
+            continue
+        path = paths[v.name]
+        replies.append(template_mail(v, period, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
+                                     (path.name, str(path.relative_to(ctx.workspace.root))), domain))
+    return _mail_out(ctx, replies, dry_run, skipped)
 

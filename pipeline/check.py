@@ -47,7 +47,7 @@ class FileCheck:
         """退回 for any content error; 待确认 when only the identity is in doubt; else 已接收."""
         if any(p.is_error and p.code not in CONFIRM_CODES for p in self.problems):
             return REJECTED
-        if self.identity.needs_confirmation:
+        if any(p.code in CONFIRM_CODES for p in self.problems):
             return PENDING
         return ACCEPTED
 

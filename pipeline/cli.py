@@ -170,20 +170,27 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
         _fail(exc)
         return
     if as_json:
-        out.print_json(json.dumps({"summary": summary.line, "items": [i.__dict__ for i in summary.items]}, ensure_ascii=False))
-        return
+        out.print_json(json.dumps({"summary": summary.line, "items": [i.__dict__ for i in summary.items],
+                                   "problems": [p.to_dict() for p in summary.problems]}, ensure_ascii=False))
+        raise typer.Exit(1 if summary.problems else 0)
     if summary.items:
         table = Table(title="本次收取", show_lines=False)
-        for col in ("文件", "村", "报告期", "状态", "版本", "错误", "提示"):
+        for col in ("文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
             table.add_column(col)
         for i in summary.items:
-            table.add_row(i.name, i.village, i.period, i.status, str(i.version or ""), str(i.errors), str(i.warnings))
+            table.add_row(i.name, i.sender or "文件夹", i.village, i.period, i.status, str(i.version or ""), str(i.errors), str(i.warnings))
         out.print(table)
     else:
-        out.print("收件箱中没有新文件。")
+        out.print("没有新收到的报表。")
     out.print(summary.line)
+    if summary.messages_without_reports:
+        out.print(f"另有 {summary.messages_without_reports} 封邮件没有报表附件（已回复说明）。")
+    for p in summary.problems:
+        err.print(f"[{p.severity.value} {p.code}] {p.message}", markup=False)
     if any(i.feedback for i in summary.items):
         out.print(f"退回文件的标注副本在 {ctx.workspace.feedback}")
+    if summary.problems:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -199,7 +206,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         out.print_json(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))
         return
     table = Table(title=f"{month.chinese} 上报情况")
-    for col in ("村（社区）", "状态", "收到时间", "版本", "问题数", "备注"):
+    for col in ("村（社区）", "状态", "收到时间", "版本", "问题数", "来源", "备注"):
         table.add_column(col, no_wrap=col != "备注")
     colours = {"已报": "green", "退回": "red", "待确认": "yellow", "未报": "bright_black"}
     for r in rows:
@@ -207,7 +214,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         note = r.note + (f"记录号 {r.submissions[-1]}，确认：huizong accept {r.submissions[-1]} --note 理由" if r.state == "待确认" else "")
         table.add_row(
             r.name, f"[{colours.get(r.state, 'white')}]{state}[/]", r.received_at.replace("T", " ")[5:16],
-            str(r.version or ""), str(r.errors or ""), note,
+            str(r.version or ""), str(r.errors or ""), "文件夹" if r.sender == "folder" else r.sender, note,
         )
     out.print(table)
     counts: dict[str, int] = {}
@@ -231,6 +238,73 @@ def accept(
         _fail(exc)
         return
     out.print(f"已确认接收：记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版。")
+
+
+def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
+    table = Table(title=f"{what}（{'预览，未发送' if dry_run else '已处理'}）")
+    for col in ("收件人", "主题", "附件"):
+        table.add_column(col)
+    for r in result.replies:
+        table.add_row("、".join(r.to), r.subject, "、".join(a[0] for a in r.attachments))
+    out.print(table)
+    if result.skipped:
+        out.print("村名册中没有上报邮箱、未能发送：" + "、".join(result.skipped), markup=False)
+    if not dry_run:
+        out.print(f"已发送 {result.sent} 封。")
+    for p in result.problems:
+        err.print(f"[{p.severity.value} {p.code}] {p.message}", markup=False)
+    if result.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def remind(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "",
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="只显示将发送的邮件，不发送")] = False) -> None:
+    """催报：给本月未报或被退回的村发送提醒邮件，附上该村本月的模板。"""
+    ctx = _context(workspace)
+    month = _period(period) if period else _period("")
+    try:
+        result = api.remind(ctx, month, dry_run=dry_run)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    _print_mail_out(result, f"{month.chinese} 催报", dry_run)
+
+
+@app.command("send-templates")
+def send_templates(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "",
+                   dry_run: Annotated[bool, typer.Option("--dry-run", help="只显示将发送的邮件，不发送")] = False) -> None:
+    """把本月的模板（已填好村名和报告期）分别发给每个村。"""
+    ctx = _context(workspace)
+    month = _period(period) if period else _period("")
+    try:
+        result = api.send_templates(ctx, month, dry_run=dry_run)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    _print_mail_out(result, f"{month.chinese} 模板", dry_run)
+
+
+@app.command("mail-password")
+def mail_password(workspace: WorkspaceOpt = Path(".")) -> None:
+    """把邮箱授权码保存到本机系统凭据（Windows 凭据管理器），不写入任何文件。"""
+    from .intake.mailconfig import KEYRING_SERVICE, mail_settings
+
+    ctx = _context(workspace)
+    settings = mail_settings(ctx.workspace.settings)
+    server = settings and (settings.imap or settings.smtp)
+    if not server:
+        err.print("[错误 C002] huizong.yaml 中还没有邮箱设置（mail: imap/smtp），请先填写。")
+        raise typer.Exit(2)
+    secret = typer.prompt(f"{server.user} 的授权码", hide_input=True)
+    try:
+        import keyring
+
+        keyring.set_password(KEYRING_SERVICE, server.user, secret)
+    except Exception as exc:  # no keyring backend (e.g. a Linux server): say what to do instead
+        err.print(f"[错误 M001] 无法保存到系统凭据（{exc}）。请改用环境变量 {settings.password_env}。", markup=False)
+        raise typer.Exit(2) from exc
+    out.print("已保存。")
 
 
 def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:

@@ -84,6 +84,11 @@ CATALOGUE: dict[str, Kind] = {
         Kind("I005", E, "文件是 {value} 的报表，不是本次要求的 {detail}。"),
         Kind("I006", W, "模板版本为 {value}，当前版本为 {detail}。请下次使用新模板。"),
         Kind("I007", E, "发件人 {value} 不是 {detail} 登记的上报邮箱。已转为待确认，请镇里核实。"),
+        Kind("M001", E, "没有找到邮箱密码（授权码）：{detail}。"),
+        Kind("M002", E, "无法连接邮件服务器 {detail}。请检查网络、服务器地址和端口，或稍后再试。"),
+        Kind("M003", E, "邮箱登录失败（{detail}）。QQ/163 邮箱须在网页版设置中开启 IMAP/SMTP 服务，并使用“授权码”而不是登录密码。"),
+        Kind("M004", E, "发送邮件失败（{detail}），未发出的回复会在下次运行时重发。"),
+        Kind("M005", W, "邮件中没有找到报表附件（{detail}）。"),
         Kind("C001", E, "配置文件格式错误：{detail}"),
         Kind("C002", E, "配置项 {field} 不正确：{detail}"),
         Kind("C003", E, "村名册中“{label}”不正确：{detail}"),
@@ -176,7 +181,10 @@ def errors(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.is_error]
 
 
-_GROUPS = {"F": "文件", "S": "表格结构", "V": "填写的值", "R": "前后规则", "I": "村与报告期（身份）", "C": "配置与村名册", "X": "工作目录与命令"}
+_GROUPS = {
+    "F": "文件", "S": "表格结构", "V": "填写的值", "R": "前后规则", "I": "村与报告期（身份）", "M": "邮件",
+    "C": "配置与村名册", "X": "工作目录与命令",
+}
 
 
 def catalogue_markdown() -> str:

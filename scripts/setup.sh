@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Prepare this checkout: a virtual environment in .venv with huizong and its test tools.
-# --with-libreoffice also installs (on Debian/Ubuntu, as root) LibreOffice Calc, a CJK font and
-# poppler-utils, which the tests use as a real spreadsheet client and renderer.
+# --for-tests also installs (on Debian/Ubuntu, as root) what the tests run for real:
+# LibreOffice Calc, a CJK font and poppler-utils (a spreadsheet client and renderer), and
+# Dovecot (an IMAP server the mail tests start on 127.0.0.1 with a throw-away mailbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ "${1:-}" == "--with-libreoffice" ]]; then
+if [[ "${1:-}" == "--for-tests" || "${1:-}" == "--with-libreoffice" ]]; then
   need=()
   command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
   command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
   fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need+=(fonts-noto-cjk)
+  [[ -x /usr/sbin/dovecot ]] || need+=(dovecot-imapd)
   if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
       echo "需要安装：${need[*]}（请用 root 运行，或 sudo apt-get install ${need[*]}）" >&2

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from ..check import FileCheck, check_bytes, redacted_problems, stored_record
 from ..ledger.archive import Archive
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
+from ..problems import Problem
 from ..workbook.feedback import build_feedback
 from ..workspace import atomic_write
 from .faults import crash_point
-from .lock import workspace_lock
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -40,12 +40,16 @@ class Collected:
     warnings: int
     submission_id: int
     feedback: str | None = None
+    sender: str | None = None
 
 
 @dataclass
 class CollectSummary:
     items: list[Collected] = field(default_factory=list)
     resumed: int = 0  # arrivals recorded by an interrupted earlier run, only tidied now
+    problems: list[Problem] = field(default_factory=list)  # mailbox or SMTP trouble (the rest went on)
+    messages_without_reports: int = 0
+    replies_sent: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for i in self.items if i.status == status)
@@ -57,6 +61,8 @@ class CollectSummary:
             parts.append(f"待确认 {self.count(PENDING)} 份")
         if self.count(DUPLICATE):
             parts.append(f"重复 {self.count(DUPLICATE)} 份")
+        if self.replies_sent:
+            parts.append(f"发出回复 {self.replies_sent} 封")
         return "，".join(parts)
 
 
@@ -67,43 +73,38 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))  # in order of arrival
 
 
-def collect_folder(ctx: Context, progress: Callable[[int, int, str], None] | None = None) -> CollectSummary:
+def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: CollectSummary,
+                   progress: Callable[[int, int, str], None] | None = None) -> None:
     ws = ctx.workspace
-    summary = CollectSummary()
-    with workspace_lock(ws), Ledger(ws.ledger_path) as ledger:
-        archive = Archive(ws.archive)
-        files = inbox_files(ws.inbox)
-        for i, path in enumerate(files):
-            if progress:
-                progress(i, len(files), path.name)
-            st = path.stat()
-            ref = f"folder:{path.name}:{st.st_size}:{st.st_mtime_ns}"
-            if ledger.receipt_for(ref) is not None:
-                _tidy(path, ws.processed)
-                summary.resumed += 1
-                continue
-            data = path.read_bytes()
-            digest, _ = archive.put(data, path.suffix)
-            crash_point("archived")
-            check = check_bytes(data, path.name, ctx.programme, ctx.registry, ctx.secret, ws.limits)
-            feedback = _write_feedback(ctx, check, data, path, digest) if check.status == REJECTED else None
-            arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, _arrived(st.st_mtime))
-            row = ledger.record(arrival, _outcome(ctx, check, feedback))
-            crash_point("recorded")
-            _tidy(path, ws.processed)
-            crash_point("tidied")
-            summary.items.append(
-                Collected(
-                    path.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
-                    row["n_errors"], row["n_warnings"], row["id"], feedback,
-                )
-            )
+    files = inbox_files(ws.inbox)
+    for i, path in enumerate(files):
         if progress:
-            progress(len(files), len(files), "")
-    return summary
+            progress(i, len(files), path.name)
+        st = path.stat()
+        ref = f"folder:{path.name}:{st.st_size}:{st.st_mtime_ns}"
+        if ledger.receipt_for(ref) is not None:
+            _tidy(path, ws.processed)
+            summary.resumed += 1
+            continue
+        data = path.read_bytes()
+        digest, _ = archive.put(data, path.suffix)
+        crash_point("archived")
+        check = check_bytes(data, path.name, ctx.programme, ctx.registry, ctx.secret, ws.limits)
+        feedback = write_feedback(ctx, check, data, path, digest) if check.status == REJECTED else None
+        arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, _arrived(st.st_mtime))
+        row = ledger.record(arrival, outcome_for(ctx, check, feedback))
+        crash_point("recorded")
+        _tidy(path, ws.processed)
+        crash_point("tidied")
+        summary.items.append(
+            Collected(
+                path.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
+                row["n_errors"], row["n_warnings"], row["id"], feedback,
+            )
+        )
 
 
-def _outcome(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:
+def outcome_for(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:
     v = check.identity.village
     record = stored_record(check, ctx.programme) if check.status != REJECTED else None
     return Outcome(
@@ -120,7 +121,7 @@ def _outcome(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:
     )
 
 
-def _write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, digest: str) -> str:
+def write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, digest: str) -> str:
     v = check.identity.village
     folder = ctx.workspace.feedback / (str(check.identity.period) if check.identity.period else "未识别")
     stem = f"{v.name}_" if v else ""

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     size INTEGER NOT NULL,
     ext TEXT NOT NULL,
     sender TEXT,
+    message_id TEXT,
     received_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS submissions (
@@ -72,6 +73,7 @@ class Arrival:
     ext: str
     sender: str | None
     received_at: str
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class Ledger:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
+        from .mail import SCHEMA as MAIL_SCHEMA  # noqa: PLC0415 - mail.py imports this module
+
+        self.conn.executescript(MAIL_SCHEMA)
 
     def close(self) -> None:
         self.conn.close()
@@ -128,35 +133,39 @@ class Ledger:
     def record(self, arrival: Arrival, outcome: Outcome) -> sqlite3.Row:
         """Record one arrival and its outcome atomically; decides 重复 and the version number."""
         with self.transaction() as db:
-            existing = db.execute("SELECT id FROM receipts WHERE source_ref = ?", (arrival.source_ref,)).fetchone()
-            if existing:
-                return db.execute("SELECT * FROM submissions WHERE receipt_id = ?", (existing["id"],)).fetchone()
-            cur = db.execute(
-                "INSERT INTO receipts(source, source_ref, original_name, sha256, size, ext, sender, received_at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (arrival.source, arrival.source_ref, arrival.original_name, arrival.sha256, arrival.size, arrival.ext,
-                 arrival.sender, arrival.received_at),
-            )
-            receipt_id = cur.lastrowid
-            first = db.execute(
-                "SELECT id FROM submissions WHERE sha256 = ? ORDER BY id LIMIT 1", (arrival.sha256,)
-            ).fetchone()
-            status, version, duplicate_of = outcome.status, None, None
-            if first is not None:
-                status, duplicate_of = DUPLICATE, first["id"]
-            elif status == ACCEPTED:
-                version = self._next_version(db, outcome.village_code, outcome.period)
-            cur = db.execute(
-                "INSERT INTO submissions(receipt_id, sha256, programme, village_code, village_name, period, status, version,"
-                " duplicate_of, n_errors, n_warnings, problems_json, record_json, feedback_path, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (receipt_id, arrival.sha256, outcome.programme, outcome.village_code, outcome.village_name, outcome.period,
-                 status, version, duplicate_of, outcome.n_errors, outcome.n_warnings,
-                 json.dumps(outcome.problems, ensure_ascii=False),
-                 json.dumps(outcome.record, ensure_ascii=False) if outcome.record is not None else None,
-                 outcome.feedback_path, now()),
-            )
-            return db.execute("SELECT * FROM submissions WHERE id = ?", (cur.lastrowid,)).fetchone()
+            return self.record_in(db, arrival, outcome)
+
+    def record_in(self, db: sqlite3.Connection, arrival: Arrival, outcome: Outcome) -> sqlite3.Row:
+        """The same, inside a transaction the caller holds (a mail message records all its files at once)."""
+        existing = db.execute("SELECT id FROM receipts WHERE source_ref = ?", (arrival.source_ref,)).fetchone()
+        if existing:
+            return db.execute("SELECT * FROM submissions WHERE receipt_id = ?", (existing["id"],)).fetchone()
+        cur = db.execute(
+            "INSERT INTO receipts(source, source_ref, original_name, sha256, size, ext, sender, message_id, received_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (arrival.source, arrival.source_ref, arrival.original_name, arrival.sha256, arrival.size, arrival.ext,
+             arrival.sender, arrival.message_id, arrival.received_at),
+        )
+        receipt_id = cur.lastrowid
+        first = db.execute(
+            "SELECT id FROM submissions WHERE sha256 = ? ORDER BY id LIMIT 1", (arrival.sha256,)
+        ).fetchone()
+        status, version, duplicate_of = outcome.status, None, None
+        if first is not None:
+            status, duplicate_of = DUPLICATE, first["id"]
+        elif status == ACCEPTED:
+            version = self._next_version(db, outcome.village_code, outcome.period)
+        cur = db.execute(
+            "INSERT INTO submissions(receipt_id, sha256, programme, village_code, village_name, period, status, version,"
+            " duplicate_of, n_errors, n_warnings, problems_json, record_json, feedback_path, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (receipt_id, arrival.sha256, outcome.programme, outcome.village_code, outcome.village_name, outcome.period,
+             status, version, duplicate_of, outcome.n_errors, outcome.n_warnings,
+             json.dumps(outcome.problems, ensure_ascii=False),
+             json.dumps(outcome.record, ensure_ascii=False) if outcome.record is not None else None,
+             outcome.feedback_path, now()),
+        )
+        return db.execute("SELECT * FROM submissions WHERE id = ?", (cur.lastrowid,)).fetchone()
 
     @staticmethod
     def _next_version(db: sqlite3.Connection, village: str | None, period: str | None) -> int:

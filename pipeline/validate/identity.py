@@ -88,3 +88,16 @@ def identify(res: ReadResult, p: Programme, registry: Registry | None, secret: s
         return ident
     ident.signed = not any(pr.code == "I003" for pr in ident.problems)
     return ident
+
+
+def check_sender(ident: Identity, sender: str, registry: Registry, file: str) -> Problem | None:
+    """A report must come from an address registered for its village; otherwise it waits for the clerk."""
+    village = ident.village
+    if village is None or not sender:
+        return None
+    if sender.lower() in {e.lower() for e in village.emails}:
+        return None
+    owner = registry.by_email(sender)
+    detail = f"{village.name}（该邮箱登记在{owner.name}名下）" if owner else village.name
+    return Problem("I007", file=file, field="sender", value=sender, detail=detail)
+

@@ -1,0 +1,120 @@
+"""Send what waits in the outbox: proper MIME (UTF-8 text, RFC 2231 attachment names that QQ Mail
+and Outlook show correctly), over SMTP with SSL or STARTTLS; each reply is marked sent only after
+the server has accepted it, so an interrupted run sends the rest next time and never loses one."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email import encoders
+from email import policy as email_policy
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate
+from pathlib import Path
+from typing import Any
+
+from ..ledger.db import Ledger
+from ..ledger.mail import mark_sent, pending_replies
+from ..problems import HuizongError, Problem
+from .faults import crash_point
+from .mailconfig import MailSettings
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WIRE = email_policy.SMTP.clone(max_line_length=998)  # long encoded names stay on one line, unsplit
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def build_mime(row: Any, settings: MailSettings, root: Path) -> MIMEMultipart:
+    """A message every Chinese client shows right: UTF-8 text; each attachment named twice — RFC 2231
+    (``filename*=utf-8''…``, one segment) for standard readers and an RFC 2047 ``name`` for the others."""
+    msg = MIMEMultipart()
+    msg["From"] = formataddr((Header(settings.from_name, "utf-8").encode(), settings.from_addr))
+    msg["To"] = ", ".join(json.loads(row["to_addrs"]))
+    msg["Subject"] = Header(row["subject"], "utf-8").encode()
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = row["message_id"]
+    if row["in_reply_to"]:
+        msg["In-Reply-To"] = row["in_reply_to"]
+        msg["References"] = row["in_reply_to"]
+    msg.attach(MIMEText(row["body"], "plain", "utf-8"))
+    for name, rel in json.loads(row["attachments_json"]):
+        data = (root / rel).read_bytes()
+        ctype = XLSX if name.endswith(".xlsx") else (mimetypes.guess_type(name)[0] or "application/octet-stream")
+        maintype, subtype = ctype.split("/", 1)
+        part = MIMEApplication(data, subtype) if maintype == "application" else MIMEBase(maintype, subtype)
+        if maintype != "application":
+            part.set_payload(data)
+            encoders.encode_base64(part)
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
+        part.set_param("name", Header(name, "utf-8").encode(maxlinelen=10000))
+        msg.attach(part)
+    return msg
+
+
+def as_wire_bytes(msg: MIMEMultipart) -> bytes:
+    return msg.as_bytes(policy=WIRE)
+
+
+def _connect(settings: MailSettings) -> smtplib.SMTP:
+    server = settings.smtp
+    assert server is not None
+    where = f"{server.host}:{server.port}"
+    try:
+        if server.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=settings.timeout, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=settings.timeout)
+            if server.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        raise HuizongError(Problem("M002", detail=f"{where}（{type(exc).__name__}: {exc}）")) from exc
+    try:
+        if server.security != "plain" or server.host not in ("127.0.0.1", "localhost", "::1"):
+            smtp.login(server.user, settings.password(server))
+    except smtplib.SMTPAuthenticationError as exc:
+        smtp.close()
+        raise HuizongError(Problem("M003", detail=f"{server.user}@{where}")) from exc
+    return smtp
+
+
+def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> SendReport:
+    report = SendReport()
+    rows = pending_replies(ledger)
+    if not rows or settings is None or settings.smtp is None or not settings.reply:
+        return report
+    try:
+        smtp = _connect(settings)
+    except HuizongError as exc:
+        report.problems += exc.problems
+        return report
+    try:
+        for row in rows:
+            try:
+                message = build_mime(row, settings, root)
+                refused = smtp.sendmail(settings.from_addr, json.loads(row["to_addrs"]), as_wire_bytes(message))
+            except (smtplib.SMTPException, OSError) as exc:
+                report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
+                continue
+            crash_point("smtp_accepted")
+            if refused:
+                report.problems.append(Problem("M004", detail=f"{row['subject']}：收件人被拒 {', '.join(refused)}"))
+            mark_sent(ledger, row["id"], "accepted" if not refused else json.dumps(refused, ensure_ascii=False, default=str))
+            report.sent += 1
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    return report
