@@ -257,32 +257,30 @@ def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
-def remind(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "",
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="只显示将发送的邮件，不发送")] = False) -> None:
-    """催报：给本月未报或被退回的村发送提醒邮件，附上该村本月的模板。"""
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="只显示将发送的邮件，不发送")]
+
+
+def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what: str) -> None:
     ctx = _context(workspace)
-    month = _period(period) if period else _period("")
+    month = _period(period)
     try:
-        result = api.remind(ctx, month, dry_run=dry_run)
+        result = action(ctx, month, dry_run=dry_run)
     except HuizongError as exc:
         _fail(exc)
         return
-    _print_mail_out(result, f"{month.chinese} 催报", dry_run)
+    _print_mail_out(result, f"{month.chinese} {what}", dry_run)
+
+
+@app.command()
+def remind(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", dry_run: DryRunOpt = False) -> None:
+    """催报：给本月未报或被退回的村发送提醒邮件，附上该村本月的模板。"""
+    _mail_command(workspace, period, dry_run, api.remind, "催报")
 
 
 @app.command("send-templates")
-def send_templates(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "",
-                   dry_run: Annotated[bool, typer.Option("--dry-run", help="只显示将发送的邮件，不发送")] = False) -> None:
+def send_templates(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", dry_run: DryRunOpt = False) -> None:
     """把本月的模板（已填好村名和报告期）分别发给每个村。"""
-    ctx = _context(workspace)
-    month = _period(period) if period else _period("")
-    try:
-        result = api.send_templates(ctx, month, dry_run=dry_run)
-    except HuizongError as exc:
-        _fail(exc)
-        return
-    _print_mail_out(result, f"{month.chinese} 模板", dry_run)
+    _mail_command(workspace, period, dry_run, api.send_templates, "模板")
 
 
 @app.command("mail-password")

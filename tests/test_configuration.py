@@ -130,3 +130,23 @@ def test_registry_problems_are_located_and_bad_rows_left_out(workspace, programm
     assert ctx.registry.by_name("新河村委会") is xinhe
     assert ctx.registry.by_name("　新河\u200b") is xinhe
     assert ctx.registry.by_email("XinHe@163.com") is xinhe
+
+
+def test_a_report_open_in_excel_is_a_clear_message_and_nothing_is_left_behind(tmp_path, monkeypatch):
+    # Windows refuses to replace a file Excel holds open; Linux does not, so the refusal is
+    # simulated at the one call that meets it (os.replace) — the boundary we cannot run here.
+    from pipeline.workspace import atomic_write
+
+    target = tmp_path / "reports" / "2026-10-汇总排名.xlsx"
+    atomic_write(target, b"old")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+
+    monkeypatch.setattr("pipeline.workspace.os.replace", refuse)
+    with pytest.raises(HuizongError) as info:
+        atomic_write(target, b"new")
+    (p,) = info.value.problems
+    assert p.code == "X004" and "2026-10-汇总排名.xlsx" in p.message and "关闭" in p.message
+    assert target.read_bytes() == b"old"
+    assert [x.name for x in target.parent.iterdir()] == [target.name]  # no temp file left
