@@ -384,6 +384,39 @@ def demo(
         out.print(f"汇总表（通报、得分明细、计算说明……）：{result.consolidation.path}")
 
 
+@app.command()
+def serve(
+    workspace: WorkspaceOpt = Path("."),
+    port: Annotated[int | None, typer.Option("--port", help="端口（默认用设置中的 serve.port，或 8765）")] = None,
+) -> None:
+    """启动本机汇总服务（只监听 127.0.0.1），供 WPS 加载项的按钮调用；按 Ctrl+C 停止。"""
+    import logging
+
+    from .serve import make_server
+
+    addin = workspace / "wps-addin"
+    try:
+        server, service = make_server(workspace, port, addin if addin.is_dir() else None)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    except OSError as exc:
+        err.print(f"[错误 X009] 端口 {port or ''} 无法使用（{exc}）；可能已有一个汇总服务在运行，或换一个 --port。", markup=False)
+        raise typer.Exit(2) from exc
+    log_path = service.root / ".huizong" / "serve.log"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(log_path, encoding="utf-8"), logging.StreamHandler()])
+    out.print(f"汇总服务已启动：http://127.0.0.1:{service.port}/  工作目录 {service.root}", markup=False)
+    out.print("按 Ctrl+C 停止。")
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        out.print("正在停止……")
+    finally:
+        server.server_close()
+    out.print("汇总服务已停止。")
+
+
 def main(argv: list[str] | None = None) -> Any:
     if sys.platform == "win32":  # old consoles default to GBK; rich writes UTF-8 through the Windows API
         for stream in (sys.stdout, sys.stderr):

@@ -98,6 +98,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("X001", E, "{detail} 不是汇总工作目录（缺少 huizong.yaml）。请先运行 huizong init {detail}。"),
         Kind("X002", E, "{detail} 已经是一个汇总工作目录。如确需重建设置和村名册，请加 --force（原文件会先备份到 .huizong/backup，归档和台账保留）。"),
         Kind("X008", E, "{detail}没有任何村的已接收报表，无法汇总。请先收取（huizong collect）并处理退回、待确认的报表。"),
+        Kind("X009", E, "本机汇总服务的端口无法使用（{detail}）。可能已有一个汇总服务在运行，或用 --port 换一个端口。"),
         Kind("X007", E, "目录 {detail} 不为空，也不是汇总演示目录；为免误删其中的文件，请换一个 --out 目录。"),
         Kind("X003", E, "另一个汇总任务正在运行（{detail}），请等它结束后再试。"),
         Kind("X004", E, "文件“{detail}”正被其他程序（如 Excel/WPS）打开，无法写入。请关闭该文件后再试。"),

@@ -1,0 +1,84 @@
+"""The tables the buttons write back (Excel console and WPS add-in alike): 上报情况, 排名, 问题清单.
+
+Plain data — headers, rows of values, and a colour per row — so that each face (xlwings, the
+WPS JavaScript through the local service) only paints cells, and both show the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .ledger.db import Ledger
+from .programme.periods import Month
+
+STATE_COLOURS = {"已报": "#C6EFCE", "退回": "#FFC7CE", "待确认": "#FFEB9C", "未报": "#D9D9D9"}
+VERDICT_COLOURS = {"通报表扬": "#E2EFDA", "通报批评": "#FCE4D6"}
+
+
+@dataclass
+class View:
+    sheet: str
+    title: str
+    headers: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    colours: list[str | None] = field(default_factory=list)  # one background per row (or None)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def status_view(statuses: list[Any], period: Month) -> View:
+    view = View("上报情况", f"{period.chinese} 上报情况", ["村代码", "村（社区）", "状态", "迟报", "收到时间", "版本", "问题数", "来源", "备注"])
+    for s in statuses:
+        view.rows.append([s.code, s.name, s.state, "迟报" if s.late else "", s.received_at.replace("T", " ")[:16], s.version or "",
+                          s.errors or "", "文件夹" if s.sender == "folder" else (s.sender or ""),
+                          s.note or (f"记录号 {s.submissions[-1]}" if s.state == "待确认" and s.submissions else "")])
+        view.colours.append(STATE_COLOURS.get(s.state))
+    counts: dict[str, int] = {}
+    for s in statuses:
+        counts[s.state] = counts.get(s.state, 0) + 1
+    view.note = "，".join(f"{k} {v} 个" for k, v in counts.items())
+    return view
+
+
+def ranking_view(result: Any) -> View:
+    """From an api.Consolidation: rank, change, total and categories, with the praise/criticism bands."""
+    from .workbook.summary.notice import rank_change
+
+    scored = result.scored
+    label = scored.rules.total_label if scored.rules else "总分"
+    view = View("排名", f"{scored.data.period.chinese} 排名", ["名次", "名次变化", "村（社区）", label, *scored.plan.categories, "登记加减分", "备注"])
+    for k in scored.order():
+        adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
+        view.rows.append([
+            int(scored.rank[k]), rank_change(int(scored.rank[k]), int(scored.previous_rank[k])),
+            scored.data.villages[scored.index[k]].name, round(float(scored.total[k]), 2),
+            *[round(float(scored.category_scores[c][k]), 2) for c in scored.plan.categories], round(adj, 2),
+            "；".join(x for x in [scored.verdicts[k], *scored.flags[k]] if x),
+        ])
+        view.colours.append(VERDICT_COLOURS.get(scored.verdicts[k]))
+    for s in result.statuses:
+        if s.state != "已报":
+            view.rows.append(["—", "—", s.name, s.state, *["" for _ in scored.plan.categories], "", "本期不参评"])
+            view.colours.append(STATE_COLOURS.get(s.state))
+    view.note = f"汇总表：{result.path}"
+    return view
+
+
+def problems_view(ledger: Ledger, period: Month, registry: Any) -> View:
+    """Every problem of every file received for the period (the latest first), as the clerk chases them."""
+    view = View("问题清单", f"{period.chinese} 问题清单", ["村（社区）", "文件", "状态", "类别", "代码", "工作表", "单元格", "项目", "填写的值", "说明"])
+    for row in reversed(ledger.submissions(str(period))):
+        if row["status"] == "重复":
+            continue
+        v = registry.by_code(row["village_code"]) if row["village_code"] else None
+        for p in json.loads(row["problems_json"]):
+            view.rows.append([v.name if v else (row["village_name"] or "（未识别）"), row["original_name"], row["status"], p["severity"],
+                              p["code"], p["sheet"], p["cell"], p["label"] or p["field"], "" if p["value"] is None else str(p["value"]),
+                              p["message"]])
+            view.colours.append("#FFC7CE" if p["severity"] == "错误" else "#FFEB9C")
+    view.note = f"共 {len(view.rows)} 处" if view.rows else "本期没有问题。"
+    return view
