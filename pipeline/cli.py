@@ -417,6 +417,29 @@ def serve(
     out.print("汇总服务已停止。")
 
 
+@app.command("wps-addin")
+def wps_addin(
+    workspace: WorkspaceOpt = Path("."),
+    port: Annotated[int | None, typer.Option("--port", help="汇总服务的端口（默认 8765）")] = None,
+) -> None:
+    """生成 WPS 加载项（功能区“汇总”选项卡）和本机汇总服务的启动文件，并说明安装方法。"""
+    from .wps.addin import jsaddons_dir, write_addin
+
+    try:
+        ws = api.open_workspace(workspace)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    files = write_addin(ws, port)
+    target = jsaddons_dir()
+    out.print(f"已生成 WPS 加载项：{files.folder}", markup=False)
+    out.print("安装（每台电脑做一次）：", markup=False)
+    out.print(f"  1. 关闭 WPS；把 {files.jsplugins} 复制到 {target}（没有这个文件夹就新建；已有 jsplugins.xml 时把其中的 jsplugin 一行加进去）。", markup=False)
+    out.print(f"  2. 双击 {files.launcher.name} 启动汇总服务（窗口保持打开；可放入“启动”文件夹开机自动运行）。", markup=False)
+    out.print("  3. 打开 WPS 表格，功能区出现“汇总”选项卡；先点“选择报告期”，再点各按钮。", markup=False)
+    out.print(f"加载项通过 http://127.0.0.1:{files.port}/addin/ 由汇总服务提供，只在本机可用。", markup=False)
+
+
 def main(argv: list[str] | None = None) -> Any:
     if sys.platform == "win32":  # old consoles default to GBK; rich writes UTF-8 through the Windows API
         for stream in (sys.stdout, sys.stderr):

@@ -179,6 +179,8 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's method name
             url = urlparse(self.path)
             if url.path.startswith("/addin/") and service.addin_dir is not None:
+                if self.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
+                    return self.refuse(HTTPStatus.FORBIDDEN, "加载项文件只供 WPS 直接打开。")
                 return self.static(url.path[len("/addin/"):])
             refusal = service.refusal(self.headers)
             if refusal:

@@ -1,0 +1,1 @@
+"""The WPS加载项 (WPS add-in): ribbon, page and JavaScript, backed by ``huizong serve``."""
