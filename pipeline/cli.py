@@ -21,6 +21,7 @@ from .check import MAX_SHOWN, FileCheck
 from .problems import HuizongError
 from .programme.config import load_programme
 from .programme.periods import Month
+from .workspace import atomic_write
 
 app = typer.Typer(
     help="汇总（huizong）：村级月报的收取、校验、汇总与排名。",
@@ -415,6 +416,61 @@ def serve(
     finally:
         server.server_close()
     out.print("汇总服务已停止。")
+
+
+def _this_month() -> Month:
+    from datetime import date
+
+    today = date.today()
+    return Month(today.year, today.month)
+
+
+@app.command("excel-console")
+def excel_console(workspace: WorkspaceOpt = Path(".")) -> None:
+    """生成 Excel 控制台“汇总控制台.xlsm”：选报告期、点按钮（收取邮件、汇总排名……），结果写回工作簿。"""
+    from .excel.console import write_console
+
+    try:
+        ws = api.open_workspace(workspace)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    path = write_console(ws, _this_month())
+    out.print(f"已生成：{path}", markup=False)
+    out.print("打开时如提示“宏已被禁用”，请点“启用内容”；或把工作目录加入 Excel 的“受信任位置”（文件 → 选项 → 信任中心）。", markup=False)
+
+
+@app.command("excel-addin")
+def excel_addin(
+    workspace: WorkspaceOpt = Path("."),
+    install: Annotated[bool, typer.Option("--install", help="复制到 Excel 的启动文件夹（XLSTART），每次打开 Excel 自动加载")] = False,
+) -> None:
+    """生成 Excel 加载项 huizong.xlam：功能区“汇总”选项卡，按钮同控制台，作用于本工作目录。"""
+    import os
+    import shutil
+    import sys
+
+    from .excel.console import ADDIN, build_addin, write_console
+
+    try:
+        ws = api.open_workspace(workspace)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    write_console(ws, _this_month())  # the add-in writes its views into the console workbook
+    path = ws.root / ADDIN
+    atomic_write(path, build_addin(ws, _this_month()))
+    out.print(f"已生成：{path}（并更新了 汇总控制台.xlsm）", markup=False)
+    xlstart = Path(os.environ.get("APPDATA", "")) / "Microsoft" / "Excel" / "XLSTART" if sys.platform == "win32" else None
+    if install and xlstart is not None:
+        xlstart.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, xlstart / ADDIN)
+        out.print(f"已安装到 {xlstart}，重新打开 Excel 后功能区出现“汇总”选项卡。", markup=False)
+        return
+    if install:
+        err.print("[错误 X006] 这台电脑上找不到 Excel 的启动文件夹（XLSTART），请按下面的方法手动加载。", markup=False)
+    out.print("安装方法：Excel → 文件 → 选项 → 加载项 → 管理“Excel 加载项” → 转到 → 浏览，选中 huizong.xlam；"
+              "或把它复制到 %APPDATA%\\Microsoft\\Excel\\XLSTART 文件夹（也可运行 huizong excel-addin --install）。", markup=False)
 
 
 @app.command("wps-addin")

@@ -35,6 +35,7 @@ __all__ = ["Module", "build_vba_project"]
 # Class ids that document modules derive from (what Excel writes in Attribute VB_Base).
 _WORKBOOK_BASE = "0{00020819-0000-0000-C000-000000000046}"
 _WORKSHEET_BASE = "0{00020820-0000-0000-C000-000000000046}"
+_CLASS_BASE = "0{FCFB3D2A-A0FA-1068-A738-08002B3371B5}"  # what the VBA editor writes for a class module
 # The stdole reference every Excel project carries (REFERENCEREGISTERED, MS-OVBA 2.3.4.2.2.5).
 _STDOLE = ("stdole", r"*\G{00020430-0000-0000-C000-000000000046}#2.0#0#C:\Windows\System32\stdole2.tlb#OLE Automation")
 _HOST_EXTENDER = "&H00000001={3832D640-CF90-11CF-8E43-00A0C911005A};VBE;&H00000000"  # MS-OVBA 2.3.1.18
@@ -47,8 +48,9 @@ class Module:
     """One VBA module.
 
     ``code`` is the text after the ``Attribute`` header, which :func:`build_vba_project` writes.
-    ``kind`` is ``"standard"`` (a .bas module, listed as ``Module=``) or ``"document"`` (the code
-    behind the workbook or a sheet, listed as ``Document=``). A document module named
+    ``kind`` is ``"standard"`` (a .bas module, listed as ``Module=``), ``"class"`` (a .cls class
+    module, listed as ``Class=``) or ``"document"`` (the code behind the workbook or a sheet, listed
+    as ``Document=``). A document module named
     ``ThisWorkbook`` derives from Excel's Workbook class, any other from Worksheet; its name must
     match the workbook's or sheet's code name (XlsxWriter: ThisWorkbook, Sheet1, Sheet2, ...).
     """
@@ -106,8 +108,8 @@ def _validate(modules: list[Module], project_name: str) -> None:
     for m in modules:
         if not _IDENTIFIER.match(m.name):
             raise ValueError(f"module name {m.name!r} is not an ASCII VBA identifier of at most 31 characters")
-        if m.kind not in ("standard", "document"):
-            raise ValueError(f"module {m.name}: kind must be 'standard' or 'document', not {m.kind!r}")
+        if m.kind not in ("standard", "class", "document"):
+            raise ValueError(f"module {m.name}: kind must be 'standard', 'class' or 'document', not {m.kind!r}")
         if m.name.lower() == "dir":  # would collide with the VBA/dir stream
             raise ValueError("a module cannot be called 'dir'")
         if m.name.lower() in seen:
@@ -131,6 +133,14 @@ def _source(module: Module) -> str:
             "Attribute VB_TemplateDerived = False",
             "Attribute VB_Customizable = True",
         ]
+    elif module.kind == "class":
+        header += [
+            f'Attribute VB_Base = "{_CLASS_BASE}"',
+            "Attribute VB_GlobalNameSpace = False",
+            "Attribute VB_Creatable = False",
+            "Attribute VB_PredeclaredId = False",
+            "Attribute VB_Exposed = False",
+        ]
     lines = module.code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -142,7 +152,10 @@ def _project_stream(modules: list[Module], name: str, project_id: str, seed: byt
     # Protection state 0 (unprotected), no password, project visible (2.3.1.15-17), each obfuscated.
     cmg, dpb, gc = (_encrypt(project_id, data, seed[16 + i]) for i, data in enumerate((bytes(4), b"\x00", b"\xff")))
     lines = [f'ID="{project_id}"']
-    lines += [f"Document={m.name}/&H00000000" if m.kind == "document" else f"Module={m.name}" for m in modules]
+    lines += [
+        f"Document={m.name}/&H00000000" if m.kind == "document" else (f"Class={m.name}" if m.kind == "class" else f"Module={m.name}")
+        for m in modules
+    ]
     lines += [
         f'Name="{name}"',
         'HelpContextID="0"',
