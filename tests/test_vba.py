@@ -233,7 +233,7 @@ def test_decrypt_matches_the_spec_example() -> None:
         ([Module("Mod", ""), Module("MOD", "")], "already used"),
         ([Module("VBAProject", "")], "already used by the project"),
         ([Module("dir", "")], "cannot be called 'dir'"),
-        ([Module("Mod", "", "class")], "kind must be"),
+        ([Module("Mod", "", "userform")], "kind must be"),
         ([Module("Mod", 'Attribute VB_Name = "Mod"\nSub A()\nEnd Sub')], "without its Attribute header"),
         ([Module("Mod", "' 😀 not in GBK")], "cannot be written in code page"),
     ],
@@ -516,3 +516,13 @@ def test_module_streams_are_source_only() -> None:
         assert stream[0] == 0x01
         assert ovba.decompress(stream).startswith(f'Attribute VB_Name = "{m.name}"'.encode())
 
+
+
+def test_class_modules_round_trip_with_their_header():
+    """xlwings' standalone VBA needs its Dictionary class module: Class= in PROJECT, class VB_Base."""
+    olevba = pytest.importorskip("oletools.olevba")
+    project = build_vba_project([Module("Dict", "Private x As Long\nPublic Property Get Count() As Long\n    Count = x\nEnd Property\n", kind="class")])
+    parser = olevba.VBA_Parser("p.bin", data=project)
+    ((_f, _s, _name, code),) = list(parser.extract_macros())
+    assert 'Attribute VB_Base = "0{FCFB3D2A-A0FA-1068-A738-08002B3371B5}"' in code
+    assert "Public Property Get Count()" in code
