@@ -228,3 +228,35 @@ def test_sigkill_at_random_moments_then_rerun_gives_the_same_state(ctx, referenc
         _run_collect(ctx.workspace.root, kill_after=rng.uniform(0.4, 2.0))
     assert _run_collect(ctx.workspace.root) == 0
     assert _state(ctx.workspace.root) == reference_state
+
+
+def test_a_process_pool_gives_the_same_ledger_in_the_same_order(workspace, tmp_path, monkeypatch):
+    import shutil
+
+    import pipeline.intake.checker as checker
+
+    other = tmp_path / "inline"
+    shutil.copytree(workspace, other)
+    results = []
+    for root, pool_from in ((workspace, 1), (other, 10_000)):
+        monkeypatch.setattr(checker, "POOL_FROM", pool_from)
+        ctx = api.load_context(root)
+        t0 = time.time() - 3600
+        for i, (name, data) in enumerate(_pool_inbox(ctx)):
+            drop(ctx, name, data, t0 + i)
+        api.collect(ctx)
+        results.append([(r["original_name"], r["status"], r["version"], r["village_code"], r["n_errors"], r["n_warnings"]) for r in rows(ctx)])
+    assert results[0] == results[1]
+    assert len(results[0]) == 20 and {r[1] for r in results[0]} == {"已接收", "退回", "重复"}
+
+
+_POOL: list[tuple[str, bytes]] = []
+
+
+def _pool_inbox(ctx):
+    if not _POOL:
+        for i in range(18):
+            _POOL.append((f"{i:02d}.xlsx", filled(ctx, i, births_total="十二") if i % 7 == 3 else filled(ctx, i)))
+        _POOL.append(("18-dup.xlsx", _POOL[0][1]))
+        _POOL.append(("19-junk.xlsx", b"not a workbook"))
+    return _POOL

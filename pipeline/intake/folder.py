@@ -15,12 +15,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..check import FileCheck, check_bytes, redacted_problems, stored_record
+from ..check import FileCheck, redacted_problems, stored_record
 from ..ledger.archive import Archive
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import Problem
 from ..workbook.feedback import build_feedback
 from ..workspace import atomic_write
+from .checker import Checker
 from .faults import crash_point
 
 if TYPE_CHECKING:
@@ -73,35 +74,47 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))  # in order of arrival
 
 
+BATCH = 64  # files read into memory at once: bounds memory however full the inbox is
+
+
 def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: CollectSummary,
                    progress: Callable[[int, int, str], None] | None = None) -> None:
     ws = ctx.workspace
-    files = inbox_files(ws.inbox)
-    for i, path in enumerate(files):
-        if progress:
-            progress(i, len(files), path.name)
+    todo = []
+    for path in inbox_files(ws.inbox):
         st = path.stat()
         ref = f"folder:{path.name}:{st.st_size}:{st.st_mtime_ns}"
-        if ledger.receipt_for(ref) is not None:
+        if ledger.receipt_for(ref) is not None:  # recorded by an interrupted run: only tidy up
             _tidy(path, ws.processed)
             summary.resumed += 1
-            continue
-        data = path.read_bytes()
-        digest, _ = archive.put(data, path.suffix)
-        crash_point("archived")
-        check = check_bytes(data, path.name, ctx.programme, ctx.registry, ctx.secret, ws.limits)
-        feedback = write_feedback(ctx, check, data, path, digest) if check.status == REJECTED else None
-        arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, _arrived(st.st_mtime))
-        row = ledger.record(arrival, outcome_for(ctx, check, feedback))
-        crash_point("recorded")
-        _tidy(path, ws.processed)
-        crash_point("tidied")
-        summary.items.append(
-            Collected(
-                path.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
-                row["n_errors"], row["n_warnings"], row["id"], feedback,
-            )
-        )
+        else:
+            todo.append((path, st, ref))
+    done = 0
+    with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo)) as checker:
+        for start in range(0, len(todo), BATCH):
+            batch = []
+            for path, st, ref in todo[start:start + BATCH]:
+                data = path.read_bytes()
+                digest, _ = archive.put(data, path.suffix)  # the raw bytes are safe before anything parses them
+                crash_point("archived")
+                batch.append((path, st, ref, data, digest))
+            checks = checker.check((data, path.name) for path, _st, _ref, data, _digest in batch)
+            for (path, st, ref, data, digest), check in zip(batch, checks):
+                if progress:
+                    progress(done, len(todo), path.name)
+                feedback = write_feedback(ctx, check, data, path, digest) if check.status == REJECTED else None
+                arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, _arrived(st.st_mtime))
+                row = ledger.record(arrival, outcome_for(ctx, check, feedback))
+                crash_point("recorded")
+                _tidy(path, ws.processed)
+                crash_point("tidied")
+                done += 1
+                summary.items.append(
+                    Collected(
+                        path.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
+                        row["n_errors"], row["n_warnings"], row["id"], feedback,
+                    )
+                )
 
 
 def outcome_for(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:
