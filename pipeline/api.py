@@ -261,8 +261,8 @@ def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment
     return entries, adjustments_, problems
 
 
-def scorer(ctx: Context) -> Scorer:
-    entries, adjustments_, _ = load_registers(ctx)
+def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment], list[Problem]] | None = None) -> Scorer:
+    entries, adjustments_, _ = registers or load_registers(ctx)
     with Ledger(ctx.workspace.ledger_path) as ledger:
         rows = ledger.latest_accepted(ctx.programme.id, [str(m) for m in all_year_months(ctx.programme, ctx)])
     return Scorer(ctx.programme, ctx.registry, rows, entries, adjustments_)
@@ -288,8 +288,9 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     """Score and rank the period from the ledger; write reports/<period>-汇总排名.xlsx atomically."""
     if programme and programme not in (ctx.programme.id, ctx.programme.source):
         ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
+    registers = load_registers(ctx)
     with workspace_lock(ctx.workspace):
-        sc = scorer(ctx)
+        sc = scorer(ctx, registers)
         scored = sc.score(period)
         statuses = status(ctx, period)
         if scored is None:
@@ -300,8 +301,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         data = build_summary(scored, info)
         path = ctx.workspace.reports / f"{period}-汇总排名.xlsx"
         atomic_write(path, data)
-    _, _, register_problems = load_registers(ctx)
-    return Consolidation(path, scored, scored_table(scored, statuses), statuses, register_problems)
+    return Consolidation(path, scored, scored_table(scored, statuses), statuses, registers[2])
 
 
 def _cutoff(statuses: list[VillageStatus], generated: datetime) -> str:

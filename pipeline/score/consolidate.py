@@ -67,6 +67,29 @@ def _derived_counts(p: Programme, record: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class ParsedRow:
+    """One accepted monthly report from the ledger, its JSON parsed (once)."""
+
+    code: str
+    month: Month
+    values: dict[str, Any]
+    row: Any
+
+
+def parse_rows(p: Programme, rows: list[Any]) -> list[ParsedRow]:
+    out = []
+    for row in rows:
+        m = Month.try_parse(row["period"])
+        if m is None or not row["village_code"]:
+            continue
+        record = json.loads(row["record_json"])
+        values = dict(record.get("fields", {}))
+        values.update(_derived_counts(p, record))
+        out.append(ParsedRow(row["village_code"], m, values, row))
+    return out
+
+
 def consolidate(
     plan: Plan,
     registry: Registry,
@@ -85,21 +108,18 @@ def consolidate(
     monthly: dict[Month, dict[str, np.ndarray]] = {m: {f.id: np.full(n, np.nan) for f in specs} for m in months}
     month_reported: dict[str, list[Month]] = defaultdict(list)
     submissions = {}
-    for row in rows:
-        if row["village_code"] not in index:
+    for parsed in rows:
+        if not isinstance(parsed, ParsedRow):
+            parsed = parse_rows(p, [parsed])[0]
+        if parsed.code not in index or parsed.month not in monthly:
             continue
-        m = Month.parse(row["period"])
-        if m not in monthly:
-            continue
-        record = json.loads(row["record_json"])
-        values = dict(record.get("fields", {}))
-        values.update(_derived_counts(p, record))
-        i = index[row["village_code"]]
-        for fid, arr in monthly[m].items():
-            if fid in values and values[fid] is not None:
-                arr[i] = float(values[fid])
-        month_reported[row["village_code"]].append(m)
-        submissions[(row["village_code"], m)] = row
+        i = index[parsed.code]
+        for fid, arr in monthly[parsed.month].items():
+            v = parsed.values.get(fid)
+            if v is not None:
+                arr[i] = float(v)
+        month_reported[parsed.code].append(parsed.month)
+        submissions[(parsed.code, parsed.month)] = parsed.row
     reported = np.array([period in month_reported.get(v.code, []) for v in villages])
 
     def aggregate_over(fid: str, ms: list[Month]) -> np.ndarray:

@@ -4,6 +4,7 @@ bonuses, totals, competition ranks (1, 2, 2, 4) and the change against the previ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..programme.config import FieldSpec, Programme
 from ..programme.periods import Month
 from ..registry import Registry, Village
 from ..validate.registers import Adjustment, AssessmentEntry
-from .consolidate import Consolidated, consolidate
+from .consolidate import Consolidated, consolidate, parse_rows
 from .outcomes import RankReward, RewardResult, Rules, amounts, compile_rules, ranks, truth, verdicts
 from .plan import Plan, build_plan, run_plan
 
@@ -48,7 +49,7 @@ class Scored:
     rewards: list[RewardResult] = field(default_factory=list)
     rank_reward: RankReward | None = None
 
-    @property
+    @cached_property
     def codes(self) -> list[str]:
         return [self.data.villages[i].code for i in self.index]
 
@@ -66,7 +67,7 @@ class Scorer:
     def __init__(self, programme: Programme, registry: Registry, rows: list[Any], entries: list[AssessmentEntry], adjustments: list[Adjustment]):
         self.programme = programme
         self.registry = registry
-        self.rows = rows
+        self.rows = parse_rows(programme, rows)  # JSON parsed once, however many months are scored
         self.entries = entries
         self.adjustments = adjustments
         self.register_fields = {f["id"] for f in (programme.raw.get("assessment_register") or {}).get("fields", [])}

@@ -254,22 +254,35 @@ def _register_checks(res: ReadResult, p: Programme, period: Month | None, at_reg
     return out
 
 
+@cache
+def _table_validators(columns: tuple[FieldSpec, ...]) -> tuple[Draft202012Validator, Any]:
+    import fastjsonschema
+
+    row_schema = {
+        "type": "object",
+        "properties": {c.id: _field_schema(c) for c in columns},
+        "required": [c.id for c in columns if c.required],
+    }
+    schema = {"type": "array", "items": row_schema}
+    return Draft202012Validator(schema, format_checker=FormatChecker()), fastjsonschema.compile(schema)
+
+
 def validate_table(res: ReadResult, columns: tuple[FieldSpec, ...]) -> tuple[list[Problem], set[int]]:
     """JSON Schema check of a township table's rows (types, bounds, drop-down values, required).
 
     Returns the problems, located at their cells, and the indexes of the rows that have any.
     """
     specs = {c.id: c for c in columns}
-    row_schema = {
-        "type": "object",
-        "properties": {c.id: _field_schema(c) for c in columns},
-        "required": [c.id for c in columns if c.required],
-    }
-    validator = Draft202012Validator({"type": "array", "items": row_schema}, format_checker=FormatChecker())
+    validator, fast = _table_validators(columns)
     problems: list[Problem] = []
     bad: set[int] = {int(k.split(".")[1]) for k in res.invalid if k.startswith("register.")}
     record = [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.values.items()} for row in res.register]
-    for err in validator.iter_errors(record):
+    try:
+        fast(record)
+        errors: list[Any] = []
+    except Exception:  # fastjsonschema refused: let jsonschema say every problem and where
+        errors = list(validator.iter_errors(record))
+    for err in errors:
         path = list(err.absolute_path)
         if not path:
             continue

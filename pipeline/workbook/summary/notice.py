@@ -66,6 +66,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.write_string(head_row, c, h, st.head)
         ws.set_column(c, c, w)
     verdict = verdicts(scored)
+    statuses = {s.code: s for s in info.statuses}
     items_by_cat: dict[str, list[str]] = {}
     for item in scored.plan.items:
         items_by_cat.setdefault(item.category, []).append(item.code)
@@ -92,7 +93,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, 4 + len(cats), adj_formula, st.number(2), adj)
         notes = [verdict[k]] + scored.flags[k] + scored.rank_bonus_detail[k]
-        status = next((s for s in info.statuses if s.code == scored.codes[k]), None)
+        status = statuses.get(scored.codes[k])
         if status is not None and status.late:
             notes.append("迟报")
         note = "；".join(x for x in notes if x)
