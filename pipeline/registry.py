@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -45,17 +46,27 @@ class Registry:
     source: str = ""
 
     def by_code(self, code: str) -> Village | None:
-        code = str(code).strip()
-        return next((v for v in self.villages if v.code == code), None)
+        return self._codes.get(str(code).strip())
+
+    @cached_property
+    def _names(self) -> dict[str, Village]:
+        index: dict[str, Village] = {}
+        for v in self.villages:
+            for n in (v.name, *v.aliases):
+                index.setdefault(name_key(n), v)
+        return index
+
+    @cached_property
+    def _codes(self) -> dict[str, Village]:
+        return {v.code: v for v in self.villages}
 
     def by_name(self, text: str) -> Village | None:
         """A village by its name or any alias, compared loosely (spaces, 村委会, full-width)."""
         key = name_key(text)
         if not key:
             return None
-        for v in self.villages:
-            if key in {name_key(n) for n in (v.name, *v.aliases)}:
-                return v
+        if key in self._names:
+            return self._names[key]
         # '青龙' for '青龙村': a unique prefix match on the registered name
         hits = [v for v in self.villages if name_key(v.name).rstrip("村") == key.rstrip("村") or name_key(v.name) == key + "社区"]
         return hits[0] if len(hits) == 1 else None

@@ -89,7 +89,9 @@ def read_ooxml_info(data: bytes) -> OoxmlInfo:
 
 _CELL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3}[0-9]+)"([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
 _DIM_RE = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z0-9:$]+)"')
-_REF_ONLY_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3}[0-9]+)"')
+_ROW_RE = re.compile(rb'<(?:\w+:)?row r="([0-9]+)"')
+_COL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})[0-9]+"')
+_CELL_ROW_RE = re.compile(rb'<(?:\w+:)?c r="[A-Z]{1,3}([0-9]+)"')
 _ERR_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 
 
@@ -113,9 +115,15 @@ def cell_flags(data: bytes, part: str) -> CellFlags:
             except ValueError:
                 continue
             flags.max_row, flags.max_col = max(flags.max_row, r + 1), max(flags.max_col, c + 1)
-    for m in _REF_ONLY_RE.finditer(xml):
-        r, c = parse_a1(m.group(1).decode("ascii"))
-        flags.max_row, flags.max_col = max(flags.max_row, r + 1), max(flags.max_col, c + 1)
+    # the furthest row and column actually used (regex scans at C speed; no per-cell Python work)
+    rows = _ROW_RE.findall(xml)
+    if rows:
+        flags.max_row = max(flags.max_row, max(int(r) for r in rows))
+    cols = set(_COL_RE.findall(xml))
+    if cols:
+        widest = max(cols, key=lambda c: (len(c), c))
+        flags.max_col = max(flags.max_col, parse_a1(widest.decode("ascii") + "1")[1] + 1)
+        flags.max_row = max(flags.max_row, max((int(r) for r in _CELL_ROW_RE.findall(xml[-4096:])), default=0))
     for m in _CELL_RE.finditer(xml):
         attrs, inner = m.group(2), m.group(3) or b""
         if b"<f" not in inner and b't="e"' not in attrs:
