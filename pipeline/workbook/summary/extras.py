@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,45 +49,69 @@ def _names(scored: Scored) -> dict[str, str]:
     return labels
 
 
+@dataclass(frozen=True)
+class _Line:
+    """What 计算说明 shows for one computation, prepared once for all villages."""
+
+    key: str
+    label: str
+    words: str
+    keys: tuple[tuple[str, str], ...]  # (name in the formula, env key) — the numbers change per village
+    parts: tuple[str, ...]  # per-period parts of a sum
+    node: Any
+
+
+def _lines_of(scored: Scored) -> list[_Line]:
+    labels = _names(scored)
+    out = []
+    for comp in scored.plan.computations:
+        clamp = ""
+        if comp.role == "base" and comp.hi is not None:
+            clamp = f"（限 0～{comp.hi:g}）"
+        elif comp.role == "bonus" and comp.lo is not None:
+            clamp = "（不低于 0）"
+        if comp.role in ("base", "bonus") and comp.scope is None and scored.plan.item(comp.item).per_period:
+            parts = tuple(f"{comp.item}@{ps.index}:{comp.role}" for ps in scored.data.periods)
+            out.append(_Line(comp.key, comp.label + clamp, "各考核季（已开始的）之和", (), parts, None))
+            continue
+        names = _free_names(comp.node)
+        words = with_values(comp.node, {n: labels.get(n) or scored.plan.item(comp.item).label(n) for n in names})
+        keys = tuple((n, scored.plan.resolve(n, comp.item, comp.scope)) for n in names)
+        out.append(_Line(comp.key, comp.label + clamp, words, keys, (), comp.node))
+    return out
+
+
 def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
     _start(ws, st, f"计算说明（{scored.data.period.chinese}）",
            "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分超出 0～满分的按满分或 0 计。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [10, 30, 58, 58, 9])
-    labels = _names(scored)
     text = st.cell(text_wrap=True, font_size=9, valign="top")
+    head = st.cell(bold=True, bg_color="#EDEDED")
+    number = st.number(2)
+    lines = _lines_of(scored)
+    heights = {ln.key: max(_lines(ln.words), _lines(ln.label, 16)) for ln in lines}
     row = HEAD_ROW + 1
+    env = scored.env
     for k in scored.order():
         v = scored.data.villages[scored.index[k]]
         ws.merge_range(row, 0, row, 4, f"{v.name}　第 {int(scored.rank[k])} 名　总分 {scored.total[k]:.2f}"
                        f"（基本分 {scored.base_total[k]:.2f} + 加分 {scored.bonus_total[k]:.2f} + 登记加分 {scored.adj_bonus[k]:g}"
-                       f" − 登记扣分 {scored.adj_deduction[k]:g} + 考核季排名加分 {scored.rank_bonus[k]:g}）", st.cell(bold=True, bg_color="#EDEDED"))
+                       f" − 登记扣分 {scored.adj_deduction[k]:g} + 考核季排名加分 {scored.rank_bonus[k]:g}）", head)
         row += 1
-        for comp in scored.plan.computations:
-            if comp.role in ("base", "bonus") and comp.scope is None and scored.plan.item(comp.item).per_period:
-                words = "各考核季（已开始的）之和"
-                numbers = " + ".join(fmt_number(float(scored.env[f"{comp.item}@{ps.index}:{comp.role}"][k])) for ps in scored.data.periods) or "0"
+        for ln in lines:
+            if ln.parts:
+                numbers = " + ".join(fmt_number(float(env[p][k])) for p in ln.parts) or "0"
             else:
-                names_here = {}
-                values_here = {}
-                for name in _free_names(comp.node):
-                    key = scored.plan.resolve(name, comp.item, comp.scope)
-                    names_here[name] = labels.get(name) or scored.plan.item(comp.item).label(name)
-                    values_here[name] = fmt_number(float(scored.env[key][k])) if key in scored.env else name
-                words = with_values(comp.node, names_here)
-                numbers = with_values(comp.node, values_here)
-            value = float(scored.env[comp.key][k])
-            clamp = ""
-            if comp.role == "base" and comp.hi is not None:
-                clamp = f"（限 0～{comp.hi:g}）"
-            elif comp.role == "bonus" and comp.lo is not None:
-                clamp = "（不低于 0）"
+                numbers = with_values(ln.node, {n: fmt_number(float(env[key][k])) if key in env else n for n, key in ln.keys})
+            value = float(env[ln.key][k])
+            shown = f"{numbers} = {fmt_number(value)}"
             ws.write_string(row, 0, v.name, text)
-            ws.write_string(row, 1, f"{comp.label}{clamp}", text)
-            ws.write_string(row, 2, words, text)
-            ws.write_string(row, 3, f"{numbers} = {fmt_number(value)}", text)
-            ws.write_number(row, 4, value, st.number(2))
-            lines = max(_lines(words), _lines(f"{numbers} = {fmt_number(value)}"), _lines(comp.label + clamp, 16))
-            if lines > 1:
-                ws.set_row(row, 13 * lines)
+            ws.write_string(row, 1, ln.label, text)
+            ws.write_string(row, 2, ln.words, text)
+            ws.write_string(row, 3, shown, text)
+            ws.write_number(row, 4, value, number)
+            height = max(heights[ln.key], _lines(shown))
+            if height > 1:
+                ws.set_row(row, 13 * height)
             row += 1
 
 
