@@ -44,16 +44,20 @@ def _this_month() -> Month:
     return Month(today.year, today.month)
 
 
+def _open_workspace(workspace: Path) -> api.Workspace:
+    try:
+        return api.open_workspace(workspace)
+    except HuizongError as exc:
+        _fail(exc)
+        raise
+
+
 @app.command("excel-console")
 def excel_console(workspace: WorkspaceOpt = Path(".")) -> None:
     """生成 Excel 控制台“汇总控制台.xlsm”：选报告期、点按钮（收取邮件、汇总排名……），结果写回工作簿。"""
     from .excel.console import write_console
 
-    try:
-        ws = api.open_workspace(workspace)
-    except HuizongError as exc:
-        _fail(exc)
-        return
+    ws = _open_workspace(workspace)
     path = write_console(ws, _this_month())
     out.print(f"已生成：{path}", markup=False)
     out.print("打开时如提示“宏已被禁用”，请点“启用内容”；或把工作目录加入 Excel 的“受信任位置”（文件 → 选项 → 信任中心）。", markup=False)
@@ -71,11 +75,7 @@ def excel_addin(
 
     from .excel.console import ADDIN, build_addin, write_console
 
-    try:
-        ws = api.open_workspace(workspace)
-    except HuizongError as exc:
-        _fail(exc)
-        return
+    ws = _open_workspace(workspace)
     write_console(ws, _this_month())  # the add-in writes its views into the console workbook
     path = ws.root / ADDIN
     atomic_write(path, build_addin(ws, _this_month()))
@@ -100,11 +100,7 @@ def wps_addin(
     """生成 WPS 加载项（功能区“汇总”选项卡）和本机汇总服务的启动文件，并说明安装方法。"""
     from .wps.addin import jsaddons_dir, write_addin
 
-    try:
-        ws = api.open_workspace(workspace)
-    except HuizongError as exc:
-        _fail(exc)
-        return
+    ws = _open_workspace(workspace)
     files = write_addin(ws, port)
     target = jsaddons_dir()
     out.print(f"已生成 WPS 加载项：{files.folder}", markup=False)
