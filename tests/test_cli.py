@@ -110,3 +110,18 @@ def test_problem_code_docs_are_current():
 
     docs = Path(__file__).resolve().parent.parent / "docs" / "问题代码.md"
     assert docs.read_text(encoding="utf-8") == catalogue_markdown(), "运行 python scripts/refresh_templates.py 更新文档"
+
+
+def test_consolidate_without_reports_says_so_and_with_reports_prints_the_table(ctx):
+    res = run("consolidate", "-w", str(ctx.workspace.root), "--period", "2026-10")
+    assert res.exit_code == 2 and "X008" in res.output and "没有任何村的已接收报表" in res.output
+    for i in range(3):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    assert run("collect", "-w", str(ctx.workspace.root)).exit_code == 0
+    res = run("consolidate", "-w", str(ctx.workspace.root), "--period", "2026-10", "--json")
+    assert res.exit_code == 0
+    table = json.loads(res.output)
+    assert [v["rank"] for v in table["villages"]] == sorted(v["rank"] for v in table["villages"])
+    assert len(table["not_scored"]) == len(ctx.registry.villages) - 3
+    res = run("consolidate", "-w", str(ctx.workspace.root), "--period", "2026-10")
+    assert "汇总表" in res.output and "未参评" in res.output
