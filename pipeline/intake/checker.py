@@ -8,6 +8,7 @@ in-process: starting workers costs more than it saves for a handful of files.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +33,10 @@ class Checker:
     def __init__(self, programme: Any, registry: Any, secret: str, limits: Any, files: int):
         self.args = (programme, registry, secret, limits)
         workers = min(os.cpu_count() or 1, 8)
-        self.pool = ProcessPoolExecutor(workers, initializer=_init, initargs=self.args) if files >= POOL_FROM and workers > 1 else None
+        # "spawn" everywhere: forking a process that runs threads (a progress bar, the local service) can deadlock
+        use_pool = files >= POOL_FROM and workers > 1
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                        initargs=self.args) if use_pool else None
 
     def __enter__(self) -> Checker:
         return self
