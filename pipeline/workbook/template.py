@@ -235,12 +235,13 @@ def _main_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
         wb.define_name(spec.id, f"='{p.sheet}'!${L.col_letter(L.COL_VALUE)}${row + 1}")
         row += 1
     row += 1
-    notes = [
-        "说明：1. 黄色单元格为填报项，其余单元格已锁定；没有发生的项目请填 0，不要空着。",
-        "2. 本表与“出生登记”表一同报送；出生数须与出生登记表的行数一致。详见“填报说明”工作表。",
-    ]
+    notes = ["说明：1. 黄色单元格为填报项，其余单元格已锁定；没有发生的项目请填 0，不要空着。"]
+    if p.register:
+        notes.append(f"{len(notes) + 1}. 本表与“{p.register.label}”表一同报送，两表的数字须一致。详见“填报说明”工作表。")
+    else:
+        notes.append(f"{len(notes) + 1}. 各项的填写要求详见“填报说明”工作表。")
     if ident.deadline_note:
-        notes.append(f"3. {ident.deadline_note}")
+        notes.append(f"{len(notes) + 1}. {ident.deadline_note}")
     for text in notes:
         ws.merge_range(row, 0, row, last_col, text, fmt.note)
         row += 1
@@ -299,11 +300,12 @@ def _instructions_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None
         "2. 只在黄色单元格中填写；其余单元格已锁定（工作表保护没有密码，只为防止误改）。不要删除、移动或改名工作表。",
         "3. 所有人数、次数填阿拉伯数字整数；没有发生请填 0，不要空着，不要填“无”“约20”“十二”之类。",
         "4. 金额以元为单位，可保留两位小数。日期按 2026-10-05 或 2026年10月5日 填写，须在报告期内。",
-        "5. 身份证号码为 18 位，按文本填写（单元格已设为文本格式）；写成数字会被 Excel 改掉后几位。",
-        "6. 填好后保存为 .xlsx 文件，作为邮件附件发给镇里；收到回执后如需更正，改好后重新发送即可，以最后一次通过校验的为准。",
     ]
+    if p.register and any(c.type == "id_number" for c in p.register.columns):
+        general.append("5. 身份证号码为 18 位，按文本填写（单元格已设为文本格式）；写成数字会被 Excel 改掉后几位。")
+    general.append(f"{len(general) + 1}. 填好后保存为 .xlsx 文件，作为邮件附件发给镇里；收到回执后如需更正，改好后重新发送即可，以最后一次通过校验的为准。")
     if ident.deadline_note:
-        general.append(f"7. {ident.deadline_note}")
+        general.append(f"{len(general) + 1}. {ident.deadline_note}")
     row = 2
     for text in general:
         ws.merge_range(row, 0, row, 3, text, fmt.doc)
