@@ -66,7 +66,9 @@ def input_label(scored: Scored, key: str) -> str:
 
 def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    # constant_memory: rows go to temporary files as they are written (each sheet is written top to bottom),
+    # so a county-sized summary does not hold every cell in memory at once
+    wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.period.chinese}",
                        "author": info.organ, "company": info.organ, "created": info.generated})
     st = Styles(wb)
