@@ -162,6 +162,8 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
         verdict = "—" if not np.isfinite(value) else ("达标" if (lo is None or value >= lo) and (hi is None or value <= hi) else ("偏高" if hi is not None and value > hi else "未达标"))
         note = verdict + (f"。{ind['note']}" if ind.get("note") and verdict != "达标" else "")
         ws.write_string(row, 5, note, st.cell(text_wrap=True, font_size=9, font_color="#C00000" if verdict in ("未达标", "偏高") else "#000000"))
+        if len(note) > 22:
+            ws.set_row(row, 13 * (1 + len(note) // 22))
         row += 1
     row += 1
     ws.merge_range(row, 0, row, 5, "主要数据合计", st.cell(bold=True, bg_color="#EDEDED"))
@@ -184,6 +186,8 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
     row += 1
     trend_head = row
     ws.write_string(row, 0, "月份", st.head)
+    ws.set_row(row, 30)
+    ws.set_column(6, 6, 16)
     for c, ind in enumerate(indicators, start=1):
         ws.write_string(row, c, ind["name"], st.head)
     row += 1
@@ -333,13 +337,17 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     statuses = {s.code: s for s in info.statuses}
     for v in d.villages:
         s = statuses.get(v.code)
-        missing = [f"{m.month}月" for m in d.missing_months(v.code) if m != d.period]
+        lacking = [m for m in d.missing_months(v.code) if m != d.period]
+        earlier = [m for m in d.months if m != d.period]
+        missing = ["此前各月均未报"] if earlier and len(lacking) == len(earlier) else [f"{m.month}月" for m in lacking]
         cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
                  str(s.version or "") if s else "", "是" if s and s.late else "", "、".join(missing),
                  "、".join(d.register_missing.get(v.code, [])), str(warn_count.get(v.code, 0))]
         bad = bool(not s or s.state != "已报" or missing)
         for c, text in enumerate(cells):
-            ws.write_string(row, c, text, st.cell(font_color="#C00000" if bad and c in (1, 5) else "#000000"))
+            ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#C00000" if bad and c in (1, 5) else "#000000"))
+        if max(len(cells[5]), len(cells[6])) > 12:
+            ws.set_row(row, 15 * (1 + max(len(cells[5]), len(cells[6])) // 12))
         row += 1
     row += 1
     ws.merge_range(row, 0, row, 7, "读取时自动规范的填写（已按括号中的值计入）", st.cell(bold=True, bg_color="#EDEDED"))
@@ -347,6 +355,8 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     for c, h in enumerate(["村（社区）", "月份", "工作表", "单元格", "代码", "说明"]):
         ws.write_string(row, c, h, st.head)
     row += 1
+    if not info.warnings:
+        ws.merge_range(row, 0, row, 7, "本期已接收的报表中没有需要自动规范的填写。", st.cell(align="center"))
     for w in info.warnings:
         cells = [w.get("village_name", ""), w.get("period", ""), w.get("sheet", ""), w.get("cell", ""), w.get("code", ""), w.get("message", "")]
         for c, text in enumerate(cells):
