@@ -1,7 +1,7 @@
 """One contender (or one side measurement) per process: ``python benchmarks/contenders.py WHAT …``.
 
 Each prints one JSON object as the last line of its stdout: seconds of work (imports excluded,
-reported apart), the process's peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``), and what it made.
+reported apart), CPU seconds, peak memory (see ``common.peak_rss_mb`` and ``TreeRss``), and what it made.
 Modules are imported inside each function so the floor never loads pandas and so on.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ def measured(work: Any) -> tuple[Any, dict[str, Any]]:
     cpu = cpu_seconds()
     with TreeRss() as tree:
         result = work()
-    own, kids = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
+    own = peak_rss_mb()
     return result, {"cpu_s": round(cpu_seconds() - cpu, 3), "peak_rss_mb": max(own, tree.peak_mb), "peak_rss_self_mb": own,
-                    "peak_rss_largest_child_mb": kids, "peak_rss_tree_mb": tree.peak_mb if tree.available else None}
+                    "peak_rss_tree_mb": tree.peak_mb if tree.available else None}
 
 
 def huizong(args: argparse.Namespace) -> dict[str, Any]:

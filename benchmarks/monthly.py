@@ -28,7 +28,7 @@ _STAGES = (  # (module, class or "", attribute names tried in turn, stage name)
     ("pipeline.ledger.db", "Ledger", ("record",), "collect.ledger"),
     ("pipeline.intake.folder", "", ("write_feedback", "_write_feedback"), "collect.feedback"),
     ("pipeline.intake.folder", "", ("_tidy",), "collect.tidy"),
-    ("pipeline.api", "", ("scorer",), "consolidate.load_ledger_and_registers"),
+    ("pipeline.api", "", ("scorer",), "consolidate.load_ledger"),  # api.scorer: ledger rows (and registers if not given)
     ("pipeline.api", "", ("load_registers",), "consolidate.load_registers"),
     ("pipeline.score.scorer", "Scorer", ("score",), "consolidate.score"),
     ("pipeline.score.scorer", "", ("consolidate",), "consolidate.score.consolidate_data"),

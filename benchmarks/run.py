@@ -18,7 +18,6 @@ import json
 import os
 import pickle
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -29,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from common import HERE, PERIOD, ROOT, log, peak_rss_mb
+from common import HERE, PERIOD, ROOT, log
 from floor import count_cells, summary_grids
 from prepare import cache_key, prepare
 
@@ -258,8 +257,8 @@ def main() -> None:
     r: dict[str, Any] = {
         "n": args.n, "cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
         "started": datetime.now().isoformat(timespec="seconds"), "git": git_state(), "sources_key": cache_key(),
-        "rss_method": ("per contender process: the larger of getrusage(RUSAGE_SELF).ru_maxrss and the peak summed RSS of the "
-                       "process and its children (a process pool) sampled from /proc every 0.1 s; psutil is not used"),
+        "rss_method": ("per contender process: the larger of its own high-water mark (VmHWM from /proc/self/status) and the peak "
+                       "summed RSS of the process and its children (a process pool) sampled from /proc every 0.1 s; psutil is not used"),
     }
     try:
         t = time.perf_counter()
@@ -274,7 +273,6 @@ def main() -> None:
         if not r.get("huizong_timed_out"):
             r.update(side_measurements(args, prepared, work))
             r["targets"] = verdicts(r)
-        r["peak_rss_mb_children_max"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

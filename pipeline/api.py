@@ -252,7 +252,7 @@ def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment
         if not path.is_file():
             continue
         cols = register_columns(p, key)
-        res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits)
+        res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits, max_rows=ctx.workspace.limits.max_rows)
         if key == "assessment_register":
             entries, more = assessment_entries(res, cols, ctx.registry)
         else:
