@@ -289,6 +289,9 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     if programme and programme not in (ctx.programme.id, ctx.programme.source):
         ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
     registers = load_registers(ctx)
+    unreadable = [p for p in registers[2] if p.is_error and p.code[0] in "FS"]
+    if unreadable:  # a register cut short or not readable would silently score its villages as 0
+        raise HuizongError(unreadable)
     with workspace_lock(ctx.workspace):
         sc = scorer(ctx, registers)
         scored = sc.score(period)

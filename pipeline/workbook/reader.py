@@ -389,6 +389,9 @@ def read_table(
             return res
         sheet = book.sheet(target)
         res.sheet = res.register_sheet = sheet.name
+        if target in book.too_long:  # not read at all: say so, not "header not found"
+            res.problems.append(Problem("F011", file=name, sheet=target, detail=book.too_long[target]))
+            return res
         rows = _table_rows(book, sheet, columns, res, None, max_rows)
         res.register = rows or []
     except pc.PasswordError:
