@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,37 @@ def test_json_table_recomputes_every_score(demo):
     totals = [v["total"] for v in table["villages"]]
     assert ranks == [1 + sum(1 for u in totals if u > t) for t in totals]
     assert {v["name"] for v in table["not_scored"]} == {"王岗村", "桃园村"}
+
+
+@pytest.mark.parametrize("formula", [
+    "=MIN(10,MAX(0,'原始数据'!$C4*2))", '=IF(C4=0,"—",B4/C4*100)', "=SUM(B4:B22)", "=ROUND(A1,2)+IFERROR(1/0,0)",
+    "=XLOOKUP(1,A1:A2,B1:B2)", "=IFS(A1>1,1,TRUE,0)", "=_xlfn.SWITCH(A1,1,2)", "{=SUM(A1:A2*B1:B2)}", "=FILTER(A1:A3,B1:B3>0)",
+])
+def test_fast_formula_preparation_equals_xlsxwriters(formula):
+    from xlsxwriter.worksheet import Worksheet
+
+    from pipeline.workbook.summary.sheet import SummarySheet
+
+    ours, theirs = SummarySheet(), Worksheet()
+    for flag in (False, True):
+        ours.use_future_functions = theirs.use_future_functions = flag
+        assert ours._prepare_formula(formula) == theirs._prepare_formula(formula)
+
+
+def test_summary_with_fast_sheets_is_byte_identical(demo, monkeypatch):
+    """The cheaper formula preparation changes nothing in the file XlsxWriter writes."""
+    from xlsxwriter.worksheet import Worksheet
+
+    from pipeline import api
+    from pipeline.workbook import summary
+
+    ctx = api.load_context(demo.workspace)
+    scored = demo.consolidation.scored
+    info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
+    fast = summary.build_summary(scored, info)
+    monkeypatch.setattr(summary, "SummarySheet", Worksheet)
+    plain = summary.build_summary(scored, info)
+    a, b = zipfile.ZipFile(io.BytesIO(fast)), zipfile.ZipFile(io.BytesIO(plain))
+    assert a.namelist() == b.namelist()
+    assert all(a.read(n) == b.read(n) for n in a.namelist())
+    assert b"<f>" in a.read("xl/worksheets/sheet2.xml")

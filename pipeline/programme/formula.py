@@ -339,6 +339,27 @@ def with_values(node: Node, values: Mapping[str, str]) -> str:
     return _render(node, lambda n: values[n], {}, excel=False)
 
 
+@dataclass(frozen=True)
+class Template:
+    """A formula rendered once with holes for its names, filled many times over (one row per village)."""
+
+    pieces: tuple[str, ...]  # literal text: before the first hole, between holes, after the last
+    holes: tuple[str, ...]  # the name in each hole, in order (a name may appear more than once)
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = [self.pieces[0]]
+        for name, piece in zip(self.holes, self.pieces[1:]):
+            out.append(values[name])
+            out.append(piece)
+        return "".join(out)
+
+
+def template(node: Node, excel: bool) -> Template:
+    """``to_excel`` (``excel=True``) or ``with_values`` (``excel=False``) with the names left open."""
+    parts = _render(node, lambda n: f"\x00{n}\x00", {}, excel).split("\x00")
+    return Template(tuple(parts[0::2]), tuple(parts[1::2]))
+
+
 def _render(node: Node, ref: Callable[[str], str], _: dict[str, str], excel: bool, parent: int = 0) -> str:
     if isinstance(node, Num):
         return number_text(node.value)

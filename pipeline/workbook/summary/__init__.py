@@ -18,6 +18,7 @@ from ...programme.formula import to_excel
 from ...score.plan import SPECIAL_NAMES, Computation
 from ...score.scorer import Scored
 from ..layout import col_letter
+from .sheet import SummarySheet
 from .styles import Styles
 
 DATA_ROW = 3  # 0-based first village row in 原始数据 and 得分明细
@@ -72,7 +73,7 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.period.chinese}",
                        "author": info.organ, "company": info.organ, "created": info.generated})
     st = Styles(wb)
-    sheets = {name: wb.add_worksheet(name) for name in ("通报", DETAIL, RAW, "计算说明", "乡镇合计", "奖惩", "数据质量", "图表")}
+    sheets = {name: wb.add_worksheet(name, worksheet_class=SummarySheet) for name in ("通报", DETAIL, RAW, "计算说明", "乡镇合计", "奖惩", "数据质量", "图表")}
     m = Sheet1Map()
     _raw_sheet(sheets[RAW], st, scored, m)
     _detail_sheet(sheets[DETAIL], st, scored, m)
@@ -121,28 +122,38 @@ def _raw_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
         m.labels[key] = headers[c]
     money = {f.id for f in p.fields if (f.decimals or 0) > 0}
     month = scored.data.monthly[scored.data.period]
+    cell, nums = st.cell(), {d: st.number(d) for d in (0, 1, 2)}
+    columns = [(m.raw_cols[key], scored.env[key].tolist(), key.split("@")[0]) for key in keys]
+    columns += [(m.raw_cols[key], arr.tolist(), None) for key, arr in
+                (("adj_bonus", scored.adj_bonus), ("adj_deduction", scored.adj_deduction), ("rank_bonus", scored.rank_bonus))]
+    monthly = [(m.raw_cols[f"month:{f.id}"], month[f.id][scored.index].tolist(), nums[2 if f.id in money else 0]) for f in p.fields]
     for k, i in enumerate(scored.index):
         v = scored.data.villages[i]
         r = DATA_ROW + k
-        ws.write_string(r, 0, v.code, st.cell())
-        ws.write_string(r, 1, v.name, st.cell())
-        for key in keys:
-            value = float(scored.env[key][k])
-            base = key.split("@")[0]
-            decimals = 2 if base in money else (1 if base.startswith("t:") else (0 if value.is_integer() else 2))
-            ws.write_number(r, m.raw_cols[key], value, st.number(decimals))
-        for key, arr in (("adj_bonus", scored.adj_bonus), ("adj_deduction", scored.adj_deduction), ("rank_bonus", scored.rank_bonus)):
-            ws.write_number(r, m.raw_cols[key], float(arr[k]), st.number(0 if float(arr[k]).is_integer() else 2))
-        for f in p.fields:
-            ws.write_number(r, m.raw_cols[f"month:{f.id}"], float(month[f.id][i]), st.number(2 if f.id in money else 0))
+        ws.write_string(r, 0, v.code, cell)
+        ws.write_string(r, 1, v.name, cell)
+        for c, values, base in columns:
+            value = float(values[k])
+            if base is None:  # registered bonus, deduction, rank bonus
+                decimals = 0 if value.is_integer() else 2
+            else:
+                decimals = 2 if base in money else (1 if base.startswith("t:") else (0 if value.is_integer() else 2))
+            ws.write_number(r, c, value, nums[decimals])
+        for c, values, fmt in monthly:
+            ws.write_number(r, c, float(values[k]), fmt)
 
 
-def _formula(c: Computation, scored: Scored, m: Sheet1Map, k: int) -> str:
+ROW = "\x00"  # stands for the row number in a formula rendered once for every village
+
+
+def _formula(c: Computation, scored: Scored, m: Sheet1Map) -> str:
+    """The computation's formula with ROW for the row number (the same in every reference)."""
+
     def ref(name: str) -> str:
         key = scored.plan.resolve(name, c.item, c.scope)
         if key in m.detail_cols:
-            return m.detail_ref(key, k)
-        return m.raw_ref(key, k)
+            return f"${col_letter(m.detail_cols[key])}{ROW}"
+        return f"'{RAW}'!${col_letter(m.raw_cols[key])}{ROW}"
 
     body = to_excel(c.node, ref)
     if c.lo is not None and c.hi is not None:
@@ -166,32 +177,30 @@ def _detail_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
         m.detail_cols[key] = c
     bases = [c.key for c in comps if c.scope is None and c.role == "base"]
     bonuses = [c.key for c in comps if c.scope is None and c.role == "bonus"]
+
+    def sum_of(keys: list[str]) -> str:
+        return "=" + ("+".join(f"${col_letter(m.detail_cols[x])}{ROW}" for x in keys) if keys else "0")
+
+    def raw(key: str) -> str:
+        return f"='{RAW}'!${col_letter(m.raw_cols[key])}{ROW}"
+
+    total = "=" + "+".join(f"${col_letter(m.detail_cols[x])}{ROW}" for x in ("base_total", "bonus_total", "adj_bonus", "rank_bonus"))
+    total += f"-${col_letter(m.detail_cols['adj_deduction'])}{ROW}"
+    number, bold = st.number(2), st.number(2, bold=True)
+    columns = [(m.detail_cols[c.key], _formula(c, scored, m), scored.env[c.key].tolist(), number) for c in comps]
+    columns += [(m.detail_cols[key], formula, values.tolist(), bold if key == "total" else number) for key, formula, values in (
+        ("base_total", sum_of(bases), scored.base_total), ("bonus_total", sum_of(bonuses), scored.bonus_total),
+        ("adj_bonus", raw("adj_bonus"), scored.adj_bonus), ("adj_deduction", raw("adj_deduction"), scored.adj_deduction),
+        ("rank_bonus", raw("rank_bonus"), scored.rank_bonus), ("total", total, scored.total))]
+    cell = st.cell()
     for k, i in enumerate(scored.index):
         v = scored.data.villages[i]
         r = DATA_ROW + k
-        ws.write_string(r, 0, v.code, st.cell())
-        ws.write_string(r, 1, v.name, st.cell())
-        for comp in comps:
-            value = float(scored.env[comp.key][k])
-            ws.write_formula(r, m.detail_cols[comp.key], _formula(comp, scored, m, k), st.number(2), value)
-
-        def sum_of(keys: list[str], k: int = k) -> str:
-            return "=" + ("+".join(m.detail_ref(x, k) for x in keys) if keys else "0")
-
-        values = {
-            "base_total": (sum_of(bases), scored.base_total[k]),
-            "bonus_total": (sum_of(bonuses), scored.bonus_total[k]),
-            "adj_bonus": ("=" + m.raw_ref("adj_bonus", k), scored.adj_bonus[k]),
-            "adj_deduction": ("=" + m.raw_ref("adj_deduction", k), scored.adj_deduction[k]),
-            "rank_bonus": ("=" + m.raw_ref("rank_bonus", k), scored.rank_bonus[k]),
-        }
-        values["total"] = (
-            "=" + "+".join(m.detail_ref(x, k) for x in ("base_total", "bonus_total", "adj_bonus", "rank_bonus")) + "-" + m.detail_ref("adj_deduction", k),
-            scored.total[k],
-        )
-        for key, (formula, value) in values.items():
-            fmt = st.number(2, bold=True) if key == "total" else st.number(2)
-            ws.write_formula(r, m.detail_cols[key], formula, fmt, float(value))
+        ws.write_string(r, 0, v.code, cell)
+        ws.write_string(r, 1, v.name, cell)
+        row = str(r + 1)
+        for c, formula, values, fmt in columns:
+            ws.write_formula(r, c, formula.replace(ROW, row), fmt, float(values[k]))
 
 
 def as_float(x: Any) -> float:

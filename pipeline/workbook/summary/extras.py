@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...programme.formula import with_values
+from ...programme.formula import Template, template, with_values
 from ...score.plan import SPECIAL_NAMES
 from ...score.scorer import Scored
 from .styles import Styles
 
 HEAD_ROW = 2
+_WIDE = re.compile("[\u2e81-\U0010ffff]")  # CJK and everything after it: about two Latin letters wide
 
 
 def fmt_number(v: float) -> str:
@@ -56,9 +58,10 @@ class _Line:
     key: str
     label: str
     words: str
-    keys: tuple[tuple[str, str], ...]  # (name in the formula, env key) — the numbers change per village
+    keys: tuple[str, ...]  # env key of each hole of ``numbers`` — the numbers change per village
+    numbers: Template | None  # the formula with holes for the numbers (None: a sum of ``parts``)
     parts: tuple[str, ...]  # per-period parts of a sum
-    node: Any
+    height: int  # printed lines of the label and the words
 
 
 def _lines_of(scored: Scored) -> list[_Line]:
@@ -70,15 +73,31 @@ def _lines_of(scored: Scored) -> list[_Line]:
             clamp = f"（限 0～{comp.hi:g}）"
         elif comp.role == "bonus" and comp.lo is not None:
             clamp = "（不低于 0）"
+        label = comp.label + clamp
         if comp.role in ("base", "bonus") and comp.scope is None and scored.plan.item(comp.item).per_period:
             parts = tuple(f"{comp.item}@{ps.index}:{comp.role}" for ps in scored.data.periods)
-            out.append(_Line(comp.key, comp.label + clamp, "各考核季（已开始的）之和", (), parts, None))
+            words = "各考核季（已开始的）之和"
+            out.append(_Line(comp.key, label, words, (), None, parts, max(_lines(words), _lines(label, 16))))
             continue
         names = _free_names(comp.node)
         words = with_values(comp.node, {n: labels.get(n) or scored.plan.item(comp.item).label(n) for n in names})
-        keys = tuple((n, scored.plan.resolve(n, comp.item, comp.scope)) for n in names)
-        out.append(_Line(comp.key, comp.label + clamp, words, keys, (), comp.node))
+        numbers = template(comp.node, excel=False)
+        keys = tuple(scored.plan.resolve(n, comp.item, comp.scope) for n in numbers.holes)
+        out.append(_Line(comp.key, label, words, keys, numbers, (), max(_lines(words), _lines(label, 16))))
     return out
+
+
+class _Shown:
+    """Every value of the env as 计算说明 prints it, formatted once per key and village."""
+
+    def __init__(self, env: dict[str, Any]):
+        self.env = env
+        self._texts: dict[str, list[str]] = {}
+
+    def __call__(self, key: str) -> list[str]:
+        if key not in self._texts:
+            self._texts[key] = [fmt_number(x) for x in self.env[key].tolist()]
+        return self._texts[key]
 
 
 def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
@@ -87,29 +106,34 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
     text = st.cell(text_wrap=True, font_size=9, valign="top")
     head = st.cell(bold=True, bg_color="#EDEDED")
     number = st.number(2)
-    lines = _lines_of(scored)
-    heights = {ln.key: max(_lines(ln.words), _lines(ln.label, 16)) for ln in lines}
-    row = HEAD_ROW + 1
     env = scored.env
+    shown = _Shown(env)
+    # per line: its texts, and for each hole of its numbers the formatted values of every village
+    prepared = []
+    for ln in _lines_of(scored):
+        holes = [shown(key) if key in env else None for key in ln.keys]
+        names = ln.numbers.holes if ln.numbers else ()
+        parts = [shown(p) for p in ln.parts]
+        prepared.append((ln, holes, names, parts, shown(ln.key), env[ln.key].tolist()))
+    row = HEAD_ROW + 1
     for k in scored.order():
         v = scored.data.villages[scored.index[k]]
         ws.merge_range(row, 0, row, 4, f"{v.name}　第 {int(scored.rank[k])} 名　总分 {scored.total[k]:.2f}"
                        f"（基本分 {scored.base_total[k]:.2f} + 加分 {scored.bonus_total[k]:.2f} + 登记加分 {scored.adj_bonus[k]:g}"
                        f" − 登记扣分 {scored.adj_deduction[k]:g} + 考核季排名加分 {scored.rank_bonus[k]:g}）", head)
         row += 1
-        for ln in lines:
-            if ln.parts:
-                numbers = " + ".join(fmt_number(float(env[p][k])) for p in ln.parts) or "0"
+        for ln, holes, names, parts, result, values in prepared:
+            if ln.numbers is None:
+                numbers = " + ".join(p[k] for p in parts) or "0"
             else:
-                numbers = with_values(ln.node, {n: fmt_number(float(env[key][k])) if key in env else n for n, key in ln.keys})
-            value = float(env[ln.key][k])
-            shown = f"{numbers} = {fmt_number(value)}"
+                numbers = ln.numbers.fill({n: (h[k] if h is not None else n) for n, h in zip(names, holes)})
+            line = f"{numbers} = {result[k]}"
             ws.write_string(row, 0, v.name, text)
             ws.write_string(row, 1, ln.label, text)
             ws.write_string(row, 2, ln.words, text)
-            ws.write_string(row, 3, shown, text)
-            ws.write_number(row, 4, value, number)
-            height = max(heights[ln.key], _lines(shown))
+            ws.write_string(row, 3, line, text)
+            ws.write_number(row, 4, values[k], number)
+            height = max(ln.height, _lines(line))
             if height > 1:
                 ws.set_row(row, 13 * height)
             row += 1
@@ -117,7 +141,9 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
 
 def _lines(text: str, width: int = 34) -> int:
     """Printed lines of a wrapped cell (a CJK character is about two Latin ones wide)."""
-    units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    if len(text) < width:  # even if every character were wide
+        return 1
+    units = len(text) + len(_WIDE.findall(text))
     return 1 + units // (2 * width)
 
 
