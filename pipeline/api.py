@@ -263,9 +263,9 @@ def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment
 
 def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment], list[Problem]] | None = None) -> Scorer:
     entries, adjustments_, _ = registers or load_registers(ctx)
-    with Ledger(ctx.workspace.ledger_path) as ledger:
-        rows = ledger.latest_accepted(ctx.programme.id, [str(m) for m in all_year_months(ctx.programme, ctx)])
-    return Scorer(ctx.programme, ctx.registry, rows, entries, adjustments_)
+    with Ledger(ctx.workspace.ledger_path) as ledger:  # rows are streamed into the scorer, never all held at once
+        return Scorer(ctx.programme, ctx.registry, ledger.latest_accepted(ctx.programme.id, [str(m) for m in all_year_months(ctx.programme, ctx)]),
+                      entries, adjustments_)
 
 
 def all_year_months(p: Programme, ctx: Context) -> list[Month]:

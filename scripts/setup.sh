@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepare this checkout: a virtual environment in .venv with huizong and its test tools.
+# Prepare this checkout: a virtual environment in .venv with huizong, its test tools and what
+# the benchmark's naive peer uses (pandas).
 # --for-tests also installs (on Debian/Ubuntu, as root) what the tests run for real:
 # LibreOffice Calc, a CJK font and poppler-utils (a spreadsheet client and renderer), and
 # Dovecot (an IMAP server the mail tests start on 127.0.0.1 with a throw-away mailbox).
@@ -25,4 +26,4 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,bench]'

@@ -246,3 +246,32 @@ def test_competition_ranks_property():
         assert all(1 <= r <= len(totals) for r in ranks)
 
     check()
+
+
+def _reference_counts(derived: list[dict], record: dict) -> dict[str, float]:
+    """The plain reading of ``count_register``: rows whose every named column holds an allowed value."""
+    return {d["id"]: float(sum(1 for r in record["register"] if all(r.get(k) in vals for k, vals in d["count_register"].items())))
+            for d in derived}
+
+
+@pytest.mark.parametrize("derived", [
+    [{"id": "boys", "count_register": {"sex": ["男"]}}, {"id": "girls", "count_register": {"sex": ["女"]}}],
+    [{"id": "second_girls", "count_register": {"sex": ["女"], "birth_order": [2, 3]}}, {"id": "late", "count_register": {"report_status": ["迟报"]}}],
+    [],
+])
+def test_ledger_records_decode_to_the_same_values_as_parsing_them_whole(derived):
+    """The scorer decodes only the register columns its derived counts need; the counts are those of the whole record."""
+    import random
+    from types import SimpleNamespace
+
+    from pipeline.score.consolidate import _Decoder
+
+    rng = random.Random(7)
+    decoder = _Decoder(SimpleNamespace(raw={"derived": derived}))
+    for _ in range(200):
+        register = [{k: v for k, v in {"sex": rng.choice(["男", "女", None, "未知"]), "birth_order": rng.choice([1, 2, 3, "2"]),
+                                        "report_status": rng.choice(["迟报", "按时上报"]), "mother_id": "340121********7689"}.items()
+                     if rng.random() > 0.1} for _ in range(rng.randrange(0, 40))]
+        record = {"fields": {"births_total": rng.randrange(50), "relief_amount_paid": 12.5}, "register": register}
+        values = decoder.values(json.dumps(record, ensure_ascii=False))
+        assert values == record["fields"] | _reference_counts(derived, record)

@@ -210,10 +210,13 @@ class Ledger:
             (submission_id,),
         ).fetchone()
 
-    def latest_accepted(self, programme: str, periods: list[str]) -> list[sqlite3.Row]:
-        """The current (highest) accepted version per village and month, with its parsed record."""
+    def latest_accepted(self, programme: str, periods: list[str]) -> Iterator[sqlite3.Row]:
+        """The current (highest) accepted version per village and month, with its stored record.
+
+        A cursor: rows come one at a time (a county's year of records need not be in memory at once).
+        """
         if not periods:
-            return []
+            return iter(())
         marks = ",".join("?" * len(periods))
         return self.conn.execute(
             f"""SELECT s.id, s.village_code, s.period, s.version, s.record_json, s.n_warnings, r.received_at, r.sender, r.source
@@ -223,5 +226,5 @@ class Ledger:
                                    WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)
                 ORDER BY s.village_code, s.period""",
             (programme, ACCEPTED, *periods, ACCEPTED),
-        ).fetchall()
+        )
 

@@ -8,11 +8,13 @@ counted and is named in the data-quality list — never filled with zeros.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
+import operator
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from ..programme.calendar import PeriodSoFar, months_elapsed, periods_so_far, year_months, year_start
@@ -39,7 +41,7 @@ class Consolidated:
     register_missing: dict[str, list[str]]  # village code → 考核季 (or months) without an entry
     targets: dict[str, np.ndarray]  # "t:task_id" (YTD) → array
     adjustments: dict[str, list[Adjustment]]
-    submissions: dict[tuple[str, Month], Any]  # (code, month) → ledger row
+    submissions: dict[tuple[str, Month], int]  # (code, month) → ledger submission id
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
     year_all: dict[str, np.ndarray] = field(default_factory=dict)  # report fields over the year so far
     register_year: dict[str, np.ndarray] = field(default_factory=dict)  # register fields over the year so far
@@ -58,43 +60,83 @@ def monthly_fields(p: Programme) -> list[FieldSpec]:
     return list(p.fields) + derived
 
 
-def _derived_counts(p: Programme, record: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    rows = record.get("register", [])
-    for d in p.raw.get("derived", []):
-        cond = d["count_register"]
-        out[d["id"]] = float(sum(1 for r in rows if all(r.get(k) in vals for k, vals in cond.items())))
-    return out
+class _Decoder:
+    """Decodes a stored record into its fields and counts of the register rows the programme derives.
+
+    The birth register (names, ID numbers, dates …) is most of a record's JSON; only the columns
+    the derived counts look at are decoded, which makes reading a year of ledger rows several
+    times faster than parsing whole records.
+    """
+
+    def __init__(self, p: Programme):
+        derived = [(d["id"], d["count_register"]) for d in p.raw.get("derived", [])]
+        self.columns = sorted({k for _, cond in derived for k in cond})
+        # per derived count: (position in a row's key, allowed values) for each condition
+        self.tests = [(fid, [(self.columns.index(k), allowed) for k, allowed in cond.items()]) for fid, cond in derived]
+        row_type = msgspec.defstruct("RegisterRow", [(c, Any, None) for c in self.columns])
+        record_type = msgspec.defstruct("Record", [("fields", dict[str, Any], {}), ("register", list[row_type], [])])  # type: ignore[valid-type]
+        self.decoder = msgspec.json.Decoder(record_type)
+        self.key = operator.attrgetter(*self.columns) if self.columns else None
+
+    def values(self, record_json: str) -> dict[str, Any]:
+        record = self.decoder.decode(record_json)
+        values = dict(record.fields)
+        if self.key is not None:
+            seen = Counter(map(self.key, record.register))  # a row's values in the columns → number of rows
+            if len(self.columns) == 1:  # attrgetter of one name gives the value, not a tuple
+                seen = Counter({(k,): n for k, n in seen.items()})
+            for fid, tests in self.tests:
+                values[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
+        return values
 
 
-@dataclass(frozen=True)
-class ParsedRow:
-    """One accepted monthly report from the ledger, its JSON parsed (once)."""
+class Reports:
+    """The accepted monthly reports of the ledger as one array per month and field (NaN: not reported).
 
-    code: str
-    month: Month
-    values: dict[str, Any]
-    row: Any
+    Built once from the ledger rows (streamed: a row's JSON is decoded, its numbers kept, the row
+    dropped), then shared by every month the scorer consolidates.
+    """
 
+    def __init__(self, p: Programme, registry: Registry, rows: Iterable[Any]):
+        self.index = {v.code: i for i, v in enumerate(registry.villages)}
+        self.n = len(self.index)
+        self.specs = monthly_fields(p)
+        fids = [f.id for f in self.specs]
+        grids: dict[Month, np.ndarray] = {}  # month → fields × villages
+        self.reported: dict[str, list[Month]] = defaultdict(list)
+        self.submission_ids: dict[tuple[str, Month], int] = {}
+        decoder = _Decoder(p)
+        nan = float("nan")
+        for row in rows:
+            m = Month.try_parse(row["period"])
+            code = row["village_code"]
+            if m is None or not code or code not in self.index:
+                continue
+            values = decoder.values(row["record_json"])
+            grid = grids.get(m)
+            if grid is None:
+                grid = grids[m] = np.full((len(fids), self.n), np.nan)
+            grid[:, self.index[code]] = [nan if (v := values.get(fid)) is None else float(v) for fid in fids]
+            self.reported[code].append(m)
+            self.submission_ids[(code, m)] = row["id"]
+        self.arrays: dict[Month, dict[str, np.ndarray]] = {}
+        for m, grid in grids.items():
+            grid.flags.writeable = False  # shared by every consolidation
+            self.arrays[m] = dict(zip(fids, grid))
 
-def parse_rows(p: Programme, rows: list[Any]) -> list[ParsedRow]:
-    out = []
-    for row in rows:
-        m = Month.try_parse(row["period"])
-        if m is None or not row["village_code"]:
-            continue
-        record = json.loads(row["record_json"])
-        values = dict(record.get("fields", {}))
-        values.update(_derived_counts(p, record))
-        out.append(ParsedRow(row["village_code"], m, values, row))
-    return out
+    def month(self, m: Month) -> dict[str, np.ndarray]:
+        if m not in self.arrays:
+            blank = np.full(self.n, np.nan)
+            blank.flags.writeable = False
+            self.arrays[m] = {f.id: blank for f in self.specs}
+        return self.arrays[m]
 
 
 def consolidate(
     plan: Plan,
     registry: Registry,
     period: Month,
-    rows: list[Any],
+    reports: Reports,
     entries: list[AssessmentEntry],
     adjustments: list[Adjustment],
 ) -> Consolidated:
@@ -105,21 +147,11 @@ def consolidate(
     months = year_months(p, period)
     specs = monthly_fields(p)
     aggregate = {f.id: f.aggregate for f in specs}
-    monthly: dict[Month, dict[str, np.ndarray]] = {m: {f.id: np.full(n, np.nan) for f in specs} for m in months}
-    month_reported: dict[str, list[Month]] = defaultdict(list)
-    submissions = {}
-    for parsed in rows:
-        if not isinstance(parsed, ParsedRow):
-            parsed = parse_rows(p, [parsed])[0]
-        if parsed.code not in index or parsed.month not in monthly:
-            continue
-        i = index[parsed.code]
-        for fid, arr in monthly[parsed.month].items():
-            v = parsed.values.get(fid)
-            if v is not None:
-                arr[i] = float(v)
-        month_reported[parsed.code].append(parsed.month)
-        submissions[(parsed.code, parsed.month)] = parsed.row
+    monthly = {m: reports.month(m) for m in months}
+    in_year = set(months)
+    month_reported = {code: [m for m in ms if m in in_year] for code, ms in reports.reported.items()}
+    month_reported = {code: ms for code, ms in month_reported.items() if ms}
+    submissions = {key: sid for key, sid in reports.submission_ids.items() if key[1] in in_year}
     reported = np.array([period in month_reported.get(v.code, []) for v in villages])
 
     def aggregate_over(fid: str, ms: list[Month]) -> np.ndarray:

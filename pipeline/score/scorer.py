@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..programme.config import FieldSpec, Programme
 from ..programme.periods import Month
 from ..registry import Registry, Village
 from ..validate.registers import Adjustment, AssessmentEntry
-from .consolidate import Consolidated, consolidate, parse_rows
+from .consolidate import Consolidated, Reports, consolidate
 from .outcomes import RankReward, RewardResult, Rules, amounts, compile_rules, ranks, truth, verdicts
 from .plan import Plan, build_plan, run_plan
 
@@ -64,14 +65,14 @@ class Scored:
 class Scorer:
     """Scores any month of the assessment year from the same loaded data (for rank bonuses and changes)."""
 
-    def __init__(self, programme: Programme, registry: Registry, rows: list[Any], entries: list[AssessmentEntry], adjustments: list[Adjustment]):
+    def __init__(self, programme: Programme, registry: Registry, rows: Iterable[Any], entries: list[AssessmentEntry], adjustments: list[Adjustment]):
         self.programme = programme
         self.registry = registry
-        self.rows = parse_rows(programme, rows)  # JSON parsed once, however many months are scored
+        self.reports = Reports(programme, registry, rows)  # decoded once, however many months are scored
         self.entries = entries
         self.adjustments = adjustments
         self.register_fields = {f["id"] for f in (programme.raw.get("assessment_register") or {}).get("fields", [])}
-        self._cache: dict[tuple[Month, bool], Scored | None] = {}
+        self._cache: dict[tuple[Month, bool, bool], Scored | None] = {}
         self.rules = compile_rules(programme, self.register_fields)
 
     def plan_for(self, period: Month) -> Plan:
@@ -79,11 +80,11 @@ class Scorer:
         return build_plan(self.programme, self.register_fields, begun)
 
     def score(self, period: Month, rank_bonus: bool = True, previous: bool = True) -> Scored | None:
-        key = (period, rank_bonus)
-        if key in self._cache and previous:
+        key = (period, rank_bonus, previous)
+        if key in self._cache:
             return self._cache[key]
         plan = self.plan_for(period)
-        data = consolidate(plan, self.registry, period, self.rows, self.entries, self.adjustments)
+        data = consolidate(plan, self.registry, period, self.reports, self.entries, self.adjustments)
         index = np.flatnonzero(data.reported)
         if len(index) == 0:
             self._cache[key] = None
@@ -139,7 +140,7 @@ class Scorer:
         scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
             scored.rank_reward = self._rank_reward(period, codes, total)
-            self._cache[key] = scored
+        self._cache[key] = scored
         return scored
 
     @staticmethod
