@@ -32,7 +32,6 @@ from .status import VillageStatus, village_statuses
 from .validate.identity import Identity
 from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
 from .validate.registry import build_registry
-from .workbook.feedback import build_feedback
 from .workbook.reader import ReadResult, read_table
 from .workbook.registers import build_table_workbook
 from .workbook.safety import DEFAULT_LIMITS
@@ -206,8 +205,9 @@ def validate_files(
             ctx.workspace.limits if ctx else DEFAULT_LIMITS,
         )
         if feedback_dir is not None and not check.valid:
-            heading = f"{prog.title}校验结果"
-            fb = build_feedback(data, check.read.format, path.name, check.problems, heading)
+            from .workbook.feedback import build_feedback, feedback_heading  # openpyxl: only when asked for
+
+            fb = build_feedback(data, check.read.format, path.name, check.problems, feedback_heading(prog))
             atomic_write(feedback_dir / f"{path.stem}_校验结果.xlsx", fb)
         out.append(check)
     return out

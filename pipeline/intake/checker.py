@@ -10,23 +10,36 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from ..check import FileCheck, check_bytes
+from ..ledger.db import REJECTED
 
 POOL_FROM = 16  # files; below this a pool is not worth its start-up
 _worker: dict[str, Any] = {}
+
+Checked = tuple[FileCheck, "bytes | None"]  # the check, and the annotated copy of a file sent back
+
+
+def check_and_annotate(data: bytes, name: str, programme: Any, registry: Any, secret: str, limits: Any) -> Checked:
+    """Check a file; for a file sent back, also build its annotated copy (both pure: bytes in, bytes out)."""
+    check = check_bytes(data, name, programme, registry, secret, limits)
+    if check.status != REJECTED:
+        return check, None
+    from ..workbook.feedback import build_feedback, feedback_heading  # openpyxl: only for files sent back
+
+    return check, build_feedback(data, check.read.format, name, check.problems, feedback_heading(programme))
 
 
 def _init(programme: Any, registry: Any, secret: str, limits: Any) -> None:
     _worker.update(programme=programme, registry=registry, secret=secret, limits=limits)
 
 
-def _check(item: tuple[bytes, str]) -> FileCheck:
+def _check(item: tuple[bytes, str]) -> Checked:
     data, name = item
-    return check_bytes(data, name, _worker["programme"], _worker["registry"], _worker["secret"], _worker["limits"])
+    return check_and_annotate(data, name, _worker["programme"], _worker["registry"], _worker["secret"], _worker["limits"])
 
 
 class Checker:
@@ -45,11 +58,12 @@ class Checker:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def check(self, items: Iterable[tuple[bytes, str]]) -> Iterator[FileCheck]:
-        """FileChecks in the order of ``items``."""
+    def check(self, items: list[tuple[bytes, str]]) -> Iterator[Checked]:
+        """(FileCheck, annotated copy) in the order of ``items``.
+
+        With a pool the work starts at once (the caller can do other things meanwhile) and results
+        are taken as they come; without, each file is checked when its result is asked for.
+        """
         if self.pool is None:
-            programme, registry, secret, limits = self.args
-            for data, name in items:
-                yield check_bytes(data, name, programme, registry, secret, limits)
-            return
-        yield from self.pool.map(_check, list(items), chunksize=4)
+            return (check_and_annotate(data, name, *self.args) for data, name in items)
+        return self.pool.map(_check, items, chunksize=4)

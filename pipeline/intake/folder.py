@@ -9,7 +9,8 @@ arrival the next run recognises by its source reference (file name, size, modifi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -19,9 +20,8 @@ from ..check import FileCheck, redacted_problems, stored_record
 from ..ledger.archive import Archive
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import Problem
-from ..workbook.feedback import build_feedback
 from ..workspace import atomic_write
-from .checker import Checker
+from .checker import Checked, Checker
 from .faults import crash_point
 
 if TYPE_CHECKING:
@@ -74,11 +74,26 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))  # in order of arrival
 
 
-BATCH = 64  # files read into memory at once: bounds memory however full the inbox is
+BATCH = 64  # files read into memory at once (two batches at most): bounds memory however full the inbox is
+
+
+@dataclass
+class _Arrived:
+    path: Path
+    st: os.stat_result
+    ref: str
+    data: bytes
+    digest: str
 
 
 def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: CollectSummary,
                    progress: Callable[[int, int, str], None] | None = None) -> None:
+    """Archive, check, record and tidy the inbox, a batch at a time.
+
+    While the pool checks one batch, this process archives the next; a batch's ledger rows go in
+    one transaction, and only then do its files leave inbox/ (a crash before the commit leaves them
+    all there, to be done again; archiving is idempotent).
+    """
     ws = ctx.workspace
     todo = []
     for path in inbox_files(ws.inbox):
@@ -89,32 +104,57 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
             summary.resumed += 1
         else:
             todo.append((path, st, ref))
-    done = 0
+    counter = [0, len(todo)]
     with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo)) as checker:
+        waiting: tuple[list[_Arrived], Iterator[Checked]] | None = None
         for start in range(0, len(todo), BATCH):
-            batch = []
-            for path, st, ref in todo[start:start + BATCH]:
-                data = path.read_bytes()
-                digest, _ = archive.put(data, path.suffix)  # the raw bytes are safe before anything parses them
-                crash_point("archived")
-                batch.append((path, st, ref, data, digest))
-            checks = checker.check((data, path.name) for path, _st, _ref, data, _digest in batch)
-            for (path, st, ref, data, digest), check in zip(batch, checks):
-                if progress:
-                    progress(done, len(todo), path.name)
-                feedback = write_feedback(ctx, check, data, path, digest) if check.status == REJECTED else None
-                arrival = Arrival("folder", ref, path.name, digest, len(data), path.suffix.lower(), None, _arrived(st.st_mtime))
-                row = ledger.record(arrival, outcome_for(ctx, check, feedback))
-                crash_point("recorded")
-                _tidy(path, ws.processed)
-                crash_point("tidied")
-                done += 1
-                summary.items.append(
-                    Collected(
-                        path.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
-                        row["n_errors"], row["n_warnings"], row["id"], feedback,
-                    )
-                )
+            batch = _archive_batch(archive, todo[start:start + BATCH])
+            checks = checker.check([(a.data, a.path.name) for a in batch])  # with a pool: already under way
+            if waiting is not None:
+                _record_batch(ctx, ledger, summary, *waiting, counter, progress)
+            waiting = (batch, checks)
+        if waiting is not None:
+            _record_batch(ctx, ledger, summary, *waiting, counter, progress)
+
+
+def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str]]) -> list[_Arrived]:
+    """The raw bytes are safe in the archive before anything parses them (fsyncs overlap in threads)."""
+
+    def put(item: tuple[Path, os.stat_result, str]) -> _Arrived:
+        path, st, ref = item
+        data = path.read_bytes()
+        digest, _ = archive.put(data, path.suffix)
+        return _Arrived(path, st, ref, data, digest)
+
+    with ThreadPoolExecutor(4) as threads:
+        out = list(threads.map(put, items))
+    for _ in out:
+        crash_point("archived")
+    return out
+
+
+def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, batch: list[_Arrived], checks: Iterator[Checked],
+                  counter: list[int], progress: Callable[[int, int, str], None] | None) -> None:
+    ws = ctx.workspace
+    rows = []
+    with ledger.transaction() as db:
+        for a, (check, annotated) in zip(batch, checks):
+            if progress:
+                progress(counter[0], counter[1], a.path.name)
+            feedback = write_feedback(ctx, check, a.data, a.path, a.digest, annotated) if check.status == REJECTED else None
+            arrival = Arrival("folder", a.ref, a.path.name, a.digest, len(a.data), a.path.suffix.lower(), None, _arrived(a.st.st_mtime))
+            rows.append((a, feedback, ledger.record_in(db, arrival, outcome_for(ctx, check, feedback))))
+            crash_point("recorded")
+            counter[0] += 1
+    for a, feedback, row in rows:
+        _tidy(a.path, ws.processed)
+        crash_point("tidied")
+        summary.items.append(
+            Collected(
+                a.path.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
+                row["n_errors"], row["n_warnings"], row["id"], feedback,
+            )
+        )
 
 
 def outcome_for(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:
@@ -134,13 +174,17 @@ def outcome_for(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome
     )
 
 
-def write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, digest: str) -> str:
+def write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, digest: str, built: bytes | None = None) -> str:
+    """Save the annotated copy of a file sent back (``built``: already made, e.g. by a worker process)."""
     v = check.identity.village
     folder = ctx.workspace.feedback / (str(check.identity.period) if check.identity.period else "未识别")
     stem = f"{v.name}_" if v else ""
     target = folder / f"{stem}{path.stem}_{digest[:8]}_校验结果.xlsx"
-    heading = f"{ctx.programme.title}校验结果"
-    atomic_write(target, build_feedback(data, check.read.format, path.name, check.problems, heading))
+    if built is None:
+        from ..workbook.feedback import build_feedback, feedback_heading  # openpyxl: only for files sent back
+
+        built = build_feedback(data, check.read.format, path.name, check.problems, feedback_heading(ctx.programme))
+    atomic_write(target, built)
     return str(target.relative_to(ctx.workspace.root))
 
 

@@ -3,9 +3,9 @@ bonuses, totals, competition ranks (1, 2, 2, 4) and the change against the previ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np

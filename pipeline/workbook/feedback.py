@@ -40,6 +40,10 @@ def put_text(ws: Worksheet, row: int, col: int, value: Any) -> Any:
     return cell
 
 
+def feedback_heading(programme: Any) -> str:
+    return f"{programme.title}校验结果"
+
+
 def build_feedback(data: bytes, fmt: str, file_label: str, problems: list[Problem], heading: str) -> bytes:
     """The annotated copy as .xlsx bytes. Non-OOXML originals get the result sheet only."""
     annotated = fmt in ("xlsx", "xlsm")

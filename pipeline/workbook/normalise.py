@@ -8,6 +8,7 @@ Nothing here guesses silently: a normalisation is a 警告, an ambiguity is a �
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -47,7 +48,11 @@ _CN_DIGITS = "零〇一二两三四五六七八九"
 
 def clean_text(raw: Any) -> tuple[str, bool]:
     """Strip invisible characters and outer spaces, fold full-width forms. Returns (text, changed)."""
-    text = str(raw)
+    return _clean(raw if isinstance(raw, str) else str(raw))
+
+
+@functools.lru_cache(maxsize=8192)  # labels, 男/女, 按时上报 …: the same few texts in every file
+def _clean(text: str) -> tuple[str, bool]:
     out = text.translate(_INVISIBLE)
     out = unicodedata.normalize("NFKC", out)
     out = _SPACES.sub(" ", out).strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ from ..programme.config import FieldSpec, Programme
 from . import layout as L
 from .normalise import Outcome, clean_text, normalise, normalise_text
 from .safety import DEFAULT_LIMITS, Limits, sniff
-from .xlsx_parts import CellFlags, OoxmlInfo, cell_flags, read_ooxml_info
+from .xlsx_parts import CellFlags, OoxmlInfo, Package, cell_flags, read_ooxml_info
 
 Pos = tuple[int, int]
 # What a damaged workbook makes the parsers raise (XML ParseError is a SyntaxError).
@@ -66,6 +67,7 @@ class _Sheet:
         self.rows = rows
         self.merged = merged
         self.flags = flags or CellFlags()
+        self._merged_by_row: dict[int, list[tuple[Pos, Pos]]] = {}
 
     def get(self, pos: Pos) -> Any:
         r, c = pos
@@ -75,7 +77,11 @@ class _Sheet:
 
     def merge_origin(self, pos: Pos) -> Pos | None:
         r, c = pos
-        for (r0, c0), (r1, c1) in self.merged:
+        if not self.merged:
+            return None
+        if r not in self._merged_by_row:  # the ranges crossing a row, found once per row read
+            self._merged_by_row[r] = [m for m in self.merged if m[0][0] <= r <= m[1][0]]
+        for (r0, c0), (r1, c1) in self._merged_by_row[r]:
             if r0 <= r <= r1 and c0 <= c <= c1 and (r, c) != (r0, c0):
                 return (r0, c0)
         return None
@@ -95,12 +101,13 @@ def _key(text: str) -> str:
 
 
 class _Book:
-    def __init__(self, data: bytes, fmt: str, limits: Limits):
+    def __init__(self, data: bytes, fmt: str, limits: Limits, parts: Mapping[str, bytes] | None = None):
         self.data = data
+        self.package: Package = parts or data  # the parts the safety scan inflated, when there are
         self.fmt = fmt
         self.limits = limits
         self.wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        self.ooxml = read_ooxml_info(data) if fmt in ("xlsx", "xlsm") else OoxmlInfo()
+        self.ooxml = read_ooxml_info(self.package) if fmt in ("xlsx", "xlsm") else OoxmlInfo()
         self.sheet_names: list[str] = list(self.wb.sheet_names)
         self._cache: dict[str, _Sheet] = {}
         self.too_long: dict[str, str] = {}
@@ -108,7 +115,7 @@ class _Book:
     def sheet(self, name: str) -> _Sheet:
         if name not in self._cache:
             part = self.ooxml.sheet_parts.get(name)
-            flags = cell_flags(self.data, part) if part else None
+            flags = cell_flags(self.package, part) if part else None
             lim = self.limits
             if flags and (flags.max_row > lim.max_rows or flags.max_row * flags.max_col > lim.max_cells):
                 self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
@@ -135,7 +142,7 @@ def read_report(data: bytes, name: str, programme: Programme, limits: Limits = D
     if not sniffed.ok:
         return result
     try:
-        book = _Book(data, sniffed.format, limits)
+        book = _Book(data, sniffed.format, limits, sniffed.parts)
     except pc.PasswordError:
         result.problems.append(Problem("F002", file=name))
         return result
@@ -381,7 +388,7 @@ def read_table(
     if not sniffed.ok:
         return res
     try:
-        book = _Book(data, sniffed.format, limits)
+        book = _Book(data, sniffed.format, limits, sniffed.parts)
         names = [n for n in book.sheet_names if n != L.META_SHEET]
         target = sheet_name if sheet_name in names else (names[0] if names else None)
         if target is None:

@@ -12,7 +12,8 @@ import codecs
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..problems import Problem
 
@@ -38,6 +39,8 @@ DEFAULT_LIMITS = Limits()
 class Sniffed:
     format: str  # xlsx, xlsm, xls, ods
     problems: tuple[Problem, ...] = ()
+    # a zip package's text parts as decompressed (and scanned) here: readers use them rather than inflating them again
+    parts: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -168,6 +171,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
     if not fmt:
         return fail("F009", "压缩包（不是 Excel 工作簿）")
     problems: list[Problem] = []
+    parts: dict[str, bytes] = {}
     for info in infos:
         if info.is_dir() or info.filename.lower().endswith(_BINARY_PARTS):
             continue
@@ -179,9 +183,10 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
             return fail("F008", f"部件 {info.filename} 无法解压（{type(exc).__name__}）")
         if _declares_entities(body):
             return fail("F004", f"部件 {info.filename}")
+        parts[info.filename] = body
     if fmt == "xlsm":
         problems.append(Problem("F012", file=name))
-    return Sniffed(fmt, tuple(problems))
+    return Sniffed(fmt, tuple(problems), parts)
 
 
 class _Bomb(Exception):

@@ -2,6 +2,8 @@
 
 Only for OOXML packages (.xlsx/.xlsm), whose parts have already been checked by ``safety``.
 XML is parsed with defusedxml; the per-cell scan is a byte-level pass over one sheet's XML.
+Both take the package's bytes, or the parts ``safety.sniff`` already decompressed (then the
+package is not opened again).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import io
 import posixpath
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeET
@@ -56,34 +59,43 @@ def parse_name_ref(text: str) -> NameTarget | None:
     return NameTarget(sheet, first, last)
 
 
-def read_ooxml_info(data: bytes) -> OoxmlInfo:
+Package = bytes | Mapping[str, bytes]  # a zip file's bytes, or its parts already decompressed
+
+
+def _part(package: Package, member: str) -> bytes | None:
+    if isinstance(package, Mapping):
+        return package.get(member)
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        try:
+            return zf.read(member)
+        except KeyError:
+            return None
+
+
+def read_ooxml_info(package: Package) -> OoxmlInfo:
     info = OoxmlInfo()
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        try:
-            wb_xml = zf.read("xl/workbook.xml")
-        except KeyError:
-            return info
-        root = SafeET.fromstring(wb_xml)
-        rels: dict[str, str] = {}
-        try:
-            rel_root = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-            for rel in rel_root.iter(f"{_NS_PKG_REL}Relationship"):
-                target = rel.get("Target", "")
-                path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-                rels[rel.get("Id", "")] = path
-        except KeyError:
-            pass
-        for sheet in root.iter(f"{_NS_MAIN}sheet"):
-            rid = sheet.get(f"{_NS_REL}id", "")
-            if rid in rels:
-                info.sheet_parts[sheet.get("name", "")] = rels[rid]
-        for dn in root.iter(f"{_NS_MAIN}definedName"):
-            name = dn.get("name", "")
-            if name.startswith("_xlnm.") or dn.get("localSheetId") is not None:
-                continue
-            target = parse_name_ref(dn.text or "")
-            if target is not None:
-                info.names[name] = target
+    wb_xml = _part(package, "xl/workbook.xml")
+    if wb_xml is None:
+        return info
+    root = SafeET.fromstring(wb_xml)
+    rels: dict[str, str] = {}
+    rels_xml = _part(package, "xl/_rels/workbook.xml.rels")
+    if rels_xml is not None:
+        for rel in SafeET.fromstring(rels_xml).iter(f"{_NS_PKG_REL}Relationship"):
+            target = rel.get("Target", "")
+            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+            rels[rel.get("Id", "")] = path
+    for sheet in root.iter(f"{_NS_MAIN}sheet"):
+        rid = sheet.get(f"{_NS_REL}id", "")
+        if rid in rels:
+            info.sheet_parts[sheet.get("name", "")] = rels[rid]
+    for dn in root.iter(f"{_NS_MAIN}definedName"):
+        name = dn.get("name", "")
+        if name.startswith("_xlnm.") or dn.get("localSheetId") is not None:
+            continue
+        target = parse_name_ref(dn.text or "")
+        if target is not None:
+            info.names[name] = target
     return info
 
 
@@ -92,21 +104,20 @@ _DIM_RE = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z0-9:$]+)"')
 _ROW_RE = re.compile(rb'<(?:\w+:)?row r="([0-9]+)"')
 _COL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})[0-9]+"')
 _CELL_ROW_RE = re.compile(rb'<(?:\w+:)?c r="[A-Z]{1,3}([0-9]+)"')
+_FORMULA_RE = re.compile(rb"<(?:\w+:)?f[ >/]")  # a cell's <f>, not <formula1> of a data validation
 _ERR_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 
 
-def cell_flags(data: bytes, part: str) -> CellFlags:
+def cell_flags(package: Package, part: str) -> CellFlags:
     """Cells of one sheet that hold a formula or an error value (#DIV/0!), and the sheet's extent.
 
     The extent is known before python-calamine builds its grid, which it sizes by the furthest
     cell: two cells, A1 and XFD1048576, would otherwise ask for half a terabyte.
     """
     flags = CellFlags()
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        try:
-            xml = zf.read(part)
-        except KeyError:
-            return flags
+    xml = _part(package, part)
+    if xml is None:
+        return flags
     dim = _DIM_RE.search(xml)
     if dim:
         for ref in dim.group(1).split(b":"):
@@ -124,6 +135,8 @@ def cell_flags(data: bytes, part: str) -> CellFlags:
         widest = max(cols, key=lambda c: (len(c), c))
         flags.max_col = max(flags.max_col, parse_a1(widest.decode("ascii") + "1")[1] + 1)
         flags.max_row = max(flags.max_row, max((int(r) for r in _CELL_ROW_RE.findall(xml[-4096:])), default=0))
+    if not _FORMULA_RE.search(xml) and b't="e"' not in xml:  # no formula, no error value anywhere
+        return flags
     for m in _CELL_RE.finditer(xml):
         attrs, inner = m.group(2), m.group(3) or b""
         if b"<f" not in inner and b't="e"' not in attrs:
