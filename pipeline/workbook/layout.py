@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 # Main form sheet: one row per input, label in B, value in D.
 COL_NO, COL_LABEL, COL_UNIT, COL_VALUE, COL_HINT = 0, 1, 2, 3, 4
 HEADERS = ("序号", "指标名称", "计量单位", "本月数", "填报说明")
@@ -31,6 +33,7 @@ REGISTER_HEADER_ROW = 2  # 0-based
 REGISTER_FIRST_COL = 1  # column A holds 序号
 
 
+@functools.cache
 def col_letter(col: int) -> str:
     s = ""
     col += 1

@@ -266,40 +266,51 @@ def _take(
     raws: dict[str, Any],
     fid: str,
     key: str,
+    memo: dict[tuple[str, type, Any], Outcome] | None = None,
 ) -> None:
-    """Read one cell into ``values[fid]`` (when valid), with problems located at the cell."""
+    """Read one cell into ``values[fid]`` (when valid), with problems located at the cell.
+
+    ``memo``: outcomes of normalising earlier cells of the same table (a column repeats its values).
+    """
     origin = sheet.merge_origin(pos)
     cell = L.a1(*pos)
     cells[fid] = cell
-
-    def problem(code: str, value: Any = None, detail: str = "") -> Problem:
-        return Problem(code, file=res.file, sheet=sheet.name, cell=cell, field=key, label=spec.label, value=value, detail=detail)
-
     read_pos = pos
     if origin is not None:
-        res.problems.append(problem("S006"))
+        res.problems.append(_problem(res, sheet, cell, key, spec, "S006"))
         read_pos = origin
     raw = sheet.get(read_pos)
     raws[fid] = raw
-    if read_pos in sheet.flags.errors:
-        res.problems.append(problem("V018", sheet.flags.errors[read_pos]))
+    flags = sheet.flags
+    if flags.errors and read_pos in flags.errors:
+        res.problems.append(_problem(res, sheet, cell, key, spec, "V018", flags.errors[read_pos]))
         res.invalid.add(key)
         return
-    if read_pos in sheet.flags.formulas:
+    if flags.formulas and read_pos in flags.formulas:
         if raw in (None, ""):
-            res.problems.append(problem("V008"))
+            res.problems.append(_problem(res, sheet, cell, key, spec, "V008"))
             res.invalid.add(key)
             return
-        res.problems.append(problem("V009", raw))
-    out: Outcome = normalise(raw, spec)
+        res.problems.append(_problem(res, sheet, cell, key, spec, "V009", raw))
+    if memo is not None and isinstance(raw, (str, int, float)):
+        mkey = (spec.id, type(raw), raw)
+        out = memo.get(mkey)
+        if out is None:
+            out = memo[mkey] = normalise(raw, spec)
+    else:
+        out = normalise(raw, spec)
     for code, shown, detail in out.notes:
-        res.problems.append(problem(code, shown, detail))
+        res.problems.append(_problem(res, sheet, cell, key, spec, code, shown, detail))
     if out.empty:
         return  # the schema's "required" reports it, where the field is required
     if out.ok:
         values[fid] = out.value
     else:
         res.invalid.add(key)
+
+
+def _problem(res: ReadResult, sheet: _Sheet, cell: str, key: str, spec: FieldSpec, code: str, value: Any = None, detail: str = "") -> Problem:
+    return Problem(code, file=res.file, sheet=sheet.name, cell=cell, field=key, label=spec.label, value=value, detail=detail)
 
 
 def _read_register(book: _Book, p: Programme, res: ReadResult) -> None:
@@ -356,6 +367,7 @@ def _table_rows(
         return None
     present = [c for c in columns_spec if c.id in columns]
     out: list[RegisterRow] = []
+    memo: dict[tuple[str, type, Any], Outcome] = {}
     for offset, row in enumerate(sheet.rows[header_row + 1 :]):
         excel_row = header_row + 2 + offset
         if all(_blank(row[columns[c.id]] if columns[c.id] < len(row) else None) for c in present):
@@ -369,7 +381,7 @@ def _table_rows(
         index = len(out)
         for spec in present:
             pos = (excel_row - 1, columns[spec.id])
-            _take(book, sheet, pos, spec, res, rr.values, rr.cells, rr.raw, spec.id, key=f"register.{index}.{spec.id}")
+            _take(book, sheet, pos, spec, res, rr.values, rr.cells, rr.raw, spec.id, f"register.{index}.{spec.id}", memo)
         out.append(rr)
     return out
 
