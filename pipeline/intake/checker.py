@@ -17,7 +17,10 @@ from typing import Any
 from ..check import FileCheck, check_bytes
 from ..ledger.db import REJECTED
 
-POOL_FROM = 16  # files; below this a pool is not worth its start-up
+# files; below this a pool costs more than it saves. Starting a worker (spawn: a new Python that imports
+# huizong) takes about 0.35 s of CPU; on 2 cores a collection of 120 files took 1.46 s with the pool and
+# 0.86–1.30 s without, 500 files 3.4 s with and 4.3 s without (docs/benchmark.md).
+POOL_FROM = 200
 _worker: dict[str, Any] = {}
 
 Checked = tuple[FileCheck, "bytes | None"]  # the check, and the annotated copy of a file sent back

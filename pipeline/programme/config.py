@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
 
 from ..problems import HuizongError, Problem
 from ..resources import schema, shipped_programmes
@@ -127,6 +126,8 @@ def _problem_at(source: str, path: list[Any] | tuple[Any, ...], detail: str) -> 
 
 def schema_problems(data: Any, schema_name: str, source: str) -> list[Problem]:
     """Every JSON Schema error of a configuration document, as problems naming file and key."""
+    from jsonschema import Draft202012Validator  # (a worker process never loads programme files)
+
     validator = Draft202012Validator(schema(schema_name))
     out = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):

@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
+from typing import TYPE_CHECKING, Any
 
 from ..problems import Problem
 from ..programme.config import FieldSpec, Programme
 from ..programme.periods import Month
 from ..workbook.reader import ReadResult
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 from .idcard import is_valid
 
 _ID_PATTERN = r"^\d{17}[\dX]$"
@@ -80,6 +81,8 @@ def record_schema(p: Programme) -> dict[str, Any]:
 
 @cache
 def _validator(p: Programme) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker  # only for records the fast check refuses
+
     return Draft202012Validator(record_schema(p), format_checker=FormatChecker())
 
 
@@ -257,6 +260,7 @@ def _register_checks(res: ReadResult, p: Programme, period: Month | None, at_reg
 @cache
 def _table_validators(columns: tuple[FieldSpec, ...]) -> tuple[Draft202012Validator, Any]:
     import fastjsonschema
+    from jsonschema import Draft202012Validator, FormatChecker
 
     row_schema = {
         "type": "object",

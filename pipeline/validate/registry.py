@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..registry import Registry, Village, name_key
@@ -37,6 +35,8 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         return Problem(code, file=res.file, sheet=res.sheet, cell=cell, field=key, label=labels.get(key, key), value=value, detail=detail)
 
     bad_rows: set[int] = set()
+    from jsonschema import Draft202012Validator
+
     for err in Draft202012Validator(schema("registry")).iter_errors({"villages": villages_raw}):
         path = list(err.absolute_path)
         if len(path) < 2:
