@@ -1,4 +1,5 @@
-"""Find every report workbook in one raw e-mail message, with its file name decoded right.
+"""Find every report workbook in one raw e-mail message, with its file name decoded right
+(header text decoding lives in ``mimetext``).
 
 Chinese mail clients name attachments in every way the RFCs allow and several they do not:
 GBK bytes labelled GB2312, encoded words split inside a character, raw 8-bit headers,
@@ -24,6 +25,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message as _Part
 from urllib.parse import unquote_to_bytes
+
+from .mimetext import (
+    UNFOLD,
+    as_bytes,
+    b64_lenient,
+    decode_bytes,
+    decode_header_text,
+    extension,
+    header_bytes,
+    param_texts,
+    params_of,
+    tidy_name,
+)
 
 WORKBOOK_EXTS = (".xlsx", ".xlsm", ".xls", ".ods", ".et", ".ett")  # .et/.ett: the reader explains WPS
 EXCEL_TYPES = {
@@ -56,9 +70,6 @@ SIGNATURE_MAX_BYTES = 100 * 1024  # logos are a few KB; a photo of the form is f
 MAX_DEPTH = 40  # MIME levels (a forward adds 3 or 4), zips and winmail.dat together; guards recursion
 JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.I)
 TNEF_MAGIC = b"\x78\x9f\x3e\x22"
-GB = {"gb2312", "gbk", "gb18030", "cp936", "x-gbk", "euc-cn", "x-euc-cn", "gb_2312-80", "csgb2312", "chinese"}
-BIG5 = {"big5", "big5-hkscs", "big5hkscs", "cp950", "x-big5", "csbig5"}
-LATIN = {"us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1", "windows-1252", "cp1252", "unknown-8bit"}
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error, KeyError)
 
 
@@ -101,152 +112,6 @@ class Message:
 
 # ---- text in headers -----------------------------------------------------------------------
 
-_EW = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_UNFOLD = re.compile(rb"\r?\n(?=[ \t])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\ud800-\udfff]")
-
-
-def _charsets(label: str) -> list[str]:
-    """Codecs to try, best first. Every GB label means gb18030: "GB2312" is a lie GBK mailers tell."""
-    label = label.strip().strip("\"'").split("*")[0].lower()
-    if label in LATIN:  # 8-bit bytes labelled ASCII/Latin-1 are, here, UTF-8 or GBK in disguise
-        return ["utf-8", "gb18030", "latin-1"]
-    first = ["gb18030"] if label in GB else ["big5hkscs"] if label in BIG5 else [label] if label else []
-    return [*first, "utf-8", "gb18030"]
-
-
-def _decode_bytes(data: bytes, charset: str = "") -> str | None:
-    for enc in _charsets(charset):
-        try:
-            text = data.decode(enc)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if not _CONTROL.search(re.sub(r"[\t\r\n]", "", text)):
-            return text
-    return None
-
-
-def _lossy(data: bytes) -> str:
-    """Last resort for display text: the decoding that loses least, with the losses removed."""
-    text = min((data.decode(enc, "replace") for enc in ("utf-8", "gb18030")), key=lambda t: t.count("\ufffd"))
-    return _CONTROL.sub("", text)
-
-
-def _b64(data: bytes) -> tuple[bytes, bool]:
-    """Decode what a cut-off message still holds. The flag is False when the text is not base64
-    at all (foreign characters): decoding it would give garbage, not a shorter file."""
-    chars = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    if len(chars) % 4 == 1:  # a lone last character carries no whole byte
-        chars = chars[:-1]
-    try:
-        return binascii.a2b_base64(chars + b"=" * (-len(chars) % 4)), not re.search(rb"[^A-Za-z0-9+/=\s]", data)
-    except binascii.Error:
-        return b"", False
-
-
-def _decode_words(raw: bytes) -> tuple[str, bool]:
-    """RFC 2047, leniently: words anywhere (even inside quotes); adjacent words of one charset
-    are joined as BYTES before decoding, because clients split words inside a character."""
-    raw = _UNFOLD.sub(b"", raw)
-    pieces: list[tuple[str | None, bytes]] = []
-    pos = 0
-    for m in _EW.finditer(raw):
-        gap = raw[pos : m.start()]
-        if gap and not (gap.isspace() and pieces and pieces[-1][0] is not None):
-            pieces.append((None, gap))
-        label = m[1].decode("ascii", "replace").split("*")[0].lower()
-        cs = "gb18030" if label in GB else label
-        data = _b64(m[3])[0] if m[2] in b"bB" else binascii.a2b_qp(m[3], header=True)
-        if pieces and pieces[-1][0] == cs:
-            pieces[-1] = (cs, pieces[-1][1] + data)
-        else:
-            pieces.append((cs, data))
-        pos = m.end()
-    if raw[pos:]:
-        pieces.append((None, raw[pos:]))  # raw 8-bit text: utf-8, else gb18030
-    out, clean = [], True
-    for cs, data in pieces:
-        text = _decode_bytes(data, cs or "")
-        if text is None:
-            text, clean = _lossy(data), False
-        out.append(text)
-    return "".join(out), clean
-
-
-def _as_bytes(value: str | bytes) -> bytes:
-    # compat32 keeps 8-bit header bytes as surrogates; surrogateescape gives the bytes back
-    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
-
-
-def decode_header_text(value: str | bytes) -> str:
-    """Decode a header value however it was encoded; never mojibake, never U+FFFD."""
-    return _CONTROL.sub("", _decode_words(_as_bytes(value))[0]).strip()
-
-
-# ---- headers, parameters, file names -------------------------------------------------------
-
-
-def _header(part: _Part, name: str) -> bytes | None:
-    # raw_items, not get(): compat32's get() turns 8-bit values into Header objects
-    return next((_as_bytes(str(v)) for k, v in part.raw_items() if k.lower() == name), None)
-
-
-_PARAM = re.compile(rb'\s*([^=\s;]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)', re.S)
-
-
-def _params(raw: bytes | None) -> tuple[str, dict[str, bytes]]:
-    """The main value (lower-case) and the parameters, raw bytes, quotes removed."""
-    if raw is None:
-        return "", {}
-    head, _, rest = _UNFOLD.sub(b"", raw).partition(b";")
-    params: dict[str, bytes] = {}
-    pos = 0
-    while pos < len(rest):
-        m = _PARAM.match(rest, pos)
-        if m:
-            value = m[2].strip()
-            if value.startswith(b'"'):
-                value = re.sub(rb'\\(["\\])', rb"\1", value[1:-1] if len(value) > 1 and value.endswith(b'"') else value[1:])
-            params.setdefault(m[1].decode("ascii", "replace").lower(), value)
-        end = rest.find(b";", m.end() if m else pos)
-        pos = len(rest) if end < 0 else end + 1
-    return head.strip().decode("ascii", "replace").lower(), params
-
-
-def _param_texts(params: dict[str, bytes], key: str) -> list[tuple[str, bool, bytes]]:
-    """Every reading of a parameter, RFC 2231 (with continuations) and plain/RFC 2047, as
-    (text, decoded cleanly, raw bytes): some clients send both, and either may be the good one."""
-    found = []
-    segments = sorted(  # key*, or key*0*, key*1, ...: only the first carries charset'language'
-        (int(m[1] or 0), k.endswith("*"), v)
-        for k, v in params.items()
-        if (m := re.fullmatch(re.escape(key) + r"\*(?:(\d{1,3})\*?)?", k))
-    )
-    if segments:
-        charset, chunks = "", []
-        for i, (_, encoded, value) in enumerate(segments):
-            if encoded and i == 0 and value.count(b"'") >= 2:
-                label, _, value = value.split(b"'", 2)
-                charset = label.decode("ascii", "replace")
-            chunks.append(unquote_to_bytes(value) if encoded else value)
-        data = b"".join(chunks)
-        text = _decode_bytes(data, charset)
-        found.append((text, True, data) if text is not None else (_lossy(data), False, data))
-    if key in params:
-        found.append((*_decode_words(params[key]), params[key]))
-    return found
-
-
-def _tidy(name: str) -> str:
-    name = re.split(r"[/\\]", _CONTROL.sub("", name))[-1]  # Outlook and phones send whole paths
-    return re.sub(r'[<>:"|*]', "_", name).strip().strip(".").strip()
-
-
-def _ext(name: str) -> str:
-    m = re.search(r"\.[A-Za-z0-9]{1,5}$", name.strip())
-    return m[0].lower() if m else ""
-
-
 def _part_name(part: _Part) -> tuple[str | None, str]:
     """The best file name and an extension hint from whatever could not be decoded.
 
@@ -257,11 +122,11 @@ def _part_name(part: _Part) -> tuple[str | None, str]:
     good: list[str] = []
     hint = ""
     for header, key in (("content-disposition", "filename"), ("content-type", "name")):
-        for text, clean, raw in _param_texts(_params(_header(part, header))[1], key):
-            hint = hint or _ext(raw.decode("ascii", "replace"))
-            if clean and "?" not in text and _tidy(text):
-                good.append(_tidy(text))
-    good.sort(key=lambda t: not _ext(t))
+        for text, clean, raw in param_texts(params_of(header_bytes(part, header))[1], key):
+            hint = hint or extension(raw.decode("ascii", "replace"))
+            if clean and "?" not in text and tidy_name(text):
+                good.append(tidy_name(text))
+    good.sort(key=lambda t: not extension(t))
     return (good[0] if good else None), hint
 
 
@@ -301,11 +166,11 @@ def _sniff(data: bytes) -> str:
 
 def _payload(part: _Part) -> tuple[bytes, bool]:
     """The decoded body of a leaf part, and whether it could be decoded."""
-    cte = (_header(part, "content-transfer-encoding") or b"").strip().lower()
+    cte = (header_bytes(part, "content-transfer-encoding") or b"").strip().lower()
     payload = part.get_payload()
-    raw = _as_bytes(payload) if isinstance(payload, (str, bytes)) else b""
+    raw = as_bytes(payload) if isinstance(payload, (str, bytes)) else b""
     if cte == b"base64":
-        return _b64(raw)
+        return b64_lenient(raw)
     if cte == b"quoted-printable":
         return binascii.a2b_qp(raw), True
     if cte in (b"x-uuencode", b"uuencode", b"x-uue"):
@@ -336,12 +201,12 @@ class _Walk:
     def part(self, part: _Part, trail: list[str], depth: int) -> None:
         if depth > MAX_DEPTH:
             return self.ignore([*trail, "……"], "邮件嵌套过深，未继续查找")
-        ctype = _params(_header(part, "content-type"))[0]
+        ctype = params_of(header_bytes(part, "content-type"))[0]
         ctype = ctype if "/" in ctype else part.get_default_type()
         kids = part.get_payload()
         if isinstance(kids, list):  # multipart/*, or message/* which compat32 parsed for us
             here = [*trail, "转发邮件"] if ctype.startswith("message/") else trail
-            cte = (_header(part, "content-transfer-encoding") or b"").strip().lower()
+            cte = (header_bytes(part, "content-transfer-encoding") or b"").strip().lower()
             first = kids[0] if kids else None
             if here is not trail and cte in (b"base64", b"quoted-printable") and isinstance(first, _Part):
                 # a forwarded message sent base64-encoded (illegal, but clients do it): compat32
@@ -359,14 +224,14 @@ class _Walk:
             fixed = _parse(b'Content-Type: multipart/mixed; boundary="' + m[1] + b'"\r\n\r\n' + data) if m else None
             return self.part(fixed, trail, depth + 1) if fixed and fixed.is_multipart() else None
         name, hint = _part_name(part)
-        disposition = _params(_header(part, "content-disposition"))[0]
+        disposition = params_of(header_bytes(part, "content-disposition"))[0]
         if name is None and ctype.startswith("text/") and ctype not in ("text/calendar", "text/csv"):
             if disposition != "attachment":
                 return None  # a message body, not an attachment
         if not data or not intact:
             reason = "附件为空" if intact else "附件内容无法解码（邮件可能已损坏），请重新发送"
             return self.ignore([*trail, name or self.fallback(hint, ctype)], reason)
-        cid = decode_header_text(_header(part, "content-id") or b"").strip("<> ").lower()
+        cid = decode_header_text(header_bytes(part, "content-id") or b"").strip("<> ").lower()
         return self.item(name, hint, data, ctype, trail, depth, cid=cid)
 
     def item(self, name: str | None, hint: str, data: bytes, ctype: str, trail: list[str], depth: int,
@@ -374,7 +239,7 @@ class _Walk:
         if depth > MAX_DEPTH:
             return self.ignore([*trail, name or "……"], "邮件嵌套过深，未继续查找")
         sniffed = _sniff(data)
-        ext = _ext(name or "") or hint
+        ext = extension(name or "") or hint
         if ext not in WORKBOOK_EXTS:
             if sniffed in (".xlsx", ".xlsm", ".ods"):
                 ext = sniffed  # an OOXML/ODF package says what it is: trust that over the name
@@ -425,11 +290,11 @@ class _Walk:
             # Chinese Windows writes GBK names without the UTF-8 flag (bit 11), and zipfile read
             # them as cp437: take the bytes back and decode them as utf-8, else gb18030
             utf8 = info.flag_bits & 0x800
-            decoded = info.filename if utf8 else _decode_bytes(info.filename.encode("cp437", "replace"))
+            decoded = info.filename if utf8 else decode_bytes(info.filename.encode("cp437", "replace"))
             if decoded is not None and JUNK.search(decoded):
                 continue  # macOS and Windows bookkeeping, never sent on purpose
-            hint = _ext(info.filename)
-            name = (_tidy(decoded) if decoded else "") or self.fallback(hint)
+            hint = extension(info.filename)
+            name = (tidy_name(decoded) if decoded else "") or self.fallback(hint)
             if name.startswith("~$"):
                 self.ignore([*trail, name], "Excel 临时文件（不是报表）")
                 continue
@@ -460,7 +325,7 @@ class _Walk:
             return self.ignore(trail, "Outlook 的 winmail.dat 已损坏，无法解开。请对方以普通附件重新发送")
         for name, member in items:
             if member:
-                self.item(name, _ext(name or ""), member, "application/octet-stream", trail, depth + 1, zips)
+                self.item(name, extension(name or ""), member, "application/octet-stream", trail, depth + 1, zips)
         return None
 
 
@@ -468,11 +333,11 @@ def _tnef_name(att: object, codepage: str | None) -> str | None:
     # The long name (PidTagAttachLongFilename, 0x3707) first. tnefparse's own .name decodes the
     # short attAttachTitle as UTF-8, which fails on the GBK Chinese Outlook writes there.
     for prop in getattr(att, "mapi_attrs", []):
-        if prop.name == 0x3707 and isinstance(prop.data, str) and _tidy(prop.data):
-            return _tidy(prop.data)
+        if prop.name == 0x3707 and isinstance(prop.data, str) and tidy_name(prop.data):
+            return tidy_name(prop.data)
     raw = getattr(att, "_name", b"")
-    text = raw if isinstance(raw, str) else _decode_bytes(raw.rstrip(b"\x00"), codepage or "")
-    return _tidy(text) if text and "?" not in text and _tidy(text) else None
+    text = raw if isinstance(raw, str) else decode_bytes(raw.rstrip(b"\x00"), codepage or "")
+    return tidy_name(text) if text and "?" not in text and tidy_name(text) else None
 
 
 def _html_cids(part: _Part, depth: int = 0) -> set[str]:
@@ -481,7 +346,7 @@ def _html_cids(part: _Part, depth: int = 0) -> set[str]:
     if isinstance(payload, list):
         kids = [p for p in payload if isinstance(p, _Part)] if depth < MAX_DEPTH else []
         return set().union(*(_html_cids(p, depth + 1) for p in kids))
-    if _params(_header(part, "content-type"))[0] != "text/html":
+    if params_of(header_bytes(part, "content-type"))[0] != "text/html":
         return set()
     found = re.findall(rb"""cid:([^"'\s>)]+)""", _payload(part)[0], re.I)
     return {unquote_to_bytes(c).decode("utf-8", "replace").lower() for c in found}
@@ -489,17 +354,17 @@ def _html_cids(part: _Part, depth: int = 0) -> set[str]:
 
 def _sender(raw: bytes | None) -> tuple[str, str]:
     """(display name, address) from From; a fallback search when parseaddr gives up."""
-    text = _UNFOLD.sub(b"", raw or b"").decode("ascii", "surrogateescape")
+    text = UNFOLD.sub(b"", raw or b"").decode("ascii", "surrogateescape")
     name, addr = email.utils.parseaddr(text)
     if "@" not in addr:
         m = re.search(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>", text) or re.search(r"[^\s<>\"',;:]+@[^\s<>\"',;:]+", text)
         name, addr = (text[: m.start()], m[m.lastindex or 0]) if m else (text, "")
-    return decode_header_text(_as_bytes(name)).strip('" '), decode_header_text(_as_bytes(addr)).lower()
+    return decode_header_text(as_bytes(name)).strip('" '), decode_header_text(as_bytes(addr)).lower()
 
 
 def _date(raw: bytes | None) -> datetime | None:
     try:
-        return email.utils.parsedate_to_datetime(_UNFOLD.sub(b"", raw or b"").decode("ascii", "replace").strip())
+        return email.utils.parsedate_to_datetime(UNFOLD.sub(b"", raw or b"").decode("ascii", "replace").strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
@@ -510,10 +375,10 @@ def parse_message(raw: bytes, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message
     fallback_id = "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
         msg = _parse(raw)
-        message_id = decode_header_text(_header(msg, "message-id") or b"").strip("<> ") or fallback_id
-        name, sender = _sender(_header(msg, "from"))
-        subject = decode_header_text(_header(msg, "subject") or b"")
-        date = _date(_header(msg, "date"))
+        message_id = decode_header_text(header_bytes(msg, "message-id") or b"").strip("<> ") or fallback_id
+        name, sender = _sender(header_bytes(msg, "from"))
+        subject = decode_header_text(header_bytes(msg, "subject") or b"")
+        date = _date(header_bytes(msg, "date"))
     except Exception:  # never raise on a hostile message: say what happened instead
         return Message(fallback_id, "", "", "", None, [], [Ignored("邮件", "邮件无法解析，请对方重新发送")])
     walk = _Walk(limits, set())
