@@ -160,7 +160,7 @@ def months(args: argparse.Namespace) -> dict[str, Any]:
         t_load = time.perf_counter()
         sc.score(Month(PERIOD[0], m))
         t_end = time.perf_counter()
-        out[f"{PERIOD[0]}-{m:02d}"] = {"ledger_rows": len(sc.rows), "load_s": t_load - t, "score_s": t_end - t_load}
+        out[f"{PERIOD[0]}-{m:02d}"] = {"ledger_rows": len(sc.reports.submission_ids), "load_s": t_load - t, "score_s": t_end - t_load}
     return {"by_month": out, "peak_rss_mb": peak_rss_mb()}
 
 

@@ -224,15 +224,24 @@ def measure(args: argparse.Namespace, prepared: Path, work: Path) -> dict[str, A
 
 
 def side_measurements(args: argparse.Namespace, prepared: Path, work: Path) -> dict[str, Any]:
+    """Further measurements; one that fails is recorded as failed, the main figures are kept."""
     r: dict[str, Any] = {}
+
+    def attempt(name: str, run: Any) -> None:
+        try:
+            r[name] = run()
+        except (SystemExit, Exception) as exc:  # a contender's failure is reported, not fatal
+            r[name] = {"error": f"{type(exc).__name__}: {exc}"}
+
     if args.extras:
         log("extras: scoring 10,000 villages, 19-village CLI consolidate, scoring by month …")
-        r["scoring_10k"] = contender("scoring", "--villages", "10000")
-        r["cli_consolidate_19"] = cli_consolidate(work / "huizong" if args.n == 19 else collected_19(args.cache.resolve(), work))
-        r["score_by_month"] = contender("months", "--workspace", str(work / "huizong"))["by_month"]
+        attempt("scoring_10k", lambda: contender("scoring", "--villages", "10000"))
+        attempt("cli_consolidate_19", lambda: cli_consolidate(work / "huizong" if args.n == 19 else collected_19(args.cache.resolve(), work)))
+        attempt("score_by_month", lambda: contender("months", "--workspace", str(work / "huizong"))["by_month"])
     if args.profile if args.profile is not None else args.n == 500:
         log("cProfile of the monthly run …")
-        r["profile"] = contender("profile", "--workspace", str(fresh_workspace(prepared, work / "profiled")), "--out", str(work / "monthly.prof"))
+        attempt("profile", lambda: contender("profile", "--workspace", str(fresh_workspace(prepared, work / "profiled")),
+                                             "--out", str(work / "monthly.prof")))
     return r
 
 

@@ -180,6 +180,14 @@ def convert(src: Path, fmt: str, outdir: Path) -> Path:
 
 # --- a clerk's edit made by the spreadsheet program itself (a Basic macro in the profile) ------
 
+BASIC_WRITELOG = """Sub WriteLog(logPath, msg)
+  f = FreeFile
+  Open logPath For Append As #f
+  Print #f, msg
+  Close #f
+End Sub
+"""  # appends one line to a log file (how a headless macro reports back)
+
 _MACRO = """Sub InsertRows(src, edits, outputs, logPath)
   On Error Goto Failed
   Dim args(0) As New com.sun.star.beans.PropertyValue
@@ -206,13 +214,7 @@ Failed:
   StarDesktop.terminate()
 End Sub
 
-Sub WriteLog(logPath, msg)
-  f = FreeFile
-  Open logPath For Append As #f
-  Print #f, msg
-  Close #f
-End Sub
-"""
+""" + BASIC_WRITELOG
 
 _SCRIPT_XLB = """<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE library:library PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "library.dtd">

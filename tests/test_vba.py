@@ -454,13 +454,7 @@ Failed:
   StarDesktop.terminate()
 End Sub
 
-Sub WriteLog(logPath, msg)
-  f = FreeFile
-  Open logPath For Append As #f
-  Print #f, msg
-  Close #f
-End Sub
-"""
+""" + lo.BASIC_WRITELOG
 
 
 def _run_document_macro(doc: Path, macro: str, work: Path) -> str:

@@ -40,6 +40,10 @@ def _init(programme: Any, registry: Any, secret: str, limits: Any) -> None:
     _worker.update(programme=programme, registry=registry, secret=secret, limits=limits)
 
 
+def _ready() -> None:
+    pass
+
+
 def _check(item: tuple[bytes, str]) -> Checked:
     data, name = item
     return check_and_annotate(data, name, _worker["programme"], _worker["registry"], _worker["secret"], _worker["limits"])
@@ -53,6 +57,9 @@ class Checker:
         use_pool = files >= POOL_FROM and workers > 1
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                         initargs=self.args) if use_pool else None
+        if self.pool is not None:  # start the workers now: they import huizong while the first batch is archived
+            for _ in range(workers):
+                self.pool.submit(_ready)
 
     def __enter__(self) -> Checker:
         return self
