@@ -79,15 +79,20 @@ class _Decoder:
         self.key = operator.attrgetter(*self.columns) if self.columns else None
 
     def values(self, record_json: str) -> dict[str, Any]:
+        fields, derived = self.decode(record_json)
+        return {**fields, **derived}
+
+    def decode(self, record_json: str) -> tuple[dict[str, Any], dict[str, float]]:
+        """The record's fields, and the derived counts (which take precedence over a field of the same id)."""
         record = self.decoder.decode(record_json)
-        values = dict(record.fields)
+        derived: dict[str, float] = {}
         if self.key is not None:
             seen = Counter(map(self.key, record.register))  # a row's values in the columns → number of rows
             if len(self.columns) == 1:  # attrgetter of one name gives the value, not a tuple
                 seen = Counter({(k,): n for k, n in seen.items()})
             for fid, tests in self.tests:
-                values[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
-        return values
+                derived[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
+        return record.fields, derived
 
 
 class Reports:
@@ -102,25 +107,28 @@ class Reports:
         self.n = len(self.index)
         self.specs = monthly_fields(p)
         fids = [f.id for f in self.specs]
-        grids: dict[Month, np.ndarray] = {}  # month → fields × villages
+        rows_of: dict[Month, tuple[list[int], list[list[float]]]] = {}  # month → (village positions, values)
         self.reported: dict[str, list[Month]] = defaultdict(list)
         self.submission_ids: dict[tuple[str, Month], int] = {}
         decoder = _Decoder(p)
+        months: dict[str, Month | None] = {}
         nan = float("nan")
         for row in rows:
-            m = Month.try_parse(row["period"])
+            period = row["period"]
+            m = months[period] if period in months else months.setdefault(period, Month.try_parse(period))
             code = row["village_code"]
             if m is None or not code or code not in self.index:
                 continue
-            values = decoder.values(row["record_json"])
-            grid = grids.get(m)
-            if grid is None:
-                grid = grids[m] = np.full((len(fids), self.n), np.nan)
-            grid[:, self.index[code]] = [nan if (v := values.get(fid)) is None else float(v) for fid in fids]
+            fields, derived = decoder.decode(row["record_json"])
+            at, values = rows_of.get(m) or rows_of.setdefault(m, ([], []))
+            at.append(self.index[code])
+            values.append([nan if (v := derived.get(fid, fields.get(fid))) is None else float(v) for fid in fids])
             self.reported[code].append(m)
             self.submission_ids[(code, m)] = row["id"]
         self.arrays: dict[Month, dict[str, np.ndarray]] = {}
-        for m, grid in grids.items():
+        for m, (at, values) in rows_of.items():
+            grid = np.full((len(fids), self.n), np.nan)  # fields × villages
+            grid[:, at] = np.array(values, dtype=float).reshape(len(values), len(fids)).T
             grid.flags.writeable = False  # shared by every consolidation
             self.arrays[m] = dict(zip(fids, grid))
 
