@@ -100,7 +100,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         records = io_floor.read_all(prepared / "workspace" / "inbox", layout)
         t_read = time.perf_counter()
-        written = io_floor.write_all(Path(args.out), grids)
+        written = io_floor.write_all(Path(args.out), grids, styled=args.styled)
         t_end = time.perf_counter()
         seconds.update(read=t_read - t, write=t_end - t_read, total=t_end - t)
         return records, written
@@ -184,6 +184,7 @@ def main() -> None:
     s.add_argument("--prepared", required=True)
     s.add_argument("--grids", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--styled", action="store_true", help="give every written cell a format (a reference point, not the floor)")
     s = sub.add_parser("scoring")
     s.add_argument("--villages", type=int, default=10_000)
     s.add_argument("--repeat", type=int, default=7)

@@ -53,9 +53,12 @@ def read_all(inbox: Path, layout: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def write_all(path: Path, grids: list[tuple[str, list[list[Any]]]]) -> int:
+def write_all(path: Path, grids: list[tuple[str, list[list[Any]]]], styled: bool = False) -> int:
+    """The cells as plain values; ``styled``: each with one bordered, wrapped cell format — what a
+    printable summary needs at least (a reference point to explain the summary's cost, not the floor)."""
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                                          "strings_to_urls": False})
+    fmt = wb.add_format({"font_name": "宋体", "border": 1, "text_wrap": True}) if styled else None
     written = 0
     for name, rows in grids:
         ws = wb.add_worksheet(name)
@@ -64,13 +67,13 @@ def write_all(path: Path, grids: list[tuple[str, list[list[Any]]]]) -> int:
                 if v is None or v == "":
                     continue
                 if isinstance(v, str):
-                    ws.write_string(r, c, v)
+                    ws.write_string(r, c, v, fmt)
                 elif isinstance(v, bool):
-                    ws.write_boolean(r, c, v)
+                    ws.write_boolean(r, c, v, fmt)
                 elif isinstance(v, (int, float)):
-                    ws.write_number(r, c, v)
+                    ws.write_number(r, c, v, fmt)
                 else:
-                    ws.write_string(r, c, str(v))
+                    ws.write_string(r, c, str(v), fmt)
                 written += 1
     wb.close()
     return written

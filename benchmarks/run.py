@@ -206,6 +206,9 @@ def measure(args: argparse.Namespace, prepared: Path, work: Path) -> dict[str, A
     pe = best_of(args.repeat, "peer", "--prepared", str(prepared), "--out", str(work / "peer-summary.xlsx"), "--cells", str(sum(cells.values())))
     log("floor …")
     fl = best_of(args.repeat, "floor", "--prepared", str(prepared), "--grids", str(work / "summary-grids.pickle"), "--out", str(work / "floor-summary.xlsx"))
+    log("floor with a cell format on every written cell (reference) …")
+    fs = best_of(args.repeat, "floor", "--prepared", str(prepared), "--grids", str(work / "summary-grids.pickle"),
+                 "--out", str(work / "floor-styled-summary.xlsx"), "--styled")
 
     pe_s, fl_s, hz_s = pe["seconds"]["total"], fl["seconds"]["total"], hz["seconds"]["total"]
     r: dict[str, Any] = {
@@ -216,6 +219,8 @@ def measure(args: argparse.Namespace, prepared: Path, work: Path) -> dict[str, A
         "huizong": {k: v for k, v in hz.items() if k != "item_totals"},
         "peer": {k: v for k, v in pe.items() if k != "item_totals"}, "floor": fl,
         "peer_vs_huizong_item_totals": compare_totals(hz["item_totals"], pe["item_totals"]),
+        "floor_styled_s": round(fs["seconds"]["total"], 3), "floor_styled": fs,
+        "ratio_vs_styled_floor": round(hz_s / fs["seconds"]["total"], 2),
     }
     if args.single:
         log("huizong, one process (no pool) …")
@@ -304,7 +309,8 @@ def report(r: dict[str, Any], path: Path) -> None:
     for name in ("huizong", "peer", "floor"):
         c = r[name]
         print(f"{name:10}{c['seconds']['total']:>10.2f}{r['per_report_ms'][name]:>11.2f}{c['cpu_s']:>9.1f}{c['peak_rss_mb']:>13.1f}")
-    print(f"huizong/floor = {r['ratio_vs_floor']:.2f}   peer/huizong = {r['speedup_vs_peer']:.2f}")
+    print(f"huizong/floor = {r['ratio_vs_floor']:.2f}   peer/huizong = {r['speedup_vs_peer']:.2f}   "
+          f"(floor with formatted cells {r['floor_styled_s']:.2f} s: huizong/that = {r['ratio_vs_styled_floor']:.2f})")
     print("huizong stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["stages_s"].items()))
     if "huizong_single_process" in r:
         sp = r["huizong_single_process"]
