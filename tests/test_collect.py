@@ -260,3 +260,27 @@ def _pool_inbox(ctx):
         _POOL.append(("18-dup.xlsx", _POOL[0][1]))
         _POOL.append(("19-junk.xlsx", b"not a workbook"))
     return _POOL
+
+
+def test_the_same_file_sent_several_times_in_one_batch_is_archived_once(ctx, monkeypatch):
+    """Archiving runs in threads; copies of one file must not race to replace the same read-only
+    archive file (on Windows the second replacement fails)."""
+    from pipeline.ledger.archive import Archive
+
+    calls: list[str] = []
+    real_put = Archive.put
+
+    def counting_put(self, data, ext):
+        calls.append(hashlib.sha256(data).hexdigest())
+        return real_put(self, data, ext)
+
+    monkeypatch.setattr(Archive, "put", counting_put)
+    t0 = time.time() - 3600
+    same = filled(ctx, 0)
+    for i in range(5):
+        drop(ctx, f"青龙村月报（第{i + 1}次发送）.xlsx", same, t0 + i)
+    drop(ctx, "other.xlsx", filled(ctx, 1), t0 + 10)
+    api.collect(ctx)
+    assert sorted(calls) == sorted({hashlib.sha256(same).hexdigest(), hashlib.sha256(filled(ctx, 1)).hexdigest()})
+    statuses = [r["status"] for r in rows(ctx)]
+    assert statuses.count("已接收") == 2 and statuses.count("重复") == 4

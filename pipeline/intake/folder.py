@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck, redacted_problems, stored_record
-from ..ledger.archive import Archive
+from ..ledger.archive import Archive, sha256
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import Problem
 from ..workspace import atomic_write
@@ -118,16 +118,18 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
 
 
 def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str]]) -> list[_Arrived]:
-    """The raw bytes are safe in the archive before anything parses them (fsyncs overlap in threads)."""
+    """The raw bytes are safe in the archive before anything parses them (fsyncs overlap in threads).
 
-    def put(item: tuple[Path, os.stat_result, str]) -> _Arrived:
-        path, st, ref = item
+    Each distinct content is stored by one thread only: a village often sends the same file twice,
+    and two threads replacing the same (read-only) archive file would fail on Windows.
+    """
+    out = []
+    for path, st, ref in items:
         data = path.read_bytes()
-        digest, _ = archive.put(data, path.suffix)
-        return _Arrived(path, st, ref, data, digest)
-
+        out.append(_Arrived(path, st, ref, data, sha256(data)))
+    distinct = {(a.digest, a.path.suffix.lower()): a.data for a in out}
     with ThreadPoolExecutor(4) as threads:
-        out = list(threads.map(put, items))
+        list(threads.map(lambda key: archive.put(distinct[key], key[1]), distinct))
     for _ in out:
         crash_point("archived")
     return out
