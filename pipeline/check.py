@@ -74,13 +74,17 @@ def check_bytes(
     secret: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> FileCheck:
-    res = read_report(data, name, programme, limits)
-    if not res.readable:
-        return FileCheck(name, res, Identity(), list(res.problems))
-    ident = identify(res, programme, registry, secret)
-    period: Month | None = ident.period
-    problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
-    return FileCheck(name, res, ident, _ordered(problems))
+    try:
+        res = read_report(data, name, programme, limits)
+        if not res.readable:
+            return FileCheck(name, res, Identity(), list(res.problems))
+        ident = identify(res, programme, registry, secret)
+        period: Month | None = ident.period
+        problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
+        return FileCheck(name, res, ident, _ordered(problems))
+    except Exception as exc:  # a defect of ours must not stop a collection or hide the file: it is sent back, named
+        detail = f"{type(exc).__name__}: {str(exc)[:120]}".rstrip(": ")
+        return FileCheck(name, ReadResult(file=name), Identity(), [Problem("F013", file=name, detail=detail)])
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import signal
@@ -284,3 +285,36 @@ def test_the_same_file_sent_several_times_in_one_batch_is_archived_once(ctx, mon
     assert sorted(calls) == sorted({hashlib.sha256(same).hexdigest(), hashlib.sha256(filled(ctx, 1)).hexdigest()})
     statuses = [r["status"] for r in rows(ctx)]
     assert statuses.count("已接收") == 2 and statuses.count("重复") == 4
+
+
+def test_a_file_that_trips_a_defect_is_sent_back_and_the_rest_are_collected(ctx, monkeypatch):
+    """An unexpected error while checking one file becomes F013 on that file (archived, recorded, sent back);
+    the files around it in the same batch are collected as usual."""
+    import pipeline.check as check
+
+    real_identify = check.identify
+
+    def identify(res, *args, **kwargs):
+        if res.file == "坏.xlsx":
+            raise RuntimeError("模拟的程序错误")
+        return real_identify(res, *args, **kwargs)
+
+    monkeypatch.setattr(check, "identify", identify)
+    t0 = time.time() - 3600
+    drop(ctx, "好1.xlsx", filled(ctx, 0), t0)
+    drop(ctx, "坏.xlsx", filled(ctx, 1), t0 + 1)
+    drop(ctx, "好2.xlsx", filled(ctx, 2), t0 + 2)
+    api.collect(ctx)
+    got = {r["original_name"]: r for r in rows(ctx)}
+    assert [got[n]["status"] for n in ("好1.xlsx", "坏.xlsx", "好2.xlsx")] == ["已接收", "退回", "已接收"]
+    problems = json.loads(got["坏.xlsx"]["problems_json"])
+    assert [p["code"] for p in problems] == ["F013"] and "模拟的程序错误" in problems[0]["message"]
+    assert not list(ctx.workspace.inbox.glob("*.xlsx"))  # nothing left behind
+
+
+def test_a_number_hundreds_of_digits_long_is_a_clear_error_not_a_crash(ctx):
+    (ctx.workspace.inbox / "大数.xlsx").write_bytes(filled(ctx, 0, births_total="9" * 401))
+    api.collect(ctx)
+    (row,) = rows(ctx)
+    assert row["status"] == "退回"
+    assert "数字过大" in row["problems_json"]

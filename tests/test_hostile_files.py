@@ -714,15 +714,27 @@ _FAR_CELL_CHILD = textwrap.dedent(
 )
 
 
+def _as_binary_named_part(data: bytes) -> bytes:
+    """The sheet stored under a name the safety scan treats as binary (…/sheet1.bin), rels pointing at it."""
+    point = {m: (lambda b: b.replace(b"worksheets/sheet1.xml", b"worksheets/sheet1.bin"))
+             for m in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml")}
+    return rezip(data, change=point, rename={"xl/worksheets/sheet1.xml": "xl/worksheets/sheet1.bin"})
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limit via RLIMIT_AS")
+@pytest.mark.parametrize("binary_name", [False, True], ids=["sheet1.xml", "sheet-named-bin"])
 @pytest.mark.parametrize("far", ["XFD1048576", "ZZ1048576", "XFD20001"])
-def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far):
+def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name):
     # Two cells, A1 and a far corner: under 10 KB on disk, but a dense grid of ~17 billion cells.
     # Reading must stop with F011 without allocating that grid; run in a child process under a
     # 1 GiB address-space cap so that a failure cannot take the test run down with it.
+    # (A sheet stored under a binary-looking name is not among the parts the safety scan inflated:
+    # the extent must still be read from it.)
     row = far.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     cell = f'<row r="{row}"><c r="{far}"><v>9</v></c></row></sheetData>'.encode()
     data = rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", cell)})
+    if binary_name:
+        data = _as_binary_named_part(data)
     assert len(data) < 10 * 1024
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.run(
@@ -792,3 +804,28 @@ def test_sniff_trusts_content_not_name(qianfen):
     for name in ("报表.xls", "报表.ods", "报表", "报表.txt"):
         assert sniff(data, name).format == "xlsx"
     assert sniff(ole_file({"Workbook": biff_workbook_stream()}), "报表.xlsx").format == "xls"
+
+
+@pytest.mark.parametrize("spelling", [b"<f>", b"<f\n>", b"<f\t t=\"normal\">", b"<x:f>"], ids=["plain", "newline", "tab", "prefixed"])
+@pytest.mark.parametrize("binary_name", [False, True], ids=["sheet1.xml", "sheet-named-bin"])
+def test_formula_cells_are_found_however_the_tag_is_written(spelling, binary_name):
+    """A cell holding a formula is flagged (V008/V009 depend on it) whatever whitespace or prefix its tag has."""
+    from pipeline.workbook.reader import _Book
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet("S")
+    ws.write(0, 0, "h")
+    ws.write_formula(1, 0, "=1+1", None, 2)
+    wb.close()
+    close = b"</x:f>" if spelling.startswith(b"<x:") else b"</f>"
+    ns = b' xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    data = rezip(buf.getvalue(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"<f>", spelling).replace(b"</f>", close)
+                                         .replace(b"<worksheet ", b"<worksheet" + ns + b" ", 1)})
+    if binary_name:
+        data = _as_binary_named_part(data)
+    sniffed = sniff(data, "公式.xlsx")
+    assert sniffed.ok
+    sheet = _Book(data, sniffed.format, DEFAULT_LIMITS, sniffed.parts).sheet("S")
+    assert sheet.flags.formulas == {(1, 0)}
+    assert sheet.rows[1][0] == 2

@@ -257,6 +257,8 @@ def _reference_counts(derived: list[dict], record: dict) -> dict[str, float]:
 @pytest.mark.parametrize("derived", [
     [{"id": "boys", "count_register": {"sex": ["男"]}}, {"id": "girls", "count_register": {"sex": ["女"]}}],
     [{"id": "second_girls", "count_register": {"sex": ["女"], "birth_order": [2, 3]}}, {"id": "late", "count_register": {"report_status": ["迟报"]}}],
+    [{"id": "all_births", "count_register": {}}],  # no condition: every row
+    [{"id": "all_births", "count_register": {}}, {"id": "boys", "count_register": {"sex": ["男"]}}],
     [],
 ])
 def test_ledger_records_decode_to_the_same_values_as_parsing_them_whole(derived):

@@ -86,10 +86,13 @@ class _Decoder:
         """The record's fields, and the derived counts (which take precedence over a field of the same id)."""
         record = self.decoder.decode(record_json)
         derived: dict[str, float] = {}
-        if self.key is not None:
-            seen = Counter(map(self.key, record.register))  # a row's values in the columns → number of rows
-            if len(self.columns) == 1:  # attrgetter of one name gives the value, not a tuple
-                seen = Counter({(k,): n for k, n in seen.items()})
+        if self.tests:
+            if self.key is None:  # every count is unconditional (count_register: {}): all rows
+                seen = Counter({(): len(record.register)})
+            else:
+                seen = Counter(map(self.key, record.register))  # a row's values in the columns → number of rows
+                if len(self.columns) == 1:  # attrgetter of one name gives the value, not a tuple
+                    seen = Counter({(k,): n for k, n in seen.items()})
             for fid, tests in self.tests:
                 derived[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
         return record.fields, derived

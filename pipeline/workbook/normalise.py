@@ -148,6 +148,9 @@ def normalise_number(raw: Any, spec: FieldSpec) -> Outcome:
         value = _parse_number_text(text, spec, out.notes, raw)
         if value is None:
             return out
+        if not math.isfinite(value):  # hundreds of digits: too large for any count or amount
+            out.notes.append(("V019", raw, "数字过大"))
+            return out
         if out.notes:
             pass  # the parser already said what it changed
         elif changed:

@@ -22,7 +22,7 @@ from ..programme.config import FieldSpec, Programme
 from . import layout as L
 from .normalise import Outcome, clean_text, normalise, normalise_text
 from .safety import DEFAULT_LIMITS, Limits, sniff
-from .xlsx_parts import CellFlags, OoxmlInfo, Package, cell_flags, read_ooxml_info
+from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, read_ooxml_info
 
 Pos = tuple[int, int]
 # What a damaged workbook makes the parsers raise (XML ParseError is a SyntaxError).
@@ -103,7 +103,7 @@ def _key(text: str) -> str:
 class _Book:
     def __init__(self, data: bytes, fmt: str, limits: Limits, parts: Mapping[str, bytes] | None = None):
         self.data = data
-        self.package: Package = parts or data  # the parts the safety scan inflated, when there are
+        self.package: Package = Inflated(data, parts) if parts else data  # the parts the safety scan inflated, if any
         self.fmt = fmt
         self.limits = limits
         self.wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))

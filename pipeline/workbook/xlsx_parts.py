@@ -12,7 +12,7 @@ import io
 import posixpath
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeET
@@ -62,6 +62,29 @@ def parse_name_ref(text: str) -> NameTarget | None:
 Package = bytes | Mapping[str, bytes]  # a zip file's bytes, or its parts already decompressed
 
 
+class Inflated(Mapping[str, bytes]):
+    """A package's parts: those the safety scan already inflated, any other read from the zip when asked for.
+
+    (The scan skips parts named like images or binaries; a workbook may still point a sheet at one.)
+    """
+
+    def __init__(self, data: bytes, parts: Mapping[str, bytes]):
+        self.data = data
+        self.parts = dict(parts)
+
+    def __getitem__(self, member: str) -> bytes:
+        if member not in self.parts:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
+                self.parts[member] = zf.read(member)  # KeyError when the package has no such part
+        return self.parts[member]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.parts)
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+
 def _part(package: Package, member: str) -> bytes | None:
     if isinstance(package, Mapping):
         return package.get(member)
@@ -104,7 +127,7 @@ _DIM_RE = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z0-9:$]+)"')
 _ROW_RE = re.compile(rb'<(?:\w+:)?row r="([0-9]+)"')
 _COL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})[0-9]+"')
 _CELL_ROW_RE = re.compile(rb'<(?:\w+:)?c r="[A-Z]{1,3}([0-9]+)"')
-_FORMULA_RE = re.compile(rb"<(?:\w+:)?f[ >/]")  # a cell's <f>, not <formula1> of a data validation
+_FORMULA_RE = re.compile(rb"<(?:\w+:)?f[\s>/]")  # a cell's <f>, not <formula1> of a data validation
 _ERR_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 
 
@@ -139,10 +162,11 @@ def cell_flags(package: Package, part: str) -> CellFlags:
         return flags
     for m in _CELL_RE.finditer(xml):
         attrs, inner = m.group(2), m.group(3) or b""
-        if b"<f" not in inner and b't="e"' not in attrs:
+        formula = _FORMULA_RE.search(inner) is not None  # <f>, <f t="shared" …>, <x:f>
+        if not formula and b't="e"' not in attrs:
             continue
         pos = parse_a1(m.group(1).decode("ascii"))
-        if b"<f" in inner or b"<x:f" in inner:
+        if formula:
             flags.formulas.add(pos)
         if b't="e"' in attrs:
             v = _ERR_V_RE.search(inner)
