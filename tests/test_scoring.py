@@ -277,3 +277,14 @@ def test_ledger_records_decode_to_the_same_values_as_parsing_them_whole(derived)
         record = {"fields": {"births_total": rng.randrange(50), "relief_amount_paid": 12.5}, "register": register}
         values = decoder.values(json.dumps(record, ensure_ascii=False))
         assert values == record["fields"] | _reference_counts(derived, record)
+
+
+def test_a_record_msgspec_refuses_is_read_the_plain_way():
+    """Records an earlier version stored with Infinity (or other JSON msgspec will not take) are still read."""
+    from types import SimpleNamespace
+
+    from pipeline.score.consolidate import _Decoder
+
+    decoder = _Decoder(SimpleNamespace(raw={"derived": [{"id": "boys", "count_register": {"sex": ["男"]}}]}))
+    fields, derived = decoder.decode('{"fields": {"a": Infinity, "b": 2}, "register": [{"sex": "男"}, {"sex": "女"}, null]}')
+    assert fields["b"] == 2 and fields["a"] == float("inf") and derived == {"boys": 1.0}

@@ -8,10 +8,12 @@ counted and is named in the data-quality list — never filled with zeros.
 
 from __future__ import annotations
 
+import json
 import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -84,7 +86,10 @@ class _Decoder:
 
     def decode(self, record_json: str) -> tuple[dict[str, Any], dict[str, float]]:
         """The record's fields, and the derived counts (which take precedence over a field of the same id)."""
-        record = self.decoder.decode(record_json)
+        try:
+            record = self.decoder.decode(record_json)
+        except (msgspec.DecodeError, msgspec.ValidationError):  # e.g. Infinity, written by an earlier version
+            record = self._plain(record_json)
         derived: dict[str, float] = {}
         if self.tests:
             if self.key is None:  # every count is unconditional (count_register: {}): all rows
@@ -96,6 +101,12 @@ class _Decoder:
             for fid, tests in self.tests:
                 derived[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
         return record.fields, derived
+
+    def _plain(self, record_json: str) -> Any:
+        plain = json.loads(record_json)
+        rows = [r for r in (plain.get("register") or []) if isinstance(r, dict)]
+        return SimpleNamespace(fields=plain.get("fields") or {},
+                               register=[SimpleNamespace(**{c: r.get(c) for c in self.columns}) for r in rows])
 
 
 class Reports:
