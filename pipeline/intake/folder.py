@@ -104,17 +104,16 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
             summary.resumed += 1
         else:
             todo.append((path, st, ref))
-    counter = [0, len(todo)]
     with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo)) as checker:
-        waiting: tuple[list[_Arrived], Iterator[Checked]] | None = None
+        waiting: tuple[int, list[_Arrived], Iterator[Checked]] | None = None
         for start in range(0, len(todo), BATCH):
             batch = _archive_batch(archive, todo[start:start + BATCH])
             checks = checker.check([(a.data, a.path.name) for a in batch])  # with a pool: already under way
             if waiting is not None:
-                _record_batch(ctx, ledger, summary, *waiting, counter, progress)
-            waiting = (batch, checks)
+                _record_batch(ctx, ledger, summary, *waiting, len(todo), progress)
+            waiting = (start, batch, checks)
         if waiting is not None:
-            _record_batch(ctx, ledger, summary, *waiting, counter, progress)
+            _record_batch(ctx, ledger, summary, *waiting, len(todo), progress)
 
 
 def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str]]) -> list[_Arrived]:
@@ -135,19 +134,18 @@ def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str
     return out
 
 
-def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, batch: list[_Arrived], checks: Iterator[Checked],
-                  counter: list[int], progress: Callable[[int, int, str], None] | None) -> None:
+def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: int, batch: list[_Arrived],
+                  checks: Iterator[Checked], total: int, progress: Callable[[int, int, str], None] | None) -> None:
     ws = ctx.workspace
     rows = []
     with ledger.transaction() as db:
-        for a, (check, annotated) in zip(batch, checks):
+        for i, (a, (check, annotated)) in enumerate(zip(batch, checks), start=first):
             if progress:
-                progress(counter[0], counter[1], a.path.name)
+                progress(i, total, a.path.name)
             feedback = write_feedback(ctx, check, a.data, a.path, a.digest, annotated) if check.status == REJECTED else None
             arrival = Arrival("folder", a.ref, a.path.name, a.digest, len(a.data), a.path.suffix.lower(), None, _arrived(a.st.st_mtime))
             rows.append((a, feedback, ledger.record_in(db, arrival, outcome_for(ctx, check, feedback))))
             crash_point("recorded")
-            counter[0] += 1
     for a, feedback, row in rows:
         _tidy(a.path, ws.processed)
         crash_point("tidied")

@@ -78,7 +78,7 @@ class _Decoder:
         row_type = msgspec.defstruct("RegisterRow", [(c, Any, None) for c in self.columns])
         record_type = msgspec.defstruct("Record", [("fields", dict[str, Any], {}), ("register", list[row_type], [])])  # type: ignore[valid-type]
         self.decoder = msgspec.json.Decoder(record_type)
-        self.key = operator.attrgetter(*self.columns) if self.columns else None
+        self.getters = [operator.attrgetter(c) for c in self.columns]
 
     def values(self, record_json: str) -> dict[str, Any]:
         fields, derived = self.decode(record_json)
@@ -92,12 +92,9 @@ class _Decoder:
             record = self._plain(record_json)
         derived: dict[str, float] = {}
         if self.tests:
-            if self.key is None:  # every count is unconditional (count_register: {}): all rows
-                seen = Counter({(): len(record.register)})
-            else:
-                seen = Counter(map(self.key, record.register))  # a row's values in the columns → number of rows
-                if len(self.columns) == 1:  # attrgetter of one name gives the value, not a tuple
-                    seen = Counter({(k,): n for k, n in seen.items()})
+            rows = record.register
+            # a row's values in the columns → number of rows (no columns: every count is unconditional)
+            seen = Counter(zip(*(map(get, rows) for get in self.getters))) if self.getters else Counter({(): len(rows)})
             for fid, tests in self.tests:
                 derived[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
         return record.fields, derived

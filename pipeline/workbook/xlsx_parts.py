@@ -86,13 +86,7 @@ class Inflated(Mapping[str, bytes]):
 
 
 def _part(package: Package, member: str) -> bytes | None:
-    if isinstance(package, Mapping):
-        return package.get(member)
-    with zipfile.ZipFile(io.BytesIO(package)) as zf:
-        try:
-            return zf.read(member)
-        except KeyError:
-            return None
+    return (package if isinstance(package, Mapping) else Inflated(package, {})).get(member)
 
 
 def read_ooxml_info(package: Package) -> OoxmlInfo:

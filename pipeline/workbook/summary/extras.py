@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +10,9 @@ import numpy as np
 from ...programme.formula import Template, template, with_values
 from ...score.plan import SPECIAL_NAMES
 from ...score.scorer import Scored
-from .styles import Styles
+from .styles import Styles, text_units
 
 HEAD_ROW = 2
-_WIDE = re.compile("[\u2e81-\U0010ffff]")  # CJK and everything after it: about two Latin letters wide
 
 
 def fmt_number(v: float) -> str:
@@ -143,7 +141,7 @@ def _lines(text: str, width: int = 34) -> int:
     """Printed lines of a wrapped cell (a CJK character is about two Latin ones wide)."""
     if len(text) < width:  # even if every character were wide
         return 1
-    units = len(text) + len(_WIDE.findall(text))
+    units = text_units(text)
     return 1 + units // (2 * width)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...score.scorer import Scored
 from . import DATA_ROW, Sheet1Map, SummaryInfo
-from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band
+from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band, text_units
 
 
 def rank_change(rank: int, previous: int) -> str:
@@ -58,7 +58,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     width = sum(widths)
     for r, text in enumerate(lines, start=2):
         ws.merge_range(r, 0, r, last, text, st.meta)
-        units = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+        units = text_units(text)
         ws.set_row(r, 18 * (1 + units // max(width, 1)))
     head_row = 5
     ws.set_row(head_row, 36)
