@@ -302,7 +302,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         generated = now or datetime.now()
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings)
         data = build_summary(scored, info)
-        path = ctx.workspace.reports / f"{period}-汇总排名.xlsx"
+        path = ctx.workspace.summary_path(period)
         atomic_write(path, data)
     return Consolidation(path, scored, scored_table(scored, statuses), statuses, registers[2])
 

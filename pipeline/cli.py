@@ -21,6 +21,8 @@ from .check import MAX_SHOWN, FileCheck
 from .problems import HuizongError
 from .programme.config import load_programme
 from .programme.periods import Month
+from .views import state_counts
+from .workspace import STATE_DIR
 
 app = typer.Typer(
     help="汇总（huizong）：村级月报的收取、校验、汇总与排名。",
@@ -217,10 +219,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
             str(r.version or ""), str(r.errors or ""), "文件夹" if r.sender == "folder" else r.sender, note,
         )
     out.print(table)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.state] = counts.get(r.state, 0) + 1
-    out.print("，".join(f"{k} {v} 个" for k, v in counts.items()))
+    out.print(state_counts(rows))
 
 
 @app.command()
@@ -381,7 +380,7 @@ def serve(
     except OSError as exc:
         err.print(f"[错误 X009] 端口 {port or ''} 无法使用（{exc}）；可能已有一个汇总服务在运行，或换一个 --port。", markup=False)
         raise typer.Exit(2) from exc
-    log_path = service.root / ".huizong" / "serve.log"
+    log_path = service.root / STATE_DIR / "serve.log"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(log_path, encoding="utf-8"), logging.StreamHandler()])
     out.print(f"汇总服务已启动：http://127.0.0.1:{service.port}/  工作目录 {service.root}", markup=False)

@@ -28,6 +28,7 @@ from .ledger.db import Ledger
 from .problems import HuizongError, Problem
 from .programme.periods import Month
 from .views import problems_view, ranking_view, status_view
+from .workspace import STATE_DIR, atomic_write
 
 DEFAULT_PORT = 8765
 log = logging.getLogger("huizong.serve")
@@ -35,10 +36,9 @@ log = logging.getLogger("huizong.serve")
 
 def token_for(root: Path) -> str:
     """The workspace's service token (created once, kept in .huizong/serve.token)."""
-    path = root / ".huizong" / "serve.token"
+    path = root / STATE_DIR / "serve.token"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(24), encoding="ascii")
+        atomic_write(path, secrets.token_hex(24).encode("ascii"))
     return path.read_text(encoding="ascii").strip()
 
 
@@ -106,7 +106,7 @@ class Service:
             return {"message": f"已发送催报 {out.sent} 封" if not body.get("dry_run") else f"将催报 {len(out.replies)} 个村",
                     "to": [r.to for r in out.replies], "problems": [p.to_dict() for p in out.problems]}
         if action == "open-summary":
-            path = ctx.workspace.reports / f"{period}-汇总排名.xlsx"
+            path = ctx.workspace.summary_path(period)
             if not path.exists():
                 raise HuizongError(Problem("X006", detail=f"{path.name}（请先汇总排名）"))
             _open_file(path)

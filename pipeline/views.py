@@ -12,9 +12,10 @@ from typing import Any
 
 from .ledger.db import Ledger
 from .programme.periods import Month
+from .workbook.summary.styles import CRITICISE_FILL, MISSING_FILL, PRAISE_FILL
 
-STATE_COLOURS = {"已报": "#C6EFCE", "退回": "#FFC7CE", "待确认": "#FFEB9C", "未报": "#D9D9D9"}
-VERDICT_COLOURS = {"通报表扬": "#E2EFDA", "通报批评": "#FCE4D6"}
+STATE_COLOURS = {"已报": "#C6EFCE", "退回": "#FFC7CE", "待确认": "#FFEB9C", "未报": MISSING_FILL}
+VERDICT_COLOURS = {"通报表扬": PRAISE_FILL, "通报批评": CRITICISE_FILL}
 
 
 @dataclass
@@ -37,11 +38,16 @@ def status_view(statuses: list[Any], period: Month) -> View:
                           s.errors or "", "文件夹" if s.sender == "folder" else (s.sender or ""),
                           s.note or (f"记录号 {s.submissions[-1]}" if s.state == "待确认" and s.submissions else "")])
         view.colours.append(STATE_COLOURS.get(s.state))
+    view.note = state_counts(statuses)
+    return view
+
+
+def state_counts(statuses: list[Any]) -> str:
+    """已报 15 个，退回 2 个，…: how many villages are in each state, in order of first appearance."""
     counts: dict[str, int] = {}
     for s in statuses:
         counts[s.state] = counts.get(s.state, 0) + 1
-    view.note = "，".join(f"{k} {v} 个" for k, v in counts.items())
-    return view
+    return "，".join(f"{k} {v} 个" for k, v in counts.items())
 
 
 def ranking_view(result: Any) -> View:

@@ -42,6 +42,10 @@ class Workspace:
     def reports(self) -> Path:
         return self.root / "reports"
 
+    def summary_path(self, period: object) -> Path:
+        """reports/<period>-汇总排名.xlsx: the ranked summary of a month."""
+        return self.reports / f"{period}-汇总排名.xlsx"
+
     @property
     def templates(self) -> Path:
         return self.root / "templates"

@@ -119,10 +119,12 @@ def profile_dir() -> Path:
     return PROFILE.ensure() / "profile"
 
 
-def _run(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run soffice in its own process group; on timeout kill that group (soffice.bin included)."""
+def run_soffice(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run soffice in its own process group; on timeout kill that group (soffice.bin included).
+
+    ``env``: by default the shared test profile's environment."""
     proc = subprocess.Popen(
-        args, cwd=cwd, env=PROFILE.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        args, cwd=cwd, env=PROFILE.env if env is None else env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )
     try:
@@ -162,7 +164,7 @@ def convert_many(srcs: Sequence[Path], fmt: str, outdir: Path) -> list[Path]:
         "--convert-to", fmt, "--outdir", str(outdir), *map(str, srcs),
     ]
     with PROFILE.lock:  # one profile can serve only one soffice process at a time
-        done = _run(args, cwd=outdir)
+        done = run_soffice(args, cwd=outdir)
     missing = [w for w in wanted if not w.is_file() or w.stat().st_size == 0]
     if missing:
         raise AssertionError(
@@ -241,7 +243,7 @@ def _install_macros() -> None:
     if not (std / "script.xlb").is_file():
         args = [exe, "--headless", "--norestore", "--nologo", "--nolockcheck", f"-env:UserInstallation={PROFILE.url}",
                 "--terminate_after_init"]
-        done = _run(args)
+        done = run_soffice(args)
         if not (std / "script.xlb").is_file():
             raise AssertionError(f"LibreOffice did not create its profile\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}")
     (std / "Huizong.xba").write_text(
@@ -284,7 +286,7 @@ def insert_rows(src: Path, edits: Sequence[tuple[int, int, int]], outputs: Seque
                 raise ValueError(f"no double quotes allowed in macro arguments: {text}")
         call = f'macro:///Standard.Huizong.InsertRows("{src.as_uri()}","{spec}","{out}","{log}")'
         args = [exe, "--headless", "--norestore", "--nologo", "--nolockcheck", f"-env:UserInstallation={PROFILE.url}", call]
-        done = _run(args)
+        done = run_soffice(args)
         result = log.read_text(encoding="utf-8", errors="replace").strip() if log.is_file() else "(no log)"
     missing = [o for o in outputs if not o.is_file() or o.stat().st_size == 0]
     if missing or result != "ok":

@@ -21,7 +21,7 @@ import pytest
 USER, PASSWORD = "clerk@township.test", "auth-code-123"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -71,7 +71,7 @@ def start_dovecot() -> Imap:
     binary = require_dovecot()
     tmp = Path(tempfile.mkdtemp(prefix="huizong-dovecot-"))
     os.chmod(tmp, 0o755)
-    port = _free_port()
+    port = free_port()
     for sub in ("run", "state", "mail"):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     (tmp / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
@@ -156,7 +156,7 @@ class Smtp:
 def start_smtp() -> Smtp:
     from aiosmtpd.controller import Controller
 
-    box = Smtp("127.0.0.1", _free_port())
+    box = Smtp("127.0.0.1", free_port())
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name

@@ -12,8 +12,6 @@ import io
 import os
 import random
 import re
-import signal
-import subprocess
 import warnings
 import zipfile
 from pathlib import Path
@@ -469,7 +467,7 @@ def _run_document_macro(doc: Path, macro: str, work: Path) -> str:
     profile = work / "lo-profile"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     base = [exe, "--headless", "--norestore", "--nologo", "--nolockcheck", f"-env:UserInstallation={profile.as_uri()}"]
-    _soffice([*base, "--terminate_after_init"], env)  # creates user/basic/Standard
+    lo.run_soffice([*base, "--terminate_after_init"], env=env)  # creates user/basic/Standard
     std = profile / "user" / "basic" / "Standard"
     assert (std / "script.xlb").is_file(), "LibreOffice did not create its profile"
     (std / "Driver.xba").write_text(
@@ -483,23 +481,10 @@ def _run_document_macro(doc: Path, macro: str, work: Path) -> str:
                                     encoding="utf-8")
     out, log = work / "sheet1.csv", work / "macro.log"
     url = f"vnd.sun.star.script:{macro}?language=Basic&location=document"
-    done = _soffice([*base, f'macro:///Standard.Driver.RunVba("{doc.resolve().as_uri()}","{url}","{out.as_uri()}","{log}")'], env)
+    done = lo.run_soffice([*base, f'macro:///Standard.Driver.RunVba("{doc.resolve().as_uri()}","{url}","{out.as_uri()}","{log}")'], env=env)
     result = log.read_text(encoding="utf-8").strip() if log.is_file() else "(no log)"
     assert result == "ok" and out.is_file(), f"macro run failed: {result}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     return out.read_text(encoding="utf-8")
-
-
-def _soffice(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run soffice in its own process group, killed as a whole if it hangs."""
-    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=lo.TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"LibreOffice timed out: {' '.join(args)}\n{out}\n{err}")
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def test_module_streams_are_source_only() -> None:

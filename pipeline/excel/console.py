@@ -17,6 +17,7 @@ from pathlib import Path
 import xlsxwriter
 
 from ..programme.periods import Month
+from ..workbook.layout import col_letter
 from ..workspace import Workspace, atomic_write
 from .macros import BUTTONS, buttons_module, xlwings_modules
 from .vba import Module, build_vba_project
@@ -73,7 +74,7 @@ def build_console(ws: Workspace, today: Month) -> bytes:
     sheet.merge_range(18, 0, 21, 4, "使用方法：选择报告期，依次点“收取邮件”“汇总排名”，再打印汇总表。各按钮的结果写入“上报情况”“排名”“问题清单”工作表。"
                       "第一次使用请在 Excel 中“启用内容”（启用宏），或把本文件放在受信任位置。", note)
     for name, (r, c) in {"hz_period": (2, 1), "hz_workspace": (3, 1), "hz_mode": (4, 1), "hz_python": (5, 1), "hz_status": (7, 1)}.items():
-        wb.define_name(name, f"='控制台'!${chr(65 + c)}${r + 1}")
+        wb.define_name(name, f"='控制台'!${col_letter(c)}${r + 1}")
     for i, name in enumerate(VIEW_SHEETS, start=2):
         view = wb.add_worksheet(name)
         view.set_vba_name(f"Sheet{i}")
@@ -138,8 +139,8 @@ def build_addin(ws: Workspace, today: Month) -> bytes:
                 body = re.sub(rb"</Relationships>\s*$",
                               b'<Relationship Id="rIdHuizongUI" Type="http://schemas.microsoft.com/office/2007/relationships/ui/extensibility" '
                               b'Target="customUI/customUI14.xml"/></Relationships>', body)
-            elif item.filename == "xl/workbook.xml":
-                body = body.replace(b"<workbookPr ", b'<workbookPr isAddin="1" ' if b'isAddin' not in body else b"<workbookPr ")
+            elif item.filename == "xl/workbook.xml" and b"isAddin" not in body:
+                body = body.replace(b"<workbookPr ", b'<workbookPr isAddin="1" ')
             z.writestr(item, body)
         z.writestr("customUI/customUI14.xml", ribbon_xml().encode("utf-8"))
     return out.getvalue()

@@ -18,6 +18,7 @@ from ..ledger.db import Ledger
 from ..problems import HuizongError
 from ..programme.periods import Month
 from ..views import View, problems_view, ranking_view, status_view
+from ..workspace import STATE_DIR
 
 
 def _caller() -> Any:
@@ -85,7 +86,7 @@ def run(action: str, book: Any | None = None) -> str:
     except Exception as exc:  # the clerk sees a sentence; the details go to the workspace log
         line = f"出错了：{type(exc).__name__}: {exc}（详情已记入 .huizong/excel.log）"
         try:
-            log = Path(_setting(book, "hz_workspace")) / ".huizong" / "excel.log"
+            log = Path(_setting(book, "hz_workspace")) / STATE_DIR / "excel.log"
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(traceback.format_exc())
         except OSError:
@@ -134,7 +135,7 @@ def _remind(ctx: api.Context, period: Month, book: Any) -> str:
 def _open_summary(ctx: api.Context, period: Month, book: Any) -> str:
     import xlwings as xw
 
-    path = ctx.workspace.reports / f"{period}-汇总排名.xlsx"
+    path = ctx.workspace.summary_path(period)
     if not path.exists():
         return f"还没有 {path.name}，请先点“汇总排名”。"
     xw.Book(str(path))

@@ -7,6 +7,7 @@ Records in, problems out: this module never opens a file. Locations come from th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -96,15 +97,21 @@ def _fast(p: Programme) -> Any:
 
 
 def _schema_errors(p: Programme, record: dict[str, Any], fast: bool) -> list[Any]:
-    if fast:
-        import fastjsonschema
+    return _errors(lambda: _validator(p), _fast(p) if fast else None, record)
 
+
+def _errors(full: Callable[[], Any], fast: Callable[[Any], Any] | None, data: Any) -> list[Any]:
+    """jsonschema's errors for ``data``; none at all when the compiled ``fast`` check lets it through.
+
+    Whatever the fast check refuses (or stumbles on) gets the full validator, which says every problem and where.
+    """
+    if fast is not None:
         try:
-            _fast(p)(record)
+            fast(data)
             return []
-        except fastjsonschema.JsonSchemaException:
+        except Exception:
             pass
-    return list(_validator(p).iter_errors(record))
+    return list(full().iter_errors(data))
 
 
 def to_record(res: ReadResult) -> dict[str, Any]:
@@ -281,12 +288,7 @@ def validate_table(res: ReadResult, columns: tuple[FieldSpec, ...]) -> tuple[lis
     problems: list[Problem] = []
     bad: set[int] = {int(k.split(".")[1]) for k in res.invalid if k.startswith("register.")}
     record = [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.values.items()} for row in res.register]
-    try:
-        fast(record)
-        errors: list[Any] = []
-    except Exception:  # fastjsonschema refused: let jsonschema say every problem and where
-        errors = list(validator.iter_errors(record))
-    for err in errors:
+    for err in _errors(lambda: validator, fast, record):
         path = list(err.absolute_path)
         if not path:
             continue
