@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from . import api
-from .ledger.db import Ledger
 from .problems import HuizongError, Problem
 from .programme.periods import Month
 from .views import problems_view, ranking_view, status_view
@@ -95,8 +94,7 @@ class Service:
                 result["status"] = status_view(api.status(ctx, period), period).to_dict()
             return result
         if action == "validate":
-            with Ledger(ctx.workspace.ledger_path) as ledger:
-                view = problems_view(ledger, period, ctx.registry)
+            view = problems_view(ctx, period)
             return {"message": view.note, "problems": view.to_dict()}
         if action == "consolidate":
             result = api.consolidate(ctx, period)

@@ -74,10 +74,15 @@ def ranking_view(result: Any) -> View:
     return view
 
 
-def problems_view(ledger: Ledger, period: Month, registry: Any) -> View:
-    """Every problem of every file received for the period (the latest first), as the clerk chases them."""
+def problems_view(ctx: Any, period: Month) -> View:
+    """Every problem of every file received for the period (the latest first), as the clerk chases them.
+
+    ``ctx``: an api.Context (its ledger and registry)."""
     view = View("问题清单", f"{period.chinese} 问题清单", ["村（社区）", "文件", "状态", "类别", "代码", "工作表", "单元格", "项目", "填写的值", "说明"])
-    for row in reversed(ledger.submissions(str(period))):
+    registry = ctx.registry
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        submissions = ledger.submissions(str(period))
+    for row in reversed(submissions):
         if row["status"] == "重复":
             continue
         v = registry.by_code(row["village_code"]) if row["village_code"] else None

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import api
-from ..ledger.db import Ledger
 from ..problems import HuizongError
 from ..programme.periods import Month
 from ..views import View, problems_view, ranking_view, status_view
@@ -108,14 +107,12 @@ def _send_templates(ctx: api.Context, period: Month, book: Any) -> str:
 def _collect(ctx: api.Context, period: Month, book: Any) -> str:
     summary = api.collect(ctx)
     paint(book, status_view(api.status(ctx, period), period))
-    with Ledger(ctx.workspace.ledger_path) as ledger:
-        paint(book, problems_view(ledger, period, ctx.registry))
+    paint(book, problems_view(ctx, period))
     return summary.line + (f"；{summary.problems[0].message}" if summary.problems else "")
 
 
 def _validate(ctx: api.Context, period: Month, book: Any) -> str:
-    with Ledger(ctx.workspace.ledger_path) as ledger:
-        view = problems_view(ledger, period, ctx.registry)
+    view = problems_view(ctx, period)
     paint(book, view)
     paint(book, status_view(api.status(ctx, period), period))
     return f"{period.chinese}：{view.note}"
