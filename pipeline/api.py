@@ -22,6 +22,7 @@ from .intake.replies import reminder, template_mail
 from .ledger.db import Ledger
 from .ledger.mail import Reply, queue
 from .problems import HuizongError, Problem
+from .programme.calendar import year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .programme.signing import sign
@@ -238,8 +239,11 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
         return dict(row)
 
 
-def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
-    """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none)."""
+def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
+    """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none).
+
+    With ``period``, a 年度 or 日期 far from its assessment year (a year before to a year after) is an error.
+    """
     p = ctx.programme
     problems: list[Problem] = []
     entries: list[AssessmentEntry] = []
@@ -253,10 +257,12 @@ def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment
             continue
         cols = register_columns(p, key)
         res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits, max_rows=ctx.workspace.limits.max_rows)
+        start = year_start(p, period) if period is not None else None
         if key == "assessment_register":
-            entries, more = assessment_entries(res, cols, ctx.registry)
+            entries, more = assessment_entries(res, cols, ctx.registry, (start.year - 1, start.shift(23).year) if start else None)
         else:
-            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"])
+            days = (start.shift(-12).first_day, start.shift(23).last_day) if start else None
+            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"], days)
         problems += more
     return entries, adjustments_, problems
 
@@ -288,10 +294,10 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     """Score and rank the period from the ledger; write reports/<period>-汇总排名.xlsx atomically."""
     if programme and programme not in (ctx.programme.id, ctx.programme.source):
         ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
-    registers = load_registers(ctx)
-    unreadable = [p for p in registers[2] if p.is_error and p.code[0] in "FS"]
-    if unreadable:  # a register cut short or not readable would silently score its villages as 0
-        raise HuizongError(unreadable)
+    registers = load_registers(ctx, period)
+    invalid = [p for p in registers[2] if p.is_error]
+    if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
+        raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):
         sc = scorer(ctx, registers)
         scored = sc.score(period)
@@ -321,6 +327,8 @@ def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
         for row in ledger.latest_accepted(ctx.programme.id, [str(period)]):
             sub = ledger.submission(row["id"])
+            if sub is None:
+                continue
             v = ctx.registry.by_code(row["village_code"])
             for p in json.loads(sub["problems_json"]):
                 if p["severity"] == "警告":

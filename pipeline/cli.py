@@ -291,7 +291,8 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
     table = Table(title=f"{scored.data.period.chinese} 排名（{title}）")
     for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减", "备注"):
         table.add_column(col, justify="left" if col in ("变化", "备注") or col.endswith("名") else "right", no_wrap=True)
-    from .workbook.summary.notice import rank_change, verdicts
+    from .workbook.summary import rank_change
+    from .workbook.summary.notice import verdicts
 
     verdict = verdicts(scored)
     for n, k in enumerate(scored.order()):
@@ -325,6 +326,8 @@ def consolidate(
     try:
         result = api.consolidate(ctx, month, programme=programme)
     except HuizongError as exc:
+        if as_json:  # another program reads stdout: it gets every problem, located, as data
+            out.print_json(json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False))
         _fail(exc)
         return
     for p in result.register_problems:

@@ -79,9 +79,9 @@ def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailS
                     queue(db, message_reply(message, results, ctx.programme, ctx.workspace.organ, domain))
                 record_message(db, key, validity, item.uid, message, digest, received, len(checks))
             crash_point("mail_recorded")
-            for name, _check, row, feedback in results:
-                summary.items.append(Collected(name, row["status"], row["village_name"] or "（未识别）", row["period"] or "",
-                                               row["version"], row["n_errors"], row["n_warnings"], row["id"], feedback, message.sender))
+            for name, _check, saved, feedback in results:
+                summary.items.append(Collected(name, saved["status"], saved["village_name"] or "（未识别）", saved["period"] or "",
+                                               saved["version"], saved["n_errors"], saved["n_warnings"], saved["id"], feedback, message.sender))
             if not results:
                 summary.messages_without_reports += 1
             try:

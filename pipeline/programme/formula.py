@@ -281,7 +281,7 @@ def _eval(node: Node, env: Mapping[str, Value]) -> Value:
         no = _eval(args[2], env) if len(args) > 2 else False
         return np.where(cond, _num(yes), _num(no))
     if fn == "IFS":
-        result = np.nan
+        result: Any = np.nan
         for i in range(len(args) - 2, -1, -2):
             result = np.where(np.asarray(_eval(args[i], env), dtype=bool), _num(_eval(args[i + 1], env)), result)
         return result

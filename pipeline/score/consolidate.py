@@ -86,6 +86,7 @@ class _Decoder:
 
     def decode(self, record_json: str) -> tuple[dict[str, Any], dict[str, float]]:
         """The record's fields, and the derived counts (which take precedence over a field of the same id)."""
+        record: Any
         try:
             record = self.decoder.decode(record_json)
         except (msgspec.DecodeError, msgspec.ValidationError):  # e.g. Infinity, written by an earlier version

@@ -19,7 +19,7 @@ CLASSIC = frozenset({"IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "RO
 _CALLS = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
-class SummarySheet(Worksheet):  # type: ignore[misc]
+class SummarySheet(Worksheet):
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> Any:
         if formula.startswith("=") and not self.use_future_functions and not expand_future_functions and not formula.endswith("}"):
             body = formula[1:]
