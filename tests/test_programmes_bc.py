@@ -147,7 +147,7 @@ NEW_PROGRAMME = textwrap.dedent("""\
     scoring:
       items:
         - {code: R1, name: 巡河完成率, max: 80, base: "IF(patrols_due=0,80,80*patrols_done/patrols_due)"}
-        - {code: R2, name: 问题整改, max: 20, base: "MIN(20,5*problems_fixed)", bonus: "MAX(0,problems_fixed-4)"}
+        - {code: R2, name: 问题整改, max: 20, base: "MIN(20,5*problems_fixed)", bonus: "MAX(0,problems_fixed-4)", bonus_max: 4}
     """)
 
 

@@ -103,8 +103,10 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
         raise HuizongError(problems)
     return Rules(
         order=ranking.get("order", "desc"),
-        praise_top=int(ranking.get("praise_top", 3)),
-        criticise_bottom=int(ranking.get("criticise_bottom", 3)),
+        # praise and criticism only where the programme says so: a notice that criticises by rank
+        # without a rule for it publishes a judgement nobody made
+        praise_top=int(ranking.get("praise_top", 0)),
+        criticise_bottom=int(ranking.get("criticise_bottom", 0)),
         criticise_if=criticise_if,
         flags=tuple(flags),
         rewards=tuple(rewards),
@@ -122,11 +124,18 @@ def amounts(node: Node, env: dict[str, Any], n: int) -> np.ndarray:
     return np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0)
 
 
+TIE = 1e-6  # totals closer than this are equal: the same score summed in another order must not split a tie
+
+
 def ranks(total: np.ndarray, order: str, forced_bottom: np.ndarray) -> np.ndarray:
-    """Competition ranks (1, 2, 2, 4); villages forced to the bottom rank after all the others."""
+    """Competition ranks (1, 2, 2, 4); villages forced to the bottom rank after all the others.
+
+    A total is better than another only by more than :data:`TIE` (the summary's live rank
+    formulas use the same tolerance).
+    """
     t = np.asarray(total, dtype=float)
     key = -t if order == "desc" else t
-    better = key[None, :] < key[:, None]
+    better = key[None, :] < key[:, None] - TIE
     forced = np.asarray(forced_bottom, dtype=bool)
     # i is behind j when j is not forced and i is, or both in the same group and j is better
     behind = (~forced[None, :] & forced[:, None]) | ((forced[None, :] == forced[:, None]) & better)

@@ -41,7 +41,7 @@ class Scored:
     total: np.ndarray
     rank: np.ndarray
     previous_rank: np.ndarray  # 0 where there is none
-    attainable: float
+    attainable: float  # base maximum at the period (满分（截至本期）)
     category_scores: dict[str, np.ndarray] = field(default_factory=dict)
     rules: Rules | None = None
     flags: list[list[str]] = field(default_factory=list)  # flag names per scored village
@@ -49,6 +49,8 @@ class Scored:
     vetoed: list[tuple[Village, list[str]]] = field(default_factory=list)  # 一票否决: shown, not scored
     rewards: list[RewardResult] = field(default_factory=list)
     rank_reward: RankReward | None = None
+    bonus_attainable: float = 0.0  # the most all item bonuses together can add at the period (their caps)
+    forced_bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # ranked after all others
 
     @cached_property
     def codes(self) -> list[str]:
@@ -134,9 +136,11 @@ class Scorer:
             if before is not None:
                 prev_by_code = dict(zip(before.codes, before.rank.tolist()))
                 prev = np.array([prev_by_code.get(c, 0) for c in codes], dtype=int)
-        attainable = sum((item.period_max * len(data.periods)) if item.per_period else item.max for item in plan.items)
+        attainable = sum(item.attainable(len(data.periods)) for item in plan.items)
+        bonus_attainable = sum(item.bonus_cap(len(data.periods)) for item in plan.items)
         scored = Scored(plan, data, index, env, base_total, bonus_total, adj_bonus, adj_deduction, rb, detail, total, rank, prev,
-                        attainable, categories, self.rules, raised, verdict, vetoed)
+                        attainable, categories, self.rules, raised, verdict, vetoed, bonus_attainable=bonus_attainable)
+        scored.forced_bottom = bottom[keep]
         scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
             scored.rank_reward = self._rank_reward(period, codes, total)
@@ -152,7 +156,8 @@ class Scorer:
             extra = env.get(f"{item.code}:bonus", np.zeros(n))
             base_total += b
             bonus_total += extra
-            categories[item.category] = categories.get(item.category, np.zeros(n)) + b + extra
+            # a category's column compares base points with the category's maximum (bonus is shown apart)
+            categories[item.category] = categories.get(item.category, np.zeros(n)) + b
         return base_total, bonus_total, categories
 
     def _names_env(self, data: Consolidated, index: np.ndarray, total: np.ndarray, scope: str) -> dict[str, Any]:

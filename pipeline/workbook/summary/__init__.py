@@ -7,6 +7,7 @@ consolidated inputs), 计算说明 (each score in words and numbers), 乡镇合�
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,7 +91,7 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     return buf.getvalue()
 
 
-def _sheet_head(ws: Any, st: Styles, title: str, note: str, headers: list[str], widths: list[float]) -> None:
+def _sheet_head(ws: Any, st: Styles, title: str, note: str, headers: list[str], widths: Sequence[float]) -> None:
     last = len(headers) - 1
     ws.set_row(0, 28)
     ws.merge_range(0, 0, 0, max(last, 1), title, st.title)
@@ -123,7 +124,7 @@ def _raw_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
     money = {f.id for f in p.fields if (f.decimals or 0) > 0}
     month = scored.data.monthly[scored.data.period]
     cell, nums = st.cell(), {d: st.number(d) for d in (0, 1, 2)}
-    columns = [(m.raw_cols[key], scored.env[key].tolist(), key.split("@")[0]) for key in keys]
+    columns: list[tuple[int, Any, str | None]] = [(m.raw_cols[key], scored.env[key].tolist(), key.split("@")[0]) for key in keys]
     columns += [(m.raw_cols[key], arr.tolist(), None) for key, arr in
                 (("adj_bonus", scored.adj_bonus), ("adj_deduction", scored.adj_deduction), ("rank_bonus", scored.rank_bonus))]
     monthly = [(m.raw_cols[f"month:{f.id}"], month[f.id][scored.index].tolist(), nums[2 if f.id in money else 0]) for f in p.fields]
@@ -165,8 +166,11 @@ def _formula(c: Computation, scored: Scored, m: Sheet1Map) -> str:
 
 def _detail_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
     comps = scored.plan.computations
+    forced = bool(scored.forced_bottom.any())
     totals = [("base_total", "基本分合计"), ("bonus_total", "加分合计"), ("adj_bonus", "登记加分"), ("adj_deduction", "登记扣分"),
               ("rank_bonus", "考核季排名加分"), ("total", "总分")]
+    totals += [("forced", "强制列入后几名（1=是）")] if forced else []
+    totals += [("rank", "名次"), ("previous_rank", "上月名次"), ("rank_change", "名次变化")]
     headers = ["村代码", "村（社区）"] + [c.label for c in comps] + [t[1] for t in totals]
     _sheet_head(ws, st, f"得分明细（{scored.data.period.chinese}）",
                 "说明：每个得分单元格都是公式，引用“原始数据”中同一行的数值；点击单元格即可看到算法。基本分限定在 0 到该项满分之间，加分不低于 0。",
@@ -192,7 +196,10 @@ def _detail_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
         ("base_total", sum_of(bases), scored.base_total), ("bonus_total", sum_of(bonuses), scored.bonus_total),
         ("adj_bonus", raw("adj_bonus"), scored.adj_bonus), ("adj_deduction", raw("adj_deduction"), scored.adj_deduction),
         ("rank_bonus", raw("rank_bonus"), scored.rank_bonus), ("total", total, scored.total))]
-    cell = st.cell()
+    rank_formula, change_formula = _rank_formulas(scored, m, forced)
+    columns += [(m.detail_cols["rank"], rank_formula, scored.rank.tolist(), st.number(0, bold=True, align="center"))]
+    cell, centred = st.cell(), st.cell(align="center")
+    prev_col, change_col = m.detail_cols["previous_rank"], m.detail_cols["rank_change"]
     for k, i in enumerate(scored.index):
         v = scored.data.villages[i]
         r = DATA_ROW + k
@@ -201,6 +208,44 @@ def _detail_sheet(ws: Any, st: Styles, scored: Scored, m: Sheet1Map) -> None:
         row = str(r + 1)
         for c, formula, values, fmt in columns:
             ws.write_formula(r, c, formula.replace(ROW, row), fmt, float(values[k]))
+        if forced:
+            ws.write_number(r, m.detail_cols["forced"], int(scored.forced_bottom[k]), centred)
+        previous = int(scored.previous_rank[k])
+        if previous:
+            ws.write_number(r, prev_col, previous, centred)
+        else:
+            ws.write_blank(r, prev_col, None, centred)
+        ws.write_formula(r, change_col, change_formula.replace(ROW, row), centred, rank_change(int(scored.rank[k]), previous))
+
+
+def rank_change(rank: int, previous: int) -> str:
+    """↑2 / ↓1 / →0 against last month's rank; — without one (the same text the live formula gives)."""
+    if previous <= 0:
+        return "—"
+    if previous == rank:
+        return "→0"
+    return f"↑{previous - rank}" if rank < previous else f"↓{rank - previous}"
+
+
+def _rank_formulas(scored: Scored, m: Sheet1Map, forced: bool) -> tuple[str, str]:
+    """名次 as a live competition rank over the totals (ties within TIE share a rank, forced villages
+    after all others) and 名次变化 against the stored 上月名次 — so a corrected input re-ranks."""
+    from ...score.outcomes import TIE
+
+    first, last = DATA_ROW + 1, DATA_ROW + len(scored.index)
+    t = col_letter(m.detail_cols["total"])
+    rng = f"${t}${first}:${t}${last}"
+    ascending = scored.rules is not None and scored.rules.order == "asc"
+    better = f"({rng}<${t}{ROW}-{TIE:g})" if ascending else f"({rng}>${t}{ROW}+{TIE:g})"
+    if forced:
+        f = col_letter(m.detail_cols["forced"])
+        frng = f"${f}${first}:${f}${last}"
+        rank = f"=1+SUMPRODUCT(({frng}<${f}{ROW})*1)+SUMPRODUCT(({frng}=${f}{ROW})*{better})"
+    else:
+        rank = f"=1+SUMPRODUCT({better}*1)"
+    r, p = f"${col_letter(m.detail_cols['rank'])}{ROW}", f"${col_letter(m.detail_cols['previous_rank'])}{ROW}"
+    change = f'=IF({p}="","—",IF({p}={r},"→0",IF({r}<{p},"↑"&({p}-{r}),"↓"&({r}-{p}))))'
+    return rank, change
 
 
 def as_float(x: Any) -> float:

@@ -63,4 +63,4 @@ class Styles:
 
     def number(self, decimals: int = 2, **props: Any) -> Any:
         fmt = "0" if decimals == 0 else "0." + "0" * decimals
-        return self.cell(num_format=fmt, align="right", **props)
+        return self.cell(**{"num_format": fmt, "align": "right", **props})
