@@ -224,19 +224,25 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
 
 @app.command()
 def accept(
-    submission: Annotated[int, typer.Argument(help="待确认的记录号（huizong status 中显示）")],
+    submission: Annotated[int, typer.Argument(help="待确认或含待核实数据的记录号（huizong status 中显示）")],
     note: Annotated[str, typer.Option("--note", help="确认的理由，如“已电话核实为该村所报”")],
     workspace: WorkspaceOpt = Path("."),
     village: Annotated[str | None, typer.Option("--village", help="村代码（文件未能识别村时必填）")] = None,
 ) -> None:
-    """确认接收一份“待确认”的报表（记录确认人填写的理由）。"""
+    """确认接收一份“待确认”的报表，或确认一份含待核实数据（※）的报表的数字无误（记录确认人填写的理由）。"""
     ctx = _context(workspace)
     try:
         row = api.accept(ctx, submission, note, village)
     except HuizongError as exc:
         _fail(exc)
         return
-    out.print(f"已确认接收：记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版。")
+    confirmed = [str(m) for m in row["confirmed"]]  # type: ignore[attr-defined]
+    what = f"记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版"
+    out.print(f"已确认：{what}。", markup=False)
+    for message in confirmed:
+        out.print(f"  已核实：{message}", markup=False)
+    if confirmed:
+        out.print("汇总时该村不再标 ※。", markup=False)
 
 
 def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:

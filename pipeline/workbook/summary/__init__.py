@@ -34,6 +34,11 @@ class SummaryInfo:
     cutoff: str  # 数据截止时间
     statuses: list[Any] = field(default_factory=list)  # status.VillageStatus of the period
     warnings: list[dict[str, Any]] = field(default_factory=list)  # reading warnings of accepted files
+    flagged: list[Any] = field(default_factory=list)  # quality.Flagged: out-of-line numbers of the counted reports
+
+    def unconfirmed(self, code: str) -> list[Any]:
+        """The village's out-of-line numbers the township has not confirmed yet (its 通报 row carries ※)."""
+        return [f for f in self.flagged if f.village_code == code and not f.confirmed]
 
 
 @dataclass

@@ -349,6 +349,32 @@ def _letter(c: int) -> str:
     return col_letter(c)
 
 
+def _flagged(ws: Any, st: Styles, info: Any, row: int) -> int:
+    """与往月差异过大的填报: every out-of-line number of a counted report, and whether it was checked."""
+    ws.merge_range(row, 0, row, 7, "与往月差异过大的填报（照常计分；未核实的，通报中村名后标 ※）", st.cell(bold=True, bg_color="#EDEDED"))
+    row += 1
+    for c, h in enumerate(["村（社区）", "月份", "单元格", "记录号", "填报值", "说明", "", "核实"]):
+        if c == 5:
+            ws.merge_range(row, 5, row, 6, h, st.head)
+        elif c != 6:
+            ws.write_string(row, c, h, st.head)
+    row += 1
+    if not info.flagged:
+        ws.merge_range(row, 0, row, 7, "计入本期汇总的报表中没有与往月差异过大的填报。", st.cell(align="center"))
+        return row + 1
+    for f in sorted(info.flagged, key=lambda f: (f.confirmed, f.village_code, f.period)):
+        colour = "#000000" if f.confirmed else "#C00000"
+        cells = [f.village_name, f.period.chinese, f.cell, str(f.submission_id), f"“{f.label}” {f.value}"]
+        for c, text in enumerate(cells):
+            ws.write_string(row, c, text, st.cell(font_size=9, text_wrap=True))
+        ws.merge_range(row, 5, row, 6, f.detail, st.cell(font_size=9, text_wrap=True))
+        ws.write_string(row, 7, "已核实" if f.confirmed else f"待核实：huizong accept {f.submission_id} --note 理由",
+                        st.cell(font_size=9, text_wrap=True, font_color=colour))
+        ws.set_row(row, 26)
+        row += 1
+    return row
+
+
 def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     d = scored.data
     _start(ws, st, f"数据质量（{d.period.chinese}）",
@@ -362,17 +388,36 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     for v in d.villages:
         s = statuses.get(v.code)
         lacking = [m for m in d.missing_months(v.code) if m != d.period]
-        earlier = [m for m in d.months if m != d.period]
+        earlier = [m for m in d.months if m != d.period and v.active(m)]
         missing = ["此前各月均未报"] if earlier and len(lacking) == len(earlier) else [f"{m.month}月" for m in lacking]
+        joined = v.start is not None and d.months[0] < v.start <= d.period
+        if joined and v.start is not None:
+            missing = [f"自{v.start.chinese}起参加考核" + (f"；缺报 {'、'.join(missing)}" if missing else "")]
+        if not v.active(d.period):
+            when = f"自{v.start.chinese}起参加考核" if v.start and d.period < v.start else (f"自{v.end.chinese}起不再参加考核" if v.end else "")
+            cells = [v.name, "不参加", "", "", "", when, "", ""]
+            for c, text in enumerate(cells):
+                ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#595959"))
+            row += 1
+            continue
         cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
                  str(s.version or "") if s else "", "是" if s and s.late else "", "、".join(missing),
                  "、".join(d.register_missing.get(v.code, [])), str(warn_count.get(v.code, 0))]
-        bad = bool(not s or s.state != "已报" or missing)
+        bad = bool(not s or s.state != "已报" or lacking)
         for c, text in enumerate(cells):
             ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#C00000" if bad and c in (1, 5) else "#000000"))
         if max(len(cells[5]), len(cells[6])) > 12:
             ws.set_row(row, 15 * (1 + max(len(cells[5]), len(cells[6])) // 12))
         row += 1
+    zero = [f"{v.name}（{'、'.join(t.label for t in d.programme.tasks if not v.tasks.get(t.id))}）"
+            for v in d.villages if v.active(d.period) and any(not v.tasks.get(t.id) for t in d.programme.tasks)]
+    if zero:
+        row += 1
+        text = "年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero)
+        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+        ws.set_row(row, 15 * (1 + text_units(text) // 150))
+        row += 1
+    row = _flagged(ws, st, info, row + 1)
     row += 1
     ws.merge_range(row, 0, row, 7, "读取时自动规范的填写（已按括号中的值计入）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1

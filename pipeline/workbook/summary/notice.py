@@ -72,6 +72,9 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     for k in scored.order():
         r_detail = DATA_ROW + k
         name = scored.data.villages[scored.index[k]].name
+        waiting = info.unconfirmed(scored.codes[k])
+        if waiting:
+            name += "※"
         fill = {"通报表扬": PRAISE_FILL, "通报批评": CRITICISE_FILL}.get(verdict[k])
         plain = st.cell(align="center", **({"bg_color": fill} if fill else {}))
         ws.write_formula(row, 0, f"={m.detail_ref('rank', k, other_sheet=True)}",
@@ -91,7 +94,8 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
-        notes = [verdict[k]] + scored.flags[k] + scored.rank_bonus_detail[k]
+        notes = [verdict[k]] + (["含待核实数据（" + "、".join(f.short for f in waiting) + "）"] if waiting else [])
+        notes += scored.flags[k] + scored.rank_bonus_detail[k]
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
             notes.append("迟报")
@@ -134,6 +138,9 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.merge_range(row, c, row, c + 1, label, st.get(font_name="宋体", font_size=9, bg_color=colour, border=1, align="center"))
         c += 2
     ws.write_string(row, c, "未报/不参评", st.get(font_name="宋体", font_size=9, bg_color=MISSING_FILL, border=1, align="center", italic=True))
+    if any(info.unconfirmed(c) for c in scored.codes):
+        ws.write_string(row + 2, 1, "※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。",
+                        st.get(font_name="宋体", font_size=9, font_color="#C00000"))
     ws.write_string(row + 1, 1, "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
                     st.get(font_name="宋体", font_size=9, font_color="#595959"))
     _ = NA_FILL
