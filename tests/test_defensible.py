@@ -3,6 +3,7 @@ programme does not make (spec sections marked 2026-11-27)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pipeline.programme.config import load_programme
@@ -79,3 +80,35 @@ def test_vetoed_villages_are_in_the_json_with_their_state():
     assert [v["code"] for v in table["villages"]] == ["A", "C", "D"]
     vetoed = [x for x in table["not_scored"] if x["state"] == "一票否决"]
     assert [x["code"] for x in vetoed] == ["B"] and vetoed[0]["flags"]
+
+
+def test_township_totals_sum_flows_over_months_and_take_the_latest_stock(programme):
+    from pipeline.score.township import field_total
+
+    rows = [row(c, m, slogans=s, births_total=b) for c, m, s, b in (
+        ("A", "2026-08", 10, 1), ("A", "2026-09", 12, 2), ("A", "2026-10", 11, 3),
+        ("B", "2026-08", 20, 4), ("B", "2026-09", 21, 0),  # B has not reported October (yet): its latest is September's
+        ("C", "2026-10", 9, 5))]
+    s = score(programme, [village("A"), village("B"), village("C")], rows)
+    d = s.data
+    assert field_total(d, "slogans", d.months) == 11 + 21 + 9  # a stock: each village's latest, summed
+    assert field_total(d, "births_total", d.months) == 1 + 2 + 3 + 4 + 0 + 5  # a flow: every month of every village
+    assert field_total(d, "slogans", [Month(2026, 10)]) == 11 + 9
+    assert field_total(d, "births_total", [Month(2026, 10)]) == 3 + 5
+
+
+def test_a_rate_field_is_never_added_up(tmp_path):
+    import yaml
+
+    from pipeline.score.township import field_total
+
+    raw = yaml.safe_load(open(load_programme("fruitfly-c").source, encoding="utf-8"))
+    raw["report"]["sections"][0]["fields"].append({"id": "coverage", "label": "防控覆盖率", "type": "percent", "min": 0, "max": 100})
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    p = load_programme(path)
+    assert p.field("coverage").stock  # a rate is a state: the latest month counts for a village, never a sum
+    rows = [row(c, m, fruits_checked=100, fruits_infested=0, coverage=80.0) for c in "AB" for m in ("2026-06", "2026-07")]
+    s = Scorer(p, Registry((village("A"), village("B"))), rows, [], []).score(Month(2026, 7))
+    assert float(s.data.ytd["coverage"][0]) == 80.0
+    assert np.isnan(field_total(s.data, "coverage", s.data.months))

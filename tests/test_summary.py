@@ -160,10 +160,20 @@ def test_township_totals_are_the_sums_of_the_villages(demo):
     ws = wb["乡镇合计"]
     rows = {ws.cell(row=r, column=1).value: (ws.cell(row=r, column=2).value, ws.cell(row=r, column=3).value) for r in range(1, ws.max_row + 1)}
     d = scored.data
+    stocks = 0
     for f in scored.plan.programme.fields:
         month_total, ytd_total = rows[f.label]
         assert month_total == pytest.approx(float(np.nansum(d.monthly[d.period][f.id])))
-        assert ytd_total == pytest.approx(sum(float(np.nansum(d.monthly[m][f.id])) for m in d.months))
+        if f.stock:  # e.g. 宣传标语条数: each village's latest month, added up over the villages (never over months)
+            latest = 0.0
+            for i in range(len(d.villages)):
+                seen = [float(d.monthly[m][f.id][i]) for m in d.months if not np.isnan(d.monthly[m][f.id][i])]
+                latest += seen[-1] if seen else 0.0
+            assert ytd_total == pytest.approx(latest)
+            stocks += 1
+        else:  # a flow: every month of every village
+            assert ytd_total == pytest.approx(sum(float(np.nansum(d.monthly[m][f.id])) for m in d.months))
+    assert stocks == 1 and 150 < rows["宣传标语条数"][1] < 300  # about 10 slogans a village, never 10 months of them
     births = rows["本月出生数"][1]
     boys = sum(float(np.nansum(d.monthly[m]["births_boys"])) for m in d.months)
     girls = sum(float(np.nansum(d.monthly[m]["births_girls"])) for m in d.months)

@@ -19,9 +19,16 @@ from .plan import SPECIAL_NAMES
 class Flag:
     name: str
     node: Node
-    effect: str  # criticise / bottom / veto
+    effect: str  # criticise / bottom / veto / unranked
     scope: str  # period / year
     text: str
+    from_month: int | None = None  # judged from this month of the year on (before: shown as progress only)
+
+    def due(self, month: int, months: list[int]) -> bool:
+        """Is the flag judged in ``month``? ``months``: the programme's reporting months in order."""
+        if self.from_month is None:
+            return True
+        return months.index(month) >= months.index(self.from_month) if month in months and self.from_month in months else month >= self.from_month
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Rules:
     rewards: tuple[Reward, ...]
     rank_rewards: tuple[dict[str, Any], ...]
     total_label: str
+    show: tuple[str, ...] = ()  # fields whose values the 通报's 备注 lists (progress towards a requirement)
 
 
 @dataclass
@@ -87,7 +95,7 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     for i, f in enumerate(scoring.get("flags") or []):
         node = compile_formula(f"scoring.flags[{i}]", f["when"], known)
         if node is not None:
-            flags.append(Flag(f["name"], node, f["effect"], f.get("scope", "period"), f["when"]))
+            flags.append(Flag(f["name"], node, f["effect"], f.get("scope", "period"), f["when"], f.get("from_month")))
     rewards = []
     for i, r in enumerate(scoring.get("rewards") or []):
         target = r.get("target")
@@ -99,6 +107,9 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     criticise_if = None
     if ranking.get("criticise_if"):
         criticise_if = compile_formula("scoring.ranking.criticise_if", ranking["criticise_if"], known)
+    for f in ranking.get("show") or ():
+        if f not in {x.id for x in p.fields} | register_fields:
+            problems.append(Problem("C002", file=p.source, field="scoring.ranking.show", detail=f"“{f}”不是月报或登记表中的字段"))
     if problems:
         raise HuizongError(problems)
     return Rules(
@@ -112,6 +123,7 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
         rewards=tuple(rewards),
         rank_rewards=tuple(scoring.get("rank_rewards") or ()),
         total_label=str(scoring.get("total_label") or "总分"),
+        show=tuple(ranking.get("show") or ()),
     )
 
 

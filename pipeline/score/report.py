@@ -57,6 +57,7 @@ def scored_table(scored: Scored, statuses: list[Any]) -> dict[str, Any]:
         })
     not_scored = [{"code": s.code, "name": s.name, "state": s.state} for s in statuses if s.state != "已报"]
     not_scored += [{"code": v.code, "name": v.name, "state": "一票否决", "flags": flags} for v, flags in scored.vetoed]
+    not_scored += [{"code": v.code, "name": v.name, "state": "不参与排名", "flags": flags} for v, flags in scored.unranked]
     return {
         "ok": True,
         "programme": {"id": p.id, "name": p.name, "version": p.version, "items": items},

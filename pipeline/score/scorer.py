@@ -51,6 +51,7 @@ class Scored:
     rank_reward: RankReward | None = None
     bonus_attainable: float = 0.0  # the most all item bonuses together can add at the period (their caps)
     forced_bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # ranked after all others
+    unranked: list[tuple[Village, list[str]]] = field(default_factory=list)  # cannot be ranked (flag effect unranked)
 
     @cached_property
     def codes(self) -> list[str]:
@@ -105,17 +106,23 @@ class Scorer:
         year_env = self._names_env(data, index, total, scope="year")
         raised: list[list[str]] = [[] for _ in range(n)]
         veto = np.zeros(n, dtype=bool)
+        unranked = np.zeros(n, dtype=bool)
         bottom = np.zeros(n, dtype=bool)
         criticised = np.zeros(n, dtype=bool)
         for flag in self.rules.flags:
+            if not flag.due(period.month, list(self.programme.report_months)):
+                continue  # a requirement not yet due is not judged (the 通报 shows progress instead)
             hit = truth(flag.node, year_env if flag.scope == "year" else names_env, n)
             for k in np.flatnonzero(hit):
                 raised[k].append(flag.name)
             veto |= hit & (flag.effect == "veto")
+            unranked |= hit & (flag.effect == "unranked")
             bottom |= hit & (flag.effect == "bottom")
             criticised |= hit & (flag.effect in ("criticise", "bottom"))
         vetoed = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(veto)]
-        keep = ~veto
+        # not rankable (e.g. no fruit checked: no rate at all): not ranked, no reward, named — never first place
+        not_ranked = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(unranked & ~veto)]
+        keep = ~veto & ~unranked
         if not keep.any():
             self._cache[key] = None
             return None
@@ -141,6 +148,7 @@ class Scorer:
         scored = Scored(plan, data, index, env, base_total, bonus_total, adj_bonus, adj_deduction, rb, detail, total, rank, prev,
                         attainable, categories, self.rules, raised, verdict, vetoed, bonus_attainable=bonus_attainable)
         scored.forced_bottom = bottom[keep]
+        scored.unranked = not_ranked
         scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
             scored.rank_reward = self._rank_reward(period, codes, total)
@@ -176,13 +184,22 @@ class Scorer:
         out = []
         current = period_of(self.programme, period)
         period_ends = current is not None and current.ended and current.last_month == period
+        monthly = self._month_env(data, index, env)
         for r in self.rules.rewards:
-            local = dict(env)
+            # a subsidy paid every month is computed from that month's values, never from the year's sum
+            local = dict(monthly if r.every == "month" else env)
             if r.target:
-                local["t"] = data.targets[f"t:{r.target}"][index]
+                annual = np.array([float(data.villages[i].tasks.get(r.target, 0.0)) for i in index])
+                local["t"] = annual / len(self.programme.report_months) if r.every == "month" else data.targets[f"t:{r.target}"][index]
             due = r.every == "month" or period_ends
             out.append(RewardResult(r.name, amounts(r.node, local, len(index)), due, r.every, r.text))
         return out
+
+    @staticmethod
+    def _month_env(data: Consolidated, index: np.ndarray, env: dict[str, Any]) -> dict[str, Any]:
+        """``env`` with the report fields of the reporting month alone (not the year so far)."""
+        month = data.monthly[data.period]
+        return {**env, **{fid: np.nan_to_num(values[index], nan=0.0) for fid, values in month.items()}}
 
     def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray) -> RankReward | None:
         """At the end of a 考核季: rank by the sum of its monthly totals, pay the best, name the worst."""

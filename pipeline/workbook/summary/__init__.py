@@ -66,8 +66,9 @@ def input_label(scored: Scored, key: str) -> str:
     labels = {f.id: f.label for f in p.fields} | {t.id: t.label for t in p.tasks} | SPECIAL_NAMES
     reg = {f["id"]: f"{f['label']}（镇考核登记）" for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
     labels |= reg
-    if name in {f.id for f in p.fields} and not scope:
-        suffix = "（本年累计）" if next(f for f in p.fields if f.id == name).aggregate == "sum" else "（最新）"
+    spec = next((f for f in p.fields if f.id == name), None)
+    if spec is not None and not scope:
+        return spec.label_over("month" if p.window == "month" else "ytd")
     return f"{labels.get(name, name)}{suffix}"
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from ...programme.formula import Template, template, with_values
-from ...score.plan import SPECIAL_NAMES
+from ...programme.formula import Template, template
+from ...programme.formula import words as formula_words
+from ...score.plan import SPECIAL_NAMES, raw_key
 from ...score.scorer import Scored
+from ...score.township import field_total, part_total
 from .styles import Styles, text_units
 
 HEAD_ROW = 2
@@ -43,7 +45,8 @@ def _start(ws: Any, st: Styles, title: str, note: str, headers: list[str], width
 
 def _names(scored: Scored) -> dict[str, str]:
     p = scored.plan.programme
-    labels = {f.id: f.label for f in p.fields} | {t.id: t.label for t in p.tasks} | dict(SPECIAL_NAMES)
+    over = "month" if p.window == "month" else "ytd"
+    labels = {f.id: f.label_over(over) for f in p.fields} | {t.id: t.label for t in p.tasks} | dict(SPECIAL_NAMES)
     labels |= {f["id"]: f["label"] for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
     labels["t"] = "目标任务数"
     return labels
@@ -60,29 +63,40 @@ class _Line:
     numbers: Template | None  # the formula with holes for the numbers (None: a sum of ``parts``)
     parts: tuple[str, ...]  # per-period parts of a sum
     height: int  # printed lines of the label and the words
+    cut: tuple[str, str]  # what clamping below / above says in words ("" where nothing is clamped)
 
 
 def _lines_of(scored: Scored) -> list[_Line]:
     labels = _names(scored)
+    scoped = {f.id: f.label for f in scored.plan.programme.fields}  # a 考核季's own values: named as reported
     out = []
     for comp in scored.plan.computations:
         clamp = ""
         if comp.role == "base" and comp.hi is not None:
             clamp = f"（限 0～{comp.hi:g}）"
+        elif comp.role == "bonus" and comp.hi is not None:
+            clamp = f"（0～{comp.hi:g}，加分上限）"
         elif comp.role == "bonus" and comp.lo is not None:
             clamp = "（不低于 0）"
         label = comp.label + clamp
         if comp.role in ("base", "bonus") and comp.scope is None and scored.plan.item(comp.item).per_period:
             parts = tuple(f"{comp.item}@{ps.index}:{comp.role}" for ps in scored.data.periods)
             words = "各考核季（已开始的）之和"
-            out.append(_Line(comp.key, label, words, (), None, parts, max(_lines(words), _lines(label, 16))))
+            out.append(_Line(comp.key, label, words, (), None, parts, max(_lines(words), _lines(label, 16)), _cut(comp)))
             continue
         names = _free_names(comp.node)
-        words = with_values(comp.node, {n: labels.get(n) or scored.plan.item(comp.item).label(n) for n in names})
+        named = labels if comp.scope is None else {**labels, **scoped}
+        words = formula_words(comp.node, {n: named.get(n) or scored.plan.item(comp.item).label(n) for n in names}, veto=comp.role == "base")
         numbers = template(comp.node, excel=False)
         keys = tuple(scored.plan.resolve(n, comp.item, comp.scope) for n in numbers.holes)
-        out.append(_Line(comp.key, label, words, keys, numbers, (), max(_lines(words), _lines(label, 16))))
+        out.append(_Line(comp.key, label, words, keys, numbers, (), max(_lines(words), _lines(label, 16)), _cut(comp)))
     return out
+
+
+def _cut(comp: Any) -> tuple[str, str]:
+    low = f"不低于 {comp.lo:g}" if comp.lo is not None else ""
+    high = "" if comp.hi is None else (f"加分上限 {comp.hi:g}" if comp.role == "bonus" else f"不超过满分 {comp.hi:g}")
+    return low, high
 
 
 class _Shown:
@@ -100,7 +114,7 @@ class _Shown:
 
 def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
     _start(ws, st, f"计算说明（{scored.data.period.chinese}）",
-           "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分超出 0～满分的按满分或 0 计。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [10, 30, 58, 58, 9])
+           "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分限在 0～满分之间，加分限在 0～该项加分上限之间，超出的在“代入数值”中注明。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [10, 30, 58, 58, 9])
     text = st.cell(text_wrap=True, font_size=9, valign="top")
     head = st.cell(bold=True, bg_color="#EDEDED")
     number = st.number(2)
@@ -112,7 +126,9 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
         holes = [shown(key) if key in env else None for key in ln.keys]
         names = ln.numbers.holes if ln.numbers else ()
         parts = [shown(p) for p in ln.parts]
-        prepared.append((ln, holes, names, parts, shown(ln.key), env[ln.key].tolist()))
+        before = env.get(raw_key(ln.key))  # the value before clamping, where there is a clamp
+        prepared.append((ln, holes, names, parts, shown(ln.key), env[ln.key].tolist(),
+                         None if before is None else (shown(raw_key(ln.key)), before.tolist())))
     row = HEAD_ROW + 1
     for k in scored.order():
         v = scored.data.villages[scored.index[k]]
@@ -120,12 +136,15 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
                        f"（基本分 {scored.base_total[k]:.2f} + 加分 {scored.bonus_total[k]:.2f} + 登记加分 {scored.adj_bonus[k]:g}"
                        f" − 登记扣分 {scored.adj_deduction[k]:g} + 考核季排名加分 {scored.rank_bonus[k]:g}）", head)
         row += 1
-        for ln, holes, names, parts, result, values in prepared:
+        for ln, holes, names, parts, result, values, unclamped in prepared:
             if ln.numbers is None:
                 numbers = " + ".join(p[k] for p in parts) or "0"
             else:
                 numbers = ln.numbers.fill({n: (h[k] if h is not None else n) for n, h in zip(names, holes)})
             line = f"{numbers} = {result[k]}"
+            if unclamped is not None and abs(unclamped[1][k] - values[k]) > 1e-9:  # clamping changed it: say so
+                why = ln.cut[0] if unclamped[1][k] < values[k] else ln.cut[1]
+                line = f"{numbers} = {unclamped[0][k]}，计 {result[k]} 分（{why}）"
             ws.write_string(row, 0, v.name, text)
             ws.write_string(row, 1, ln.label, text)
             ws.write_string(row, 2, ln.words, text)
@@ -154,12 +173,10 @@ def _free_names(node: Any) -> list[str]:
 def _township_rows(scored: Scored) -> list[tuple[str, float, float, float, dict[str, Any]]]:
     """(name, numerator, denominator, value, spec) of each township indicator, over the year so far."""
     d = scored.data
-    ytd_all = {fid: float(np.nansum(np.vstack([d.monthly[m][fid] for m in d.months]))) for fid in d.ytd}
-    targets = {key: float(arr.sum()) for key, arr in d.targets.items()}
     out = []
     for ind in (scored.plan.programme.raw.get("township") or {}).get("indicators", []):
-        num = ytd_all.get(ind["numerator"], targets.get(ind["numerator"], 0.0))
-        den = ytd_all.get(ind["denominator"], targets.get(ind["denominator"], 0.0))
+        num = part_total(d, ind["numerator"], d.months)
+        den = part_total(d, ind["denominator"], d.months)
         scale = float(ind.get("scale", 1000 if ind.get("unit") == "‰" else 100))
         out.append((ind["name"], num, den, num / den * scale if den else float("nan"), ind))
     return out
@@ -190,39 +207,45 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
             ws.set_row(row, 13 * (1 + len(note) // 22))
         row += 1
     row += 1
-    ws.merge_range(row, 0, row, 5, "主要数据合计", st.cell(bold=True, bg_color="#EDEDED"))
+    ws.merge_range(row, 0, row, 5, "主要数据合计（流量按月相加；存量取各村最新月末数相加；比率不相加）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
-    for c, h in enumerate(["指标", f"{d.period.month}月", "本年累计", "单位"]):
+    for c, h in enumerate(["指标", f"本月（{d.period.month}月）", "本年累计 / 最新月末", "单位", "类别"]):
         ws.write_string(row, c, h, st.head)
+    ws.set_row(row, 30)
     row += 1
     for f in p.fields:
-        month_total = float(np.nansum(d.monthly[d.period][f.id]))
-        ytd = float(np.nansum(np.vstack([d.monthly[m][f.id] for m in d.months])))
-        ws.write_string(row, 0, f.label, st.cell())
-        ws.write_number(row, 1, month_total, st.number(2 if (f.decimals or 0) else 0))
-        ws.write_number(row, 2, ytd, st.number(2 if (f.decimals or 0) else 0))
+        decimals = 2 if (f.decimals or 0) else 0
+        ws.write_string(row, 0, f.label_over("month"), st.cell())
+        for c, months in ((1, [d.period]), (2, d.months)):
+            value = field_total(d, f.id, months)
+            if np.isfinite(value):
+                ws.write_number(row, c, value, st.number(decimals))
+            else:
+                ws.write_string(row, c, "—", st.cell(align="center"))
         ws.write_string(row, 3, f.unit, st.cell(align="center"))
+        kind = "比率（不相加）" if f.type == "percent" else ("存量（月末数）" if f.stock else "流量（本月数）")
+        ws.write_string(row, 4, kind, st.cell(align="center", font_size=9))
         row += 1
     # monthly trend of the township's rates (also the data of the line chart)
     row += 1
     indicators = [i for i in (p.raw.get("township") or {}).get("indicators", []) if not str(i["denominator"]).startswith("t:")][:6]
-    ws.merge_range(row, 0, row, 5, "各月全镇主要比率（%，性别比以女孩为100）", st.cell(bold=True, bg_color="#EDEDED"))
+    ws.merge_range(row, 0, row, 5, "各月全镇主要比率（由当月全镇分子、分母计算）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
     trend_head = row
     ws.write_string(row, 0, "月份", st.head)
-    ws.set_row(row, 30)
+    ws.set_row(row, 44)
     ws.set_column(6, 6, 16)
     for c, ind in enumerate(indicators, start=1):
-        ws.write_string(row, c, ind["name"], st.head)
+        ws.write_string(row, c, f"{ind['name']}（{ind.get('unit', '%')}）", st.head)
     row += 1
     first = row
     for m in d.months:
         ws.write_string(row, 0, m.chinese, st.cell())
         for c, ind in enumerate(indicators, start=1):
-            num = float(np.nansum(d.monthly[m].get(ind["numerator"], np.array([np.nan]))))
-            den = float(np.nansum(d.monthly[m].get(ind["denominator"], np.array([np.nan]))))
-            scale = float(ind.get("scale", 100))
-            if den:
+            num = part_total(d, ind["numerator"], [m])
+            den = part_total(d, ind["denominator"], [m])
+            scale = float(ind.get("scale", 1000 if ind.get("unit") == "‰" else 100))
+            if den and np.isfinite(den) and np.isfinite(num):
                 ws.write_number(row, c, num / den * scale, st.number(1))
             else:
                 ws.write_blank(row, c, None, st.cell())

@@ -44,6 +44,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.period.chinese}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
     not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
+    not_ranked += [f"{v.name}（{'、'.join(flags)}）" for v, flags in scored.unranked]
     full = f"按{total_label}从低到高排名"
     if not ascending:
         full = f"满分（截至本期）：{scored.attainable:g} 分" + (f"，各项加分合计最多 {scored.bonus_attainable:g} 分" if has_bonus else "")
@@ -95,7 +96,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
         notes = [verdict[k]] + (["含待核实数据（" + "、".join(f.short for f in waiting) + "）"] if waiting else [])
-        notes += scored.flags[k] + scored.rank_bonus_detail[k]
+        notes += scored.flags[k] + scored.rank_bonus_detail[k] + progress(scored, k)
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
             notes.append("迟报")
@@ -115,10 +116,11 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.write_blank(row, 1, None, st.cell())
         ws.write_blank(row, last, None, st.cell())
         row += 1
-    for v, flags in scored.vetoed:
+    excluded = [(v, "一票否决", flags) for v, flags in scored.vetoed] + [(v, "不参与排名", flags) for v, flags in scored.unranked]
+    for v, state, flags in excluded:
         red = st.cell(align="center", bg_color=CRITICISE_FILL, italic=True)
         for c in range(0, last):
-            ws.write_string(row, c, {0: "—", 1: "—", 2: v.name, 3: "一票否决"}.get(c, "不参评"), red)
+            ws.write_string(row, c, {0: "—", 1: "—", 2: v.name, 3: state}.get(c, "不参评"), red)
         ws.write_string(row, last, "；".join(flags), st.cell(font_size=9, text_wrap=True, bg_color=CRITICISE_FILL))
         row += 1
     for s in missing:
@@ -161,6 +163,17 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     for prefix, colour in (("↓", "#C00000"), ("↑", "#00703C")):
         ws.conditional_format(first_data, 1, max(first_data, last_data), 1, {
             "type": "text", "criteria": "begins with", "value": prefix, "format": wb.add_format({"font_color": colour})})
+
+
+def progress(scored: Scored, k: int) -> list[str]:
+    """The values the programme asks the 通报 to show (e.g. rounds done so far), as one note."""
+    if scored.rules is None or not scored.rules.show:
+        return []
+    p = scored.plan.programme
+    labels = {f.id: f.label for f in p.fields} | {f["id"]: f["label"] for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
+    values = {**scored.data.ytd, **scored.data.register}
+    i = scored.index[k]
+    return ["、".join(f"{labels.get(f, f)} {float(values[f][i]):g}" for f in scored.rules.show if f in values)]
 
 
 def _col(c: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from xlsxwriter.worksheet import Worksheet
 
 # Excel 2007 functions: never prefixed by XlsxWriter (nor by Excel)
-CLASSIC = frozenset({"IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "ROUNDUP", "ROUNDDOWN", "SUM", "IFERROR", "NA"})
+CLASSIC = frozenset({"IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "ROUNDUP", "ROUNDDOWN", "SUM", "IFERROR", "NA", "INT"})
 _CALLS = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
