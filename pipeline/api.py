@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .check import FileCheck, check_bytes
 from .example import ORGAN, TOWNSHIP, example_registry
@@ -298,7 +299,7 @@ def all_year_months(p: Programme, ctx: Context) -> list[Month]:
 class Consolidation:
     path: Path
     scored: Scored
-    table: dict[str, object]
+    table: dict[str, Any]
     statuses: list[VillageStatus]
     register_problems: list[Problem]
 

@@ -26,8 +26,13 @@ class Flagged:
     confirmed: bool
 
     @property
+    def value_text(self) -> str:
+        v = self.value
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+    @property
     def short(self) -> str:
-        return f"{self.period.month}月“{self.label}”{self.value}"
+        return f"{self.period.month}月“{self.label}”{self.value_text}"
 
 
 def flagged_numbers(ledger: Ledger, programme: str, months: list[Month]) -> list[Flagged]:

@@ -86,13 +86,17 @@ def test_stored_values_match_the_pipeline(demo):
     grid = values(path.read_bytes())
     wb = openpyxl.load_workbook(path)
     ws = wb["得分明细"]
-    header = {ws.cell(row=3, column=c).value: c for c in range(1, ws.max_column + 1)}
+    # blocks of columns stacked one under the other: each has its own header row (村代码, 村（社区）, …)
+    header = {ws.cell(row=r, column=c).value: (r, c) for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == "村代码"
+              for c in range(3, ws.max_column + 1) if ws.cell(row=r, column=c).value}
+    assert len({r for r, _ in header.values()}) > 1  # the 19-village demo does not fit one page width: several blocks
     for k in range(len(scored.index)):
         for comp in scored.plan.computations:
-            col = header[comp.label]
-            got = grid["得分明细"][3 + k][col - 1]
+            r, col = header[comp.label]
+            got = grid["得分明细"][r + k][col - 1]
             assert got == pytest.approx(float(scored.env[comp.key][k]), abs=1e-9), (comp.label, k)
-        assert grid["得分明细"][3 + k][header["总分"] - 1] == pytest.approx(float(scored.total[k]), abs=1e-9)
+        r, col = header["总分"]
+        assert grid["得分明细"][r + k][col - 1] == pytest.approx(float(scored.total[k]), abs=1e-9)
 
 
 @pytest.mark.libreoffice
@@ -104,7 +108,7 @@ def test_libreoffice_recalculation_reproduces_every_formula(demo, tmp_path):
     stored = values(path.read_bytes())
     # a deliberately wrong stored value proves LibreOffice really recalculates (not just shows what we stored)
     tampered = tmp_path / "tampered.xlsx"
-    _tamper(path, tampered, sheet_index=2, cell="C4", new_value="12345.678")  # 得分明细!C4 is a formula
+    _tamper(path, tampered, sheet_index=2, cell="C5", new_value="12345.678")  # 得分明细!C5 is a formula (first block, first village)
     original = tmp_path / "summary.xlsx"
     shutil.copy(path, original)
     out = tmp_path / "recalc"
@@ -120,8 +124,8 @@ def test_libreoffice_recalculation_reproduces_every_formula(demo, tmp_path):
         elif ours != theirs:
             mismatches.append((sheet, coord, ours, theirs))
     assert mismatches == []
-    assert at(values(tampered.read_bytes()), "得分明细", "C4") == pytest.approx(12345.678)
-    assert at(values(converted[1].read_bytes()), "得分明细", "C4") == pytest.approx(at(stored, "得分明细", "C4"))
+    assert at(values(tampered.read_bytes()), "得分明细", "C5") == pytest.approx(12345.678)
+    assert at(values(converted[1].read_bytes()), "得分明细", "C5") == pytest.approx(at(stored, "得分明细", "C5"))
 
 
 def _tamper(src: Path, dst: Path, sheet_index: int, cell: str, new_value: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...score.scorer import Scored
-from . import DATA_ROW, Sheet1Map, SummaryInfo, rank_change
+from . import Sheet1Map, SummaryInfo, rank_change
+from .page import landscape
 from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band, text_units
 
 
@@ -31,7 +32,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     total_label = rules.total_label if rules else "总分"
     unit = p.unit_label
     has_bonus = scored.bonus_attainable > 0
-    bonus_head = [f"加分\n（上限{scored.bonus_attainable:g}）"] if has_bonus else []
+    bonus_head = [f"加分\n（≤{scored.bonus_attainable:g}）"] if has_bonus else []
     headers = (["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats])
                + bonus_head + ["登记加减分", "备注"])
     widths = [6, 8, 11, 9] + [9] * len(cats) + [9] * len(bonus_head) + [9, 24]
@@ -59,7 +60,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         units = text_units(text)
         ws.set_row(r, 18 * (1 + units // max(width, 1)))
     head_row = 5
-    ws.set_row(head_row, 36)
+    ws.set_row(head_row, 40)
     for c, (h, w) in enumerate(zip(headers, widths)):
         ws.write_string(head_row, c, h, st.head)
         ws.set_column(c, c, w)
@@ -71,7 +72,6 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     row = head_row + 1
     first_data = row
     for k in scored.order():
-        r_detail = DATA_ROW + k
         name = scored.data.villages[scored.index[k]].name
         waiting = info.unconfirmed(scored.codes[k])
         if waiting:
@@ -88,14 +88,14 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
             keys = [f"{code}:base" for code in items_by_cat[cat]]
             value = float(scored.category_scores[cat][k])
             colour_fill = band(value / cmax[cat] if cmax[cat] else 1.0)[0] if not ascending else "#FFFFFF"
-            formula = "=" + "+".join(f"'得分明细'!${_col(m.detail_cols[x])}{r_detail + 1}" for x in keys)
+            formula = "=" + "+".join(m.detail_ref(x, k, other_sheet=True) for x in keys)
             ws.write_formula(row, c, formula, st.number(2, bg_color=colour_fill), value)
         if has_bonus:
             ws.write_formula(row, 4 + len(cats), f"={m.detail_ref('bonus_total', k, True)}", st.number(2), float(scored.bonus_total[k]))
         adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
-        notes = [verdict[k]] + (["含待核实数据（" + "、".join(f.short for f in waiting) + "）"] if waiting else [])
+        notes = [verdict[k]] + (["※含待核实数据"] if waiting else [])
         notes += scored.flags[k] + scored.rank_bonus_detail[k] + progress(scored, k)
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
@@ -150,13 +150,9 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ws.merge_range(row, last - 5, row, last, info.organ, st.meta_right)
     g = info.generated
     ws.merge_range(row + 1, last - 5, row + 1, last, f"{g.year}年{g.month}月{g.day}日", st.meta_right)
-    ws.set_paper(9)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    landscape(ws)
     ws.repeat_rows(head_row)
     ws.center_horizontally()
-    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.set_footer("&C第 &P 页，共 &N 页")
     ws.print_area(0, 0, row + 1, last)
     ws.freeze_panes(head_row + 1, 3)
     # 名次变化 is a live formula: its colour follows the text it shows (↓ red, ↑ green)
