@@ -242,3 +242,45 @@ def test_summary_with_fast_sheets_is_byte_identical(demo, monkeypatch):
     assert a.namelist() == b.namelist()
     assert all(a.read(n) == b.read(n) for n in a.namelist())
     assert b"<f>" in a.read("xl/worksheets/sheet2.xml")
+
+
+@pytest.mark.libreoffice
+def test_the_printed_summary_is_readable(demo, tmp_path):
+    """LibreOffice prints it (PDF): every sheet starts on a page with its title, nothing prints below
+    8 pt, and no chart runs across a page break."""
+    import os
+
+    lo.require("pdftotext", "pdfinfo", "pdftoppm")
+    pdf = lo.convert(demo.consolidation.path, "pdf", tmp_path)
+    pages = [p.replace(" ", "") for p in lo.pdf_pages_text(pdf)]
+    period = demo.period.chinese
+    # each sheet in order: its title and something from its first rows are on the same (first) page
+    firsts = []
+    for title, first_rows in (("排名通报", "名次变化"), (f"得分明细（{period}）", "村代码"), (f"原始数据（{period}）", "村代码"),
+                              (f"计算说明（{period}）", "代入数值"), (f"合计（{period}）", "分子（本年累计）"), (f"奖惩（{period}）", "日期/考核季"),
+                              (f"数据质量（{period}）", "本年缺报月份"), ("图表", "各村总分")):
+        page = next(i for i, text in enumerate(pages) if title in text)
+        assert first_rows in pages[page], (title, page)
+        firsts.append(page)
+    assert firsts == sorted(firsts) and firsts[0] == 0
+    assert "第1页，共" in pages[0]
+    # the ranked notice of 19 villages is one page
+    assert firsts[1] == 1
+    # no text below 8 pt (a word's box is about 0.91 of its font size in points)
+    small = []
+    for n in range(1, len(pages) + 1):
+        small += [(n, w[0], round((w[4] - w[2]) / 0.91, 1)) for w in lo.pdf_words(pdf, n) if (w[4] - w[2]) / 0.91 < 8]
+    assert small == []
+    # charts: the bar chart (all villages, down to the last-ranked) on one page, the trend chart on the next
+    scored = demo.consolidation.scored
+    last = scored.data.villages[scored.index[scored.order()[-1]]].name
+    bar = next(i for i, text in enumerate(pages) if "各村总分" in text and "图表" in text)
+    assert last in pages[bar]
+    trend = next(i for i, text in enumerate(pages) if "全镇主要比率逐月走势" in text)
+    assert trend == bar + 1 and "2026年1月" in pages[trend]
+    if os.environ.get("HUIZONG_RENDER_DOCS") == "1":  # refresh the pictures in docs/ (one per sheet) and the page count
+        images = Path(__file__).resolve().parent.parent / "docs" / "images"
+        for name, page in zip(("通报", "得分明细", "原始数据", "计算说明", "乡镇合计", "奖惩", "数据质量", "图表"), firsts):
+            lo.render_page(pdf, page + 1, images / f"汇总-{name}.png", dpi=70)
+        lo.render_page(pdf, trend + 1, images / "汇总-图表2.png", dpi=70)
+        (images / "汇总-页数.txt").write_text(f"{len(pages)}\n", encoding="utf-8")
