@@ -284,3 +284,36 @@ def test_the_printed_summary_is_readable(demo, tmp_path):
             lo.render_page(pdf, page + 1, images / f"汇总-{name}.png", dpi=70)
         lo.render_page(pdf, trend + 1, images / "汇总-图表2.png", dpi=70)
         (images / "汇总-页数.txt").write_text(f"{len(pages)}\n", encoding="utf-8")
+
+
+@pytest.mark.libreoffice
+def test_correcting_an_input_reranks_in_the_spreadsheet(demo, tmp_path):
+    """名次 and 名次变化 are live: raising the last village's registered bonus in 原始数据 makes it first
+    once LibreOffice recalculates, in 得分明细 and in the 通报."""
+    lo.require()
+    path = demo.consolidation.path
+    scored = demo.consolidation.scored
+    last = scored.order()[-1]
+    wb = openpyxl.load_workbook(path)
+
+    def find(sheet: str, header: str) -> tuple[int, int]:
+        ws = wb[sheet]
+        return next((r, c) for r in range(1, ws.max_row + 1) for c in range(1, ws.max_column + 1) if ws.cell(row=r, column=c).value == header)
+
+    r, c = find("原始数据", "加分扣分登记：加分")
+    cell = f"{openpyxl.utils.get_column_letter(c)}{r + 1 + last}"
+    tampered = tmp_path / "raised.xlsx"
+    _tamper(path, tampered, sheet_index=3, cell=cell, new_value="500")
+    out = tmp_path / "recalc"
+    out.mkdir()
+    grid = values(lo.convert(tampered, "xlsx:Calc MS Excel 2007 XML", out).read_bytes())
+    rank_r, rank_c = find("得分明细", "名次")
+    change_r, change_c = find("得分明细", "名次变化")
+    assert grid["得分明细"][rank_r + last][rank_c - 1] == 1
+    first = scored.order()[0]
+    assert grid["得分明细"][rank_r + first][rank_c - 1] == 2
+    before = int(scored.previous_rank[last])
+    assert grid["得分明细"][change_r + last][change_c - 1] == (f"↑{before - 1}" if before > 1 else "→0")
+    notice = grid["通报"]
+    row = next(i for i, line in enumerate(notice) if len(line) > 2 and str(line[2]).startswith(scored.data.villages[scored.index[last]].name))
+    assert notice[row][0] == 1
