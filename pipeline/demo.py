@@ -119,8 +119,9 @@ def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
             (inbox / f"{v.name}{month.month}月报表（初稿）.xlsx").write_bytes(fill(dict(values, **typo)))
         if last and i == OUTLIER:  # a real but unusual month (a mass check-up campaign): scores, marked ※ until confirmed
             rule = plausibility(p).outliers
-            if rule is not None:
-                f = rule.fields[-1]
+            bounded = {r.field for r in p.rules}  # raising one of these would break a rule (a ≤ b) and be sent back
+            f = next((x for x in reversed(rule.fields) if x not in bounded), None) if rule is not None else None
+            if f is not None:
                 values = dict(values, **{f: values[f] * 5 + 11})
         if last and i == 3:  # filled in the blank template: the township must confirm who sent it
             blank = build_template(TemplateIdentity(p, ctx.workspace.organ, period=month))
