@@ -29,6 +29,7 @@ from .programme.periods import Month
 from .programme.signing import sign
 from .quality import flagged_numbers, unconfirmed_by_village
 from .registry import Registry, registry_columns
+from .score.check import Simulation
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
 from .status import VillageStatus, village_statuses
@@ -68,7 +69,12 @@ class Context:
 
 def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen") -> Workspace:
     """Create a township workspace with the example township's registry and empty registers."""
+    from .score.check import static_problems
+
     prog = load_programme(programme)
+    faults = static_problems(prog)  # the same refusal as `programme check`: before a village reports under it
+    if faults:
+        raise HuizongError(faults)
     ref = programme
     if Path(programme).suffix in (".yaml", ".yml"):  # a township's own programme: keep a copy in the workspace
         Path(root).mkdir(parents=True, exist_ok=True)
@@ -308,6 +314,11 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     """Score and rank the period from the ledger; write reports/<period>-汇总排名.xlsx atomically."""
     if programme and programme not in (ctx.programme.id, ctx.programme.source):
         ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
+    from .score.check import static_problems
+
+    faults = static_problems(ctx.programme)  # every fault of the programme at once, as `programme check` names them
+    if faults:
+        raise HuizongError(faults)
     registers = load_registers(ctx, period)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
@@ -419,3 +430,20 @@ def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOu
                                      (path.name, str(path.relative_to(ctx.workspace.root))), domain))
     return _mail_out(ctx, replies, dry_run, skipped)
 
+
+
+def check_programme(ref: str | Path, workspace: Path | str | None = None, year: int | None = None,
+                    simulate_year: bool = True) -> tuple[Programme, list[Problem], Simulation | None]:
+    """``huizong programme check``: load a programme (shipped id or YAML path), name every static fault,
+    and — when there is none — simulate a year for the workspace's registry (or the example township's)."""
+    from .score.check import simulate, static_problems
+
+    programme = load_programme(ref)
+    problems = static_problems(programme)
+    if problems or not simulate_year:
+        return programme, problems, None
+    if workspace is not None:
+        registry, _ = load_registry(open_workspace(workspace), programme)
+    else:
+        registry = example_registry([t.id for t in programme.tasks])
+    return programme, [], simulate(programme, registry, year or datetime.now().year)

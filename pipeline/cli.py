@@ -409,7 +409,7 @@ def serve(
     out.print("汇总服务已停止。")
 
 
-from . import cli_office  # noqa: E402,F401 - registers the Excel, WPS and mail-password commands on `app`
+from . import cli_office, cli_programme  # noqa: E402,F401 - register the office and programme commands on `app`
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -124,6 +124,12 @@ class Programme:
         return tuple(f for s in self.sections for f in s.fields)
 
     @property
+    def measures(self) -> tuple[FieldSpec, ...]:
+        """The report's numeric fields: the ones consolidated, scored and added up (text, choices and
+        dates are captured and shown, never computed with)."""
+        return tuple(f for f in self.fields if f.numeric)
+
+    @property
     def all_inputs(self) -> tuple[FieldSpec, ...]:
         """Every single-cell input of the form: body and footer."""
         return self.fields + self.footer

@@ -56,7 +56,7 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
         ws.write_string(row, c, h, st.head)
     ws.set_row(row, 30)
     row += 1
-    for f in p.fields:
+    for f in p.measures:
         decimals = 2 if (f.decimals or 0) else 0
         ws.write_string(row, 0, f.label_over("month"), st.cell())
         for c, months in ((1, [d.period]), (2, d.months)):
