@@ -67,8 +67,9 @@ class Context:
         return self.workspace.secret()
 
 
-def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen") -> Workspace:
-    """Create a township workspace with the example township's registry and empty registers."""
+def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen", example: bool | None = None) -> Workspace:
+    """Create a township workspace and its empty registers; 村名册 holds the example township's villages
+    (the default for a built-in programme) or only its header row (the default for a township's own)."""
     from .score.check import static_problems
 
     prog = load_programme(programme)
@@ -81,10 +82,11 @@ def init_workspace(root: Path | str, force: bool = False, programme: str = "qian
         ref = "programme.yaml"
         atomic_write(Path(root) / ref, Path(programme).read_bytes())
     ws = create_layout(Path(root), TOWNSHIP, ORGAN, ref, force)
+    own = Path(programme).suffix in (".yaml", ".yml")
     registry = example_registry([t.id for t in prog.tasks])
     columns = registry_columns(prog.tasks)
     rows = []
-    for v in registry.villages:
+    for v in (registry.villages if (example if example is not None else not own) else ()):
         row = {"code": v.code, "name": v.name, "aliases": "、".join(v.aliases), "emails": ";".join(v.emails), "population": v.population}
         row.update(v.tasks)
         rows.append(row)

@@ -46,6 +46,12 @@ def _fail(exc: HuizongError, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _shipped() -> str:
+    from .resources import shipped_programmes
+
+    return "、".join(shipped_programmes())
+
+
 def _period(text: str) -> Month:
     try:
         return Month.parse(text)
@@ -79,16 +85,19 @@ def version() -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="要创建的工作目录")],
     force: Annotated[bool, typer.Option("--force", help="覆盖已有的工作目录设置")] = False,
-    programme: Annotated[str, typer.Option("--programme", help="考核方案（内置：qianfen）")] = "qianfen",
+    programme: Annotated[str, typer.Option("--programme", help=f"考核方案：内置方案名（{_shipped()}）或本镇的方案文件（.yaml）")] = "qianfen",
+    example: Annotated[bool | None, typer.Option("--example/--empty", help="村名册填示例镇的 19 个村（内置方案默认），或只有表头（本镇方案默认）")] = None,
 ) -> None:
-    """创建乡镇工作目录：设置文件、村名册（示例镇 19 个村）、镇考核登记、加分扣分登记和收件/归档/报表文件夹。"""
+    """创建乡镇工作目录：设置文件、村名册、镇考核登记、加分扣分登记和收件/归档/报表文件夹。"""
     try:
-        ws = api.init_workspace(directory, force=force, programme=programme)
+        ws = api.init_workspace(directory, force=force, programme=programme, example=example)
     except HuizongError as exc:
         _fail(exc)
         return
     out.print(f"已创建工作目录：{ws.root}")
-    out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（请改成本镇的村名、邮箱和年度任务）")
+    empty = example is False or (example is None and Path(programme).suffix in (".yaml", ".yml"))
+    what = "只有表头：请先填写本镇各村的代码、名称、上报邮箱、户籍人口和年度任务" if empty else "示例镇 19 个村：请改成本镇的村名、邮箱和年度任务"
+    out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（{what}）", markup=False)
     out.print("  收件箱：inbox/   归档：archive/   报表：reports/")
     out.print(f"下一步：huizong templates -w {directory} --period 2026-10")
 

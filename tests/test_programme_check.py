@@ -127,3 +127,16 @@ def test_the_command_prints_the_distribution_and_exits_2_on_faults(tmp_path):
 def test_the_built_in_programmes_pass(pid):
     assert api.check_programme(pid, simulate_year=False)[1] == []
     assert load_programme(pid)
+
+
+def test_init_with_a_townships_own_programme_writes_an_empty_registry(tmp_path):
+    ws = api.init_workspace(tmp_path / "ws", programme=write(tmp_path))
+    with pytest.raises(HuizongError) as err:
+        api.load_context(ws.root)
+    assert "没有任何村" in err.value.problems[0].message
+    import openpyxl
+
+    header = [c.value for c in next(openpyxl.load_workbook(ws.registry_path)["村名册"].iter_rows(min_row=3, max_row=3))]
+    assert "巡河年度任务" in header and "起始月份" in header
+    res = CliRunner().invoke(app, ["init", "--help"])
+    assert "qianfen" in res.output and "monthly-b" in res.output and "fruitfly-c" in res.output
