@@ -296,14 +296,14 @@ def from_rows(settings: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
     for i, row in enumerate(tables.get(OUTCOMES.sheet) or []):
         item = _item(OUTCOMES.cols, row, OUTCOMES.sheet, i, say)
         kind = item.pop("kind", None)
-        key = next((k for k, v in KINDS.items() if v == kind), None)
-        if key is None:
+        group = next((k for k, v in KINDS.items() if v == kind), None)
+        if group is None:
             say((OUTCOMES.sheet, i, "kind"), f"类别应为 {'、'.join(KINDS.values())} 之一")
             continue
         formula = item.pop("formula", None)
         if formula is not None:
-            item["when" if key == "flags" else "amount"] = formula
-        doc.setdefault("scoring", {}).setdefault(key, []).append(item)
+            item["when" if group == "flags" else "amount"] = formula
+        doc.setdefault("scoring", {}).setdefault(group, []).append(item)
     return doc
 
 
