@@ -73,7 +73,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("V019", E, "“{label}”填写的“{value}”不符合要求：{detail}"),
         Kind("V020", E, "“{label}”的文字过长（{detail} 个字以内），填写了 {value} 个字。"),
         Kind("V021", W, "“{label}”中的电话号码被存成了数字，已按“{value}”读取。"),
-        Kind("R001", E, "“{label}”（{value}）不能大于“{detail}”。"),
+        Kind("R001", E, "“{label}”（{value}）不能大于{detail}。"),
         Kind("R002", E, "“{label}”（{value}）应等于{detail}。"),
         Kind("R003", E, "出生登记第 {detail} 行不完整：{value}未填写。"),
         Kind("R004", W, "出生登记第 {detail} 行完全相同，请核对是否重复登记。"),
