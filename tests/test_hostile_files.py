@@ -583,6 +583,42 @@ def test_malformed_workbook_xml_is_f008(qianfen, edit):
     assert_refused(data, "坏结构.xlsx", "F008", qianfen)
 
 
+def damage_member(data: bytes, member: str, how: str) -> bytes:
+    """Corrupt one member's stored bytes, as a broken download or a bad USB stick does.
+
+    ``crc``: the member stored uncompressed with one byte changed (inflates fine, fails its CRC);
+    ``deflate``: the first byte of its deflate stream made an invalid block type (zlib refuses it).
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            method = zipfile.ZIP_STORED if (info.filename == member and how == "crc") else zipfile.ZIP_DEFLATED
+            zout.writestr(info.filename, zin.read(info), compress_type=method)
+    buf = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(buf))) as zf:
+        info = zf.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode("utf-8")) + len(info.extra)
+    if how == "crc":
+        buf[start + info.compress_size // 2] ^= 0x01
+    else:
+        buf[start] = 0x07  # BFINAL=1, BTYPE=11: "invalid block type"
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("how", ["crc", "deflate"])
+@pytest.mark.parametrize("member", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml", "docProps/app.xml", "xl/media/image1.png"])
+def test_damaged_member_is_f008_not_a_program_error(qianfen, member, how):
+    # zipfile raises zlib.error (not BadZipFile) for a broken deflate stream: once reported as F013
+    # "程序出错", it is 损坏 like any other damaged part — pictures included (checked, never parsed).
+    base = rezip(make_xlsx([["文字", 1]]), add={"xl/media/image1.png": png_image() * 40}) if "media" in member else make_xlsx([["文字", 1]])
+    data = damage_member(base, member, how)
+    result = assert_refused(data, "损坏.xlsx", "F008", qianfen)
+    f008 = next(p for p in result.problems if p.code == "F008")
+    assert member in f008.detail
+    assert ("CRC" in f008.detail) if how == "crc" else ("压缩数据已损坏" in f008.detail)
+    assert "F013" not in [p.code for p in check_bytes(data, "损坏.xlsx", qianfen).problems]
+
+
 # ---------------------------------------------------------------------------------------------
 # Files in disguise
 # ---------------------------------------------------------------------------------------------
