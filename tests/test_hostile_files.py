@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -757,18 +758,49 @@ def _as_binary_named_part(data: bytes) -> bytes:
     return rezip(data, change=point, rename={"xl/worksheets/sheet1.xml": "xl/worksheets/sheet1.bin"})
 
 
+# How a far cell may be spelled: any attribute order, either quote, spaces around "=", a prefix,
+# or no r at all (the position implied by the row and by the cells before it).
+FAR_SPELLINGS = {
+    "double": '<row r="{row}"><c r="{far}"><v>9</v></c></row>',
+    "single-quotes-other-order": "<row r='{row}'><c t='n' r='{far}'><v>9</v></c></row>",
+    "spaces-around-equals": '<row r = "{row}"><c s="0"  r = "{far}" ><v>9</v></c></row>',
+    "prefixed": '<x:row r="{row}"><x:c r="{far}"><x:v>9</x:v></x:c></x:row>',
+    "implied-column": '<row r="{row}">{fill}<c><v>9</v></c></row>',
+}
+
+
+def far_cell_sheet(far: str, spelling: str) -> bytes:
+    row = far.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    letters = far[: -len(row)]
+    fill = ""
+    if spelling == "implied-column":  # r left out: the last cell sits right of the one before it
+        col = 0
+        for ch in letters:
+            col = col * 26 + ord(ch) - 64
+        before = col - 1
+        name = ""
+        while before:
+            before, rem = divmod(before - 1, 26)
+            name = chr(65 + rem) + name
+        fill = f'<c r="{name}{row}"><v>1</v></c>'
+    cell = FAR_SPELLINGS[spelling].format(row=row, far=far, fill=fill).encode()
+    ns = b' xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", cell + b"</sheetData>")
+                                      .replace(b"<worksheet ", b"<worksheet" + ns + b" ", 1)})
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limit via RLIMIT_AS")
+@pytest.mark.parametrize("spelling", list(FAR_SPELLINGS))
 @pytest.mark.parametrize("binary_name", [False, True], ids=["sheet1.xml", "sheet-named-bin"])
 @pytest.mark.parametrize("far", ["XFD1048576", "ZZ1048576", "XFD20001"])
-def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name):
+def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name, spelling):
     # Two cells, A1 and a far corner: under 10 KB on disk, but a dense grid of ~17 billion cells.
     # Reading must stop with F011 without allocating that grid; run in a child process under a
     # 1 GiB address-space cap so that a failure cannot take the test run down with it.
     # (A sheet stored under a binary-looking name is not among the parts the safety scan inflated:
-    # the extent must still be read from it.)
-    row = far.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    cell = f'<row r="{row}"><c r="{far}"><v>9</v></c></row></sheetData>'.encode()
-    data = rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", cell)})
+    # the extent must still be read from it.) A byte pattern expecting r="…" first was bypassed by
+    # <c t='n' r='XFD1048576'>: the reader then asked for 512 GiB and the process aborted (exit 134).
+    data = far_cell_sheet(far, spelling)
     if binary_name:
         data = _as_binary_named_part(data)
     assert len(data) < 10 * 1024
@@ -785,6 +817,47 @@ def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name):
         f"reader died (rc {proc.returncode}): {proc.stderr.decode(errors='replace')[:300]}"
     )
     assert "F011:稀疏.xlsx" in proc.stdout.decode("utf-8").split(), proc.stdout
+
+
+def test_a_declared_dimension_is_not_trusted(ctx):
+    # Some producers declare the whole sheet (A1:XFD1048576) whatever it holds: the file is read by
+    # its cells, accepted, and its village identified — not refused as 表格过大.
+    data = rezip(filled(ctx, 0), change={
+        m: (lambda b: re.sub(rb"<dimension ref=\"[^\"]*\"\s*/>", b'<dimension ref="A1:XFD1048576"/>', b))
+        for m in zipfile.ZipFile(io.BytesIO(filled(ctx, 0))).namelist() if m.startswith("xl/worksheets/")
+    })
+    assert data.count(b"XFD1048576") == 0  # compressed; look inside
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert sum(b"A1:XFD1048576" in zf.read(m) for m in zf.namelist() if m.startswith("xl/worksheets/")) >= 2
+    check = check_bytes(data, "整表范围.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    assert check.status == "已接收", [(p.code, p.message) for p in check.problems]
+    assert check.identity.village == ctx.registry.villages[0]
+    assert "F011" not in [p.code for p in check.problems]
+
+
+def test_sheet_xml_that_is_not_well_formed_is_f008(qianfen):
+    data = rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", b"<row r='2'><c r='A2'></row></sheetData>")})
+    result = timed_read(data, "坏表.xlsx", qianfen, DEFAULT_LIMITS)
+    f008 = [p for p in result.problems if p.code == "F008"]
+    assert f008 and "xl/worksheets/sheet1.xml" in f008[0].detail and "XML" in f008[0].detail
+
+
+def test_cell_flags_follow_the_cells_not_the_bytes():
+    from pipeline.workbook.xlsx_parts import cell_flags
+
+    sheet = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><dimension ref="A1:XFD1048576"/><sheetData>'
+        "<row r='3'><c t='e' r='B3'><v>#DIV/0!</v></c><c><f>1+1</f><v>2</v></c></row>"
+        '<row><c r="A4" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'
+        "</sheetData><extLst><ext><x14:dataValidations xmlns:x14='urn:x14'><x14:dataValidation>"
+        "<x14:formula1><xm:f>名单!$A$1:$A$9</xm:f></x14:formula1></x14:dataValidation></x14:dataValidations></ext></extLst>"
+        "</worksheet>"
+    ).encode()
+    flags = cell_flags({"s.xml": sheet}, "s.xml")
+    assert (flags.max_row, flags.max_col) == (4, 3)  # the cells', not the declared dimension's
+    assert flags.errors == {(2, 1): "#DIV/0!", (3, 0): "#DIV/0!"}
+    assert flags.formulas == {(2, 2), (3, 0)}  # C3 (position implied) and A4; not the validation's <xm:f>
 
 
 # ---------------------------------------------------------------------------------------------
