@@ -82,9 +82,16 @@ def check_bytes(
         period: Month | None = ident.period
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
         return FileCheck(name, res, ident, _ordered(problems))
-    except Exception as exc:  # a defect of ours must not stop a collection or hide the file: it is sent back, named
-        detail = f"{type(exc).__name__}: {str(exc)[:120]}".rstrip(": ")
-        return FileCheck(name, ReadResult(file=name), Identity(), [Problem("F013", file=name, detail=detail)])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a defect of ours, or a library panic (pyo3: BaseException), must not stop a collection
+        return failed_check(name, "F013", exc)
+
+
+def failed_check(name: str, code: str, why: BaseException | str) -> FileCheck:
+    """A file that could not be checked at all: sent back with one problem saying why (F013, F014)."""
+    detail = why if isinstance(why, str) else f"{type(why).__name__}: {str(why)[:120]}".rstrip(": ")
+    return FileCheck(name, ReadResult(file=name), Identity(), [Problem(code, file=name, detail=detail)])
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

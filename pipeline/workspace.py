@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -175,3 +179,47 @@ def atomic_write(path: Path, data: bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# Errors of the machine, not of a file: the disk is full, or a folder cannot be written. Collecting
+# stops (nothing half-done: files stay in inbox/, the ledger's transaction rolls back) and says so.
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def machine_trouble(exc: BaseException, where: str = "") -> Problem | None:
+    """X011 (disk full) or X012 (read-only, no permission) for an error of the machine; None for any other."""
+    if isinstance(exc, HuizongError):
+        return None
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL | NOT_WRITABLE:
+        place = str(exc.filename) if exc.filename else where
+        return Problem("X011" if exc.errno in DISK_FULL else "X012", file=place, detail=place or "工作目录")
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if "full" in text:
+            return Problem("X011", detail=where or "台账")
+        if "readonly" in text or "read-only" in text or "unable to open" in text or "disk i/o" in text:
+            return Problem("X012", detail=where or "台账")
+    return None
+
+
+@contextmanager
+def machine_errors(where: str = "") -> Iterator[None]:
+    """Turn a full disk or a read-only folder into a HuizongError a clerk can read (never a traceback)."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        problem = machine_trouble(exc, where)
+        if problem is None:
+            raise
+        raise HuizongError(problem) from exc
+
+
+def owner_only(path: Path, directory: bool = False) -> None:
+    """Readable by the owner only, on POSIX (archive, ledger, logs); elsewhere a no-op."""
+    if os.name != "posix":
+        return
+    try:
+        os.chmod(path, 0o700 if directory else 0o600)
+    except FileNotFoundError:
+        pass
