@@ -51,7 +51,8 @@ class FileCheck:
             return PENDING
         return ACCEPTED
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, masked_for: Programme | None = None) -> dict[str, Any]:
+        """As JSON-ready data; with ``masked_for``, that programme's personal values (ID numbers, names) masked."""
         v = self.identity.village
         return {
             "file": self.file,
@@ -62,7 +63,7 @@ class FileCheck:
             "period": str(self.identity.period) if self.identity.period else None,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
-            "issues": [p.to_dict() for p in self.problems],
+            "issues": redacted_problems(self, masked_for) if masked_for else [p.to_dict() for p in self.problems],
         }
 
 

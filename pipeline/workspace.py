@@ -142,6 +142,8 @@ def create_layout(root: Path, township: str, organ: str, programme: str, force: 
         _backup(root)
     for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    for private in ("archive", STATE_DIR):  # the received files, the ledger, the keys and the logs
+        owner_only(root / private, directory=True)
     secret = root / STATE_DIR / "secret.key"
     if not secret.exists():
         atomic_write(secret, new_secret().encode("ascii"))
@@ -216,10 +218,18 @@ def machine_errors(where: str = "") -> Iterator[None]:
 
 
 def owner_only(path: Path, directory: bool = False) -> None:
-    """Readable by the owner only, on POSIX (archive, ledger, logs); elsewhere a no-op."""
+    """Readable by the owner only, on POSIX (archive, ledger, logs); elsewhere a no-op.
+
+    Best effort: a missing file, or a workspace on a read-only disk (only read, then), is left as it is.
+    """
     if os.name != "posix":
         return
     try:
-        os.chmod(path, 0o700 if directory else 0o600)
-    except FileNotFoundError:
+        if stat_mode(path) != (0o700 if directory else 0o600):
+            os.chmod(path, 0o700 if directory else 0o600)
+    except OSError:
         pass
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o7777
