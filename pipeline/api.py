@@ -367,6 +367,8 @@ def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
         for row in ledger.latest_accepted(ctx.programme.id, [str(period)]):
             sub = ledger.submission(row["id"])
+            if sub is None:
+                continue
             v = ctx.registry.by_code(row["village_code"])
             for p in json.loads(sub["problems_json"]):
                 if p["severity"] == "警告":
