@@ -22,14 +22,17 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)  #
 ELLIPSIS = "…"
 
 
-def clean(text: object) -> str:
-    """One piece of a file name: unsafe characters replaced by "_", no leading dots, no trailing dots or spaces."""
+def _piece(text: object) -> str:
     t = unicodedata.normalize("NFC", str(text))
     t = _UNSAFE.sub("_", t)
-    t = t.strip().lstrip(".").rstrip(". ")
-    if _RESERVED.match(t):
-        t = "_" + t
-    return t
+    return t.strip().lstrip(".").rstrip(". ")
+
+
+def clean(text: object) -> str:
+    """A name made safe: unsafe characters replaced by "_", no leading dots, no trailing dots or spaces,
+    never a Windows device name."""
+    t = _piece(text)
+    return "_" + t if _RESERVED.match(t) else t
 
 
 def shorten(text: str, max_bytes: int) -> str:
@@ -47,9 +50,9 @@ def file_name(*parts: object, suffix: str = "", keep: tuple[object, ...] = (), m
     ``keep``: pieces that must survive whole (a digest, "校验结果"); ``suffix`` such as ".xlsx".
     Empty pieces are left out; a name with nothing left becomes "未命名".
     """
-    tail = [clean(k) for k in keep if clean(k)]
-    head = [clean(p) for p in parts if clean(p)]
-    ext = clean(suffix) if suffix else ""
+    tail = [_piece(k) for k in keep if _piece(k)]
+    head = [_piece(p) for p in parts if _piece(p)]
+    ext = _piece(suffix) if suffix else ""
     ext = "." + ext.lstrip(".") if ext else ""
 
     def size(pieces: list[str]) -> int:
@@ -64,5 +67,5 @@ def file_name(*parts: object, suffix: str = "", keep: tuple[object, ...] = (), m
             head[longest] = cut
         else:
             del head[longest]
-    stem = "_".join(head + tail) or "未命名"
+    stem = clean("_".join(head + tail)) or "未命名"
     return shorten(stem, max_bytes - len(ext.encode("utf-8"))) + ext
