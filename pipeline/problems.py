@@ -45,7 +45,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("F011", E, "表格过大（工作表“{sheet}”：{detail}），超过允许的上限，已停止读取。请删除模板以外的多余行列后再发送。"),
         Kind("F012", W, "文件含有宏（.xlsm），宏不会被运行，只读取单元格中的数值。"),
         Kind("F013", E, "检查这个文件时程序出错（{detail}），文件没有检查完。原件已归档；请把原件和这条信息交给技术支持，或请村里用模板重新填写后再发送。"),
-        Kind("F014", E, "读取这个文件时处理程序意外终止（{detail}），单独重试一次仍然如此，已停止处理这个文件。原件已归档；请把原件交给技术支持，或请村里用下发的模板重新填写、另存为 .xlsx 后再发送。"),
+        Kind("F014", E, "读取这个文件时检查程序异常退出（{detail}），单独重试一次仍然如此，已停止处理这个文件。原件已归档；请把原件交给技术支持，或请村里用下发的模板重新填写、另存为 .xlsx 后再发送。"),
         Kind("F015", W, "无法在原表上标注问题（{detail}），标注副本只列出了全部问题。"),
         Kind("S001", E, "找不到本月报的工作表（应为“{detail}”）。请使用下发的模板，不要删除或大幅改动工作表。"),
         Kind("S002", W, "工作表名称被改动：按表格结构在“{sheet}”中找到了“{detail}”的内容。"),
@@ -117,6 +117,14 @@ CATALOGUE: dict[str, Kind] = {
         Kind("X005", E, "报告期“{value}”格式不对，应为 2026-10 这样的年月。"),
         Kind("X006", E, "找不到文件：{detail}"),
     ]
+}
+
+# Catalogued codes no part of huizong emits today, and why they stay: codes are published (clerks and
+# other programs know them) and are never reused for something else.
+RESERVED: dict[str, str] = {
+    "S004": "按标签找到的填报位置目前不单独提示（工作表改名由 S002 提示）；保留给将来的位置变动提示",
+    "R005": "与往月相比的异常变化提示尚未启用；保留给将来的逐月比较",
+    "M005": "邮件没有报表附件时，回复中直接说明原因；保留给邮件收取的单独提示",
 }
 
 
@@ -207,6 +215,7 @@ def catalogue_markdown() -> str:
         lines += [f"## {prefix}：{title}", "", "| 代码 | 级别 | 说明（{} 处填入具体内容） |", "|---|---|---|"]
         for kind in CATALOGUE.values():
             if kind.code.startswith(prefix):
-                lines.append(f"| {kind.code} | {kind.severity.value} | {kind.template.replace('|', '｜')} |")
+                note = f"（保留未用：{RESERVED[kind.code]}）" if kind.code in RESERVED else ""
+                lines.append(f"| {kind.code} | {kind.severity.value} | {kind.template.replace('|', '｜')}{note} |")
         lines.append("")
     return "\n".join(lines)
