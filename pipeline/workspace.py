@@ -177,7 +177,13 @@ def atomic_write(path: Path, data: bytes) -> None:
         try:
             os.replace(tmp, path)
         except PermissionError as exc:
+            if exc.errno in NOT_WRITABLE and not os.access(path.parent, os.W_OK):
+                raise
             raise HuizongError(Problem("X004", file=str(path), detail=str(path))) from exc
+    except OSError as exc:
+        if exc.filename is None:  # a write or fsync that failed names no file: say which one it was
+            exc.filename = str(path)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
