@@ -246,7 +246,11 @@ def validate_files(
         for n, ((index, data, path), (check, built)) in enumerate(zip(readable, results)):
             if progress:
                 progress(n, len(readable), path.name)
-            if feedback_dir is not None and built is not None:
+            if feedback_dir is not None and not check.valid:
+                if built is None:  # the worker did not come back with one (it died): the list of problems alone
+                    from .workbook.feedback import feedback_copy, feedback_heading
+
+                    built, _ = feedback_copy(b"", "", path.name, check.problems, feedback_heading(prog))
                 name = file_name(path.stem, keep=("校验结果",), suffix=".xlsx")
                 if name in used:  # two files of one name from different folders: keep both copies
                     name = file_name(path.stem, keep=(sha256(data)[:8], "校验结果"), suffix=".xlsx")

@@ -140,3 +140,33 @@ def test_a_worker_that_dies_takes_no_other_file_with_it(ctx, monkeypatch):
     problems = json.loads(con.execute("SELECT problems_json FROM submissions WHERE id = ?", (f014.submission_id,)).fetchone()[0])
     assert [p["code"] for p in problems] == ["F014"]
     assert "单独重试一次仍然如此" in problems[0]["message"] and "请" in problems[0]["message"]
+
+
+def test_validate_feedback_goes_on_past_every_poison_file(ctx, tmp_path, monkeypatch):
+    """`validate --feedback`: the same inputs, all in one run; each gets its verdict and (when invalid) its copy."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    folder = tmp_path / "村里发来的"
+    folder.mkdir()
+    paths = []
+    for case, (name, build, _status, _codes, _env) in CASES.items():
+        path = folder / name
+        path.write_bytes(build(ctx))
+        paths.append(path)
+        if case == "kills-its-worker":
+            monkeypatch.setenv("HUIZONG_CRASH_READING", str(path))
+    good = folder / "好.xlsx"
+    good.write_bytes(filled(ctx, 0))
+    out = tmp_path / "标注"
+    res = CliRunner().invoke(app, ["validate", *map(str, paths), str(good), "-w", str(ctx.workspace.root), "--feedback", str(out)],
+                             catch_exceptions=False)
+    assert res.exit_code == 1, res.output
+    assert f"共 {len(paths) + 1} 个文件" in res.output and "✔ 好.xlsx" in res.output and "✔ 整表范围.xlsx" in res.output
+    assert "F014" in res.output and "F011" in res.output and "F013" not in res.output
+    copies = sorted(p.name for p in out.glob("*.xlsx"))
+    assert len(copies) == len(paths) - 1  # every file but the valid one with the declared dimension
+    assert all(len(n.encode("utf-8")) <= 150 for n in copies)
+    merged = openpyxl.load_workbook(out / "青龙村合并了单元格_校验结果.xlsx")
+    assert "（单元格 D8）" in merged["月报"]["C8"].comment.text
