@@ -155,7 +155,11 @@ def _backup(root: Path) -> Path:
     """Before ``init --force`` rewrites settings and the township's workbooks, keep copies."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = root / STATE_DIR / "backup" / stamp
-    target.mkdir(parents=True, exist_ok=True)
+    n = 2
+    while target.exists():  # a second --force within the same second keeps the first backup too
+        target = root / STATE_DIR / "backup" / f"{stamp}-{n}"
+        n += 1
+    target.mkdir(parents=True)
     for path in root.iterdir():
         if path.is_file() and (path.name == SETTINGS or path.suffix.lower() in (".xlsx", ".xlsm", ".yaml", ".yml")):
             shutil.copy2(path, target / path.name)

@@ -15,7 +15,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -33,7 +32,6 @@ from pipeline.workbook.safety import DEFAULT_LIMITS, Limits, sniff
 from .conftest import filled
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = 5.0  # seconds any single hostile file may take, at most
 MB = 1024 * 1024
 
 
@@ -297,11 +295,10 @@ def has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def timed_read(data: bytes, name: str, programme: Programme, limits: Limits) -> ReadResult:
-    start = time.perf_counter()
-    result = read_report(data, name, programme, limits)
-    assert time.perf_counter() - start < FAST, f"reading {name} took too long"
-    return result
+def hostile_read(data: bytes, name: str, programme: Programme, limits: Limits) -> ReadResult:
+    """read_report, which must come back with problems (never raise). How long it takes is not asserted:
+    tests never depend on timing; what bounds the work is asserted where it matters (what was read)."""
+    return read_report(data, name, programme, limits)
 
 
 def assert_refused(
@@ -314,7 +311,7 @@ def assert_refused(
         assert sniffed.format == ""
         assert [p.code for p in sniffed.problems] == [code], [(p.code, p.detail) for p in sniffed.problems]
 
-    result = timed_read(data, name, programme, limits)
+    result = hostile_read(data, name, programme, limits)
     codes = [p.code for p in result.problems]
     assert code in codes, [(p.code, p.detail) for p in result.problems]
     assert not result.readable
@@ -415,7 +412,7 @@ def test_member_that_lies_about_its_size_is_refused(qianfen, member):
     padding = b" " * (8 * MB)
     data = rezip(base, change={member: lambda b: b.replace(b"?>", b"?>" + padding, 1)})
     liar = zip_declared_size(data, member, 1024)
-    result = timed_read(liar, "说谎.xlsx", qianfen, DEFAULT_LIMITS)
+    result = hostile_read(liar, "说谎.xlsx", qianfen, DEFAULT_LIMITS)
     codes = {p.code for p in result.problems}
     assert codes & {"F003", "F008"}, [(p.code, p.detail) for p in result.problems]
     assert not result.readable
@@ -498,7 +495,7 @@ def test_utf16_part_with_entities_is_refused(qianfen):
         return b"\xff\xfe" + text.encode("utf-16-le")
 
     data = rezip(make_xlsx(), change={"xl/workbook.xml": utf16})
-    result = timed_read(data, "utf16.xlsx", qianfen, DEFAULT_LIMITS)
+    result = hostile_read(data, "utf16.xlsx", qianfen, DEFAULT_LIMITS)
     assert {p.code for p in result.problems} & {"F004", "F008"}, [(p.code, p.detail) for p in result.problems]
     assert not result.readable
     assert check_bytes(data, "utf16.xlsx", qianfen).status == "退回"
@@ -716,9 +713,11 @@ def test_zip_archive_of_reports_is_f009(qianfen):
 def test_huge_sheet_is_f011_and_read_is_bounded(qianfen):
     data = make_xlsx([[i, i * 2, "填报说明"] for i in range(6000)])
     limits = Limits(max_rows=200)
-    start = time.perf_counter()
     result = assert_refused(data, "超长.xlsx", "F011", qianfen, limits)
-    assert time.perf_counter() - start < FAST
+    from pipeline.workbook.reader import _Book
+
+    sniffed = sniff(data, "超长.xlsx", limits)
+    assert _Book(data, sniffed.format, limits, sniffed.parts).sheet("Sheet1").rows == []  # never handed to the reader
     f011 = next(p for p in result.problems if p.code == "F011")
     assert f011.sheet == "Sheet1"
     assert f011.detail.startswith("6000 行")
@@ -837,7 +836,7 @@ def test_a_declared_dimension_is_not_trusted(ctx):
 
 def test_sheet_xml_that_is_not_well_formed_is_f008(qianfen):
     data = rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", b"<row r='2'><c r='A2'></row></sheetData>")})
-    result = timed_read(data, "坏表.xlsx", qianfen, DEFAULT_LIMITS)
+    result = hostile_read(data, "坏表.xlsx", qianfen, DEFAULT_LIMITS)
     f008 = [p for p in result.problems if p.code == "F008"]
     assert f008 and "xl/worksheets/sheet1.xml" in f008[0].detail and "XML" in f008[0].detail
 
@@ -887,7 +886,7 @@ def test_macro_enabled_workbook_is_read_with_f012_warning(ctx):
     assert sniffed.ok and sniffed.format == "xlsm"
     assert [p.code for p in sniffed.problems] == ["F012"]
 
-    result = timed_read(data, name, ctx.programme, DEFAULT_LIMITS)
+    result = hostile_read(data, name, ctx.programme, DEFAULT_LIMITS)
     assert result.format == "xlsm"
     assert result.readable
     assert result.values, "the cell values must still be read"
