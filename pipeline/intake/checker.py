@@ -30,6 +30,8 @@ from .faults import crash_reading
 # a new Python that imports huizong) takes about 0.35 s of CPU; on 2 cores a collection of 120 files took
 # 1.46 s with two workers and 0.86–1.30 s with one, 500 files 3.4 s with two and 4.3 s with one (docs/benchmark.md).
 POOL_FROM = 200
+# Only for profiling (benchmarks/): every file checked in this very process — no protection against a crash.
+IN_PROCESS = False
 _worker: dict[str, Any] = {}
 
 Checked = tuple[FileCheck, "bytes | None"]  # the check, and the annotated copy of a file sent back
@@ -94,7 +96,7 @@ class Checker:
                  feedback: Feedback = "rejected"):
         self.args = (programme, registry, secret, limits, feedback)
         self.workers = min(os.cpu_count() or 1, 8) if files >= POOL_FROM else 1
-        self.pool: ProcessPoolExecutor | None = self._start(self.workers) if files else None
+        self.pool: ProcessPoolExecutor | None = self._start(self.workers) if files and not IN_PROCESS else None
         self.solo: ProcessPoolExecutor | None = None  # one worker, for files checked again alone
 
     def _start(self, workers: int) -> ProcessPoolExecutor:
@@ -118,6 +120,8 @@ class Checker:
 
         The work starts at once (the caller can do other things meanwhile); results are taken as they come.
         """
+        if IN_PROCESS:
+            return (check_and_annotate(data, name, *self.args) for data, name in items)
         submitted = [self._submit(item) for item in items]
         return (self._result(item, future, pool) for item, (future, pool) in zip(items, submitted))
 
