@@ -46,7 +46,7 @@ def ctx(workspace: Path) -> api.Context:
 
 def template_for(ctx: api.Context, index: int = 0, period: Month = PERIOD) -> bytes:
     v = ctx.registry.villages[index]
-    path = ctx.workspace.templates / str(period) / f"{ctx.programme.form_no}_{v.name}_{period.chinese}.xlsx"
+    path = ctx.workspace.templates / str(period) / api.template_name(ctx.programme, v, period)
     if not path.exists():
         api.make_templates(ctx, period)
     return path.read_bytes()
