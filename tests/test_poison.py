@@ -170,3 +170,18 @@ def test_validate_feedback_goes_on_past_every_poison_file(ctx, tmp_path, monkeyp
     assert all(len(n.encode("utf-8")) <= 150 for n in copies)
     merged = openpyxl.load_workbook(out / "青龙村合并了单元格_校验结果.xlsx")
     assert "（单元格 D8）" in merged["月报"]["C8"].comment.text
+
+
+def test_a_machine_where_no_worker_can_start_still_collects(ctx, monkeypatch):
+    """Workers that die before they are ready say nothing about the files: those are checked in the
+    collecting process instead (not refused as F014 one and all)."""
+    monkeypatch.setenv("HUIZONG_CRASH_AT", "worker_started:1")
+    t0 = time.time() - 3600
+    for i, data in enumerate([filled(ctx, 0), filled(ctx, 1, births_total="十二"), filled(ctx, 2)]):
+        path = ctx.workspace.inbox / f"{i}.xlsx"
+        path.write_bytes(data)
+        os.utime(path, (t0 + i, t0 + i))
+    summary = api.collect(ctx)
+    assert [(i.name, i.status) for i in summary.items] == [("0.xlsx", "已接收"), ("1.xlsx", "退回"), ("2.xlsx", "已接收")]
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    assert "F014" not in "".join(r[0] for r in con.execute("SELECT problems_json FROM submissions"))

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from ..check import FileCheck, check_bytes, failed_check
 from ..ledger.db import REJECTED
-from .faults import crash_reading
+from .faults import crash_point, crash_reading
 
 # files; from this many on, one worker per core (up to 8), below it one worker: starting a worker (spawn:
 # a new Python that imports huizong) takes about 0.35 s of CPU; on 2 cores a collection of 120 files took
@@ -60,6 +60,7 @@ def check_and_annotate(data: bytes, name: str, programme: Any, registry: Any, se
 
 
 def _init(programme: Any, registry: Any, secret: str | None, limits: Any, feedback: Feedback) -> None:
+    crash_point("worker_started")
     _worker.update(programme=programme, registry=registry, secret=secret, limits=limits, feedback=feedback)
     _exit_with_parent()
 
@@ -96,15 +97,24 @@ class Checker:
                  feedback: Feedback = "rejected"):
         self.args = (programme, registry, secret, limits, feedback)
         self.workers = min(os.cpu_count() or 1, 8) if files >= POOL_FROM else 1
-        self.pool: ProcessPoolExecutor | None = self._start(self.workers) if files and not IN_PROCESS else None
+        # True when no worker process can be started at all (or for profiling): then files are checked in this
+        # process, as they were before workers; refusing every file for a fault of the machine would be worse
+        self.in_process = IN_PROCESS
+        self.pool: ProcessPoolExecutor | None = None
         self.solo: ProcessPoolExecutor | None = None  # one worker, for files checked again alone
+        if files and not self.in_process:
+            self.pool = self._start(self.workers)
 
-    def _start(self, workers: int) -> ProcessPoolExecutor:
+    def _start(self, workers: int) -> ProcessPoolExecutor | None:
         # "spawn" everywhere: forking a process that runs threads (a progress bar, the local service) can deadlock
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                                   initargs=self.args)
-        for _ in range(workers):  # start the workers now: they import huizong while the first batch is archived
-            pool.submit(_ready)
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                       initargs=self.args)
+            for _ in range(workers):  # start the workers now: they import huizong while the first batch is archived
+                pool.submit(_ready)
+        except OSError:  # no process can be made (a resource limit): check here
+            self.in_process = True
+            return None
         return pool
 
     def __enter__(self) -> Checker:
@@ -120,21 +130,26 @@ class Checker:
 
         The work starts at once (the caller can do other things meanwhile); results are taken as they come.
         """
-        if IN_PROCESS:
-            return (check_and_annotate(data, name, *self.args) for data, name in items)
         submitted = [self._submit(item) for item in items]
-        return (self._result(item, future, pool) for item, (future, pool) in zip(items, submitted))
+        return (self._result(item, *sent) for item, sent in zip(items, submitted))
 
-    def _submit(self, item: tuple[bytes, str]) -> tuple[Future[Checked], ProcessPoolExecutor]:
+    def _here(self, item: tuple[bytes, str]) -> Checked:
+        return check_and_annotate(item[0], item[1], *self.args)
+
+    def _submit(self, item: tuple[bytes, str]) -> tuple[Future[Checked] | None, ProcessPoolExecutor | None]:
         for _ in range(2):
+            if self.in_process:
+                return None, None
             if self.pool is None:
                 self.pool = self._start(self.workers)
             pool = self.pool
+            if pool is None:
+                continue
             try:
                 return pool.submit(_check, item), pool
             except BrokenProcessPool:  # an earlier file killed a worker: these files go to a fresh pool
                 self._drop(pool)
-        raise BrokenProcessPool("无法启动检查进程")
+        return None, None
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -143,7 +158,9 @@ class Checker:
         if self.solo is pool:
             self.solo = None
 
-    def _result(self, item: tuple[bytes, str], future: Future[Checked], pool: ProcessPoolExecutor) -> Checked:
+    def _result(self, item: tuple[bytes, str], future: Future[Checked] | None, pool: ProcessPoolExecutor | None) -> Checked:
+        if future is None or pool is None:
+            return self._alone(item)
         try:
             return future.result()
         except BrokenProcessPool:  # a worker died: this file may be the cause, or only in its company
@@ -153,9 +170,22 @@ class Checker:
             return failed_check(item[1], "F013", exc), None
 
     def _alone(self, item: tuple[bytes, str]) -> Checked:
-        """A file whose worker died, checked again in a worker of its own; if that one dies too, refused."""
+        """A file whose worker died, checked again in a worker of its own; if that one dies too, refused.
+
+        A worker that dies before it is even ready says nothing about the file: the machine cannot run
+        workers, and the file is checked in this process instead.
+        """
+        if self.solo is None and not self.in_process:
+            solo = self._start(1)
+            if solo is not None:
+                try:
+                    solo.submit(_ready).result()
+                    self.solo = solo
+                except BrokenProcessPool:
+                    solo.shutdown(wait=False, cancel_futures=True)
+                    self.in_process = True
         if self.solo is None:
-            self.solo = self._start(1)
+            return self._here(item)
         solo = self.solo
         try:
             return solo.submit(_check, item).result()

@@ -1,7 +1,8 @@
 """Fault injection for the crash/re-run tests (unset in normal use, where each point costs one look-up).
 
 - ``HUIZONG_CRASH_AT=recorded:2`` makes the process die (as abruptly as ``kill -9``: no cleanup, no
-  flush) the 2nd time it reaches the point ``recorded``;
+  flush) the 2nd time it reaches the point ``recorded`` (``worker_started:1``: every worker process, as
+  it starts — a machine where workers cannot run);
 - ``HUIZONG_STALL_AT=archived:1`` makes it stop there and wait to be killed (a test can then look at a
   collection in mid-run: its worker processes are up);
 - ``HUIZONG_CRASH_READING=名称.xlsx`` makes a worker process abort (SIGABRT, as a native library does
