@@ -91,10 +91,10 @@ class Service:
             job.done, job.total, job.current = i, n, name
 
         if action == "collect":
+            month = Month.parse(str(body["period"])) if body.get("period") else None  # a bad one refused before the work
             summary = api.collect(ctx, progress=progress)
             result: dict[str, Any] = {"message": summary.line, "problems": [p.to_dict() for p in summary.problems]}
-            if body.get("period"):
-                month = Month.parse(str(body["period"]))
+            if month is not None:
                 result["status"] = status_view(api.status(ctx, month), month).to_dict()
             return result
         period = Month.parse(str(body.get("period", "")))

@@ -25,6 +25,7 @@ from ..problems import HuizongError, Problem
 from ..workspace import atomic_write, machine_trouble
 from .checker import Checked, Checker
 from .faults import crash_point
+from .outliers import add_outlier_warnings
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -184,6 +185,7 @@ def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrive
     """One file's feedback copy and ledger row, inside a savepoint: a failure leaves no half of it behind."""
     db.execute("SAVEPOINT one_file")
     try:
+        add_outlier_warnings(ctx, ledger, check)
         feedback = write_feedback(ctx, check, a.data, a.path, a.digest, annotated) if check.status == REJECTED else None
         arrival = Arrival("folder", a.ref, a.path.name, a.digest, len(a.data), a.path.suffix.lower(), None, _arrived(a.st.st_mtime))
         row = ledger.record_in(db, arrival, outcome_for(ctx, check, feedback))

@@ -25,6 +25,7 @@ from .folder import Collected, CollectSummary, outcome_for, write_feedback
 from .mailbox import after_processing, new_messages, open_mailbox, uidvalidity
 from .mailconfig import MailSettings
 from .mime import parse_message
+from .outliers import add_outlier_warnings
 from .replies import message_reply
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailS
             results: list[tuple[str, FileCheck, dict[str, Any], str | None]] = []
             with ledger.transaction() as db:
                 for index, (name, check, file_digest, data) in enumerate(checks):
+                    add_outlier_warnings(ctx, ledger, check)
                     feedback = write_feedback(ctx, check, data, Path(name), file_digest) if check.status == REJECTED else None
                     ref = f"mail:{key}:{validity}:{item.uid}:{index}:{file_digest}"
                     arrival = Arrival("mail", ref, name, file_digest, len(data), Path(name).suffix.lower(), message.sender, received,
@@ -79,9 +81,9 @@ def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailS
                     queue(db, message_reply(message, results, ctx.programme, ctx.workspace.organ, domain))
                 record_message(db, key, validity, item.uid, message, digest, received, len(checks))
             crash_point("mail_recorded")
-            for name, _check, row, feedback in results:
-                summary.items.append(Collected(name, row["status"], row["village_name"] or "（未识别）", row["period"] or "",
-                                               row["version"], row["n_errors"], row["n_warnings"], row["id"], feedback, message.sender))
+            for name, _check, saved, feedback in results:
+                summary.items.append(Collected(name, saved["status"], saved["village_name"] or "（未识别）", saved["period"] or "",
+                                               saved["version"], saved["n_errors"], saved["n_warnings"], saved["id"], feedback, message.sender))
             if not results:
                 summary.messages_without_reports += 1
             try:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from imap_tools import A, MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools import A, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxLoginError
 
 from ..problems import HuizongError, Problem
@@ -25,7 +25,7 @@ class Fetched:
     internal_date: datetime | None
 
 
-def _client(server: Server, timeout: float) -> MailBox | MailBoxStartTls | MailBoxUnencrypted:
+def _client(server: Server, timeout: float) -> BaseMailBox:
     if server.security == "ssl":
         return MailBox(server.host, server.port, timeout=timeout, ssl_context=ssl.create_default_context())
     if server.security == "starttls":
@@ -34,7 +34,7 @@ def _client(server: Server, timeout: float) -> MailBox | MailBoxStartTls | MailB
 
 
 @contextmanager
-def open_mailbox(settings: MailSettings) -> Iterator[MailBox]:
+def open_mailbox(settings: MailSettings) -> Iterator[BaseMailBox]:
     server = settings.imap
     assert server is not None
     where = f"{server.host}:{server.port}"
@@ -57,12 +57,12 @@ def open_mailbox(settings: MailSettings) -> Iterator[MailBox]:
             pass
 
 
-def uidvalidity(box: MailBox, folder: str) -> int:
+def uidvalidity(box: BaseMailBox, folder: str) -> int:
     status = box.folder.status(folder, ["UIDVALIDITY"])
     return int(status["UIDVALIDITY"])
 
 
-def new_messages(box: MailBox, after_uid: int) -> Iterator[Fetched]:
+def new_messages(box: BaseMailBox, after_uid: int) -> Iterator[Fetched]:
     """Messages with a UID above ``after_uid``, oldest first: their exact bytes, fetched with
     BODY.PEEK[] so that collecting never marks a message as read."""
     criteria = A(uid=f"{after_uid + 1}:*")
@@ -83,7 +83,7 @@ def _internal_date(head: bytes) -> datetime | None:
     return datetime.fromtimestamp(time.mktime(parsed)).astimezone() if parsed else None
 
 
-def after_processing(box: MailBox, settings: MailSettings, uid: int) -> None:
+def after_processing(box: BaseMailBox, settings: MailSettings, uid: int) -> None:
     """What the settings ask for once a message is safely in the ledger: nothing, \\Seen, or a move."""
     if settings.after == "seen":
         box.flag(str(uid), "\\Seen", True)

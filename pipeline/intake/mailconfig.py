@@ -66,7 +66,8 @@ def mail_settings(settings: dict[str, Any]) -> MailSettings | None:
         return None
     imap = _server(raw.get("imap"), {"ssl": 993, "starttls": 143, "plain": 143})
     smtp = _server(raw.get("smtp"), {"ssl": 465, "starttls": 587, "plain": 25})
-    sender = (smtp or imap).user if (smtp or imap) else ""
+    server = smtp or imap
+    sender = server.user if server else ""
     return MailSettings(
         imap=imap,
         smtp=smtp,

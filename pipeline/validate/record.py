@@ -212,10 +212,10 @@ def _rule_problems(res: ReadResult, p: Programme, at_field: Any) -> list[Problem
     for rule in p.rules:
         if rule.field in res.invalid or not number(res.values.get(rule.field)):
             continue  # a missing or mistyped value is the schema's to report
-        value = res.values[rule.field]
+        value: Any = res.values[rule.field]
         if rule.type in ("lte", "eq"):
-            other = res.values.get(rule.other) if rule.other else None
-            if other is None or not number(other) or rule.other in res.invalid:
+            other: Any = res.values.get(rule.other)
+            if not number(other) or rule.other in res.invalid:
                 continue
             if rule.type == "lte" and value > other + 1e-9:
                 out.append(at_field("R001", rule.field, value, f"“{labels[rule.other]}”（{_n(other)}）"))
