@@ -96,7 +96,8 @@ def test_no_message_carries_a_code_written_by_hand():
 def test_cli_messages_golden():
     assert Problem("X010", detail="（或用 --blank 生成空白模板）").message == "请用 --period 指定报告期，如 --period 2026-10（或用 --blank 生成空白模板）。"
     assert Problem("X011", detail="archive/ab").message.startswith("磁盘空间不足，无法写入“archive/ab”。已收到的文件都还在收件箱或已原样归档，没有丢失")
-    assert Problem("F014", detail="检查进程崩溃退出").message.startswith("读取这个文件时检查程序异常退出（检查进程崩溃退出），单独重试一次仍然如此")
+    assert Problem("F014", detail="可能是文件中有读取程序无法处理的内容").message.startswith(
+        "读取这个文件时检查程序异常退出（可能是文件中有读取程序无法处理的内容），单独重试一次仍然如此")
 
 
 def test_a_percent_field_with_words_in_it_is_v016():

@@ -191,6 +191,6 @@ class Checker:
             return solo.submit(_check, item).result()
         except BrokenProcessPool:
             self._drop(solo)
-            return failed_check(item[1], "F014", "检查进程崩溃退出"), None
+            return failed_check(item[1], "F014", "可能是文件中有读取程序无法处理的内容"), None
         except Exception as exc:
             return failed_check(item[1], "F013", exc), None
