@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,8 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _can_mount() -> bool:
     if os.name != "posix" or os.geteuid() != 0 or not shutil.which("mount"):
         return False
-    probe = Path(f"/tmp/huizong-mount-probe-{os.getpid()}")
-    probe.mkdir(exist_ok=True)
+    probe = Path(tempfile.mkdtemp(prefix="huizong-mount-probe-"))
     try:
         if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(probe)], capture_output=True).returncode:
             return False
