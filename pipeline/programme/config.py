@@ -78,6 +78,7 @@ class RegisterSpec:
     columns: tuple[FieldSpec, ...]
     rows: int = 40
     max_rows: int = 2000
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ def _build(d: dict[str, Any], source: str) -> Programme:
             columns=tuple(FieldSpec.from_dict(c) for c in reg["columns"]),
             rows=reg.get("rows", 40),
             max_rows=reg.get("max_rows", 2000),
+            hint=str(reg.get("hint") or ""),
         )
     rules = tuple(
         Rule(
