@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,7 +27,8 @@ from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, rea
 
 Pos = tuple[int, int]
 # What a damaged workbook makes the parsers raise (XML ParseError is a SyntaxError).
-_BROKEN = (pc.CalamineError, ValueError, OSError, SyntaxError, KeyError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError)
+_BROKEN = (pc.CalamineError, ValueError, OSError, SyntaxError, KeyError, zipfile.BadZipFile, zlib.error, EOFError,
+           NotImplementedError, RuntimeError)
 
 
 @dataclass
