@@ -412,14 +412,13 @@ def serve(
     workspace: WorkspaceOpt = Path("."),
     port: Annotated[int | None, typer.Option("--port", help="端口（默认用设置中的 serve.port，或 8765）")] = None,
 ) -> None:
-    """启动本机汇总服务（只监听 127.0.0.1），供 WPS 加载项的按钮调用；按 Ctrl+C 停止。"""
+    """启动本机汇总服务（只监听 127.0.0.1），供 WPS 加载项和 Excel 控制台的按钮调用；按 Ctrl+C 停止。"""
     import logging
 
     from .serve import make_server, open_log
 
-    addin = workspace / "wps-addin"
     try:
-        server, service = make_server(workspace, port, addin if addin.is_dir() else None)
+        server, service = make_server(workspace, port)
     except HuizongError as exc:
         _fail(exc)
         return

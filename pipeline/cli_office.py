@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from . import api
-from .cli import WorkspaceOpt, _context, _fail, _say, app, out
+from .cli import MACHINE, WorkspaceOpt, _context, _fail, _say, app, out
 from .problems import HuizongError, Problem
 from .programme.periods import Month
 from .workspace import atomic_write
@@ -52,14 +52,75 @@ def _open_workspace(workspace: Path) -> api.Workspace:
         raise
 
 
+def _default_period(ws: api.Workspace) -> Month:
+    """What the console shows first: the latest month with reports (the month before this one if none)."""
+    from .actions import default_period
+
+    try:
+        return default_period(api.load_context(ws.root), _this_month())
+    except HuizongError:
+        return _this_month().shift(-1)
+
+
+@app.command("button")
+def button(
+    action: Annotated[str, typer.Argument(help="操作：templates、send-templates、collect、validate、consolidate、remind、open-summary（或按钮上的中文名）")],
+    workspace: WorkspaceOpt = Path("."),
+    period: Annotated[str, typer.Option("--period", "-p", help="报告期，如 2026-10（不填：最近有报表的月份）")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="需要确认的操作（发送模板、催报）不再询问")] = False,
+    out_text: Annotated[Path | None, typer.Option("--out-text", help="把结果按控制台的格式写入这个文件（Excel 控制台的命令行方式用）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
+) -> None:
+    """运行控制台上的一个按钮：与 Excel 控制台、WPS 加载项的同名按钮做同样的事、说同样的话。"""
+    import json
+
+    from . import actions
+
+    def finish(outcome: actions.Outcome | None, problems: list[Problem]) -> None:
+        if out_text is not None:
+            atomic_write(out_text, actions.outcome_text(outcome, problems).encode("utf-8"))
+        if as_json:
+            out.print_json(json.dumps(outcome.to_dict() if outcome else {"ok": False, "problems": [p.to_dict() for p in problems],
+                                                                        "text": actions.failure_text(problems)}, ensure_ascii=False))
+        elif outcome is not None:
+            out.print(outcome.text, markup=False)
+        if outcome is None:
+            if not as_json:
+                for p in problems:
+                    _say(p)
+            raise typer.Exit(3 if any(p.code in MACHINE for p in problems) else 2)
+
+    try:
+        chosen = actions.find(action)
+        ctx = api.load_context(workspace)
+        month = actions.period_or_default(period, ctx, _this_month())
+        confirmed = yes or not chosen.confirm
+        if not confirmed and out_text is None and not as_json:
+            confirmed = typer.confirm(chosen.confirm_text(month), default=False)
+            if not confirmed:
+                out.print(actions.CANCELLED)
+                return
+        outcome = actions.perform(chosen.name, ctx, month, confirmed=confirmed)
+    except HuizongError as exc:
+        finish(None, exc.problems)
+        return
+    finish(outcome, [])
+
+
 @app.command("excel-console")
-def excel_console(workspace: WorkspaceOpt = Path(".")) -> None:
-    """生成 Excel 控制台“汇总控制台.xlsm”：选报告期、点按钮（收取邮件、汇总排名……），结果写回工作簿。"""
+def excel_console(
+    workspace: WorkspaceOpt = Path("."),
+    no_macros: Annotated[bool, typer.Option("--no-macros", help="生成不含宏的 汇总控制台.xlsx 和 汇总控制台.py，用 xlwings 官方加载项的 Run main 按钮运行")] = False,
+) -> None:
+    """生成 Excel 控制台“汇总控制台.xlsm”：填报告期、点按钮（收取邮件、汇总排名……），结果写回工作簿。"""
     from .excel.console import write_console
 
     ws = _open_workspace(workspace)
-    path = write_console(ws, _this_month())
-    out.print(f"已生成：{path}", markup=False)
+    paths = write_console(ws, _default_period(ws), macro_free=no_macros)
+    out.print("已生成：" + "、".join(str(p) for p in paths), markup=False)
+    if no_macros:
+        out.print("使用：命令行运行 xlwings addin install（只需一次），打开 汇总控制台.xlsx，选好“操作”，点 xlwings 选项卡上的“Run main”。", markup=False)
+        return
     out.print("打开时如提示“宏已被禁用”，请点“启用内容”；或把工作目录加入 Excel 的“受信任位置”（文件 → 选项 → 信任中心）。", markup=False)
 
 
@@ -68,7 +129,7 @@ def excel_addin(
     workspace: WorkspaceOpt = Path("."),
     install: Annotated[bool, typer.Option("--install", help="复制到 Excel 的启动文件夹（XLSTART），每次打开 Excel 自动加载")] = False,
 ) -> None:
-    """生成 Excel 加载项 huizong.xlam：功能区“汇总”选项卡，按钮同控制台，作用于本工作目录。"""
+    """生成 Excel 加载项 huizong.xlam：功能区“汇总”选项卡，按钮同控制台，作用于当前打开的控制台（它的报告期）。"""
     import os
     import shutil
     import sys
@@ -76,9 +137,10 @@ def excel_addin(
     from .excel.console import ADDIN, build_addin, write_console
 
     ws = _open_workspace(workspace)
-    write_console(ws, _this_month())  # the add-in writes its views into the console workbook
+    period = _default_period(ws)
+    write_console(ws, period)  # the add-in acts on the console workbook of this workspace
     path = ws.root / ADDIN
-    atomic_write(path, build_addin(ws, _this_month()))
+    atomic_write(path, build_addin(ws, period))
     out.print(f"已生成：{path}（并更新了 汇总控制台.xlsm）", markup=False)
     xlstart = Path(os.environ.get("APPDATA", "")) / "Microsoft" / "Excel" / "XLSTART" if sys.platform == "win32" else None
     if install and xlstart is not None:
@@ -95,19 +157,34 @@ def excel_addin(
 @app.command("wps-addin")
 def wps_addin(
     workspace: WorkspaceOpt = Path("."),
-    port: Annotated[int | None, typer.Option("--port", help="汇总服务的端口（默认 8765）")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="汇总服务的端口（默认用设置中的 serve.port，或 8765）")] = None,
+    uninstall: Annotated[bool, typer.Option("--uninstall", help="撤销安装：删除 WPS 中的登记和开机自动启动")] = False,
+    jsplugins: Annotated[bool, typer.Option("--jsplugins", help="同时写 jsplugins.xml（WPS 企业版/政务版等用 oem.ini 的“jsplugins.xml 模式”时）")] = False,
+    no_autostart: Annotated[bool, typer.Option("--no-autostart", help="不设置登录时自动启动汇总服务")] = False,
+    jsaddons: Annotated[Path | None, typer.Option("--jsaddons", help="WPS 的 jsaddons 文件夹（默认按本机系统）")] = None,
 ) -> None:
-    """生成 WPS 加载项（功能区“汇总”选项卡）和本机汇总服务的启动文件，并说明安装方法。"""
-    from .wps.addin import jsaddons_dir, write_addin
+    """安装 WPS 加载项（功能区“汇总”选项卡）：在 WPS 的 publish.xml 中登记，并让汇总服务在登录时自动启动。"""
+    from .wps.addin import JSPLUGINS, OEM_INI, install
+    from .wps.addin import uninstall as remove
 
     ws = _open_workspace(workspace)
-    files = write_addin(ws, port)
-    target = jsaddons_dir()
-    out.print(f"已生成 WPS 加载项：{files.folder}", markup=False)
-    out.print("安装（每台电脑做一次）：", markup=False)
-    out.print(f"  1. 关闭 WPS；把 {files.jsplugins} 复制到 {target}（没有这个文件夹就新建；已有 jsplugins.xml 时把其中的 jsplugin 一行加进去）。", markup=False)
-    out.print(f"  2. 双击 {files.launcher.name} 启动汇总服务（窗口保持打开；可放入“启动”文件夹开机自动运行）。", markup=False)
-    out.print("  3. 打开 WPS 表格，功能区出现“汇总”选项卡；先点“选择报告期”，再点各按钮。", markup=False)
-    out.print(f"加载项通过 http://127.0.0.1:{files.port}/addin/ 由汇总服务提供，只在本机可用。", markup=False)
-
-
+    try:
+        if uninstall:
+            changed = remove(ws, jsaddons=jsaddons)
+            out.print("已撤销：" + ("、".join(str(p) for p in changed) if changed else "（没有找到要撤销的内容）"), markup=False)
+            out.print("请重新启动 WPS。汇总服务如仍在运行，可关闭它（或注销后重新登录）。", markup=False)
+            return
+        done = install(ws, port, jsaddons=jsaddons, jsplugins_mode=jsplugins, autostart=not no_autostart)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    out.print(f"已在 WPS 中登记加载项（{done.url}）：" + "、".join(str(p) for p in done.registered), markup=False)
+    if done.autostart:
+        out.print(f"登录时自动启动汇总服务：{done.autostart}", markup=False)
+    out.print("下一步：", markup=False)
+    out.print(f"  1. 现在启动一次汇总服务：huizong serve -w \"{ws.root}\" --port {done.port}（以后登录时会自动启动）。", markup=False)
+    out.print("  2. 完全退出 WPS 后重新打开 WPS 表格：功能区出现“汇总”选项卡（如提示是否信任加载项，选“信任”，再重启一次 WPS）。", markup=False)
+    if jsplugins:
+        path = next(p for p in done.registered if p.name == JSPLUGINS)
+        out.print("  jsplugins.xml 模式还需管理员在 WPS 安装目录的 office6\\cfgs\\oem.ini 中加入（见《安装说明》）：", markup=False)
+        out.print(OEM_INI.format(jsplugins=path), markup=False)

@@ -1,10 +1,16 @@
-"""``huizong serve``: a small local HTTP service for one workspace, for the WPS add-in's buttons.
+"""``huizong serve``: a small local HTTP service for one workspace: the WPS add-in's page and its
+buttons' actions, and the Excel console's buttons when it runs (no child process from Office).
 
-Safe by construction for an office PC: it listens on 127.0.0.1 only; every request must carry
-the workspace's random token; a request whose Host is not this service or whose Origin is not
+Safe by construction for an office PC: it listens on 127.0.0.1 only; every action request must
+carry the workspace's random token; a request whose Host is not this service or whose Origin is not
 the add-in's (served by this same service) is refused, so a web page open in the clerk's browser
-cannot trigger a collection. One action at a time (the workspace lock): a second one gets a
-clear "busy" answer. Long actions run as jobs whose progress the add-in polls.
+cannot trigger a collection. The add-in's files carry no secret: its page asks for the token at
+``/addin/token``, which answers only under the same Host/Origin rules (and never to a page of another
+site, which could not read the answer anyway). One action at a time (the workspace lock): a second
+one gets a clear "busy" answer. Long actions run as jobs whose progress the buttons poll.
+
+The actions are those of :mod:`pipeline.actions`; the service only turns them into JSON (for the WPS
+script) or into their plain-text form (``?format=text``, for the Excel console's VBA).
 """
 
 from __future__ import annotations
@@ -18,19 +24,21 @@ import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from . import api
+from . import actions, api
 from .problems import HuizongError, Problem
 from .programme.periods import Month
-from .views import problems_view, ranking_view, status_view
+from .views import status_view
 from .workspace import STATE_DIR, atomic_write, owner_only
 
 DEFAULT_PORT = 8765
+ADDIN_STATIC = Path(__file__).parent / "wps" / "static"
 log = logging.getLogger("huizong.serve")
 
 
@@ -55,6 +63,11 @@ def port_for(settings: dict[str, Any], override: int | None) -> int:
     return int(override or (settings.get("serve") or {}).get("port", DEFAULT_PORT))
 
 
+def _this_month() -> Month:
+    today = date.today()
+    return Month(today.year, today.month)
+
+
 @dataclass
 class Job:
     id: str
@@ -65,105 +78,115 @@ class Job:
     current: str = ""
     result: Any = None
     error: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""  # the outcome (or failure) in the plain-text form, once finished
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "action": self.action, "state": self.state, "done": self.done, "total": self.total,
-                "current": self.current, "result": self.result, "error": self.error}
+                "current": self.current, "result": self.result, "error": self.error,
+                "error_text": actions.failure_text([_problem(e) for e in self.error]) if self.error else ""}
+
+    def first_line(self) -> str:
+        return "\t".join(["job", self.id, self.state, str(self.done), str(self.total), self.current.replace("\t", " ")])
+
+
+def _problem(d: dict[str, Any]) -> Problem:
+    return Problem(d["code"], file=d.get("file", ""), sheet=d.get("sheet", ""), cell=d.get("cell", ""), field=d.get("field", ""),
+                   label=d.get("label", ""), value=d.get("value"), detail=d.get("detail", ""))
 
 
 class Service:
-    def __init__(self, root: Path, port: int, addin_dir: Path | None = None):
+    def __init__(self, root: Path, port: int):
         self.root = root
         self.port = port
         self.token = token_for(root)
-        self.addin_dir = addin_dir
         self.busy = threading.Lock()
         self.jobs: dict[str, Job] = {}
 
-    # -- actions (each calls the library; nothing here computes anything) ---------------------------
     def context(self) -> api.Context:
         return api.load_context(self.root)
 
-    def run(self, action: str, body: dict[str, Any], job: Job) -> Any:
+    def run(self, name: str, body: dict[str, Any], job: Job) -> actions.Outcome:
+        """One action of the registry; nothing here computes anything."""
         ctx = self.context()
 
-        def progress(i: int, n: int, name: str) -> None:
-            job.done, job.total, job.current = i, n, name
+        def progress(i: int, n: int, current: str) -> None:
+            job.done, job.total, job.current = i, n, current
 
-        if action == "collect":
-            month = Month.parse(str(body["period"])) if body.get("period") else None  # a bad one refused before the work
-            summary = api.collect(ctx, progress=progress)
-            result: dict[str, Any] = {"message": summary.line, "problems": [p.to_dict() for p in summary.problems]}
-            if month is not None:
-                result["status"] = status_view(api.status(ctx, month), month).to_dict()
-            return result
-        period = Month.parse(str(body.get("period", "")))
-        if action == "templates":
-            paths = api.make_templates(ctx, period)
-            return {"message": f"已生成 {len(paths)} 份模板", "folder": str(paths[0].parent) if paths else ""}
-        if action == "send-templates":
-            out = api.send_templates(ctx, period, dry_run=bool(body.get("dry_run")))
-            return {"message": f"已发送 {out.sent} 封模板邮件", "problems": [p.to_dict() for p in out.problems]}
-        if action == "validate":
-            view = problems_view(ctx, period)
-            return {"message": view.note, "problems": view.to_dict()}
-        if action == "consolidate":
-            done = api.consolidate(ctx, period)
-            return {"message": f"已生成汇总表 {done.path.name}", "path": str(done.path), "ranking": ranking_view(done).to_dict()}
-        if action == "remind":
-            out = api.remind(ctx, period, dry_run=bool(body.get("dry_run")))
-            return {"message": f"已发送催报 {out.sent} 封" if not body.get("dry_run") else f"将催报 {len(out.replies)} 个村",
-                    "to": [r.to for r in out.replies], "problems": [p.to_dict() for p in out.problems]}
-        if action == "open-summary":
-            path = ctx.workspace.summary_path(period)
-            if not path.exists():
-                raise HuizongError(Problem("X006", detail=f"{path.name}（请先汇总排名）"))
-            _open_file(path)
-            return {"message": f"已打开 {path.name}", "path": str(path)}
-        raise HuizongError(Problem("X015", detail=f"操作 {action}"))
+        period = actions.period_or_default(body.get("period"), ctx, _this_month())
+        return actions.perform(name, ctx, period, confirmed=bool(body.get("confirmed")), dry_run=bool(body.get("dry_run")),
+                               progress=progress)
 
-    def start(self, action: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def start(self, name: str, body: dict[str, Any]) -> tuple[int, Job | Problem]:
         if not self.busy.acquire(blocking=False):
-            return HTTPStatus.CONFLICT, {"ok": False, "busy": True, "error": Problem("X003", detail="另一个按钮的操作").to_dict()}
-        job = Job(uuid.uuid4().hex[:12], action)
+            return HTTPStatus.CONFLICT, Problem("X003", detail="另一个按钮的操作")
+        job = Job(uuid.uuid4().hex[:12], name)
         self.jobs[job.id] = job
 
         def work() -> None:
+            problems: list[Problem] = []
             try:
-                job.result = self.run(action, body, job)
+                outcome = self.run(name, body, job)
+                job.result = outcome.to_dict()
+                job.text = actions.outcome_text(outcome)
                 job.state = "done"
             except HuizongError as exc:
-                job.error = [p.to_dict() for p in exc.problems]
-                job.state = "failed"
+                problems = exc.problems
             except Exception as exc:  # never a traceback for the clerk: a message, and the log keeps the rest
-                log.error("action %s failed: %s", action, traceback.format_exc())
-                job.error = [Problem("X013", detail=f"{type(exc).__name__}，详情见 .huizong/serve.log").to_dict()]
-                job.state = "failed"
+                log.error("action %s failed: %s", name, traceback.format_exc())
+                problems = [Problem("X013", detail=f"{type(exc).__name__}，详情见 .huizong/serve.log")]
             finally:
+                if problems:
+                    job.error = [p.to_dict() for p in problems]
+                    job.text = actions.outcome_text(None, problems)
+                    job.state = "failed"
                 self.busy.release()
-                log.info("action %s %s", action, job.state)
+                log.info("action %s %s", name, job.state)
 
         threading.Thread(target=work, name=f"job-{job.id}", daemon=True).start()
-        return HTTPStatus.ACCEPTED, {"ok": True, "job": job.to_dict()}
+        return HTTPStatus.ACCEPTED, job
 
     # -- request checks ---------------------------------------------------------------------------------
-    def allowed_origins(self) -> set[str]:
+    def origins(self) -> set[str]:
         return {f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
 
-    def refusal(self, headers: Any) -> tuple[int, Problem] | None:
-        host = headers.get("Host", "")
-        if host not in (f"127.0.0.1:{self.port}", f"localhost:{self.port}"):
-            return HTTPStatus.FORBIDDEN, Problem("X014", detail="请求的主机名不对（只接受本机的汇总加载项）。")
+    def foreign(self, headers: Any) -> Problem | None:
+        """Why a request does not come from this PC's add-in page or console (None when it does)."""
+        if headers.get("Host", "") not in (f"127.0.0.1:{self.port}", f"localhost:{self.port}"):
+            return Problem("X014", detail="请求的主机名不对（只接受本机的汇总加载项）。")
         origin = headers.get("Origin")
-        if origin is not None and origin not in self.allowed_origins():
-            return HTTPStatus.FORBIDDEN, Problem("X014", detail="拒绝来自其他网页的请求。")
+        if origin is not None and origin not in self.origins():
+            return Problem("X014", detail="拒绝来自其他网页的请求。")
+        if headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
+            return Problem("X014", detail="拒绝来自其他网页的请求。")
+        referer = headers.get("Referer")
+        if referer is not None and not any(referer.startswith(o + "/") for o in self.origins()):
+            return Problem("X014", detail="拒绝来自其他网页的请求。")
+        return None
+
+    def refusal(self, headers: Any) -> tuple[int, Problem] | None:
+        problem = self.foreign(headers)
+        if problem is not None:
+            return HTTPStatus.FORBIDDEN, problem
         token = headers.get("X-Huizong-Token") or headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not secrets.compare_digest(token or "", self.token):
             return HTTPStatus.UNAUTHORIZED, Problem("X014", detail="缺少或错误的访问令牌。")
         return None
 
 
-ACTIONS = {"templates", "send-templates", "collect", "validate", "consolidate", "remind", "open-summary"}
+def addin_file(rel: str) -> tuple[bytes, str] | None:
+    """A file of the WPS add-in, as served under /addin/: the page, its entry main.js and script, and —
+    generated from the action registry — ribbon.xml and js/actions.js. None for anything else."""
+    from .wps.addin import ribbon_xml
+
+    if rel == "ribbon.xml":
+        return ribbon_xml().encode("utf-8"), "text/xml"
+    if rel == "js/actions.js":
+        return actions.script_js().encode("utf-8"), "application/javascript"
+    base = ADDIN_STATIC.resolve()
+    target = (base / (rel or "index.html")).resolve()
+    if base not in target.parents or not target.is_file():
+        return None
+    return target.read_bytes(), mimetypes.guess_type(target.name)[0] or "application/octet-stream"
 
 
 def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
@@ -173,91 +196,100 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), fmt % args)
 
-        def reply(self, status: int, data: dict[str, Any]) -> None:
-            body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        def send(self, status: int, body: bytes, kind: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", kind + "; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
             self.wfile.write(body)
 
-        def refuse(self, status: int, problem: Problem) -> None:
-            self.reply(status, {"ok": False, "error": problem.to_dict()})
+        def reply(self, status: int, data: dict[str, Any]) -> None:
+            self.send(status, json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"), "application/json")
+
+        def text(self, status: int, body: str) -> None:
+            self.send(status, body.encode("utf-8"), "text/plain")
+
+        def refuse(self, status: int, problem: Problem, as_text: bool = False) -> None:
+            if as_text:
+                return self.text(status, actions.outcome_text(None, [problem]))
+            self.reply(status, {"ok": False, "error": problem.to_dict(), "text": problem.message})
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's method name
             url = urlparse(self.path)
-            if url.path.startswith("/addin/") and service.addin_dir is not None:
-                if self.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
-                    return self.refuse(HTTPStatus.FORBIDDEN, Problem("X014", detail="加载项文件只供 WPS 直接打开。"))
-                return self.static(url.path[len("/addin/"):])
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            as_text = query.get("format") == "text"
+            if url.path.startswith("/addin/"):
+                return self.addin(url.path[len("/addin/"):])
             refusal = service.refusal(self.headers)
             if refusal:
-                return self.refuse(*refusal)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                return self.refuse(*refusal, as_text=as_text)
             try:
                 if url.path == "/status":
                     ctx = service.context()
-                    period = Month.parse(query.get("period", ""))
+                    period = actions.period_or_default(query.get("period"), ctx, _this_month())
                     return self.reply(HTTPStatus.OK, {"ok": True, "status": status_view(api.status(ctx, period), period).to_dict()})
+                if url.path == "/periods":
+                    ctx = service.context()
+                    return self.reply(HTTPStatus.OK, {"ok": True, "default": str(actions.default_period(ctx, _this_month()))})
                 if url.path.startswith("/jobs/"):
                     job = service.jobs.get(url.path.rsplit("/", 1)[-1])
                     if job is None:
-                        return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个任务"))
+                        return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个任务"), as_text)
+                    if as_text:
+                        return self.text(HTTPStatus.OK, job.first_line() + "\r\n" + job.text)
                     return self.reply(HTTPStatus.OK, {"ok": True, "job": job.to_dict()})
                 if url.path == "/ping":
                     return self.reply(HTTPStatus.OK, {"ok": True, "workspace": str(service.root)})
             except HuizongError as exc:
-                return self.reply(HTTPStatus.BAD_REQUEST, {"ok": False, "error": [p.to_dict() for p in exc.problems]})
-            return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个地址"))
+                return self.reply(HTTPStatus.BAD_REQUEST, {"ok": False, "error": [p.to_dict() for p in exc.problems],
+                                                           "text": actions.failure_text(exc.problems)})
+            return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个地址"), as_text)
 
         def do_POST(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            as_text = parse_qs(url.query).get("format", [""])[-1] == "text"
             refusal = service.refusal(self.headers)
             if refusal:
-                return self.refuse(*refusal)
-            action = urlparse(self.path).path.strip("/")
-            if action not in ACTIONS:
-                return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个操作"))
+                return self.refuse(*refusal, as_text=as_text)
+            name = url.path.strip("/")
+            if name not in actions.BY_NAME:
+                return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个操作"), as_text)
             try:
                 length = min(int(self.headers.get("Content-Length") or 0), 1_000_000)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if not isinstance(body, dict):
                     raise ValueError
             except (ValueError, UnicodeDecodeError):
-                return self.refuse(HTTPStatus.BAD_REQUEST, Problem("X016", detail="不是有效的 JSON"))
-            return self.reply(*service.start(action, body))
+                return self.refuse(HTTPStatus.BAD_REQUEST, Problem("X016", detail="不是有效的 JSON"), as_text)
+            status, started = service.start(name, body)
+            if isinstance(started, Problem):
+                if as_text:
+                    return self.text(status, actions.outcome_text(None, [started]))
+                return self.reply(status, {"ok": False, "busy": True, "error": started.to_dict(), "text": started.message})
+            if as_text:
+                return self.text(status, started.first_line() + "\r\n")
+            return self.reply(status, {"ok": True, "job": started.to_dict()})
 
-        def static(self, rel: str) -> None:
-            base = service.addin_dir.resolve() if service.addin_dir else None
-            target = (base / rel).resolve() if base else None
-            if not base or not target or base not in target.parents or not target.is_file():
+        def addin(self, rel: str) -> None:
+            """The add-in's files for WPS (no secret in any of them); the token only to the add-in's own page."""
+            problem = service.foreign(self.headers)
+            if problem is not None:
+                return self.refuse(HTTPStatus.FORBIDDEN, problem)
+            if rel == "token":
+                return self.reply(HTTPStatus.OK, {"ok": True, "token": service.token})
+            found = addin_file(rel)
+            if found is None:
                 return self.refuse(HTTPStatus.NOT_FOUND, Problem("X015", detail="这个文件"))
-            data = target.read_bytes()
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", (mimetypes.guess_type(target.name)[0] or "application/octet-stream") + "; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send(HTTPStatus.OK, *found)
 
     return Handler
 
 
-def make_server(root: Path, port: int | None = None, addin_dir: Path | None = None) -> tuple[ThreadingHTTPServer, Service]:
+def make_server(root: Path, port: int | None = None) -> tuple[ThreadingHTTPServer, Service]:
     ws = api.open_workspace(root)  # a bad workspace is refused before anything listens
-    service = Service(ws.root, port_for(ws.settings, port), addin_dir)
+    service = Service(ws.root, port_for(ws.settings, port))
     server = ThreadingHTTPServer(("127.0.0.1", service.port), make_handler(service))
     service.port = server.server_address[1]
     return server, service
-
-
-def _open_file(path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    if sys.platform == "win32":
-        os.startfile(str(path))  # type: ignore[attr-defined]
-    elif sys.platform == "darwin":
-        subprocess.Popen(["open", str(path)])
-    else:
-        subprocess.Popen(["xdg-open", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,7 +1,9 @@
 """The tables the buttons write back (Excel console and WPS add-in alike): 上报情况, 排名, 问题清单.
 
 Plain data — headers, rows of values, and a colour per row — so that each face (xlwings, the
-WPS JavaScript through the local service) only paints cells, and both show the same thing.
+WPS JavaScript through the local service, the VBA's own painter) only paints cells, and all show the
+same thing. Every text value here may come from a village or the registry: the faces write text as
+text (number format ``@``), never as a formula — see ``INERT_FORMAT``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from typing import Any
 from .ledger.db import Ledger
 from .programme.periods import Month
 from .workbook.summary.styles import CRITICISE_FILL, MISSING_FILL, PRAISE_FILL
+
+INERT_FORMAT = "@"  # the number format every face gives a text cell before writing it: "=…" stays text
+PROBLEM_HEADERS = ["村（社区）", "文件", "状态", "类别", "代码", "工作表", "单元格", "项目", "填写的值", "说明"]
+IN_INBOX = "收件箱中（未收取）"
 
 STATE_COLOURS = {"已报": "#C6EFCE", "退回": "#FFC7CE", "待确认": "#FFEB9C", "未报": MISSING_FILL}
 VERDICT_COLOURS = {"通报表扬": PRAISE_FILL, "通报批评": CRITICISE_FILL}
@@ -78,7 +84,7 @@ def problems_view(ctx: Any, period: Month) -> View:
     """Every problem of every file received for the period (the latest first), as the clerk chases them.
 
     ``ctx``: an api.Context (its ledger and registry)."""
-    view = View("问题清单", f"{period.chinese} 问题清单", ["村（社区）", "文件", "状态", "类别", "代码", "工作表", "单元格", "项目", "填写的值", "说明"])
+    view = View("问题清单", f"{period.chinese} 问题清单", list(PROBLEM_HEADERS))
     registry = ctx.registry
     with Ledger(ctx.workspace.ledger_path) as ledger:
         submissions = ledger.submissions(str(period))
@@ -93,3 +99,22 @@ def problems_view(ctx: Any, period: Month) -> View:
             view.colours.append("#FFC7CE" if p["severity"] == "错误" else "#FFEB9C")
     view.note = f"共 {len(view.rows)} 处" if view.rows else "本期没有问题。"
     return view
+
+
+def inbox_checks_rows(checks: list[Any], programme: Any) -> tuple[list[list[Any]], list[str | None]]:
+    """问题清单 rows for files checked where they wait in inbox/ (api.FileCheck list), personal values masked;
+    a file without a problem gets one row saying it passed."""
+    rows: list[list[Any]] = []
+    colours: list[str | None] = []
+    for check in checks:
+        d = check.to_dict(programme)
+        name = d["village_name"] or "（未识别）"
+        file = d["file"].replace("\\", "/").rsplit("/", 1)[-1]
+        if not d["issues"]:
+            rows.append([name, file, IN_INBOX, "", "", "", "", "", "", "校验通过"])
+            colours.append(STATE_COLOURS["已报"])
+        for p in d["issues"]:
+            rows.append([name, file, IN_INBOX, p["severity"], p["code"], p["sheet"], p["cell"], p["label"] or p["field"],
+                         "" if p["value"] is None else str(p["value"]), p["message"]])
+            colours.append("#FFC7CE" if p["severity"] == "错误" else "#FFEB9C")
+    return rows, colours

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import shutil
+import re
 import socket
 import subprocess
 import threading
@@ -16,7 +17,6 @@ import pytest
 
 from pipeline.problems import HuizongError
 from pipeline.serve import make_server
-from pipeline.wps.addin import callbacks_in_ribbon, write_addin
 
 from .conftest import filled
 from .mailserver import free_port
@@ -26,8 +26,7 @@ from .mailserver import free_port
 def service(ctx):
     for i in range(8):
         (ctx.workspace.inbox / f"{i:02d}.xlsx").write_bytes(filled(ctx, i, births_total="十二") if i == 3 else filled(ctx, i))
-    files = write_addin(ctx.workspace, free_port())
-    server, svc = make_server(ctx.workspace.root, files.port, files.folder)
+    server, svc = make_server(ctx.workspace.root, free_port())
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield svc
@@ -71,10 +70,47 @@ def test_token_host_and_origin_are_checked(service):
     assert call(service, "GET", "/ping", headers={"Origin": f"http://127.0.0.1:{service.port}"})[0] == 200
     assert call(service, "POST", "/collect", body={}, headers={"Origin": "null"})[0] == 403
     assert call(service, "POST", "/format-disk", body={})[0] == 404
-    # the add-in's own files are served, but not to another site's page
-    assert call(service, "GET", "/addin/ribbon.xml", token=False)[0] != 401
-    assert call(service, "GET", "/addin/js/config.js", token=False, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+    # the add-in's own files are served without a token and hold no secret
+    for name in ("", "index.html", "main.js", "ribbon.xml", "js/actions.js", "js/huizong.js"):
+        status, raw = call(service, "GET", f"/addin/{name}", token=False)
+        assert status == 200, name
+        assert service.token.encode() not in raw, name
+    assert call(service, "GET", "/addin/js/config.js", token=False)[0] == 404  # the token is in no file any more
     assert call(service, "GET", "/addin/../huizong.yaml", token=False)[0] == 404
+
+
+def test_the_token_goes_only_to_the_addin_page_of_this_service(service):
+    own = f"http://127.0.0.1:{service.port}"
+    status, data = call(service, "GET", "/addin/token", token=False, headers={"Referer": own + "/addin/index.html"})
+    assert status == 200 and data["token"] == service.token
+    assert call(service, "GET", "/addin/token", token=False, headers={"Sec-Fetch-Site": "same-origin", "Origin": own})[1]["token"]
+    refused = [
+        {"host": "attacker.example:8765"},  # DNS rebinding: the foreign name in Host
+        {"host": f"evil.example:{service.port}"},
+        {"headers": {"Origin": "https://evil.example"}},
+        {"headers": {"Origin": "null"}},
+        {"headers": {"Sec-Fetch-Site": "cross-site"}},
+        {"headers": {"Sec-Fetch-Site": "same-site"}},
+        {"headers": {"Referer": "https://evil.example/page.html"}},
+        {"headers": {"Referer": f"http://127.0.0.1:{service.port}.evil.example/"}},
+    ]
+    for case in refused:
+        status, data = call(service, "GET", "/addin/token", token=False, host=case.get("host"), headers=case.get("headers"))
+        assert status == 403 and data["error"]["code"] == "X014", case
+        assert service.token not in json.dumps(data), case
+    # the add-in's other files follow the same rules
+    assert call(service, "GET", "/addin/js/huizong.js", token=False, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+
+
+def test_the_addin_entry_is_the_official_main_js(service):
+    status, page = call(service, "GET", "/addin/index.html", token=False)
+    assert status == 200 and b'src="./main.js"' in page
+    status, main = call(service, "GET", "/addin/main.js", token=False)
+    assert status == 200
+    loaded = re.findall(r"src='([^']+)'", main.decode("utf-8"))
+    assert loaded == ["js/actions.js", "js/huizong.js"]
+    for src in loaded:
+        assert call(service, "GET", "/addin/" + src, token=False)[0] == 200
 
 
 def test_long_collect_reports_progress_and_a_second_action_is_busy(service):
@@ -85,11 +121,12 @@ def test_long_collect_reports_progress_and_a_second_action_is_busy(service):
     job, seen_progress = wait(service, data["job"]["id"])
     assert job["state"] == "done", job
     assert job["result"]["message"].startswith("已收取 8 份")
-    rows = job["result"]["status"]["rows"]
+    views = {v["sheet"]: v for v in job["result"]["views"]}
+    rows = views["上报情况"]["rows"]
     assert {r[2] for r in rows} >= {"已报", "退回", "未报"}
     status, data = call(service, "POST", "/consolidate", body={"period": "2026-10"})
     job, _ = wait(service, data["job"]["id"])
-    assert job["state"] == "done" and job["result"]["ranking"]["rows"][0][0] == 1
+    assert job["state"] == "done" and job["result"]["views"][0]["sheet"] == "排名" and job["result"]["views"][0]["rows"][0][0] == 1
 
 
 def test_bad_requests_get_clear_json(service):
@@ -118,21 +155,13 @@ def test_it_listens_on_loopback_only(service):
             socket.create_connection((ip, service.port), timeout=1).close()
 
 
-def test_ribbon_callbacks_exist_in_the_script():
-    static = Path(__file__).resolve().parent.parent / "pipeline" / "wps" / "static"
-    names = callbacks_in_ribbon((static / "ribbon.xml").read_text(encoding="utf-8"))
-    script = (static / "js" / "huizong.js").read_text(encoding="utf-8")
-    for name in names:
-        assert f"function {name}(" in script, name
-
-
 def test_the_addin_script_with_node_against_the_real_service(service, ctx):
     node = shutil.which("node")
     if node is None:
         if os.environ.get("CI"):
             pytest.fail("CI is set but node is not installed")
         pytest.skip("node not installed")
-    env = dict(os.environ, HUIZONG_TEST_PORT=str(service.port), HUIZONG_TEST_TOKEN=service.token, HUIZONG_TEST_PERIOD="2026-10")
+    env = dict(os.environ, HUIZONG_TEST_PORT=str(service.port), HUIZONG_TEST_PERIOD="2026-10")
     tests = Path(__file__).resolve().parent / "js"
     proc = subprocess.run([node, "--test", str(tests / "huizong.test.mjs")], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

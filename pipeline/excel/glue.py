@@ -1,23 +1,33 @@
-"""What the console's buttons run (through xlwings' RunPython): read the period and workspace from
-the calling workbook, call the library, paint the views back, say one line in the status area.
+"""What the console's buttons run through xlwings' RunPython, and what the macro-free console's
+``main()`` runs: find the console workbook, read its period, run the action from
+:mod:`pipeline.actions`, paint the views back, write the action's text into the status area.
 
-Only the small part of xlwings' Book API below is used — ``names[...].refers_to_range.value``,
+Only the small part of xlwings' API below is used — ``names[...].refers_to_range.value``,
 ``sheets[...]``, ``sheets.add``, ``sheet.clear``, ``sheet.range((row, col))`` with ``.value``,
-``.color`` and ``.font.bold`` — so the tests can stand in for Excel. Errors become a message in
-the status area, never a Python traceback dialog.
+``.number_format``, ``.color`` and ``.font.bold``, ``book.app.books.active`` / ``.open`` and
+``app.alert`` — so the tests can stand in for Excel. Errors become the text in the status area,
+never a Python traceback dialog.
+
+Every text value is written as text: the cell's number format is set to ``@`` before the value,
+so a village's ``=HYPERLINK(…)`` or ``+1+1`` is shown as typed and never becomes a formula.
 """
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .. import api
-from ..problems import HuizongError
+from .. import actions, api
+from ..problems import HuizongError, Problem
 from ..programme.periods import Month
-from ..views import View, problems_view, ranking_view, status_view
+from ..views import INERT_FORMAT, View
 from ..workspace import STATE_DIR
+from .console import CONSOLE
+
+ROUTE = "xlwings"
 
 
 def _caller() -> Any:
@@ -26,12 +36,40 @@ def _caller() -> Any:
     return xw.Book.caller()
 
 
+def _this_month() -> Month:
+    today = date.today()
+    return Month(today.year, today.month)
+
+
+def _has(book: Any, name: str) -> bool:
+    try:
+        book.names[name].refers_to_range  # noqa: B018 - the lookup is the test
+        return True
+    except Exception:  # xlwings raises whatever COM says for a missing name
+        return False
+
+
+def _raw(book: Any, name: str) -> Any:
+    return book.names[name].refers_to_range.value
+
+
 def _setting(book: Any, name: str) -> str:
-    return str(book.names[name].refers_to_range.value or "").strip()
+    return str(_raw(book, name) or "").strip()
 
 
-def _say(book: Any, text: str) -> None:
-    book.names["hz_status"].refers_to_range.value = text
+def _write(cell: Any, value: Any) -> None:
+    """One cell, inert: text gets the text format first, so Excel keeps "=…" as it is."""
+    if value is None:
+        value = ""
+    if isinstance(value, str):
+        cell.number_format = INERT_FORMAT
+    cell.value = value
+
+
+def _say(book: Any, text: str, route: str = ROUTE) -> None:
+    _write(book.names["hz_status"].refers_to_range, text)
+    if _has(book, "hz_route"):
+        _write(book.names["hz_route"].refers_to_range, route)
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -40,134 +78,92 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 def paint(book: Any, view: View) -> None:
-    """Write a view into its sheet of ``book`` (created if missing): title, headers, rows, colours."""
+    """Write a view into its sheet of ``book`` (created if missing): title, headers, rows, colours, note."""
     names = [s.name for s in book.sheets]
     sheet = book.sheets[view.sheet] if view.sheet in names else book.sheets.add(view.sheet, after=book.sheets[names[-1]])
     sheet.clear()
-    sheet.range((1, 1)).value = view.title
+    _write(sheet.range((1, 1)), view.title)
     sheet.range((1, 1)).font.bold = True
     for c, header in enumerate(view.headers, start=1):
         cell = sheet.range((3, c))
-        cell.value = header
+        _write(cell, header)
         cell.font.bold = True
         cell.color = _rgb("#D9D9D9")
     for r, (row, colour) in enumerate(zip(view.rows, view.colours), start=4):
         for c, value in enumerate(row, start=1):
             cell = sheet.range((r, c))
-            cell.value = value
+            _write(cell, value)
             if colour:
                 cell.color = _rgb(colour)
     if view.note:
-        sheet.range((len(view.rows) + 5, 1)).value = view.note
+        _write(sheet.range((len(view.rows) + 5, 1)), view.note)
 
 
-def _views_book(book: Any, ctx: api.Context) -> Any:
-    """Where the views go: the calling workbook, or — for the add-in — the workspace's console."""
-    if str(getattr(book, "name", "")).lower().endswith(".xlam"):
-        import xlwings as xw
+def console_of(book: Any) -> Any:
+    """The console the buttons act on: the calling workbook; for the add-in (.xlam) the active workbook
+    when it is a console (its period counts), else this workspace's console, opened."""
+    if not str(getattr(book, "name", "")).lower().endswith(".xlam"):
+        return book
+    active = book.app.books.active
+    if active is not None and _has(active, "hz_workspace"):
+        return active
+    return book.app.books.open(str(Path(_setting(book, "hz_workspace")) / CONSOLE))
 
-        from .console import CONSOLE
 
-        return xw.Book(str(ctx.workspace.root / CONSOLE))
-    return book
+Ask = Callable[[str], bool]
 
 
-def run(action: str, book: Any | None = None) -> str:
-    """Run one button's action for ``book`` (the calling workbook); returns the one-line result."""
+def run(name: str, book: Any | None = None, confirmed: bool = False, ask: Ask | None = None) -> str:
+    """Run one button's action for the console of ``book`` (the calling workbook); returns the text shown.
+
+    ``ask`` puts an action's confirmation to the clerk (the macro-free console); the VBA asks before it
+    calls and passes ``confirmed``."""
     book = book if book is not None else _caller()
+    target = book
     try:
-        ctx = api.load_context(Path(_setting(book, "hz_workspace")))
-        period = Month.parse(_setting(book, "hz_period"))
-        target = _views_book(book, ctx)
-        line = _ACTIONS[action](ctx, period, target)
+        target = console_of(book)
+        ctx = api.load_context(Path(_setting(target, "hz_workspace")))
+        period = actions.period_or_default(_raw(target, "hz_period"), ctx, _this_month())
+        if not _setting(target, "hz_period"):
+            _write(target.names["hz_period"].refers_to_range, str(period))  # the clerk sees which month was used
+        action = actions.find(name)
+        if action.confirm and not confirmed and ask is not None:
+            if not ask(action.confirm_text(period)):
+                _say(target, actions.CANCELLED)
+                return actions.CANCELLED
+            confirmed = True
+        outcome = actions.perform(action.name, ctx, period, confirmed=confirmed)
+        for view in outcome.views:
+            paint(target, view)
+        if outcome.open_path:
+            target.app.books.open(outcome.path)
+        text = outcome.text
     except HuizongError as exc:
-        line = "；".join(p.message for p in exc.problems)
+        text = actions.failure_text(exc.problems)
     except Exception as exc:  # the clerk sees a sentence; the details go to the workspace log
-        line = f"出错了：{type(exc).__name__}: {exc}（详情已记入 .huizong/excel.log）"
+        text = Problem("X013", detail=f"{type(exc).__name__}，详情已记入 .huizong/excel.log").message
         try:
-            log = Path(_setting(book, "hz_workspace")) / STATE_DIR / "excel.log"
+            log = Path(_setting(target, "hz_workspace")) / STATE_DIR / "excel.log"
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(traceback.format_exc())
-        except OSError:
+        except Exception:
             pass
-    _say(book, line)
-    return line
+    _say(target, text)
+    return text
 
 
-def _templates(ctx: api.Context, period: Month, book: Any) -> str:
-    paths = api.make_templates(ctx, period)
-    return f"已生成 {len(paths)} 份模板：{paths[0].parent if paths else ''}"
+def act(name: str, confirmed: bool = False) -> None:
+    """What the console's VBA calls through RunPython: ``g.act('collect', False)``."""
+    run(name, confirmed=confirmed)
 
 
-def _send_templates(ctx: api.Context, period: Month, book: Any) -> str:
-    out = api.send_templates(ctx, period)
-    return f"已发送模板 {out.sent} 封" + (f"；{out.problems[0].message}" if out.problems else "")
+def main(book: Any | None = None) -> str:
+    """The macro-free console (汇总控制台.xlsx): run the action chosen in its 操作 cell, asking first
+    where the action asks (xlwings' own add-in calls this through 汇总控制台.py's main())."""
+    book = book if book is not None else _caller()
+    choice = _setting(book, "hz_action")
 
+    def ask(text: str) -> bool:
+        return str(book.app.alert(text, title="汇总", buttons="ok_cancel")).lower() == "ok"
 
-def _collect(ctx: api.Context, period: Month, book: Any) -> str:
-    summary = api.collect(ctx)
-    paint(book, status_view(api.status(ctx, period), period))
-    paint(book, problems_view(ctx, period))
-    return summary.line + (f"；{summary.problems[0].message}" if summary.problems else "")
-
-
-def _validate(ctx: api.Context, period: Month, book: Any) -> str:
-    view = problems_view(ctx, period)
-    paint(book, view)
-    paint(book, status_view(api.status(ctx, period), period))
-    return f"{period.chinese}：{view.note}"
-
-
-def _consolidate(ctx: api.Context, period: Month, book: Any) -> str:
-    result = api.consolidate(ctx, period)
-    paint(book, ranking_view(result))
-    return f"已汇总排名：{len(result.scored.index)} 个参评，汇总表 {result.path}"
-
-
-def _remind(ctx: api.Context, period: Month, book: Any) -> str:
-    out = api.remind(ctx, period)
-    return f"已发送催报 {out.sent} 封" + (f"；{out.problems[0].message}" if out.problems else "")
-
-
-def _open_summary(ctx: api.Context, period: Month, book: Any) -> str:
-    import xlwings as xw
-
-    path = ctx.workspace.summary_path(period)
-    if not path.exists():
-        return f"还没有 {path.name}，请先点“汇总排名”。"
-    xw.Book(str(path))
-    return f"已打开 {path.name}"
-
-
-_ACTIONS = {
-    "templates": _templates, "send_templates": _send_templates, "collect": _collect, "validate": _validate,
-    "consolidate": _consolidate, "remind": _remind, "open_summary": _open_summary,
-}
-
-
-def templates() -> None:
-    run("templates")
-
-
-def send_templates() -> None:
-    run("send_templates")
-
-
-def collect() -> None:
-    run("collect")
-
-
-def validate() -> None:
-    run("validate")
-
-
-def consolidate() -> None:
-    run("consolidate")
-
-
-def remind() -> None:
-    run("remind")
-
-
-def open_summary() -> None:
-    run("open_summary")
+    return run(choice, book, ask=ask)

@@ -1,76 +1,189 @@
-"""``huizong wps-addin``: write the WPS加载项 for one workspace, and the launchers of its service.
+"""``huizong wps-addin``: register the WPS加载项 (an online add-in served by ``huizong serve`` under
+``/addin/``) with WPS on this PC, start the service at login, and undo all of it (``--uninstall``).
 
-The add-in's page and script are served by ``huizong serve`` itself (``/addin/``), so they and the
-service share one origin: the service can refuse every other web page. ``jsplugins.xml`` points
-WPS at that address; copy it into WPS's jsaddons folder (printed by the command, and in the docs).
+The file formats are those the official ``wpsjs`` tool (npm package ``wpsjs`` 2.2.3) writes:
+
+- ``publish.xml`` in the user's ``jsaddons`` folder (``src/lib/debug_publish.js``, ``configPublish``):
+  personal WPS from 12.1.0.16910 and every non-Windows build read it (``src/lib/debug.js``,
+  ``needPublishDebug``). An add-in served over http is a ``<jspluginonline>`` entry; ``<jsplugin>``
+  is the offline element (a ``.7z`` package or a ``name_version`` folder, ``src/lib/build.js``).
+  Other add-ins' entries are kept; an entry of ours (same name, or same address) is replaced.
+- ``jsplugins.xml`` in the same folder (``src/lib/debug_xmlplugin.js``) for builds in "jsplugins.xml
+  mode", which WPS enters only when ``office6/cfgs/oem.ini`` says ``[Support] JsApiPlugin=true`` and
+  ``[Server] JSPluginsServer=<that file>`` — an administrator's change (see docs/安装说明.md).
+
+WPS reads the add-in's ``ribbon.xml`` and ``index.html`` (which loads ``main.js``) when it starts, so
+the service must already run then: :mod:`pipeline.autostart` starts it at login.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
-from ..serve import port_for, token_for
-from ..workspace import Workspace, atomic_write
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 
-STATIC = Path(__file__).parent / "static"
-NAME, VERSION = "huizong", "1.0.0"
+from ..actions import ACTIONS
+from ..problems import HuizongError, Problem
+from ..serve import port_for
+from ..workspace import STATE_DIR, Workspace, atomic_write
 
-
-@dataclass(frozen=True)
-class AddinFiles:
-    folder: Path
-    jsplugins: Path
-    launcher: Path
-    port: int
-
-
-def jsaddons_dir() -> Path:
-    """Where WPS looks for jsplugins.xml on this computer."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "kingsoft" / "wps" / "jsaddons"
-    return Path.home() / ".local" / "share" / "Kingsoft" / "wps" / "jsaddons"
+NAME, TYPE = "huizong", "et"  # et: WPS 表格
+PUBLISH, JSPLUGINS = "publish.xml", "jsplugins.xml"
+RECORD = "wps-addin.json"  # what install wrote, so uninstall finds it again
 
 
-def write_addin(ws: Workspace, port: int | None = None) -> AddinFiles:
-    folder = ws.root / "wps-addin"
-    if folder.exists():
-        shutil.rmtree(folder)
-    shutil.copytree(STATIC, folder)
-    port = port_for(ws.settings, port)
-    config = {"port": port, "token": token_for(ws.root), "workspace": str(ws.root)}
-    atomic_write(folder / "js" / "config.js",
-                 ("/* 由 huizong wps-addin 生成：本机汇总服务的端口和访问令牌。不要发给别人。 */\n"
-                  f"var HUIZONG_CONFIG = {json.dumps(config, ensure_ascii=False)};\n").encode())
-    jsplugins = folder / "jsplugins.xml"
-    atomic_write(jsplugins, (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<jsplugins>\n'
-        f'  <jsplugin name="{NAME}" type="et" url="http://127.0.0.1:{port}/addin/" version="{VERSION}"/>\n'
-        "</jsplugins>\n").encode())
-    exe = Path(sys.executable)
-    if sys.platform == "win32":
-        launcher = ws.root / "启动汇总服务.bat"
-        atomic_write(launcher, (
-            "@echo off\r\nchcp 65001 >nul\r\ntitle 汇总服务（请勿关闭此窗口）\r\n"
-            f'"{exe}" -m pipeline serve -w "{ws.root}" --port {port}\r\npause\r\n').encode())
-    else:
-        launcher = ws.root / "启动汇总服务.sh"
-        atomic_write(launcher, (
-            "#!/bin/sh\n# 启动本机汇总服务（WPS 加载项的按钮需要它）。可加入开机自启动。\n"
-            f'exec "{exe}" -m pipeline serve -w "{ws.root}" --port {port}\n').encode())
-        launcher.chmod(0o755)
-        desktop = ws.root / "汇总服务.desktop"
-        atomic_write(desktop, (
-            "[Desktop Entry]\nType=Application\nName=汇总服务\nComment=WPS 汇总加载项的本机服务\n"
-            f"Exec={launcher}\nTerminal=true\nX-GNOME-Autostart-enabled=true\n").encode())
-    return AddinFiles(folder, jsplugins, launcher, port)
+def addin_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/addin/"
 
 
-def callbacks_in_ribbon(ribbon_xml: str) -> set[str]:
+def jsaddons_dir(platform: str = sys.platform, home: Path | None = None, appdata: str | None = None) -> Path:
+    """The user's WPS jsaddons folder (the paths wpsjs uses)."""
+    home = home or Path.home()
+    if platform == "win32":
+        return Path(appdata or os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "kingsoft" / "wps" / "jsaddons"
+    if platform == "darwin":
+        return home / "Library" / "Containers" / "com.kingsoft.wpsoffice.mac" / "Data" / ".kingsoft" / "wps" / "jsaddons"
+    return home / ".local" / "share" / "Kingsoft" / "wps" / "jsaddons"
+
+
+RIBBON = """<customUI xmlns="http://schemas.microsoft.com/office/2006/01/customui" onLoad="OnAddinLoad">
+  <ribbon startFromScratch="false">
+    <tabs>
+      <tab id="huizongTab" label="汇总">
+        <group id="huizongMonth" label="报告期">
+          <button id="btnPeriod" getLabel="GetPeriodLabel" onAction="OnAction" size="large"/>
+        </group>
+        <group id="huizongWork" label="月报">
+{buttons}
+        </group>
+      </tab>
+    </tabs>
+  </ribbon>
+</customUI>
+"""
+
+
+def ribbon_xml() -> str:
+    """The WPS ribbon, one button per action of the registry; every callback is in js/huizong.js."""
+    return RIBBON.format(buttons="\n".join(
+        f'          <button id="{a.button}" label="{a.label}" onAction="OnAction" size="large"/>' for a in ACTIONS))
+
+
+def callbacks_in_ribbon(ribbon: str) -> set[str]:
     import re
 
-    return set(re.findall(r'(?:onAction|onLoad|getLabel|getEnabled|getVisible)="([A-Za-z_][A-Za-z0-9_]*)"', ribbon_xml))
+    return set(re.findall(r'(?:onAction|onLoad|getLabel|getEnabled|getVisible|getImage)="([A-Za-z_][A-Za-z0-9_]*)"', ribbon))
+
+
+def _read_plugins(path: Path) -> ET.Element:
+    if not path.exists():
+        return ET.Element("jsplugins")
+    try:
+        root = SafeET.fromstring(path.read_bytes())
+    except (ET.ParseError, DefusedXmlException, ValueError):
+        raise HuizongError(Problem("X033", detail=str(path))) from None
+    if root.tag != "jsplugins":
+        raise HuizongError(Problem("X033", detail=str(path)))
+    return root
+
+
+def _ours(element: ET.Element, url: str | None) -> bool:
+    return element.tag in ("jspluginonline", "jsplugin") and (
+        element.get("name") == NAME or (url is not None and element.get("url") == url))
+
+
+def _write_plugins(path: Path, root: ET.Element) -> None:
+    ET.indent(root, "  ")
+    body = ET.tostring(root, encoding="unicode", short_empty_elements=True)
+    atomic_write(path, ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + body + "\n").encode("utf-8"))
+
+
+def register(path: Path, port: int, jsplugins_mode: bool = False) -> None:
+    """Add (or replace) our ``<jspluginonline>`` entry in ``publish.xml`` or ``jsplugins.xml``, keeping the others."""
+    url = addin_url(port)
+    root = _read_plugins(path)
+    for element in [e for e in root if _ours(e, url)]:
+        root.remove(element)
+    attrs = {"name": NAME, "type": TYPE, "url": url}
+    if jsplugins_mode:  # debug_xmlplugin.js
+        attrs["customDomain"] = ""
+    else:  # debug_publish.js configPublish
+        attrs.update({"debug": "", "enable": "enable_dev", "install": "null", "customDomain": ""})
+    ET.SubElement(root, "jspluginonline", attrs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_plugins(path, root)
+
+
+def unregister(path: Path) -> bool:
+    """Remove every entry of ours from ``path``; the file goes when nothing else is left in it. True if it changed."""
+    if not path.exists():
+        return False
+    root = _read_plugins(path)
+    mine = [e for e in root if _ours(e, None)]
+    for element in mine:
+        root.remove(element)
+    if not mine:
+        return False
+    if len(root):
+        _write_plugins(path, root)
+    else:
+        path.unlink()
+    return True
+
+
+@dataclass
+class Installed:
+    port: int
+    url: str
+    registered: list[Path] = field(default_factory=list)
+    autostart: Path | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"port": self.port, "url": self.url, "registered": [str(p) for p in self.registered],
+                "autostart": str(self.autostart) if self.autostart else None}
+
+
+def install(ws: Workspace, port: int | None = None, jsaddons: Path | None = None, jsplugins_mode: bool = False,
+            autostart: bool = True, platform: str = sys.platform, autostart_dir: Path | None = None) -> Installed:
+    from ..autostart import install_autostart
+
+    port = port_for(ws.settings, port)
+    folder = jsaddons or jsaddons_dir(platform)
+    files = [folder / PUBLISH] + ([folder / JSPLUGINS] if jsplugins_mode else [])
+    for path in files:
+        register(path, port, jsplugins_mode=path.name == JSPLUGINS)
+    done = Installed(port, addin_url(port), files)
+    if autostart:
+        done.autostart = install_autostart(ws.root, port, platform=platform, folder=autostart_dir)
+    atomic_write(ws.root / STATE_DIR / RECORD, json.dumps(done.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
+    return done
+
+
+def uninstall(ws: Workspace, jsaddons: Path | None = None, platform: str = sys.platform,
+              autostart_dir: Path | None = None) -> list[Path]:
+    """Undo :func:`install`: our entries in publish.xml and jsplugins.xml, the login start; the paths changed."""
+    from ..autostart import autostart_path, remove_autostart
+
+    record_path = ws.root / STATE_DIR / RECORD
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    folder = jsaddons or jsaddons_dir(platform)
+    candidates = {folder / PUBLISH, folder / JSPLUGINS} | {Path(p) for p in record.get("registered", [])}
+    changed = [p for p in sorted(candidates) if unregister(p)]
+    starts = {autostart_path(platform, autostart_dir)} | ({Path(record["autostart"])} if record.get("autostart") else set())
+    changed += [p for p in sorted(s for s in starts if s is not None) if remove_autostart(p)]
+    if record_path.exists():
+        record_path.unlink()
+    return changed
+
+
+OEM_INI = """[Support]
+JsApiPlugin=true
+[Server]
+JSPluginsServer={jsplugins}
+"""

@@ -1,29 +1,54 @@
 /* 汇总 WPS 加载项：按钮调用本机的 huizong 服务，结果写回当前表格。
- * It runs in WPS's built-in browser; `Application` is the WPS 表格 object model (like Excel's),
- * `HUIZONG_CONFIG` comes from config.js, written by `huizong wps-addin` (port and access token).
- * Plain ES2017 (WPS for Linux ships an older Chromium). Errors become messages, never stack traces.
+ * It runs in WPS's built-in browser, loaded by main.js from the page the service itself serves
+ * (so the service's address is this page's own origin). `Application` is the WPS 表格 object model
+ * (like Excel's); HUIZONG_ACTIONS and HUIZONG_TEXT (js/actions.js) are the action registry of
+ * pipeline/actions.py and the messages of the problem catalogue.
+ * The access token is not in any file: the page asks the service for it (/addin/token), which
+ * answers only this PC's add-in page. Ribbon callbacks are synchronous (async ones broke the
+ * ribbon in some WPS 12.1 builds); the work runs in promises they start. State is kept in
+ * Application.PluginStorage, as the official samples do. Plain ES2017. Errors become messages,
+ * never stack traces. Text is written with the text number format first, so nothing becomes a formula.
  */
 (function (root) {
   "use strict";
 
-  var ACTIONS = {
-    btnTemplates: { action: "templates", label: "生成模板" },
-    btnSendTemplates: { action: "send-templates", label: "发送模板", confirm: "将给每个村发送本月模板邮件，确定吗？" },
-    btnCollect: { action: "collect", label: "收取邮件" },
-    btnValidate: { action: "validate", label: "校验" },
-    btnConsolidate: { action: "consolidate", label: "汇总排名" },
-    btnRemind: { action: "remind", label: "催报", confirm: "将给未报和被退回的村发送催报邮件，确定吗？" },
-    btnOpenSummary: { action: "open-summary", label: "打开汇总表" }
-  };
   var POLL_MS = 500;
+  var TEXT_FORMAT = "@";
   var ribbon = null;
+  var tokenPromise = null;
 
-  function config() {
-    return root.HUIZONG_CONFIG || { port: 8765, token: "" };
+  function registry() { return root.HUIZONG_ACTIONS || []; }
+
+  function text(key) { return (root.HUIZONG_TEXT || {})[key] || key; }
+
+  function byButton(id) {
+    var list = registry();
+    for (var i = 0; i < list.length; i++) { if (list[i].button === id) { return list[i]; } }
+    return null;
   }
 
   function baseUrl() {
-    return "http://127.0.0.1:" + config().port;
+    var loc = root.location;
+    return loc && /^https?:/.test(loc.origin || "") ? loc.origin : "http://127.0.0.1:8765";
+  }
+
+  // ---- state: the chosen period ------------------------------------------------------------------
+  function storage() {
+    try {
+      if (root.Application && root.Application.PluginStorage) { return root.Application.PluginStorage; }
+    } catch (e) { /* fall through */ }
+    try { return root.localStorage || null; } catch (e) { return null; }
+  }
+
+  function stored(key) {
+    var s = storage();
+    var v = s ? s.getItem(key) : null;
+    return v ? String(v) : "";
+  }
+
+  function store(key, value) {
+    var s = storage();
+    if (s) { s.setItem(key, value); }
   }
 
   function lastMonth(today) {
@@ -34,21 +59,15 @@
     return y + "-" + (m < 10 ? "0" + m : "" + m);
   }
 
-  function storage() {
-    try { return root.localStorage || null; } catch (e) { return null; }
-  }
+  function isPeriod(p) { return /^(20\d\d|2100)-(0[1-9]|1[0-2])$/.test(p); }
 
-  function getPeriod() {
-    var s = storage();
-    var p = s && s.getItem("huizong.period");
-    return p || lastMonth();
-  }
+  function getPeriod() { return stored("huizong.period") || stored("huizong.defaultPeriod") || lastMonth(); }
 
-  function setPeriod(p) {
-    var s = storage();
-    if (s) { s.setItem("huizong.period", p); }
-  }
+  function setPeriod(p) { store("huizong.period", p); }
 
+  function chinese(p) { return Number(p.slice(0, 4)) + "年" + Number(p.slice(5, 7)) + "月"; }
+
+  // ---- talking to the clerk ------------------------------------------------------------------------
   function say(text) {
     if (root.Application) {
       try { root.Application.StatusBar = text; } catch (e) { /* a read-only status bar is no reason to fail */ }
@@ -56,32 +75,42 @@
   }
 
   function tell(text) {
-    say(text);
+    say(String(text).split("\n")[0]);
     if (typeof root.alert === "function") { root.alert(text); }
   }
 
-  function errorText(body, fallback) {
-    var e = body && body.error;
-    if (!e) { return fallback; }
-    if (Array.isArray(e)) { return e.map(function (p) { return p.message; }).join("\n"); }
-    return e.message || fallback;
-  }
-
-  async function request(method, path, body) {
+  // ---- the service ---------------------------------------------------------------------------------
+  async function fetchJson(path, options) {
     var res;
     try {
-      res = await root.fetch(baseUrl() + path, {
-        method: method,
-        headers: { "X-Huizong-Token": config().token, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body)
-      });
+      res = await root.fetch(baseUrl() + path, options);
     } catch (e) {
-      throw new Error("连接不上本机的汇总服务。请先双击桌面上的“汇总服务”（或运行 huizong serve），再点按钮。");
+      throw new Error(text("no_service"));
     }
     var data;
     try { data = await res.json(); } catch (e) { throw new Error("汇总服务的回答无法读取（HTTP " + res.status + "）。"); }
-    if (!data.ok) { throw new Error(errorText(data, "操作失败（HTTP " + res.status + "）。")); }
+    if (!data.ok) {
+      var e2 = data.error;
+      throw new Error(data.text || (e2 && e2.message) || ("操作失败（HTTP " + res.status + "）。"));
+    }
     return data;
+  }
+
+  function token() {
+    if (!tokenPromise) {
+      tokenPromise = fetchJson("/addin/token", { method: "GET" }).then(function (d) { return d.token; });
+      tokenPromise.catch(function () { tokenPromise = null; });
+    }
+    return tokenPromise;
+  }
+
+  async function request(method, path, body) {
+    var t = await token();
+    return fetchJson(path, {
+      method: method,
+      headers: { "X-Huizong-Token": t, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    });
   }
 
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
@@ -94,7 +123,7 @@
       await sleep(POLL_MS);
       job = (await request("GET", "/jobs/" + job.id)).job;
     }
-    if (job.state === "failed") { throw new Error(errorText({ error: job.error }, "操作失败。")); }
+    if (job.state === "failed") { throw new Error(job.error_text || "操作失败。"); }
     return job.result;
   }
 
@@ -114,16 +143,22 @@
     return ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff);
   }
 
+  function put(cell, v) { // text as text: the number format first, so "=…" is never a formula
+    if (typeof v === "number") { cell.Value2 = v; return; }
+    cell.NumberFormat = TEXT_FORMAT;
+    cell.Value2 = (v === null || v === undefined) ? "" : String(v);
+  }
+
   function writeView(app, view) {
     var book = app.ActiveWorkbook;
     if (!book) { throw new Error("请先打开或新建一个表格，再点按钮。"); }
     var sheet = sheetNamed(book, view.sheet);
     sheet.Cells.Clear();
-    sheet.Cells.Item(1, 1).Value2 = view.title;
+    put(sheet.Cells.Item(1, 1), view.title);
     sheet.Cells.Item(1, 1).Font.Bold = true;
     for (var c = 0; c < view.headers.length; c++) {
       var h = sheet.Cells.Item(3, c + 1);
-      h.Value2 = view.headers[c];
+      put(h, view.headers[c]);
       h.Font.Bold = true;
       h.Interior.Color = colour("#D9D9D9");
     }
@@ -131,39 +166,42 @@
       var row = view.rows[r];
       for (var k = 0; k < row.length; k++) {
         var cell = sheet.Cells.Item(r + 4, k + 1);
-        var v = row[k];
-        cell.Value2 = (v === null || v === undefined) ? "" : (typeof v === "number" ? v : String(v));
+        put(cell, row[k]);
         if (view.colours[r]) { cell.Interior.Color = colour(view.colours[r]); }
       }
     }
-    if (view.note) { sheet.Cells.Item(view.rows.length + 5, 1).Value2 = view.note; }
+    if (view.note) { put(sheet.Cells.Item(view.rows.length + 5, 1), view.note); }
     return sheet;
   }
 
+  // ---- one button ----------------------------------------------------------------------------------
   async function perform(id, app) {
-    var spec = ACTIONS[id];
+    var spec = byButton(id);
     if (!spec) { return null; }
-    if (spec.confirm && typeof root.confirm === "function" && !root.confirm(spec.confirm)) { return null; }
     var period = getPeriod();
-    say("汇总：正在" + spec.label + "……");
-    var result = await runJob(spec.action, { period: period });
-    app = app || root.Application;
-    if (result.status) { writeView(app, result.status); }
-    if (result.ranking) { writeView(app, result.ranking); }
-    if (result.problems && result.problems.sheet) { writeView(app, result.problems); }
-    if (spec.action === "collect" || spec.action === "validate") {
-      var status = (await request("GET", "/status?period=" + encodeURIComponent(period))).status;
-      writeView(app, status);
+    if (spec.confirm) {
+      var question = spec.confirm.replace("{period}", chinese(period));
+      if (typeof root.confirm !== "function" || !root.confirm(question)) {
+        tell(text("cancelled"));
+        return null;
+      }
     }
-    var extra = (result.problems && Array.isArray(result.problems) && result.problems.length)
-      ? "\n" + result.problems.map(function (p) { return p.message; }).join("\n") : "";
-    tell(spec.label + "：" + result.message + extra);
+    say("汇总：正在" + spec.label + "……");
+    var result = await runJob(spec.name, { period: period, confirmed: !!spec.confirm });
+    app = app || root.Application;
+    for (var i = 0; i < result.views.length; i++) { writeView(app, result.views[i]); }
+    if (result.open && result.path) { app.Workbooks.Open(result.path); }
+    tell(result.text);
     return result;
   }
 
   // ---- ribbon callbacks (names as in ribbon.xml) ------------------------------------------------
   function OnAddinLoad(ribbonUI) {
     ribbon = ribbonUI;
+    request("GET", "/periods").then(function (d) {
+      store("huizong.defaultPeriod", d["default"]);
+      if (ribbon && ribbon.InvalidateControl) { ribbon.InvalidateControl("btnPeriod"); }
+    }).catch(function () { /* no service yet: the buttons will say so */ });
     return true;
   }
 
@@ -175,11 +213,11 @@
     var id = control && (control.Id || control.id);
     if (id === "btnPeriod") {
       var p = typeof root.prompt === "function" ? root.prompt("报告期（如 2026-10）", getPeriod()) : null;
-      if (p && /^\d{4}-(0[1-9]|1[0-2])$/.test(p.trim())) {
+      if (p && isPeriod(p.trim())) {
         setPeriod(p.trim());
         if (ribbon && ribbon.InvalidateControl) { ribbon.InvalidateControl("btnPeriod"); }
       } else if (p) {
-        tell("报告期格式不对，应为 2026-10 这样的年月。");
+        tell(text("bad_period").replace("{value}", p.trim()));
       }
       return true;
     }
@@ -190,7 +228,7 @@
   var api = {
     OnAddinLoad: OnAddinLoad, OnAction: OnAction, GetPeriodLabel: GetPeriodLabel,
     perform: perform, writeView: writeView, runJob: runJob, lastMonth: lastMonth, colour: colour,
-    getPeriod: getPeriod, setPeriod: setPeriod, ACTIONS: ACTIONS
+    getPeriod: getPeriod, setPeriod: setPeriod, isPeriod: isPeriod, byButton: byButton
   };
   root.OnAddinLoad = OnAddinLoad;
   root.OnAction = OnAction;
