@@ -37,8 +37,8 @@ ADDIN = "huizong.xlam"
 VIEW_SHEETS = ("上报情况", "排名", "问题清单")
 PERIOD_CELL = "B3"
 # The period's data validation: empty, or yyyy-mm with a month 1..12 and a year 2000..2100.
-PERIOD_RULE = ('=OR(B3="",AND(LEN(B3)=7,MID(B3,5,1)="-",ISNUMBER(-LEFT(B3,4)),ISNUMBER(-RIGHT(B3,2)),'
-               'ISERROR(FIND(".",B3)),--LEFT(B3,4)>=2000,--LEFT(B3,4)<=2100,--RIGHT(B3,2)>=1,--RIGHT(B3,2)<=12))')
+PERIOD_RULE = ('=IF(B3="",TRUE,IFERROR(AND(LEN(B3)=7,MID(B3,5,1)="-",ISNUMBER(-LEFT(B3,4)),ISNUMBER(-RIGHT(B3,2)),'
+               'ISERROR(FIND(".",B3)),--LEFT(B3,4)>=2000,--LEFT(B3,4)<=2100,--RIGHT(B3,2)>=1,--RIGHT(B3,2)<=12),FALSE))')
 
 
 def _layout(wb: xlsxwriter.Workbook, ws: Workspace, period: Month, macros: bool) -> None:

@@ -124,16 +124,16 @@ Private Sub Say(wb As Object, text As String)
     Application.StatusBar = Left(Replace(text, vbLf, " "), 250)
 End Sub
 
-Private Sub SetRoute(wb As Object, route As String)
+Private Sub SetRoute(wb As Object, way As String)
     On Error Resume Next
-    PutText wb.Names("hz_route").RefersToRange, route
+    PutText wb.Names("hz_route").RefersToRange, way
 End Sub
 
 ' ---- which path -----------------------------------------------------------------------------------
-Public Function Route(mode As String, serviceUp As Boolean, pythonFound As Boolean) As String
+Public Function Route(mode As String, up As Boolean, pythonFound As Boolean) As String
     If mode = MODE_CLI Then
         Route = ROUTE_CLI
-    ElseIf serviceUp Then
+    ElseIf up Then
         Route = ROUTE_SERVICE
     ElseIf pythonFound Then
         Route = ROUTE_XLWINGS
@@ -209,11 +209,20 @@ Public Function JobBody(period As String, confirmed As Boolean) As String
     JobBody = "{""period"": """ & period & """, ""confirmed"": " & IIf(confirmed, "true", "false") & "}"
 End Function
 
+Private Sub Pause(seconds As Long)
+    ' a second between polls, the clicks still answered (no Application.Wait: other hosts read it as a statement)
+    Dim deadline As Date
+    deadline = Now + TimeSerial(0, 0, seconds)
+    Do While Now < deadline
+        DoEvents
+    Loop
+End Sub
+
 Private Function RunService(wb As Object, name As String, period As String, confirmed As Boolean) As String
-    Dim base As String, token As String, answer As String, ok As Boolean, f() As String
-    base = ServiceBase(wb)
+    Dim address As String, token As String, answer As String, ok As Boolean, f() As String
+    address = ServiceBase(wb)
     token = ServiceToken(wb)
-    answer = Http("POST", base & "/" & name & "?format=text", token, JobBody(period, confirmed), ok)
+    answer = Http("POST", address & "/" & name & "?format=text", token, JobBody(period, confirmed), ok)
     Do While Left(answer, 4) = "job" & vbTab
         f = Split(FirstLine(answer), vbTab)
         If f(2) <> "running" Then
@@ -221,8 +230,8 @@ Private Function RunService(wb As Object, name As String, period As String, conf
             Exit Function
         End If
         If UBound(f) >= 5 Then Application.StatusBar = "汇总：" & f(3) & " / " & f(4) & " " & f(5)
-        Application.Wait Now + TimeSerial(0, 0, 1)
-        answer = Http("GET", base & "/jobs/" & f(1) & "?format=text", token, "", ok)
+        Pause 1
+        answer = Http("GET", address & "/jobs/" & f(1) & "?format=text", token, "", ok)
     Loop
     RunService = answer
 End Function
@@ -317,8 +326,8 @@ Private Sub PutCell(c As Object, v As String)
     End If
 End Sub
 
-Private Function Colour(hex As String) As Long
-    Colour = RGB(CLng("&H" & Mid(hex, 2, 2)), CLng("&H" & Mid(hex, 4, 2)), CLng("&H" & Mid(hex, 6, 2)))
+Private Function Colour(rgbHex As String) As Long
+    Colour = RGB(CLng("&H" & Mid(rgbHex, 2, 2)), CLng("&H" & Mid(rgbHex, 4, 2)), CLng("&H" & Mid(rgbHex, 6, 2)))
 End Function
 
 Private Function SheetNamed(wb As Object, name As String) As Object
@@ -380,7 +389,7 @@ End Sub
 
 ' ---- one button ----------------------------------------------------------------------------------
 Private Sub Act(name As String, label As String, confirmText As String)
-    Dim wb As Object, period As String, route As String, confirmed As Boolean, rc As Variant
+    Dim wb As Object, period As String, way As String, confirmed As Boolean, rc As Variant
     On Error GoTo Failed
     Set wb = Console()
     period = PeriodText(wb.Names("hz_period").RefersToRange.Value)
@@ -396,19 +405,19 @@ Private Sub Act(name As String, label As String, confirmText As String)
         confirmed = True
     End If
     Say wb, "正在" & label & "……"
-    route = Route(Setting(wb, "hz_mode"), ServiceUp(wb), FileFound(XlwingsInterpreter()))
-    If route = ROUTE_SERVICE Then
+    way = Route(Setting(wb, "hz_mode"), ServiceUp(wb), FileFound(XlwingsInterpreter()))
+    If way = ROUTE_SERVICE Then
         PaintText wb, RunService(wb, name, period, confirmed)
-    ElseIf route = ROUTE_XLWINGS Then
+    ElseIf way = ROUTE_XLWINGS Then
         rc = RunPython("import pipeline.excel.glue as g; g.act('" & name & "', " & IIf(confirmed, "True", "False") & ")")
         If rc = -1 Then
-            route = ROUTE_CLI
+            way = ROUTE_CLI
             PaintText wb, RunCommandLine(wb, name, period, confirmed)
         End If
     Else
         PaintText wb, RunCommandLine(wb, name, period, confirmed)
     End If
-    SetRoute wb, route
+    SetRoute wb, way
     Application.StatusBar = False
     Exit Sub
 Failed:
