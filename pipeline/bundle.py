@@ -114,6 +114,12 @@ def _metadata(wheel: Path) -> tuple[str, list[Requirement]]:
 
 def check_bundle(wheels: Path, target: Target, root: str = "huizong") -> list[str]:
     """What is missing from ``wheels`` for ``target``: one line per unmet requirement or foreign wheel."""
+    faults, missing = _survey(wheels, target, root)
+    return faults + [f"{name} 需要 {req}，文件夹中没有合适的安装包" for name, req in missing]
+
+
+def _survey(wheels: Path, target: Target, root: str) -> tuple[list[str], list[tuple[str, Requirement]]]:
+    missing: list[tuple[str, Requirement]] = []
     found: dict[str, list[Path]] = {}
     faults: list[str] = []
     for wheel in sorted(wheels.glob("*.whl")):
@@ -123,7 +129,7 @@ def check_bundle(wheels: Path, target: Target, root: str = "huizong") -> list[st
             continue
         found.setdefault(canonicalize_name(name), []).append(wheel)
     if canonicalize_name(root) not in found:
-        return faults + [f"缺少 {root} 本身的安装包"]
+        return faults + [f"缺少 {root} 本身的安装包"], missing
     todo, seen = [(canonicalize_name(root), "")], set()
     while todo:
         name, extra = todo.pop()
@@ -139,10 +145,10 @@ def check_bundle(wheels: Path, target: Target, root: str = "huizong") -> list[st
             dep = canonicalize_name(req.name)
             versions = [parse_wheel_filename(w.name)[1] for w in found.get(dep, [])]
             if not any(req.specifier.contains(v, prereleases=True) for v in versions):
-                faults.append(f"{name} 需要 {req}，文件夹中没有合适的安装包")
+                missing.append((name, req))
                 continue
             todo += [(dep, "")] + [(dep, e) for e in req.extras]
-    return faults
+    return faults, missing
 
 
 def source_root() -> Path:
@@ -172,8 +178,16 @@ def build_bundle(target: Target, out: Path, find_links: list[Path] | None = None
     _pip(["wheel", "--no-deps", "--wheel-dir", str(wheels), *index, str(source)])
     tags, _sys, _machine, system = PLATFORMS[target.name]
     ours = next(wheels.glob("huizong-*.whl"))
-    _pip(["download", "--only-binary=:all:", "--dest", str(wheels), "--python-version", target.python,
-          "--implementation", "cp", *[a for t in tags for a in ("--platform", t)], *index, str(ours)])
+    download = ["download", "--only-binary=:all:", "--dest", str(wheels), "--python-version", target.python,
+                "--implementation", "cp", *[a for t in tags for a in ("--platform", t)], *index]
+    _pip([*download, str(ours)])
+    # pip evaluates environment markers for the machine it runs on, not the target: a Windows-only
+    # dependency (pywin32 for xlwings, colorama for typer) is left out on Linux. Fetch what the check misses.
+    for _ in range(5):
+        _faults, missing = _survey(wheels, target, "huizong")
+        if not missing:
+            break
+        _pip([*download, *sorted({str(Requirement(f"{r.name}{r.specifier}")) for _n, r in missing})])
     faults = check_bundle(wheels, target)
     if faults:
         raise HuizongError(Problem("X036", detail="；".join(faults[:5])))
@@ -190,7 +204,7 @@ def build_bundle(target: Target, out: Path, find_links: list[Path] | None = None
               + "安装只使用 wheels 文件夹中的文件，不连接任何网站。\n")
     (out / "说明.txt").write_text(readme, encoding="utf-8")
     if zip_it:
-        archive = out.with_suffix(".zip")
+        archive = out.parent / (out.name + ".zip")
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
             for path in sorted(out.rglob("*")):
                 if path.is_file():

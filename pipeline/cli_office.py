@@ -188,3 +188,25 @@ def wps_addin(
         path = next(p for p in done.registered if p.name == JSPLUGINS)
         out.print("  jsplugins.xml 模式还需管理员在 WPS 安装目录的 office6\\cfgs\\oem.ini 中加入（见《安装说明》）：", markup=False)
         out.print(OEM_INI.format(jsplugins=path), markup=False)
+
+
+@app.command("bundle")
+def bundle(
+    out_dir: Annotated[Path, typer.Option("--out", help="输出文件夹（同时生成同名 .zip）")],
+    platform: Annotated[str, typer.Option("--platform", help="目标电脑：win_amd64、linux_x86_64、linux_aarch64")] = "win_amd64",
+    python: Annotated[str, typer.Option("--python", help="目标电脑上的 Python 版本，如 3.10")] = "3.10",
+    find_links: Annotated[list[Path] | None, typer.Option("--find-links", help="从这个文件夹取安装包（本单位的软件源或 U 盘）")] = None,
+    no_index: Annotated[bool, typer.Option("--no-index", help="只用 --find-links 的文件夹，不连接软件源")] = False,
+) -> None:
+    """制作离线安装包（在能上网的电脑上运行）：目标平台的全部安装包和“安装”脚本，拷到办公电脑上不联网即可安装。"""
+    from .bundle import Target, build_bundle
+
+    try:
+        made = build_bundle(Target(platform, python), out_dir, find_links=find_links, no_index=no_index)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    wheels = sorted(p.name for p in (out_dir / "wheels").glob("*.whl"))
+    out.print(f"已制作离线安装包：{made}（{len(wheels)} 个安装包，已检查齐全）", markup=False)
+    script = "安装.bat" if platform.startswith("win") else "安装.sh"
+    out.print(f"拷到办公电脑后运行 {script}；安装只使用其中的文件，不连接任何网站。", markup=False)
