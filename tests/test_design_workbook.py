@@ -12,10 +12,9 @@ from typer.testing import CliRunner
 from pipeline import api
 from pipeline.authoring import convert, new_design
 from pipeline.cli import app
+from pipeline.example import example_values
 from pipeline.programme.config import load_programme
 from pipeline.programme.periods import Month
-
-from pipeline.example import example_values
 from pipeline.workbook.fill import fill_template
 
 
