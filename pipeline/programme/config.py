@@ -35,6 +35,11 @@ class FieldSpec:
     aggregate: str = "sum"
     section: str = ""
     example: tuple[float, ...] = ()
+    since: str = ""  # a field added mid-year: required from this month (YYYY-MM) on
+
+    def asked_in(self, period: str) -> bool:
+        """Does a report for ``period`` (YYYY-MM) have to hold this field?"""
+        return not self.since or period >= self.since
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], section: str = "") -> FieldSpec:
@@ -60,6 +65,8 @@ class FieldSpec:
         if months == "month":
             return self.label
         base = self.label[2:] if self.label.startswith("本月") and len(self.label) > 2 else self.label
+        if self.aggregate == "average":
+            return f"{base}（月均）"
         return f"{base}（月末）" if self.stock else f"{base}（累计）"
 
 
@@ -87,6 +94,7 @@ class Rule:
     field: str
     other: str = ""
     where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    column: str = ""  # register_sum: the register column whose (matching) rows add up to the field
 
 
 @dataclass(frozen=True)
@@ -238,6 +246,7 @@ def _build(d: dict[str, Any], source: str) -> Programme:
             r["field"],
             r.get("other", ""),
             tuple((k, tuple(v)) for k, v in (r.get("where") or {}).items()),
+            r.get("column", ""),
         )
         for r in d.get("rules", [])
     )
@@ -294,8 +303,13 @@ def semantic_problems(p: Programme) -> list[Problem]:
             bad(key, f"规则引用了不存在的字段 “{r.field}”")
         if r.type in ("lte", "eq") and r.other not in body:
             bad(key, f"规则引用了不存在的字段 “{r.other}”")
-        if r.type == "register_count":
+        if r.type == "register_sum":
             if p.register is None:
+                bad(key, "方案没有登记表，不能使用 register_sum 规则")
+            elif r.column not in reg_cols or not reg_cols[r.column].numeric:
+                bad(key, f"登记表没有数值列 “{r.column}”")
+        if r.type in ("register_count", "register_sum"):
+            if p.register is None and r.type == "register_count":
                 bad(key, "方案没有登记表，不能使用 register_count 规则")
             for col, vals in r.where:
                 if col not in reg_cols:

@@ -66,7 +66,7 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
             else:
                 ws.write_string(row, c, "—", st.cell(align="center"))
         ws.write_string(row, 3, f.unit, st.cell(align="center"))
-        kind = "比率（不相加）" if f.type == "percent" else ("存量（月末数）" if f.stock else "流量（本月数）")
+        kind = "比率（不相加）" if f.type == "percent" else ("月均（各村月均之和）" if f.aggregate == "average" else ("存量（月末数）" if f.stock else "流量（本月数）"))
         ws.write_string(row, 4, kind, st.cell(align="center", font_size=9))
         row += 1
     # monthly trend of the township's rates (also the data of the line chart)

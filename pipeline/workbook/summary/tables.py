@@ -3,6 +3,7 @@ with its value stored), each laid out in page-wide blocks (see grid.py)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ...programme.formula import to_excel
@@ -41,6 +42,7 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     money = {f.id for f in p.fields if (f.decimals or 0) > 0}
     month = scored.data.monthly[scored.data.period]
     nums = {d: st.number(d) for d in (0, 1, 2)}
+    dash = st.cell(align="center", font_color="#808080")
     values: dict[str, list[float]] = {k: scored.env[k].tolist() for k in keys}
     values |= {"adj_bonus": scored.adj_bonus.tolist(), "adj_deduction": scored.adj_deduction.tolist(), "rank_bonus": scored.rank_bonus.tolist()}
     values |= {f"month:{f.id}": month[f.id][scored.index].tolist() for f in p.measures}
@@ -56,7 +58,10 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     def fill(block: Block, k: int, row: int) -> None:
         for c, col in enumerate(block.columns, start=2):
             value = float(values[col.key][k])
-            ws.write_number(row, c, value, nums[decimals(col.key, value)])
+            if math.isfinite(value):
+                ws.write_number(row, c, value, nums[decimals(col.key, value)])
+            else:  # a field the month's report did not have (added to the programme later): no number, never a 0
+                ws.write_string(row, c, "—", dash)
 
     villages = [scored.data.villages[i] for i in scored.index]
     write_blocks(ws, grid, villages, (st.block_title, st.head, st.cell()), fill)
