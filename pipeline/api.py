@@ -6,6 +6,7 @@ HuizongError (which carries its problems).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from .intake.mailconfig import mail_settings
 from .intake.outbox import send_pending
 from .intake.replies import reminder, template_mail
 from .ledger.db import Ledger
-from .ledger.mail import Reply, queue
+from .ledger.mail import Reply, failed_replies, queue
 from .problems import HuizongError, Problem
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
@@ -28,7 +29,7 @@ from .programme.signing import sign
 from .registry import Registry, registry_columns
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
-from .status import VillageStatus, village_statuses
+from .status import VillageStatus, note_undelivered, village_statuses
 from .validate.identity import Identity
 from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
 from .validate.registry import build_registry
@@ -221,7 +222,15 @@ def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -
 
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
-        return village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+        rows = village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+        return note_undelivered(rows, failed_replies(ledger, str(period)))
+
+
+def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:
+    """Mail of the period (and replies of no period) the server refused for good: never resent."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        return [{"kind": r["kind"], "to": json.loads(r["to_addrs"]), "subject": r["subject"], "village_code": r["village_code"],
+                 "failed_at": r["failed_at"], "response": r["smtp_response"]} for r in failed_replies(ledger, str(period))]
 
 
 def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None) -> dict[str, object]:

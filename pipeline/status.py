@@ -79,3 +79,18 @@ def _after(stamp: str, limit: datetime) -> bool:
     except (TypeError, ValueError):
         return False
     return when.replace(tzinfo=None) > limit
+
+
+MAIL_KINDS = {"receipt": "回执", "rejection": "退回说明", "pending": "待核实说明", "no_report": "回复", "unregistered": "回复",
+              "reminder": "催报邮件", "template": "模板邮件"}
+
+
+def note_undelivered(statuses: list[VillageStatus], failed: list[Any]) -> list[VillageStatus]:
+    """Say on each village's line which mail to it the server refused for good (never resent)."""
+    by_code = {s.code: s for s in statuses if s.code}
+    for row in failed:
+        st = by_code.get(row["village_code"] or "")
+        if st is not None:
+            said = f"{MAIL_KINDS.get(row['kind'], '邮件')}未送达（{(row['smtp_response'] or '')[:60]}）"
+            st.note = f"{st.note}；{said}" if st.note else said
+    return statuses

@@ -26,6 +26,7 @@ from datetime import datetime
 from email.message import Message as _Part
 from urllib.parse import unquote_to_bytes
 
+from .automail import Automatic, automatic
 from .mimetext import (
     UNFOLD,
     as_bytes,
@@ -108,6 +109,7 @@ class Message:
     date: datetime | None
     attachments: list[Attachment] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
+    automatic: Automatic | None = None  # a bounce, an auto-reply, a newsletter...: never answered
 
 
 # ---- text in headers -----------------------------------------------------------------------
@@ -387,4 +389,4 @@ def parse_message(raw: bytes, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message
         walk.part(msg, [], 0)
     except Exception:  # keep what was found before the damage
         walk.ignore(["邮件"], "邮件结构已损坏，部分附件可能未能取出，请对方重新发送")
-    return Message(message_id, sender, name, subject, date, walk.found, walk.ignored)
+    return Message(message_id, sender, name, subject, date, walk.found, walk.ignored, automatic(msg))
