@@ -110,15 +110,21 @@ def _said(code: int, text: bytes | str) -> str:
     return f"{code} {words}".strip()
 
 
+def _describe(exc: smtplib.SMTPException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _said(exc.smtp_code, exc.smtp_error)
+    return str(exc)
+
+
 def _permanent(exc: Exception) -> str | None:
     """The server's words when it refused this mail for good (every reply code 5xx), else None."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [(a, c, m) for a, (c, m) in exc.recipients.items()]
-        if codes and all(c >= 500 for _, c, _ in codes):
-            return "；".join(f"{a}：{_said(c, m)}" for a, c, m in codes)
-        return None
+        return _describe(exc) if codes and all(c >= 500 for _, c, _ in codes) else None
     if isinstance(exc, smtplib.SMTPResponseException) and not isinstance(exc, smtplib.SMTPSenderRefused):
-        return _said(exc.smtp_code, exc.smtp_error) if exc.smtp_code >= 500 else None
+        return _describe(exc) if exc.smtp_code >= 500 else None
     return None
 
 
@@ -140,18 +146,21 @@ def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> S
             except smtplib.SMTPSenderRefused as exc:  # our own address: every other mail would fail alike
                 report.problems.append(Problem("M015", value=settings.from_addr, detail=_said(exc.smtp_code, exc.smtp_error)))
                 break
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:  # the connection is gone: the rest next time
+            except smtplib.SMTPServerDisconnected as exc:  # the connection is gone: the rest next time
                 report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
                 break
-            except smtplib.SMTPException as exc:
+            except smtplib.SMTPException as exc:  # (before OSError: SMTPException is one)
                 permanent = _permanent(exc)
                 if permanent is None:
-                    report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
+                    report.problems.append(Problem("M004", detail=f"{row['subject']}：{_describe(exc)}"))
                     continue
                 mark_failed(ledger, row["id"], permanent)
                 report.problems.append(Problem("M012", value=permanent, detail=row["subject"]))
                 report.failed += 1
                 continue
+            except OSError as exc:  # the network: the rest next time
+                report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
+                break
             crash_point("smtp_accepted")
             if refused:
                 shown = "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in refused.items())
