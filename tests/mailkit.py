@@ -13,8 +13,8 @@ import pytest
 
 from pipeline import api
 
-from .conftest import filled
-from .mailserver import PASSWORD, mail_settings_yaml, start_dovecot, start_smtp
+from .conftest import filled  # noqa: F401 - for the tests
+from .mailserver import PASSWORD, USER, mail_settings_yaml, start_dovecot, start_smtp  # noqa: F401 - USER for the tests
 
 CST = timezone(timedelta(hours=8))
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -209,8 +210,10 @@ def start_smtp(auth: bool = False) -> Smtp:
         return AuthResult(success=ok)
 
     options = {"auth_required": True, "auth_require_tls": False, "authenticator": authenticate} if auth else {}
-    controller = Controller(Handler(), hostname=box.host, port=box.port, **options)
-    controller.start()
+    with warnings.catch_warnings():  # AUTH without TLS: on loopback, in a test, that is the point
+        warnings.simplefilter("ignore", UserWarning)
+        controller = Controller(Handler(), hostname=box.host, port=box.port, **options)
+        controller.start()
     box.controller = controller
     return box
 
