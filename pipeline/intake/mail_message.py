@@ -151,7 +151,7 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
             except Exception as exc:  # the reports are recorded all the same; the clerk answers by hand
                 if local_trouble(exc):
                     raise
-                trouble = Problem("M013", value=f"回复没有生成：{type(exc).__name__}: {str(exc)[:120]}", detail=where)
+                trouble = Problem("M017", value=f"{type(exc).__name__}: {str(exc)[:120]}", detail=where)
         record_message(db, box.key, box.uidvalidity, uid, message, digest, received, len(checks),
                        trouble.code if trouble else None, trouble.message if trouble else None)
     crash_point("mail_recorded")
@@ -174,7 +174,8 @@ def _feedback(ctx: Context, check: FileCheck, data: bytes, name: str, digest: st
     except Exception as exc:
         if local_trouble(exc):
             raise
-        summary.problems.append(Problem("M013", value=f"“{name[:60]}”的标注副本没有生成：{type(exc).__name__}", detail=where))
+        summary.problems.append(Problem("M016", value=name[:60] + ("……" if len(name) > 60 else ""),
+                                        detail=f"{where}，{type(exc).__name__}: {str(exc)[:80]}"))
         return None
 
 
