@@ -60,26 +60,30 @@ def local_trouble(exc: BaseException) -> bool:
 
 
 def handle(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, item: Fetched, summary: CollectSummary) -> None:
-    digest = sha256(item.raw)
+    """Handle one fetched message. Its bytes are taken from ``item``: once archived they are let go
+    and the message is parsed from the archived file, so memory never holds both."""
+    raw = item.take()
+    digest = sha256(raw)
     received = iso(item.internal_date)  # lateness counts from the server's arrival, not the sender's clock
     if seen(ledger, box.key, box.uidvalidity, item.uid, digest):
         with ledger.transaction() as db:  # processed under an earlier UIDVALIDITY: only move on
-            record_message(db, box.key, box.uidvalidity, item.uid, parse_message(item.raw), digest, received, 0)
+            record_message(db, box.key, box.uidvalidity, item.uid, parse_message(raw), digest, received, 0)
         return
-    archive.put(item.raw, ".eml")
+    _, eml = archive.put(raw, ".eml")
+    del raw
     crash_point("mail_archived")
     if begin_attempt(ledger, box.key, box.uidvalidity, item.uid) > MAX_ATTEMPTS:
-        _set_aside(ledger, box, item, digest, received, summary, "处理它时程序两次中断", None)
+        _set_aside(ledger, box, item.uid, eml, digest, received, summary, "处理它时程序两次中断", None)
         return
     message: Message | None = None
     try:
-        message = parse_message(item.raw)
+        message = parse_message(eml)
         crash_point("mail_parsed")
         _process(ctx, ledger, archive, box, item.uid, message, digest, received, summary)
     except Exception as exc:
         if local_trouble(exc):
             raise
-        _set_aside(ledger, box, item, digest, received, summary, f"{type(exc).__name__}: {str(exc)[:160]}", message)
+        _set_aside(ledger, box, item.uid, eml, digest, received, summary, f"{type(exc).__name__}: {str(exc)[:160]}", message)
 
 
 def _where(uid: int, message: Message | None) -> str:
@@ -88,17 +92,17 @@ def _where(uid: int, message: Message | None) -> str:
     return f"“{message.subject[:40] or '（无主题）'}”（{message.sender or '发件人不明'}，邮箱中第 {uid} 封）"
 
 
-def _set_aside(ledger: Ledger, box: Mailbox, item: Fetched, digest: str, received: str, summary: CollectSummary,
+def _set_aside(ledger: Ledger, box: Mailbox, uid: int, eml: Path, digest: str, received: str, summary: CollectSummary,
                why: str, message: Message | None) -> None:
     """Record the message as handled, with the problem that stopped it: never tried again."""
     if message is None:
         try:
-            message = parse_message(item.raw)
+            message = parse_message(eml)
         except Exception:
             message = Message("sha256:" + digest, "", "", "", None)
-    problem = Problem("M013", value=why, detail=_where(item.uid, message))
+    problem = Problem("M013", value=why, detail=_where(uid, message))
     with ledger.transaction() as db:
-        record_message(db, box.key, box.uidvalidity, item.uid, message, digest, received, 0, problem.code, problem.message)
+        record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, problem.code, problem.message)
     summary.problems.append(problem)
 
 

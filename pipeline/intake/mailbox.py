@@ -26,11 +26,17 @@ CLIENT_ID = f'("name" "huizong" "version" "{__version__}" "vendor" "huizong")'
 imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fetched:
     uid: int
     raw: bytes
     internal_date: datetime | None  # when the server received it (not the sender's clock)
+
+    def take(self) -> bytes:
+        """The bytes, handed over: this object keeps none, so they are freed as soon as the
+        taker is done with them (a large message is not held twice)."""
+        raw, self.raw = self.raw, b""
+        return raw
 
 
 def _client(server: Server, timeout: float) -> BaseMailBox:

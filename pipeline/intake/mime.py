@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import binascii
 import email
+import email.feedparser
 import email.policy
-import email.utils
 import hashlib
 import io
 import mimetypes
@@ -23,20 +23,24 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.feedparser import BufferedSubFile  # type: ignore[attr-defined]  # (not in the stubs)
 from email.message import Message as _Part
+from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from .automail import Automatic, automatic
 from .mimetext import (
-    UNFOLD,
     as_bytes,
     b64_lenient,
+    date_of,
     decode_bytes,
     decode_header_text,
     extension,
     header_bytes,
     param_texts,
     params_of,
+    sender_of,
     tidy_name,
 )
 
@@ -71,6 +75,8 @@ SIGNATURE_MAX_BYTES = 100 * 1024  # logos are a few KB; a photo of the form is f
 MAX_DEPTH = 40  # MIME levels (a forward adds 3 or 4), zips and winmail.dat together; guards recursion
 JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.I)
 TNEF_MAGIC = b"\x78\x9f\x3e\x22"
+FEED = 64 * 1024  # bytes handed to the parser at a time
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]{1,998}\r?\n")
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error, KeyError)
 
 
@@ -170,9 +176,9 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
     """The decoded body of a leaf part, and whether it could be decoded."""
     cte = (header_bytes(part, "content-transfer-encoding") or b"").strip().lower()
     payload = part.get_payload()
+    if cte == b"base64":  # straight from the parser's text: no copy of a large attachment
+        return b64_lenient(payload if isinstance(payload, (str, bytes)) else b"")
     raw = as_bytes(payload) if isinstance(payload, (str, bytes)) else b""
-    if cte == b"base64":
-        return b64_lenient(raw)
     if cte == b"quoted-printable":
         return binascii.a2b_qp(raw), True
     if cte in (b"x-uuencode", b"uuencode", b"x-uue"):
@@ -181,8 +187,45 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
     return raw, True
 
 
-def _parse(raw: bytes) -> _Part:
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+class _Lines(BufferedSubFile):
+    """The parser's line buffer, holding a run of base64 lines as ONE string (newlines kept): the
+    parts come out the same, but a 50 MB attachment is not 900,000 string objects (each twice
+    the size of its text). A boundary ("--…") or header line is never in such a run."""
+
+    def pushlines(self, lines: Any) -> None:
+        merged, run = [], []
+        for line in lines:
+            if _BASE64_LINE.fullmatch(line):
+                run.append(line)
+                continue
+            if run:
+                merged.append("".join(run))
+                run = []
+            merged.append(line)
+        if run:
+            merged.append("".join(run))
+        super().pushlines(merged)
+
+
+def _parse(raw: bytes | Path, digest: Any = None) -> _Part:
+    """compat32, fed in slices (from memory or from the archived file): ``message_from_bytes``
+    would first copy the whole message into a StringIO (four bytes a character), about five times
+    the message in memory at once. ``digest`` (a hashlib object) sees every byte fed."""
+    parser = email.feedparser.BytesFeedParser(policy=email.policy.compat32)
+    setattr(parser, "_input", _Lines())  # noqa: B010 - private, read lazily by the parser's generator (not started yet)
+    if isinstance(raw, Path):
+        with raw.open("rb") as fh:
+            while chunk := fh.read(FEED):
+                if digest is not None:
+                    digest.update(chunk)
+                parser.feed(chunk)
+        return parser.close()
+    if digest is not None:
+        digest.update(raw)
+    view = memoryview(raw)
+    for start in range(0, len(raw), FEED):
+        parser.feed(bytes(view[start:start + FEED]))
+    return parser.close()
 
 
 class _Walk:
@@ -221,6 +264,7 @@ class _Walk:
                         self.part(child, here, depth + 1)
             return None
         data, intact = _payload(part)
+        part.set_payload("")  # decoded: the encoded text is not needed again (memory: one part at a time)
         if ctype.startswith("multipart/"):  # boundary missing or wrong: find it in the body
             m = re.search(rb'^--([^\r\n"]{1,70}?)[ \t]*\r?$', data, re.M)
             fixed = _parse(b'Content-Type: multipart/mixed; boundary="' + m[1] + b'"\r\n\r\n' + data) if m else None
@@ -354,33 +398,25 @@ def _html_cids(part: _Part, depth: int = 0) -> set[str]:
     return {unquote_to_bytes(c).decode("utf-8", "replace").lower() for c in found}
 
 
-def _sender(raw: bytes | None) -> tuple[str, str]:
-    """(display name, address) from From; a fallback search when parseaddr gives up."""
-    text = UNFOLD.sub(b"", raw or b"").decode("ascii", "surrogateescape")
-    name, addr = email.utils.parseaddr(text)
-    if "@" not in addr:
-        m = re.search(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>", text) or re.search(r"[^\s<>\"',;:]+@[^\s<>\"',;:]+", text)
-        name, addr = (text[: m.start()], m[m.lastindex or 0]) if m else (text, "")
-    return decode_header_text(as_bytes(name)).strip('" '), decode_header_text(as_bytes(addr)).lower()
-
-
-def _date(raw: bytes | None) -> datetime | None:
+def parse_message(raw: bytes | Path, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message:
+    """Everything in one raw message (as fetched over IMAP, or its archived .eml file: read in
+    slices, so that the message's bytes need not be in memory beside its parsed form) that could
+    be a report workbook."""
+    digest = hashlib.sha256()
     try:
-        return email.utils.parsedate_to_datetime(UNFOLD.sub(b"", raw or b"").decode("ascii", "replace").strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def parse_message(raw: bytes, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message:
-    """Everything in one raw message (as fetched over IMAP) that could be a report workbook."""
-    raw = bytes(raw)
-    fallback_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        msg = _parse(raw if isinstance(raw, Path) else bytes(raw), digest)
+    except OSError:
+        raise  # the archived file could not be read: this computer's trouble, not the message's
+    except Exception:  # never raise on a hostile message: say what happened instead
+        msg = None
+    fallback_id = "sha256:" + digest.hexdigest()
     try:
-        msg = _parse(raw)
+        if msg is None:
+            raise ValueError
         message_id = decode_header_text(header_bytes(msg, "message-id") or b"").strip("<> ") or fallback_id
-        name, sender = _sender(header_bytes(msg, "from"))
+        name, sender = sender_of(header_bytes(msg, "from"))
         subject = decode_header_text(header_bytes(msg, "subject") or b"")
-        date = _date(header_bytes(msg, "date"))
+        date = date_of(header_bytes(msg, "date"))
     except Exception:  # never raise on a hostile message: say what happened instead
         return Message(fallback_id, "", "", "", None, [], [Ignored("邮件", "邮件无法解析，请对方重新发送")])
     walk = _Walk(limits, set())
