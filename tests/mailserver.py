@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -210,10 +209,8 @@ def start_smtp(auth: bool = False) -> Smtp:
         return AuthResult(success=ok)
 
     options = {"auth_required": True, "auth_require_tls": False, "authenticator": authenticate} if auth else {}
-    with warnings.catch_warnings():  # AUTH without TLS: on loopback, in a test, that is the point
-        warnings.simplefilter("ignore", UserWarning)
-        controller = Controller(Handler(), hostname=box.host, port=box.port, **options)
-        controller.start()
+    controller = Controller(Handler(), hostname=box.host, port=box.port, **options)
+    controller.start()
     box.controller = controller
     return box
 
@@ -226,6 +223,7 @@ class NeteaseGuard:
     def __init__(self, imap: Imap, require_id: bool = True, offer_id: bool = True):
         self.target, self.require_id, self.offer_id = imap, require_id, offer_id
         self.commands: list[str] = []
+        self.lines: list[str] = []  # the same, with their arguments (e.g. "UID FETCH 3 (BODY.PEEK[] INTERNALDATE)")
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = "127.0.0.1", self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -263,6 +261,7 @@ class NeteaseGuard:
                 words = line.split(None, 2)
                 command = words[1].decode("ascii", "replace").upper() if len(words) > 1 else ""
                 self.commands.append(command)
+                self.lines.append(b" ".join(words[1:]).decode("ascii", "replace").strip()[:80])
                 said_id = said_id or command == "ID"
                 if command in ("SELECT", "EXAMINE") and self.require_id and not said_id:
                     client.sendall(words[0] + b" NO SELECT Unsafe Login. Please contact kefu@188.com for help\r\n")
