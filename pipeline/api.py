@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .check import FileCheck, check_bytes
 from .example import ORGAN, TOWNSHIP, example_registry
@@ -20,17 +21,20 @@ from .intake.lock import workspace_lock
 from .intake.mailconfig import mail_settings
 from .intake.outbox import send_pending
 from .intake.replies import reminder, template_mail
-from .ledger.db import Ledger
+from .ledger.db import ACCEPTED, PENDING, Ledger
 from .ledger.mail import Reply, failed_replies, queue
 from .problems import HuizongError, Problem
+from .programme.calendar import year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .programme.signing import sign
+from .quality import flagged_numbers, unconfirmed_by_village
 from .registry import Registry, registry_columns
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
 from .status import VillageStatus, note_undelivered, village_statuses
 from .validate.identity import Identity
+from .validate.plausibility import OUTLIER, plausibility
 from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
 from .validate.registry import build_registry
 from .workbook.reader import ReadResult, read_table
@@ -123,6 +127,7 @@ def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
 def load_context(root: Path | str) -> Context:
     ws = open_workspace(root)
     programme = load_programme(ws.programme_ref)
+    plausibility(programme)  # its formulas are checked before any file is, so a typo is named at once
     registry, problems = load_registry(ws, programme)
     return Context(ws, programme, registry, problems)
 
@@ -234,21 +239,34 @@ def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:
 
 
 def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None) -> dict[str, object]:
-    """Accept a 待确认 submission explicitly (recorded with the clerk's note)."""
+    """Accept a 待确认 submission, or confirm the out-of-line numbers (※) of an accepted one, explicitly
+    (recorded with the clerk's note). Either way its outlier warnings count as checked from then on.
+
+    The result carries ``confirmed``: the messages of the outlier warnings this decision covers.
+    """
+    import json
+
     with workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         sub = ledger.submission(submission_id)
-        if sub is None or sub["status"] != "待确认":
-            raise HuizongError(Problem("X006", detail=f"待确认的报送记录 #{submission_id}"))
+        stored = json.loads(sub["problems_json"]) if sub is not None else []
+        outliers = [p["message"] for p in stored if p["code"] == OUTLIER]
+        if sub is not None and sub["status"] == ACCEPTED and outliers:
+            return {**dict(ledger.confirm(submission_id, note)), "confirmed": outliers}
+        if sub is None or sub["status"] != PENDING:
+            raise HuizongError(Problem("X006", detail=f"待确认的报送记录（或含待核实数据的记录）#{submission_id}"))
         if village_code is None and not sub["village_code"]:
             raise HuizongError(Problem("I001", value=sub["village_name"] or "（空）"))
         if village_code is not None and ctx.registry.by_code(village_code) is None:
             raise HuizongError(Problem("I001", value=village_code))
         row = ledger.accept(submission_id, note, village_code)
-        return dict(row)
+        return {**dict(row), "confirmed": outliers}
 
 
-def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
-    """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none)."""
+def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
+    """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none).
+
+    With ``period``, a 年度 or 日期 far from its assessment year (a year before to a year after) is an error.
+    """
     p = ctx.programme
     problems: list[Problem] = []
     entries: list[AssessmentEntry] = []
@@ -262,10 +280,12 @@ def load_registers(ctx: Context) -> tuple[list[AssessmentEntry], list[Adjustment
             continue
         cols = register_columns(p, key)
         res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits, max_rows=ctx.workspace.limits.max_rows)
+        start = year_start(p, period) if period is not None else None
         if key == "assessment_register":
-            entries, more = assessment_entries(res, cols, ctx.registry)
+            entries, more = assessment_entries(res, cols, ctx.registry, (start.year - 1, start.shift(23).year) if start else None)
         else:
-            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"])
+            days = (start.shift(-12).first_day, start.shift(23).last_day) if start else None
+            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"], days)
         problems += more
     return entries, adjustments_, problems
 
@@ -288,7 +308,7 @@ def all_year_months(p: Programme, ctx: Context) -> list[Month]:
 class Consolidation:
     path: Path
     scored: Scored
-    table: dict[str, object]
+    table: dict[str, Any]
     statuses: list[VillageStatus]
     register_problems: list[Problem]
 
@@ -297,23 +317,31 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     """Score and rank the period from the ledger; write reports/<period>-汇总排名.xlsx atomically."""
     if programme and programme not in (ctx.programme.id, ctx.programme.source):
         ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
-    registers = load_registers(ctx)
-    unreadable = [p for p in registers[2] if p.is_error and p.code[0] in "FS"]
-    if unreadable:  # a register cut short or not readable would silently score its villages as 0
-        raise HuizongError(unreadable)
+    registers = load_registers(ctx, period)
+    # a registry row with an error is left out of the registry: its village would vanish from the 通报
+    invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
+    if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
+        raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):
         sc = scorer(ctx, registers)
         scored = sc.score(period)
         statuses = status(ctx, period)
         if scored is None:
             raise HuizongError(Problem("X008", detail=period.chinese))
-        warnings = period_warnings(ctx, period)
+        warnings = [w for w in period_warnings(ctx, period) if w["code"] != OUTLIER]
+        with Ledger(ctx.workspace.ledger_path) as ledger:
+            flags = flagged_numbers(ledger, ctx.programme.id, scored.data.months)
         generated = now or datetime.now()
-        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings)
+        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings, flags)
         data = build_summary(scored, info)
         path = ctx.workspace.summary_path(period)
         atomic_write(path, data)
-    return Consolidation(path, scored, scored_table(scored, statuses), statuses, registers[2])
+    table = scored_table(scored, statuses)
+    waiting = unconfirmed_by_village(flags)
+    for v in table["villages"]:
+        v["unconfirmed"] = [{"submission": f.submission_id, "period": str(f.period), "label": f.label, "value": f.value, "detail": f.detail}
+                            for f in waiting.get(v["code"], [])]
+    return Consolidation(path, scored, table, statuses, registers[2])
 
 
 def _cutoff(statuses: list[VillageStatus], generated: datetime) -> str:
@@ -330,6 +358,8 @@ def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
         for row in ledger.latest_accepted(ctx.programme.id, [str(period)]):
             sub = ledger.submission(row["id"])
+            if sub is None:
+                continue
             v = ctx.registry.by_code(row["village_code"])
             for p in json.loads(sub["problems_json"]):
                 if p["severity"] == "警告":

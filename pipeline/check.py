@@ -16,6 +16,7 @@ from .programme.periods import Month
 from .registry import Registry
 from .validate.idcard import mask, mask_name
 from .validate.identity import CONFIRM_CODES, Identity, identify
+from .validate.plausibility import limit_problems
 from .validate.record import to_record, validate_report
 from .workbook.reader import ReadResult, read_report
 from .workbook.safety import DEFAULT_LIMITS, Limits
@@ -81,6 +82,7 @@ def check_bytes(
         ident = identify(res, programme, registry, secret)
         period: Month | None = ident.period
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
+        problems += limit_problems(res.values, res.cells, programme, ident.village, res.file, res.sheet, skip=res.invalid)
         return FileCheck(name, res, ident, _ordered(problems))
     except Exception as exc:  # a defect of ours must not stop a collection or hide the file: it is sent back, named
         detail = f"{type(exc).__name__}: {str(exc)[:120]}".rstrip(": ")

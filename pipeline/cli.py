@@ -233,19 +233,25 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
 
 @app.command()
 def accept(
-    submission: Annotated[int, typer.Argument(help="待确认的记录号（huizong status 中显示）")],
+    submission: Annotated[int, typer.Argument(help="待确认或含待核实数据的记录号（huizong status 中显示）")],
     note: Annotated[str, typer.Option("--note", help="确认的理由，如“已电话核实为该村所报”")],
     workspace: WorkspaceOpt = Path("."),
     village: Annotated[str | None, typer.Option("--village", help="村代码（文件未能识别村时必填）")] = None,
 ) -> None:
-    """确认接收一份“待确认”的报表（记录确认人填写的理由）。"""
+    """确认接收一份“待确认”的报表，或确认一份含待核实数据（※）的报表的数字无误（记录确认人填写的理由）。"""
     ctx = _context(workspace)
     try:
         row = api.accept(ctx, submission, note, village)
     except HuizongError as exc:
         _fail(exc)
         return
-    out.print(f"已确认接收：记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版。")
+    confirmed = [str(m) for m in row["confirmed"]]  # type: ignore[attr-defined]
+    what = f"记录 {row['id']}，{row['village_name'] or row['village_code']} {row['period']}，第 {row['version']} 版"
+    out.print(f"已确认：{what}。", markup=False)
+    for message in confirmed:
+        out.print(f"  已核实：{message}", markup=False)
+    if confirmed:
+        out.print("汇总时该村不再标 ※。", markup=False)
 
 
 def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
@@ -296,26 +302,33 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
     rules = scored.rules
     label = rules.total_label if rules else "总分"
     ascending = rules is not None and rules.order == "asc"
-    title = f"按{label}从低到高" if ascending else f"满分 {scored.attainable:g}，另有加分"
+    title = f"按{label}从低到高" if ascending else f"满分 {scored.attainable:g}" + (f"，加分最多 {scored.bonus_attainable:g}" if scored.bonus_attainable else "")
     table = Table(title=f"{scored.data.period.chinese} 排名（{title}）")
     for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减", "备注"):
         table.add_column(col, justify="left" if col in ("变化", "备注") or col.endswith("名") else "right", no_wrap=True)
-    from .workbook.summary.notice import rank_change, verdicts
+    from .workbook.summary import rank_change
+    from .workbook.summary.notice import verdicts
 
     verdict = verdicts(scored)
+    waiting = {v["code"] for v in result.table["villages"] if v.get("unconfirmed")}
     for n, k in enumerate(scored.order()):
         if limit is not None and n >= limit:
             break
         adj = scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k]
+        mark = "※" if scored.codes[k] in waiting else ""
         table.add_row(
             str(int(scored.rank[k])), rank_change(int(scored.rank[k]), int(scored.previous_rank[k])),
-            scored.data.villages[scored.index[k]].name, f"{scored.total[k]:.2f}", f"{scored.base_total[k]:.2f}",
-            f"{scored.bonus_total[k]:.2f}", f"{adj:+g}", "；".join(x for x in [verdict[k], *scored.flags[k]] if x),
+            scored.data.villages[scored.index[k]].name + mark, f"{scored.total[k]:.2f}", f"{scored.base_total[k]:.2f}",
+            f"{scored.bonus_total[k]:.2f}", f"{adj:+g}",
+            "；".join(x for x in [verdict[k], "含待核实数据" if mark else "", *scored.flags[k]] if x),
         )
     out.print(table)
     missing = [f"{s.name}（{s.state}）" for s in result.statuses if s.state != "已报"]
+    missing += [f"{v.name}（一票否决）" for v, _ in scored.vetoed] + [f"{v.name}（{'、'.join(f)}）" for v, f in scored.unranked]
     if missing:
         out.print("未参评：" + "、".join(missing), markup=False)
+    if waiting:
+        out.print("※ 含待核实数据（与往月差异过大），见汇总表“数据质量”；镇里核实后用 huizong accept 记录号 --note 理由 确认。", markup=False)
 
 
 @app.command()
@@ -334,6 +347,8 @@ def consolidate(
     try:
         result = api.consolidate(ctx, month, programme=programme)
     except HuizongError as exc:
+        if as_json:  # another program reads stdout: it gets every problem, located, as data
+            out.print_json(json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False))
         _fail(exc)
         return
     for p in result.register_problems:

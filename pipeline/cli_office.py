@@ -23,7 +23,7 @@ def mail_password(workspace: WorkspaceOpt = Path(".")) -> None:
     ctx = _context(workspace)
     settings = mail_settings(ctx.workspace.settings)
     server = settings and (settings.imap or settings.smtp)
-    if not server:
+    if not server or settings is None:
         err.print("[错误 C002] huizong.yaml 中还没有邮箱设置（mail: imap/smtp），请先填写。")
         raise typer.Exit(2)
     secret = typer.prompt(f"{server.user} 的授权码", hide_input=True)

@@ -23,8 +23,10 @@ from .example import example_values
 from .intake.folder import CollectSummary
 from .problems import HuizongError, Problem
 from .programme.calendar import periods_so_far, year_months
+from .programme.formula import evaluate
 from .programme.periods import Month
 from .status import VillageStatus
+from .validate.plausibility import plausibility
 from .workbook.fill import fill_template
 from .workbook.registers import build_table_workbook
 from .workbook.template import TemplateIdentity, build_template
@@ -34,6 +36,8 @@ DEMO_PERIOD = Month(2026, 10)
 NEVER_REPORTS = 5  # index in the registry of the village that never reports
 LATE = 7  # index of the village whose last report arrives after the deadline
 SKIPS_MARCH = 16  # index of the village that did not report for March
+TYPO = 9  # index of the village whose first file of the last month has a mistyped figure (sent back)
+OUTLIER = 10  # index of the village whose last month has an unusually large (true) figure (※)
 
 
 @dataclass
@@ -63,6 +67,19 @@ def run_demo(out: Path, period: Month | None = None, progress: api.Progress | No
         progress(total, total, "汇总排名")
     consolidation = api.consolidate(ctx, period, now=_notice_time(period))
     return DemoResult(ctx.workspace.root, period, collected, api.status(ctx, period), consolidation)
+
+
+def _typo(p: Any, village: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+    """A value of the first plausibility limit with an extra digit or two: above the limit, as 1,210 for 121."""
+    checks = plausibility(p)
+    if not checks.limits:
+        return None
+    lim = checks.limits[0]
+    env = {t.id: float(village.tasks.get(t.id, 0.0)) for t in p.tasks} | {"population": float(village.population)}
+    ceiling = float(evaluate(lim.node, env))
+    value = int(values[lim.field])
+    typed = value * 101 if value * 101 > ceiling else int(ceiling) * 10 + 1
+    return {lim.field: typed} if ceiling > 0 else None
 
 
 def _notice_time(period: Month) -> datetime:
@@ -97,6 +114,15 @@ def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
             changed = next(f.id for f in reversed(p.fields) if f.type == "integer" and not any(r.field == f.id for r in p.rules))
             (inbox / f"{v.name}{month.month}月报表.xlsx").write_bytes(fill(dict(values, **{changed: values[changed] + 3})))
             name = f"{v.name}{month.month}月报表（更正）.xlsx"
+        typo = _typo(p, v, values) if last and i == TYPO else None
+        if typo is not None:  # an extra digit typed: above the plausibility limit, sent back with 请核实, then corrected
+            (inbox / f"{v.name}{month.month}月报表（初稿）.xlsx").write_bytes(fill(dict(values, **typo)))
+        if last and i == OUTLIER:  # a real but unusual month (a mass check-up campaign): scores, marked ※ until confirmed
+            rule = plausibility(p).outliers
+            bounded = {r.field for r in p.rules}  # raising one of these would break a rule (a ≤ b) and be sent back
+            f = next((x for x in reversed(rule.fields) if x not in bounded), None) if rule is not None else None
+            if f is not None:
+                values = dict(values, **{f: values[f] * 5 + 11})
         if last and i == 3:  # filled in the blank template: the township must confirm who sent it
             blank = build_template(TemplateIdentity(p, ctx.workspace.organ, period=month))
             (inbox / name).write_bytes(fill(dict(values, village_name=v.name, report_period=month.chinese), blank))

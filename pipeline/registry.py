@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .programme.periods import Month
+
 
 def name_key(text: str) -> str:
     """How names are compared: NFKC, no spaces or invisible characters, no trailing 村委会/居委会."""
@@ -28,6 +30,12 @@ class Village:
     emails: tuple[str, ...] = ()
     population: int = 0
     tasks: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    start: Month | None = None  # 起始月份: the first month it takes part (a village that joins mid-year)
+    end: Month | None = None  # 停止月份: from this month on it no longer takes part (merged, dissolved)
+
+    def active(self, month: Month) -> bool:
+        """Takes part in ``month``: neither before its 起始月份 nor from its 停止月份 on."""
+        return (self.start is None or month >= self.start) and (self.end is None or month < self.end)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +45,8 @@ class Village:
             "emails": list(self.emails),
             "population": self.population,
             "tasks": dict(self.tasks),
+            "start": str(self.start) if self.start else None,
+            "end": str(self.end) if self.end else None,
         }
 
 
@@ -79,6 +89,10 @@ class Registry:
     def codes(self) -> list[str]:
         return [v.code for v in self.villages]
 
+    def active(self, month: Month) -> tuple[Village, ...]:
+        """The villages that take part in ``month`` (see Village.active)."""
+        return tuple(v for v in self.villages if v.active(month))
+
 
 def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:
     """The columns of 村名册.xlsx: fixed ones, then the programme's annual tasks."""
@@ -89,6 +103,11 @@ def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         FieldSpec(id="name", label="村（社区）名称", type="text", max_length=30),
         FieldSpec(id="aliases", label="别名", type="text", required=False, hint="村里可能写成的其他名称，用顿号“、”分隔，如：青龙、青龙村委会。"),
         FieldSpec(id="emails", label="上报邮箱", type="text", required=False, hint="本村报送月报所用的邮箱，多个用分号“;”分隔。"),
-        FieldSpec(id="population", label="户籍人口", type="integer", min=0, unit="人"),
+        FieldSpec(id="population", label="户籍人口", type="integer", min=1, unit="人",
+                  hint="按户籍人口计算比率和上限，不能为 0。"),
         *(FieldSpec(id=t.id, label=t.label, type="number", min=0, decimals=0) for t in task_specs),
+        FieldSpec(id="start_month", label="起始月份", type="text", max_length=10, required=False,
+                  hint="年中新加入考核的村填第一个参加的月份，如 2026-06；之前的月份不算未报，任务按加入后的月份计。一直参加的不填。"),
+        FieldSpec(id="end_month", label="停止月份", type="text", max_length=10, required=False,
+                  hint="合并、撤销的村填从哪个月起不再参加考核，如 2026-09；之后不再催报、不参加排名。一直参加的不填。"),
     )

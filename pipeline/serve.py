@@ -78,33 +78,37 @@ class Service:
         ctx = self.context()
         period = Month.parse(str(body.get("period", ""))) if action not in ("collect",) or body.get("period") else None
 
+        def month() -> Month:  # every action but collect names its period (parsed above, or refused)
+            assert period is not None
+            return period
+
         def progress(i: int, n: int, name: str) -> None:
             job.done, job.total, job.current = i, n, name
 
         if action == "templates":
-            paths = api.make_templates(ctx, period)
+            paths = api.make_templates(ctx, month())
             return {"message": f"已生成 {len(paths)} 份模板", "folder": str(paths[0].parent) if paths else ""}
         if action == "send-templates":
-            out = api.send_templates(ctx, period, dry_run=bool(body.get("dry_run")))
+            out = api.send_templates(ctx, month(), dry_run=bool(body.get("dry_run")))
             return {"message": f"已发送 {out.sent} 封模板邮件", "problems": [p.to_dict() for p in out.problems]}
         if action == "collect":
             summary = api.collect(ctx, progress=progress)
-            result = {"message": summary.line, "problems": [p.to_dict() for p in summary.problems]}
+            collected: dict[str, Any] = {"message": summary.line, "problems": [p.to_dict() for p in summary.problems]}
             if period:
-                result["status"] = status_view(api.status(ctx, period), period).to_dict()
-            return result
+                collected["status"] = status_view(api.status(ctx, period), period).to_dict()
+            return collected
         if action == "validate":
-            view = problems_view(ctx, period)
+            view = problems_view(ctx, month())
             return {"message": view.note, "problems": view.to_dict()}
         if action == "consolidate":
-            result = api.consolidate(ctx, period)
-            return {"message": f"已生成汇总表 {result.path.name}", "path": str(result.path), "ranking": ranking_view(result).to_dict()}
+            done = api.consolidate(ctx, month())
+            return {"message": f"已生成汇总表 {done.path.name}", "path": str(done.path), "ranking": ranking_view(done).to_dict()}
         if action == "remind":
-            out = api.remind(ctx, period, dry_run=bool(body.get("dry_run")))
+            out = api.remind(ctx, month(), dry_run=bool(body.get("dry_run")))
             return {"message": f"已发送催报 {out.sent} 封" if not body.get("dry_run") else f"将催报 {len(out.replies)} 个村",
                     "to": [r.to for r in out.replies], "problems": [p.to_dict() for p in out.problems]}
         if action == "open-summary":
-            path = ctx.workspace.summary_path(period)
+            path = ctx.workspace.summary_path(month())
             if not path.exists():
                 raise HuizongError(Problem("X006", detail=f"{path.name}（请先汇总排名）"))
             _open_file(path)

@@ -49,7 +49,11 @@ def village_statuses(registry: Registry, rows: list[Any], period: Month, deadlin
     out = []
     for v in registry.villages:
         subs = by_village.get(v.code, [])
+        if not v.active(period) and not subs:  # before its 起始月份 or from its 停止月份: neither 未报 nor ranked
+            continue
         st = VillageStatus(v.code, v.name, MISSING, submissions=[r["id"] for r in subs])
+        if not v.active(period):
+            st.note = "本期不参加考核（见村名册起始/停止月份）"
         accepted = [r for r in subs if r["status"] == ACCEPTED]
         if accepted:
             best = max(accepted, key=lambda r: r["version"])

@@ -52,7 +52,7 @@ def state_counts(statuses: list[Any]) -> str:
 
 def ranking_view(result: Any) -> View:
     """From an api.Consolidation: rank, change, total and categories, with the praise/criticism bands."""
-    from .workbook.summary.notice import rank_change
+    from .workbook.summary import rank_change
 
     scored = result.scored
     label = scored.rules.total_label if scored.rules else "总分"

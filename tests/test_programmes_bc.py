@@ -79,8 +79,26 @@ def test_b_forced_bottom_veto_and_criticism(b):
     verdict = dict(zip(s.codes, s.verdicts))
     assert verdict["A"] == "通报批评"
     assert verdict["C"] == verdict["D"] == verdict["E"] == "通报表扬"
-    # of the bottom three, only those below the line (total < 90) are criticised: F (95), G (94) are not
+    # of the bottom three, only those below target (a rate under its target) are criticised: F and G meet every target
     assert verdict["F"] == verdict["G"] == ""
+
+
+def test_b_bottom_three_below_target_are_criticised(b):
+    villages = [village(x) for x in "ABCDEF"]
+    rows = [row(x, "2026-10", **B_GOOD) for x in "ABCDE"] + [row("F", "2026-10", **{**B_GOOD, "early_registered": 7})]  # 70 % < 72 %
+    entries = [monthly_entry(x, "2026-10", key_work_points=10 - i) for i, x in enumerate("ABCDEF")]
+    s = score(b, villages, rows, entries)
+    verdict = dict(zip(s.codes, s.verdicts))
+    assert verdict["F"] == "通报批评" and verdict["D"] == verdict["E"] == ""
+
+
+def test_b_pays_whole_cases_from_the_month_alone(b):
+    villages = [village("A", task_early_cases=50)]  # monthly target 50 / 12 = 4.17
+    rows = [row("A", "2026-09", **{**B_GOOD, "early_registered": 10, "pregnancies_new": 10}), row("A", "2026-10", **B_GOOD)]
+    s = score(b, villages, rows, [monthly_entry("A", "2026-10")])
+    rewards = {r.name: float(r.amounts[0]) for r in s.rewards}
+    assert rewards["超早孕建册任务补贴"] == 200 * 3  # 8 − 4.17 = 3.83 cases: 3 whole cases, never 3.83
+    assert rewards["早孕建册工作补贴"] == 50 * 8  # October's 8, not September's and October's 18
 
 
 def test_b_monthly_subsidies_and_quarterly_rewards(b):
@@ -119,10 +137,42 @@ def test_c_rate_over_the_season_ranked_lowest_first_with_tiers_and_flags(c):
     assert dict(zip(s.codes, reward.amounts.tolist())) == {"A": 800, "B": 500, "C": 200, "D": 0}
     assert reward.due is False  # the season ends in December: an estimate until then
     flags = dict(zip(s.codes, s.flags))
-    assert flags["C"] == ["组织不力、措施不实（诱杀或喷药不足 3 次）"]  # bait rounds 1 + 1 = 2, 3 are required
-    assert flags["A"] == []
+    # bait rounds are due by the end of June and judged from July: C did 1 + 1 = 2 of 3; spray rounds
+    # are due by the season's end (December), so nobody is criticised for them in July
+    assert flags["C"] == ["组织不力、措施不实（诱杀不足 3 次）"]
+    assert flags["A"] == flags["B"] == flags["D"] == []
     assert dict(zip(s.codes, s.verdicts))["C"] == "通报批评"
     assert Month(2026, 5) not in s.data.months  # the season starts in June
+
+
+def test_c_round_requirements_are_judged_only_when_due(c):
+    villages = [village(x) for x in "AB"]
+    june = [row("A", "2026-06", fruits_checked=1000, fruits_infested=1, bait_rounds=1, spray_rounds=0),
+            row("B", "2026-06", fruits_checked=1000, fruits_infested=2, bait_rounds=3, spray_rounds=1)]
+    s = score(c, villages, june, period="2026-06")
+    assert s.flags == [[], []] and set(s.verdicts) == {""}  # in June nothing is due yet
+    later = june + [row(x, m, fruits_checked=1000, fruits_infested=1, bait_rounds=0, spray_rounds=1 if x == "B" else 0)
+                    for m in ("2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12") for x in "AB"]
+    s = score(c, villages, later, period="2026-12")
+    flags = dict(zip(s.codes, s.flags))
+    assert flags["A"] == ["组织不力、措施不实（诱杀不足 3 次）", "组织不力、措施不实（喷药不足 3 次）"]
+    assert flags["B"] == []  # 3 bait rounds in June, 1 + 6 spray rounds by December
+
+
+def test_c_a_village_that_checked_no_fruit_is_not_ranked_first(c):
+    from pipeline.score.report import scored_table
+
+    villages = [village(x) for x in "ABC"]
+    rows = [row("A", "2026-07", fruits_checked=0, fruits_infested=0, bait_rounds=3, spray_rounds=1),
+            row("B", "2026-07", fruits_checked=1000, fruits_infested=1, bait_rounds=3, spray_rounds=1),
+            row("C", "2026-07", fruits_checked=1000, fruits_infested=4, bait_rounds=3, spray_rounds=1)]
+    s = score(c, villages, rows, period="2026-07")
+    assert s.codes == ["B", "C"] and s.rank.tolist() == [1, 2]
+    assert [(v.code, flags) for v, flags in s.unranked] == [("A", ["未开展检查（检查果数为 0，无虫果率）"])]
+    (reward,) = s.rewards
+    assert reward.amounts.tolist() == [800, 0]  # A gets nothing: no rate, no reward
+    table = scored_table(s, [])
+    assert {"code": "A", "name": "社区A", "state": "不参与排名", "flags": ["未开展检查（检查果数为 0，无虫果率）"]} in table["not_scored"]
 
 
 NEW_PROGRAMME = textwrap.dedent("""\
@@ -147,7 +197,7 @@ NEW_PROGRAMME = textwrap.dedent("""\
     scoring:
       items:
         - {code: R1, name: 巡河完成率, max: 80, base: "IF(patrols_due=0,80,80*patrols_done/patrols_due)"}
-        - {code: R2, name: 问题整改, max: 20, base: "MIN(20,5*problems_fixed)", bonus: "MAX(0,problems_fixed-4)"}
+        - {code: R2, name: 问题整改, max: 20, base: "MIN(20,5*problems_fixed)", bonus: "MAX(0,problems_fixed-4)", bonus_max: 4}
     """)
 
 

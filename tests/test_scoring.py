@@ -98,7 +98,7 @@ def test_c31_is_scored_per_assessment_period_and_added(programme):
     assert value(s, "A", "C3.1@1") == pytest.approx(25)
     assert value(s, "A", "C3.1@2") == pytest.approx(25)
     assert value(s, "A", "C3.1") == pytest.approx(65)
-    assert value(s, "A", "C3.1", "bonus") == pytest.approx(150)
+    assert value(s, "A", "C3.1", "bonus") == pytest.approx(5)  # 5 × 30 = 150, capped at 5 a 考核季 (spec, 2026-11-27)
     # in April only the first 考核季 has begun: it alone counts, and so does the attainable maximum
     april = score(programme, [village("A")], rows[:2] + [row("A", "2026-04")], period="2026-04")
     assert value(april, "A", "C3.1") == pytest.approx(15)
@@ -125,10 +125,10 @@ def test_c32_targets_released_4_3_3(programme, period, regs, base, bonus):
 
 
 def test_c4_ratio_bonus_and_followup_deduction(programme):
-    rows = [row("A", "2026-10", prepreg_checks=56, followups_due=5, followups_done=3)]
+    rows = [row("A", "2026-10", prepreg_checks=54, followups_due=5, followups_done=3)]
     s = score(programme, [village("A")], rows)
     assert value(s, "A", "C4") == pytest.approx(120 - 4)
-    assert value(s, "A", "C4", "bonus") == pytest.approx(5 * 6)
+    assert value(s, "A", "C4", "bonus") == pytest.approx(5 * 4)  # under its cap of 24
 
 
 def test_information_and_publicity_items(programme):
@@ -150,11 +150,11 @@ def test_information_and_publicity_items(programme):
 
 
 def test_health_support_and_association_items(programme):
-    rows = [row("A", "2026-10", child_health_managed=210, special_family_visits=2, newborn_visits=3, elderly_checks=150,
+    rows = [row("A", "2026-10", child_health_managed=202, special_family_visits=2, newborn_visits=3, elderly_checks=150,
                 support_cases_due=10, support_cases_paid=8, relief_amount_due=1000, relief_amount_paid=900)]
     s = score(programme, [village("A")], rows, [entry("A", Q3, misuse_cases=1, support_plan_done=1, association_score=17)])
     assert value(s, "A", "C6.1") == pytest.approx(180)
-    assert value(s, "A", "C6.1", "bonus") == pytest.approx(5 * 10 + 20 * 2 + 5 * 3)
+    assert value(s, "A", "C6.1", "bonus") == pytest.approx(5 * 2 + 2 * 2 + 1 * 3)  # under its cap of 36
     assert value(s, "A", "C6.2") == pytest.approx(40 * 150 / 300)
     assert value(s, "A", "C7.1") == pytest.approx(40 * 80 / 90)
     assert value(s, "A", "C7.1", "bonus") == pytest.approx(0)

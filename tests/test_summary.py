@@ -67,12 +67,16 @@ def test_sheets_and_ranked_notice(demo):
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
     assert ws.print_title_rows.replace("$", "") == "6:6"
     names = [ws.cell(row=r, column=3).value for r in range(7, 7 + len(demo.consolidation.scored.index))]
-    ranks = [ws.cell(row=r, column=1).value for r in range(7, 7 + len(names))]
+    # 名次 is a live formula over the totals (its cached value is what viewers show)
+    assert all(str(ws.cell(row=r, column=1).value).startswith("='得分明细'!") for r in range(7, 7 + len(names)))
+    cached = openpyxl.load_workbook(path, data_only=True)["通报"]
+    ranks = [cached.cell(row=r, column=1).value for r in range(7, 7 + len(names))]
     assert ranks == sorted(ranks) and ranks[0] == 1
     grid = [[c.value for c in row] for row in ws.iter_rows()]
     flat = "\n".join(str(v) for row in grid for v in row if v is not None)
     assert "王岗村" in flat and "未报" in flat  # the village that never reports is listed, not scored
-    assert "通报表扬" in flat and "通报批评" in flat
+    # programme A has no rule for praise or criticism by rank (spec): the notice publishes none
+    assert "通报表扬" not in flat and "通报批评" not in flat
     assert "示例镇人民政府" in flat and "2026年11月9日" in flat
 
 
@@ -82,13 +86,17 @@ def test_stored_values_match_the_pipeline(demo):
     grid = values(path.read_bytes())
     wb = openpyxl.load_workbook(path)
     ws = wb["得分明细"]
-    header = {ws.cell(row=3, column=c).value: c for c in range(1, ws.max_column + 1)}
+    # blocks of columns stacked one under the other: each has its own header row (村代码, 村（社区）, …)
+    header = {ws.cell(row=r, column=c).value: (r, c) for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == "村代码"
+              for c in range(3, ws.max_column + 1) if ws.cell(row=r, column=c).value}
+    assert len({r for r, _ in header.values()}) > 1  # the 19-village demo does not fit one page width: several blocks
     for k in range(len(scored.index)):
         for comp in scored.plan.computations:
-            col = header[comp.label]
-            got = grid["得分明细"][3 + k][col - 1]
+            r, col = header[comp.label]
+            got = grid["得分明细"][r + k][col - 1]
             assert got == pytest.approx(float(scored.env[comp.key][k]), abs=1e-9), (comp.label, k)
-        assert grid["得分明细"][3 + k][header["总分"] - 1] == pytest.approx(float(scored.total[k]), abs=1e-9)
+        r, col = header["总分"]
+        assert grid["得分明细"][r + k][col - 1] == pytest.approx(float(scored.total[k]), abs=1e-9)
 
 
 @pytest.mark.libreoffice
@@ -100,7 +108,7 @@ def test_libreoffice_recalculation_reproduces_every_formula(demo, tmp_path):
     stored = values(path.read_bytes())
     # a deliberately wrong stored value proves LibreOffice really recalculates (not just shows what we stored)
     tampered = tmp_path / "tampered.xlsx"
-    _tamper(path, tampered, sheet_index=2, cell="C4", new_value="12345.678")  # 得分明细!C4 is a formula
+    _tamper(path, tampered, sheet_index=2, cell="C5", new_value="12345.678")  # 得分明细!C5 is a formula (first block, first village)
     original = tmp_path / "summary.xlsx"
     shutil.copy(path, original)
     out = tmp_path / "recalc"
@@ -116,8 +124,8 @@ def test_libreoffice_recalculation_reproduces_every_formula(demo, tmp_path):
         elif ours != theirs:
             mismatches.append((sheet, coord, ours, theirs))
     assert mismatches == []
-    assert at(values(tampered.read_bytes()), "得分明细", "C4") == pytest.approx(12345.678)
-    assert at(values(converted[1].read_bytes()), "得分明细", "C4") == pytest.approx(at(stored, "得分明细", "C4"))
+    assert at(values(tampered.read_bytes()), "得分明细", "C5") == pytest.approx(12345.678)
+    assert at(values(converted[1].read_bytes()), "得分明细", "C5") == pytest.approx(at(stored, "得分明细", "C5"))
 
 
 def _tamper(src: Path, dst: Path, sheet_index: int, cell: str, new_value: str) -> None:
@@ -156,10 +164,20 @@ def test_township_totals_are_the_sums_of_the_villages(demo):
     ws = wb["乡镇合计"]
     rows = {ws.cell(row=r, column=1).value: (ws.cell(row=r, column=2).value, ws.cell(row=r, column=3).value) for r in range(1, ws.max_row + 1)}
     d = scored.data
+    stocks = 0
     for f in scored.plan.programme.fields:
         month_total, ytd_total = rows[f.label]
         assert month_total == pytest.approx(float(np.nansum(d.monthly[d.period][f.id])))
-        assert ytd_total == pytest.approx(sum(float(np.nansum(d.monthly[m][f.id])) for m in d.months))
+        if f.stock:  # e.g. 宣传标语条数: each village's latest month, added up over the villages (never over months)
+            latest = 0.0
+            for i in range(len(d.villages)):
+                seen = [float(d.monthly[m][f.id][i]) for m in d.months if not np.isnan(d.monthly[m][f.id][i])]
+                latest += seen[-1] if seen else 0.0
+            assert ytd_total == pytest.approx(latest)
+            stocks += 1
+        else:  # a flow: every month of every village
+            assert ytd_total == pytest.approx(sum(float(np.nansum(d.monthly[m][f.id])) for m in d.months))
+    assert stocks == 1 and 150 < rows["宣传标语条数"][1] < 300  # about 10 slogans a village, never 10 months of them
     births = rows["本月出生数"][1]
     boys = sum(float(np.nansum(d.monthly[m]["births_boys"])) for m in d.months)
     girls = sum(float(np.nansum(d.monthly[m]["births_girls"])) for m in d.months)
@@ -224,3 +242,78 @@ def test_summary_with_fast_sheets_is_byte_identical(demo, monkeypatch):
     assert a.namelist() == b.namelist()
     assert all(a.read(n) == b.read(n) for n in a.namelist())
     assert b"<f>" in a.read("xl/worksheets/sheet2.xml")
+
+
+@pytest.mark.libreoffice
+def test_the_printed_summary_is_readable(demo, tmp_path):
+    """LibreOffice prints it (PDF): every sheet starts on a page with its title, nothing prints below
+    8 pt, and no chart runs across a page break."""
+    import os
+
+    lo.require("pdftotext", "pdfinfo", "pdftoppm")
+    pdf = lo.convert(demo.consolidation.path, "pdf", tmp_path)
+    pages = [p.replace(" ", "") for p in lo.pdf_pages_text(pdf)]
+    period = demo.period.chinese
+    # each sheet in order: its title and something from its first rows are on the same (first) page
+    firsts = []
+    for title, first_rows in (("排名通报", "名次变化"), (f"得分明细（{period}）", "村代码"), (f"原始数据（{period}）", "村代码"),
+                              (f"计算说明（{period}）", "代入数值"), (f"合计（{period}）", "分子（本年累计）"), (f"奖惩（{period}）", "日期/考核季"),
+                              (f"数据质量（{period}）", "本年缺报月份"), ("图表", "各村总分")):
+        page = next(i for i, text in enumerate(pages) if title in text)
+        assert first_rows in pages[page], (title, page)
+        firsts.append(page)
+    assert firsts == sorted(firsts) and firsts[0] == 0
+    assert "第1页，共" in pages[0]
+    # the ranked notice of 19 villages is one page
+    assert firsts[1] == 1
+    # no text below 8 pt (a word's box is about 0.91 of its font size in points)
+    small = []
+    for n in range(1, len(pages) + 1):
+        small += [(n, w[0], round((w[4] - w[2]) / 0.91, 1)) for w in lo.pdf_words(pdf, n) if (w[4] - w[2]) / 0.91 < 8]
+    assert small == []
+    # charts: the bar chart (all villages, down to the last-ranked) on one page, the trend chart on the next
+    scored = demo.consolidation.scored
+    last = scored.data.villages[scored.index[scored.order()[-1]]].name
+    bar = next(i for i, text in enumerate(pages) if "各村总分" in text and "图表" in text)
+    assert last in pages[bar]
+    trend = next(i for i, text in enumerate(pages) if "全镇主要比率逐月走势" in text)
+    assert trend == bar + 1 and "2026年1月" in pages[trend]
+    if os.environ.get("HUIZONG_RENDER_DOCS") == "1":  # refresh the pictures in docs/ (one per sheet) and the page count
+        images = Path(__file__).resolve().parent.parent / "docs" / "images"
+        for name, page in zip(("通报", "得分明细", "原始数据", "计算说明", "乡镇合计", "奖惩", "数据质量", "图表"), firsts):
+            lo.render_page(pdf, page + 1, images / f"汇总-{name}.png", dpi=70)
+        lo.render_page(pdf, trend + 1, images / "汇总-图表2.png", dpi=70)
+        (images / "汇总-页数.txt").write_text(f"{len(pages)}\n", encoding="utf-8")
+
+
+@pytest.mark.libreoffice
+def test_correcting_an_input_reranks_in_the_spreadsheet(demo, tmp_path):
+    """名次 and 名次变化 are live: raising the last village's registered bonus in 原始数据 makes it first
+    once LibreOffice recalculates, in 得分明细 and in the 通报."""
+    lo.require()
+    path = demo.consolidation.path
+    scored = demo.consolidation.scored
+    last = scored.order()[-1]
+    wb = openpyxl.load_workbook(path)
+
+    def find(sheet: str, header: str) -> tuple[int, int]:
+        ws = wb[sheet]
+        return next((r, c) for r in range(1, ws.max_row + 1) for c in range(1, ws.max_column + 1) if ws.cell(row=r, column=c).value == header)
+
+    r, c = find("原始数据", "加分扣分登记：加分")
+    cell = f"{openpyxl.utils.get_column_letter(c)}{r + 1 + last}"
+    tampered = tmp_path / "raised.xlsx"
+    _tamper(path, tampered, sheet_index=3, cell=cell, new_value="500")
+    out = tmp_path / "recalc"
+    out.mkdir()
+    grid = values(lo.convert(tampered, "xlsx:Calc MS Excel 2007 XML", out).read_bytes())
+    rank_r, rank_c = find("得分明细", "名次")
+    change_r, change_c = find("得分明细", "名次变化")
+    assert grid["得分明细"][rank_r + last][rank_c - 1] == 1
+    first = scored.order()[0]
+    assert grid["得分明细"][rank_r + first][rank_c - 1] == 2
+    before = int(scored.previous_rank[last])
+    assert grid["得分明细"][change_r + last][change_c - 1] == (f"↑{before - 1}" if before > 1 else "→0")
+    notice = grid["通报"]
+    row = next(i for i, line in enumerate(notice) if len(line) > 2 and str(line[2]).startswith(scored.data.villages[scored.index[last]].name))
+    assert notice[row][0] == 1

@@ -23,6 +23,7 @@ from ..problems import Problem
 from ..workspace import atomic_write
 from .checker import Checked, Checker
 from .faults import crash_point
+from .outliers import add_outlier_warnings
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -145,6 +146,7 @@ def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: 
         for i, (a, (check, annotated)) in enumerate(zip(batch, checks), start=first):
             if progress:
                 progress(i, total, a.path.name)
+            add_outlier_warnings(ctx, ledger, check)
             feedback = write_feedback(ctx, check, a.data, a.path, a.digest, annotated) if check.status == REJECTED else None
             arrival = Arrival("folder", a.ref, a.path.name, a.digest, len(a.data), a.path.suffix.lower(), None, _arrived(a.st.st_mtime))
             rows.append((a, feedback, ledger.record_in(db, arrival, outcome_for(ctx, check, feedback))))

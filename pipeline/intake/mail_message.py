@@ -35,6 +35,7 @@ from .faults import crash_point
 from .folder import Collected, CollectSummary, outcome_for, write_feedback
 from .mailbox import Fetched
 from .mime import Message, parse_message
+from .outliers import add_outlier_warnings
 from .replies import Result, message_reply
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
     with ledger.transaction() as db:
         for index, (attachment, check, file_digest) in enumerate(checks):
             name = attachment.name
+            add_outlier_warnings(ctx, ledger, check)
             feedback = _feedback(ctx, check, attachment.data, name, file_digest, summary, where)
             ref = f"mail:{box.key}:{box.uidvalidity}:{uid}:{index}:{file_digest}"
             arrival = Arrival("mail", ref, name, file_digest, len(attachment.data), Path(name).suffix.lower(), message.sender,

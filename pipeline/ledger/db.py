@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ACCEPTED, REJECTED, PENDING, DUPLICATE = "已接收", "退回", "待确认", "重复"
+CONFIRMED = "已核实"  # a decision: the township checked an accepted report's out-of-line numbers
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -194,6 +195,35 @@ class Ledger:
             )
             return db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
 
+    def confirm(self, submission_id: int, note: str) -> sqlite3.Row:
+        """The clerk's decision that an accepted report's out-of-line numbers are right (recorded, with the reason)."""
+        with self.transaction() as db:
+            sub = db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+            if sub is None or sub["status"] != ACCEPTED:
+                raise LookupError(submission_id)
+            db.execute(
+                "INSERT INTO decisions(submission_id, decision, village_code, period, note, decided_at) VALUES (?,?,?,?,?,?)",
+                (submission_id, CONFIRMED, sub["village_code"], sub["period"], note, now()),
+            )
+            return sub
+
+    def flagged(self, programme: str, periods: list[str], code: str) -> list[sqlite3.Row]:
+        """The current accepted versions whose problems include ``code`` (e.g. an outlier warning), each with
+        ``confirmed`` = 1 when the township has decided on that submission (accepted it or confirmed its numbers)."""
+        if not periods:
+            return []
+        marks = ",".join("?" * len(periods))
+        return self.conn.execute(
+            f"""SELECT s.id, s.village_code, s.village_name, s.period, s.problems_json,
+                       EXISTS(SELECT 1 FROM decisions d WHERE d.submission_id = s.id) AS confirmed
+                FROM submissions s
+                WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) AND s.problems_json LIKE ?
+                  AND s.version = (SELECT MAX(version) FROM submissions t
+                                   WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)
+                ORDER BY s.village_code, s.period""",
+            (programme, ACCEPTED, *periods, f'%"{code}"%', ACCEPTED),
+        ).fetchall()
+
     def submissions(self, period: str | None = None) -> list[sqlite3.Row]:
         sql = (
             "SELECT s.*, r.original_name, r.received_at, r.source, r.sender FROM submissions s"
@@ -209,6 +239,22 @@ class Ledger:
             " JOIN receipts r ON r.id = s.receipt_id WHERE s.id = ?",
             (submission_id,),
         ).fetchone()
+
+    def accepted_fields(self, programme: str, periods: list[str], village_code: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """(village code, period, report fields) of the current accepted version per village and month;
+        ``village_code``: that village only (its history, for the plausibility check)."""
+        if not periods:
+            return []
+        marks = ",".join("?" * len(periods))
+        where, args = ("AND s.village_code = ?", [village_code]) if village_code is not None else ("", [])
+        rows = self.conn.execute(
+            f"""SELECT s.village_code, s.period, s.record_json FROM submissions s
+                WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) {where}
+                  AND s.version = (SELECT MAX(version) FROM submissions t
+                                   WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
+            (programme, ACCEPTED, *periods, *args, ACCEPTED),
+        ).fetchall()
+        return [(r["village_code"], r["period"], (json.loads(r["record_json"] or "{}").get("fields") or {})) for r in rows]
 
     def latest_accepted(self, programme: str, periods: list[str]) -> Iterator[sqlite3.Row]:
         """The current (highest) accepted version per village and month, with its stored record.

@@ -39,6 +39,8 @@ class FieldSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any], section: str = "") -> FieldSpec:
         d = dict(d)
+        if d.get("type") == "percent":  # a rate is a state, never added up over months
+            d.setdefault("aggregate", "latest")
         d["values"] = tuple(d.get("values", ()))
         d["example"] = tuple(d.get("example", ()))
         return cls(section=section, **d)
@@ -46,6 +48,19 @@ class FieldSpec:
     @property
     def numeric(self) -> bool:
         return self.type in ("integer", "number", "percent")
+
+    @property
+    def stock(self) -> bool:
+        """A stock (月末数: the latest month counts) rather than a flow (本月数: months add up)."""
+        return self.aggregate == "latest"
+
+    def label_over(self, months: str) -> str:
+        """The field's name for a value over ``months``: "month" (one month's report, as labelled),
+        "ytd" (累计 for a flow, 月末 for a stock: the latest month's)."""
+        if months == "month":
+            return self.label
+        base = self.label[2:] if self.label.startswith("本月") and len(self.label) > 2 else self.label
+        return f"{base}（月末）" if self.stock else f"{base}（累计）"
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,11 @@ class Programme:
     def all_inputs(self) -> tuple[FieldSpec, ...]:
         """Every single-cell input of the form: body and footer."""
         return self.fields + self.footer
+
+    @property
+    def window(self) -> str:
+        """What scores count: "ytd" (the year so far) or "month" (the reporting month alone)."""
+        return str((self.raw.get("scoring") or {}).get("window", "ytd"))
 
     def field(self, fid: str) -> FieldSpec:
         for f in self.all_inputs:

@@ -76,7 +76,7 @@ FUNCTIONS = {
     # name: (min args, max args or None)
     "IF": (2, 3), "IFS": (2, None), "AND": (1, None), "OR": (1, None), "NOT": (1, 1),
     "MIN": (1, None), "MAX": (1, None), "ABS": (1, 1), "ROUND": (1, 2), "ROUNDUP": (1, 2),
-    "ROUNDDOWN": (1, 2), "SUM": (1, None), "IFERROR": (2, 2),
+    "ROUNDDOWN": (1, 2), "SUM": (1, None), "IFERROR": (2, 2), "INT": (1, 1),
 }
 _COMPARE = ("=", "<>", "<", ">", "<=", ">=")
 
@@ -281,7 +281,7 @@ def _eval(node: Node, env: Mapping[str, Value]) -> Value:
         no = _eval(args[2], env) if len(args) > 2 else False
         return np.where(cond, _num(yes), _num(no))
     if fn == "IFS":
-        result = np.nan
+        result: Any = np.nan
         for i in range(len(args) - 2, -1, -2):
             result = np.where(np.asarray(_eval(args[i], env), dtype=bool), _num(_eval(args[i + 1], env)), result)
         return result
@@ -304,6 +304,8 @@ def _eval(node: Node, env: Mapping[str, Value]) -> Value:
         return _reduce(np.add, nums)
     if fn == "ABS":
         return np.abs(nums[0])
+    if fn == "INT":  # Excel's INT: rounds down (whole cases of money are never paid for 0.25 of one)
+        return np.floor(nums[0])
     digits = nums[1] if len(nums) > 1 else 0.0
     return _round_half_away(nums[0], digits, {"ROUND": "round", "ROUNDUP": "up", "ROUNDDOWN": "down"}[fn])
 
@@ -337,6 +339,17 @@ def to_excel(node: Node, ref: Callable[[str], str]) -> str:
 def with_values(node: Node, values: Mapping[str, str]) -> str:
     """The formula with every name replaced by its (already formatted) value — for 计算说明."""
     return _render(node, lambda n: values[n], {}, excel=False)
+
+
+def words(node: Node, values: Mapping[str, str], veto: bool = False) -> str:
+    """The formula in words for 计算说明: a top-level IF reads 若…，则…；否则…, and with ``veto`` (an item's
+    base) an IF whose answer is 0 reads as the 一票否决 it is."""
+    if isinstance(node, Call) and node.fn == "IF" and len(node.args) == 3:
+        cond, yes, no = (with_values(a, values) for a in node.args)
+        if veto and isinstance(node.args[1], Num) and node.args[1].value == 0:
+            return f"若 {cond}，一票否决（计 0 分）；否则 {no}"
+        return f"若 {cond}，则 {yes}；否则 {no}"
+    return with_values(node, values)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from ..programme.calendar import PeriodSoFar, months_elapsed, periods_so_far, year_months, year_start
+from ..programme.calendar import PeriodSoFar, periods_so_far, year_months, year_start
 from ..programme.config import FieldSpec, Programme
 from ..programme.periods import Month
 from ..registry import Registry, Village
@@ -53,8 +53,10 @@ class Consolidated:
         return [v.code for v in self.villages]
 
     def missing_months(self, code: str) -> list[Month]:
+        """Months of the year so far the village should have reported (it took part) but did not."""
         got = set(self.month_reported.get(code, []))
-        return [m for m in self.months if m not in got]
+        village = next((v for v in self.villages if v.code == code), None)
+        return [m for m in self.months if m not in got and (village is None or village.active(m))]
 
 
 def monthly_fields(p: Programme) -> list[FieldSpec]:
@@ -86,6 +88,7 @@ class _Decoder:
 
     def decode(self, record_json: str) -> tuple[dict[str, Any], dict[str, float]]:
         """The record's fields, and the derived counts (which take precedence over a field of the same id)."""
+        record: Any
         try:
             record = self.decoder.decode(record_json)
         except (msgspec.DecodeError, msgspec.ValidationError):  # e.g. Infinity, written by an earlier version
@@ -171,7 +174,8 @@ def consolidate(
     month_reported = {code: [m for m in ms if m in in_year] for code, ms in reports.reported.items()}
     month_reported = {code: ms for code, ms in month_reported.items() if ms}
     submissions = {key: sid for key, sid in reports.submission_ids.items() if key[1] in in_year}
-    reported = np.array([period in month_reported.get(v.code, []) for v in villages])
+    # a village takes part from its 起始月份 until its 停止月份: before or after, it is not ranked
+    reported = np.array([period in month_reported.get(v.code, []) and v.active(period) for v in villages])
 
     def aggregate_over(fid: str, ms: list[Month]) -> np.ndarray:
         if not ms:
@@ -191,15 +195,17 @@ def consolidate(
     by_period = {(f.id, ps.index): aggregate_over(f.id, list(ps.months)) for f in specs for ps in so_far}
     register, register_year, reg_by_period, register_missing = _register(p, villages, index, period, so_far, entries, window)
 
-    # targets: the annual task released by the weights of the 考核季 begun so far (4:3:3);
+    # targets: the annual task released by the weights of the 考核季 begun so far (4:3:3); a village
+    # that joins mid-year is set only the share of each 考核季 from its 起始月份 (spec, 2026-11-27);
     # a monthly programme's target is the annual task spread evenly over its reporting months
     targets: dict[str, np.ndarray] = {}
+    shares = {ps.index: np.array([(ps.period.weight or 0.0) * _taking_part(v, ps) for v in villages]) for ps in so_far}
     for t in p.tasks:
         annual = np.array([float(v.tasks.get(t.id, 0.0)) for v in villages])
-        share = 1 / len(p.report_months) if window == "month" else sum(ps.period.weight or 0.0 for ps in so_far)
+        share = np.full(n, 1 / len(p.report_months)) if window == "month" else sum((shares[ps.index] for ps in so_far), np.zeros(n))
         targets[f"t:{t.id}"] = annual * share
         for ps in so_far:
-            targets[f"t:{t.id}@{ps.index}"] = annual * (ps.period.weight or 0.0)
+            targets[f"t:{t.id}@{ps.index}"] = annual * shares[ps.index]
 
     start = year_start(p, period).first_day
     adj: dict[str, list[Adjustment]] = defaultdict(list)
@@ -211,6 +217,15 @@ def consolidate(
                      register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year)
     c.inputs = _plan_inputs(plan, c, reg_by_period)
     return c
+
+
+def _taking_part(v: Village, ps: PeriodSoFar) -> float:
+    """The share of a 考核季's months in which the village takes part (1 for a village there all year)."""
+    if (v.start is None and v.end is None) or not ps.months:
+        return 1.0
+    first = ps.months[0]
+    inside = [first.shift((number - first.month) % 12) for number in ps.period.months]  # every month of it, begun or not
+    return sum(1 for m in inside if v.active(m)) / len(inside)
 
 
 def _register(
@@ -268,8 +283,8 @@ def _plan_inputs(plan: Plan, c: Consolidated, reg_by_period: dict[tuple[str, int
             out[key] = c.targets.get(f"t:{task}" if scope is None else f"t:{task}@{scope}", np.zeros(n))
         elif name == "population":
             out[key] = population
-        elif name == "months_elapsed":
-            out[key] = np.full(n, float(months_elapsed(plan.programme, c.period)))
+        elif name == "months_elapsed":  # for a village that joined mid-year: the months since it joined
+            out[key] = np.array([float(sum(1 for m in c.months if v.active(m))) for v in c.villages])
         elif name in tasks:
             out[key] = tasks[name]
         elif name in c.register:

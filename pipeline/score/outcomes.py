@@ -19,9 +19,16 @@ from .plan import SPECIAL_NAMES
 class Flag:
     name: str
     node: Node
-    effect: str  # criticise / bottom / veto
+    effect: str  # criticise / bottom / veto / unranked
     scope: str  # period / year
     text: str
+    from_month: int | None = None  # judged from this month of the year on (before: shown as progress only)
+
+    def due(self, month: int, months: list[int]) -> bool:
+        """Is the flag judged in ``month``? ``months``: the programme's reporting months in order."""
+        if self.from_month is None:
+            return True
+        return months.index(month) >= months.index(self.from_month) if month in months and self.from_month in months else month >= self.from_month
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Rules:
     rewards: tuple[Reward, ...]
     rank_rewards: tuple[dict[str, Any], ...]
     total_label: str
+    show: tuple[str, ...] = ()  # fields whose values the 通报's 备注 lists (progress towards a requirement)
 
 
 @dataclass
@@ -87,7 +95,7 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     for i, f in enumerate(scoring.get("flags") or []):
         node = compile_formula(f"scoring.flags[{i}]", f["when"], known)
         if node is not None:
-            flags.append(Flag(f["name"], node, f["effect"], f.get("scope", "period"), f["when"]))
+            flags.append(Flag(f["name"], node, f["effect"], f.get("scope", "period"), f["when"], f.get("from_month")))
     rewards = []
     for i, r in enumerate(scoring.get("rewards") or []):
         target = r.get("target")
@@ -99,17 +107,23 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     criticise_if = None
     if ranking.get("criticise_if"):
         criticise_if = compile_formula("scoring.ranking.criticise_if", ranking["criticise_if"], known)
+    for f in ranking.get("show") or ():
+        if f not in {x.id for x in p.fields} | register_fields:
+            problems.append(Problem("C002", file=p.source, field="scoring.ranking.show", detail=f"“{f}”不是月报或登记表中的字段"))
     if problems:
         raise HuizongError(problems)
     return Rules(
         order=ranking.get("order", "desc"),
-        praise_top=int(ranking.get("praise_top", 3)),
-        criticise_bottom=int(ranking.get("criticise_bottom", 3)),
+        # praise and criticism only where the programme says so: a notice that criticises by rank
+        # without a rule for it publishes a judgement nobody made
+        praise_top=int(ranking.get("praise_top", 0)),
+        criticise_bottom=int(ranking.get("criticise_bottom", 0)),
         criticise_if=criticise_if,
         flags=tuple(flags),
         rewards=tuple(rewards),
         rank_rewards=tuple(scoring.get("rank_rewards") or ()),
         total_label=str(scoring.get("total_label") or "总分"),
+        show=tuple(ranking.get("show") or ()),
     )
 
 
@@ -122,11 +136,18 @@ def amounts(node: Node, env: dict[str, Any], n: int) -> np.ndarray:
     return np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0)
 
 
+TIE = 1e-6  # totals closer than this are equal: the same score summed in another order must not split a tie
+
+
 def ranks(total: np.ndarray, order: str, forced_bottom: np.ndarray) -> np.ndarray:
-    """Competition ranks (1, 2, 2, 4); villages forced to the bottom rank after all the others."""
+    """Competition ranks (1, 2, 2, 4); villages forced to the bottom rank after all the others.
+
+    A total is better than another only by more than :data:`TIE` (the summary's live rank
+    formulas use the same tolerance).
+    """
     t = np.asarray(total, dtype=float)
     key = -t if order == "desc" else t
-    better = key[None, :] < key[:, None]
+    better = key[None, :] < key[:, None] - TIE
     forced = np.asarray(forced_bottom, dtype=bool)
     # i is behind j when j is not forced and i is, or both in the same group and j is better
     behind = (~forced[None, :] & forced[:, None]) | ((forced[None, :] == forced[:, None]) & better)

@@ -38,6 +38,19 @@ class Item:
     bonus_text: str
     explain: str = ""
     labels: tuple[tuple[str, str], ...] = ()
+    bonus_max: float | None = None  # the most the item's bonus adds (per-period items: over all 考核季)
+    period_bonus_max: float | None = None  # per-period items: the most one 考核季 adds
+
+    def attainable(self, periods: int) -> float:
+        """Base maximum at a period with ``periods`` 考核季 begun."""
+        return self.period_max * periods if self.per_period else self.max
+
+    def bonus_cap(self, periods: int) -> float:
+        """The most the bonus can add at a period with ``periods`` 考核季 begun (0 without a bonus)."""
+        if self.bonus is None:
+            return 0.0
+        caps = [c for c in (self.bonus_max, (self.period_bonus_max * periods if self.per_period and self.period_bonus_max is not None else None)) if c is not None]
+        return min(caps) if caps else float("inf")
 
     def label(self, name: str) -> str:
         return dict(self.labels).get(name, name)
@@ -84,6 +97,11 @@ class Plan:
 
     def item(self, code: str) -> Item:
         return next(i for i in self.items if i.code == code)
+
+
+def raw_key(key: str) -> str:
+    """Where run_plan keeps a clamped computation's value before clamping."""
+    return f"{key}~raw"
 
 
 def input_key(name: str, scope: int | None) -> str:
@@ -140,6 +158,15 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
         period_max = float(raw.get("period_max", 0) or 0)
         if per_period and not period_max:
             bad("period_max", "按考核季计分的项目须写 period_max（每个考核季的满分）")
+        # an uncapped bonus lets one mistyped number outweigh the whole base score: every bonus has a cap
+        bonus_max = raw.get("bonus_max")
+        period_bonus_max = raw.get("period_bonus_max")
+        if raw.get("bonus") and bonus_max is None:
+            bad("bonus_max", "有加分公式（bonus）的项目须写 bonus_max（本项加分上限），否则一个填错的数字就能决定名次")
+        if (bonus_max is not None or period_bonus_max is not None) and not raw.get("bonus"):
+            bad("bonus_max", "没有加分公式（bonus），不能写 bonus_max / period_bonus_max")
+        if period_bonus_max is not None and not per_period:
+            bad("period_bonus_max", "period_bonus_max 只用于按考核季计分（per_period: true）的项目；其他项目用 bonus_max")
         if base is None:
             continue
         items.append(Item(
@@ -147,6 +174,8 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
             base=base, bonus=bonus, lets=tuple(lets), target=target, per_period=per_period, period_max=period_max,
             base_text=str(raw["base"]), bonus_text=str(raw.get("bonus") or ""), explain=str(raw.get("explain") or ""),
             labels=tuple((raw.get("labels") or {}).items()),
+            bonus_max=None if bonus_max is None else float(bonus_max),
+            period_bonus_max=None if period_bonus_max is None else float(period_bonus_max),
         ))
     codes = [i.code for i in items]
     if len(set(codes)) != len(codes):
@@ -190,14 +219,17 @@ def _lay_out(plan: Plan, fields_by_period: set[str], periods: list[int]) -> None
             plan._keys.add(f"{prefix}:base")
             if item.bonus is not None:
                 use_inputs(item.bonus, item, scope, local)
-                plan.computations.append(Computation(f"{prefix}:bonus", item.code, f"{item.code} 加分{suffix}", item.bonus, scope, "bonus", 0.0, None, item.bonus_text))
+                cap = item.period_bonus_max if scope is not None else item.bonus_max
+                plan.computations.append(Computation(f"{prefix}:bonus", item.code, f"{item.code} 加分{suffix}", item.bonus, scope, "bonus", 0.0, cap, item.bonus_text))
                 plan._keys.add(f"{prefix}:bonus")
         if item.per_period:
             for role, label in (("base", "基本分"), ("bonus", "加分")):
                 if role == "bonus" and item.bonus is None:
                     continue
                 parts = tuple(Name(f"{item.code}@{s}:{role}") for s in periods) or (Num(0.0),)
-                plan.computations.append(Computation(f"{item.code}:{role}", item.code, f"{item.code} {label}合计", Call("SUM", parts), None, role))
+                cap = item.bonus_max if role == "bonus" else None
+                plan.computations.append(Computation(f"{item.code}:{role}", item.code, f"{item.code} {label}合计", Call("SUM", parts), None, role,
+                                                     0.0 if cap is not None else None, cap))
                 plan._keys.add(f"{item.code}:{role}")
 
 
@@ -220,6 +252,8 @@ def run_plan(plan: Plan, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     env: dict[str, Any] = dict(inputs)
     for c in plan.computations:
         value = np.asarray(evaluate(c.node, _Scoped(plan, env, c.item, c.scope)), dtype=float)
+        if c.lo is not None or c.hi is not None:  # the value before clamping: 计算说明 says in words what was cut off
+            env[raw_key(c.key)] = np.broadcast_to(value, next(iter(inputs.values())).shape).astype(float) if inputs else value
         if c.lo is not None:
             value = np.maximum(c.lo, value)
         if c.hi is not None:

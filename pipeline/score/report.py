@@ -56,12 +56,16 @@ def scored_table(scored: Scored, statuses: list[Any]) -> dict[str, Any]:
             ],
         })
     not_scored = [{"code": s.code, "name": s.name, "state": s.state} for s in statuses if s.state != "已报"]
+    not_scored += [{"code": v.code, "name": v.name, "state": "一票否决", "flags": flags} for v, flags in scored.vetoed]
+    not_scored += [{"code": v.code, "name": v.name, "state": "不参与排名", "flags": flags} for v, flags in scored.unranked]
     return {
+        "ok": True,
         "programme": {"id": p.id, "name": p.name, "version": p.version, "items": items},
         "period": str(scored.data.period),
         "months": [str(m) for m in scored.data.months],
         "assessment_periods": [{"name": ps.name, "months": [str(m) for m in ps.months], "ended": ps.ended} for ps in scored.data.periods],
         "attainable_max": scored.attainable,
+        "bonus_max": scored.bonus_attainable,
         "villages": villages,
         "not_scored": not_scored,
     }

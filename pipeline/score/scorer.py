@@ -41,7 +41,7 @@ class Scored:
     total: np.ndarray
     rank: np.ndarray
     previous_rank: np.ndarray  # 0 where there is none
-    attainable: float
+    attainable: float  # base maximum at the period (满分（截至本期）)
     category_scores: dict[str, np.ndarray] = field(default_factory=dict)
     rules: Rules | None = None
     flags: list[list[str]] = field(default_factory=list)  # flag names per scored village
@@ -49,6 +49,9 @@ class Scored:
     vetoed: list[tuple[Village, list[str]]] = field(default_factory=list)  # 一票否决: shown, not scored
     rewards: list[RewardResult] = field(default_factory=list)
     rank_reward: RankReward | None = None
+    bonus_attainable: float = 0.0  # the most all item bonuses together can add at the period (their caps)
+    forced_bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # ranked after all others
+    unranked: list[tuple[Village, list[str]]] = field(default_factory=list)  # cannot be ranked (flag effect unranked)
 
     @cached_property
     def codes(self) -> list[str]:
@@ -103,17 +106,23 @@ class Scorer:
         year_env = self._names_env(data, index, total, scope="year")
         raised: list[list[str]] = [[] for _ in range(n)]
         veto = np.zeros(n, dtype=bool)
+        unranked = np.zeros(n, dtype=bool)
         bottom = np.zeros(n, dtype=bool)
         criticised = np.zeros(n, dtype=bool)
         for flag in self.rules.flags:
+            if not flag.due(period.month, list(self.programme.report_months)):
+                continue  # a requirement not yet due is not judged (the 通报 shows progress instead)
             hit = truth(flag.node, year_env if flag.scope == "year" else names_env, n)
             for k in np.flatnonzero(hit):
                 raised[k].append(flag.name)
             veto |= hit & (flag.effect == "veto")
+            unranked |= hit & (flag.effect == "unranked")
             bottom |= hit & (flag.effect == "bottom")
             criticised |= hit & (flag.effect in ("criticise", "bottom"))
         vetoed = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(veto)]
-        keep = ~veto
+        # not rankable (e.g. no fruit checked: no rate at all): not ranked, no reward, named — never first place
+        not_ranked = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(unranked & ~veto)]
+        keep = ~veto & ~unranked
         if not keep.any():
             self._cache[key] = None
             return None
@@ -134,9 +143,12 @@ class Scorer:
             if before is not None:
                 prev_by_code = dict(zip(before.codes, before.rank.tolist()))
                 prev = np.array([prev_by_code.get(c, 0) for c in codes], dtype=int)
-        attainable = sum((item.period_max * len(data.periods)) if item.per_period else item.max for item in plan.items)
+        attainable = sum(item.attainable(len(data.periods)) for item in plan.items)
+        bonus_attainable = sum(item.bonus_cap(len(data.periods)) for item in plan.items)
         scored = Scored(plan, data, index, env, base_total, bonus_total, adj_bonus, adj_deduction, rb, detail, total, rank, prev,
-                        attainable, categories, self.rules, raised, verdict, vetoed)
+                        attainable, categories, self.rules, raised, verdict, vetoed, bonus_attainable=bonus_attainable)
+        scored.forced_bottom = bottom[keep]
+        scored.unranked = not_ranked
         scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
             scored.rank_reward = self._rank_reward(period, codes, total)
@@ -152,7 +164,8 @@ class Scorer:
             extra = env.get(f"{item.code}:bonus", np.zeros(n))
             base_total += b
             bonus_total += extra
-            categories[item.category] = categories.get(item.category, np.zeros(n)) + b + extra
+            # a category's column compares base points with the category's maximum (bonus is shown apart)
+            categories[item.category] = categories.get(item.category, np.zeros(n)) + b
         return base_total, bonus_total, categories
 
     def _names_env(self, data: Consolidated, index: np.ndarray, total: np.ndarray, scope: str) -> dict[str, Any]:
@@ -171,13 +184,22 @@ class Scorer:
         out = []
         current = period_of(self.programme, period)
         period_ends = current is not None and current.ended and current.last_month == period
+        monthly = self._month_env(data, index, env)
         for r in self.rules.rewards:
-            local = dict(env)
+            # a subsidy paid every month is computed from that month's values, never from the year's sum
+            local = dict(monthly if r.every == "month" else env)
             if r.target:
-                local["t"] = data.targets[f"t:{r.target}"][index]
+                annual = np.array([float(data.villages[i].tasks.get(r.target, 0.0)) for i in index])
+                local["t"] = annual / len(self.programme.report_months) if r.every == "month" else data.targets[f"t:{r.target}"][index]
             due = r.every == "month" or period_ends
             out.append(RewardResult(r.name, amounts(r.node, local, len(index)), due, r.every, r.text))
         return out
+
+    @staticmethod
+    def _month_env(data: Consolidated, index: np.ndarray, env: dict[str, Any]) -> dict[str, Any]:
+        """``env`` with the report fields of the reporting month alone (not the year so far)."""
+        month = data.monthly[data.period]
+        return {**env, **{fid: np.nan_to_num(values[index], nan=0.0) for fid, values in month.items()}}
 
     def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray) -> RankReward | None:
         """At the end of a 考核季: rank by the sum of its monthly totals, pay the best, name the worst."""

@@ -212,9 +212,9 @@ def _rule_problems(res: ReadResult, p: Programme, at_field: Any) -> list[Problem
     for rule in p.rules:
         if rule.field in res.invalid or not number(res.values.get(rule.field)):
             continue  # a missing or mistyped value is the schema's to report
-        value = res.values[rule.field]
+        value: Any = res.values[rule.field]
         if rule.type in ("lte", "eq"):
-            other = res.values.get(rule.other)
+            other: Any = res.values.get(rule.other)
             if not number(other) or rule.other in res.invalid:
                 continue
             if rule.type == "lte" and value > other + 1e-9:

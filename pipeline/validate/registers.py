@@ -55,10 +55,19 @@ def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Reg
     return problems, bad
 
 
-def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[AssessmentEntry], list[Problem]]:
+def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry,
+                       years: tuple[int, int] | None = None) -> tuple[list[AssessmentEntry], list[Problem]]:
+    """The register's rows; ``years`` (first, last): the 年度 a row may name (a typo such as 2062 is an error)."""
     problems = [p for p in res.problems]
     more, bad = _row_problems(res, columns, registry)
     problems += more
+    if years is not None:
+        for i, row in enumerate(res.register):
+            y = row.values.get("year")
+            if i not in bad and isinstance(y, (int, float)) and not years[0] <= int(y) <= years[1]:
+                problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("year", ""), field="year",
+                                        label="年度", value=int(y), detail=f"{years[0]}—{years[1]}年"))
+                bad.add(i)
     fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month")]
     entries: list[AssessmentEntry] = []
     seen: dict[tuple[str, int, str], int] = {}
@@ -83,10 +92,20 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
     return entries, problems
 
 
-def adjustments(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry, items: list[dict[str, Any]]) -> tuple[list[Adjustment], list[Problem]]:
+def adjustments(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry, items: list[dict[str, Any]],
+                days: tuple[date, date] | None = None) -> tuple[list[Adjustment], list[Problem]]:
+    """The register's rows; ``days`` (first, last): the dates a row may have (a typo such as 2062 is an error)."""
     problems = [p for p in res.problems]
     more, bad = _row_problems(res, columns, registry)
     problems += more
+    if days is not None:
+        for i, row in enumerate(res.register):
+            day = row.values.get("date")
+            if i not in bad and isinstance(day, date) and not days[0] <= day <= days[1]:
+                problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("date", ""), field="date",
+                                        label="日期", value=f"{day.year}年{day.month}月{day.day}日",
+                                        detail=f"{days[0].year}年{days[0].month}月{days[0].day}日—{days[1].year}年{days[1].month}月{days[1].day}日"))
+                bad.add(i)
     by_label = {str(i["label"]): i for i in items}
     out = []
     for i, row in enumerate(res.register):

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..problems import Problem
 from ..programme.config import FieldSpec
+from ..programme.periods import Month
 from ..registry import Registry, Village, name_key
 from ..resources import schema
 from ..workbook.reader import ReadResult
@@ -28,6 +29,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         entry["emails"] = [e.lower() for e in _SPLIT.split(str(v.get("emails", ""))) if e]
         entry["tasks"] = {t: v[t] for t in task_ids if t in v}
         villages_raw.append(entry)
+    months: dict[tuple[int, str], Month] = {}
 
     def at(index: int, key: str, code: str, value: Any = None, detail: str = "") -> Problem:
         row = res.register[index]
@@ -47,6 +49,8 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         if err.validator == "required":
             key = err.message.split("'")[1]
             detail = "未填写"
+        elif err.validator == "minimum" and key == "population":
+            detail = "户籍人口不能为 0（比率、上限都按人口计算），请填该村实际户籍人口"
         else:
             detail = f"“{err.instance}”格式不对" if err.validator == "pattern" else str(err.message)
         if f"register.{index}.{key}" in res.invalid:
@@ -58,6 +62,21 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             if t not in row.values and f"register.{i}.{t}" not in res.invalid:
                 problems.append(at(i, t, "C003", detail="未填写（没有任务请填 0）"))
                 bad_rows.add(i)
+    for i, row in enumerate(res.register):
+        for key in ("start_month", "end_month"):
+            text = row.values.get(key)
+            if text in (None, ""):
+                continue
+            month = Month.try_parse(text)
+            if month is None:
+                problems.append(at(i, key, "C003", detail=f"“{text}”应为 2026-06 这样的年月"))
+                bad_rows.add(i)
+            else:
+                months[(i, key)] = month
+        start, end = months.get((i, "start_month")), months.get((i, "end_month"))
+        if start and end and end <= start:
+            problems.append(at(i, "end_month", "C003", detail=f"停止月份 {end.chinese} 应在起始月份 {start.chinese} 之后"))
+            bad_rows.add(i)
     seen_codes: dict[str, int] = {}
     seen_names: dict[str, tuple[str, int]] = {}
     for i, entry in enumerate(villages_raw):
@@ -80,6 +99,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         Village(
             code=e["code"], name=e["name"], aliases=tuple(e["aliases"]), emails=tuple(e["emails"]),
             population=int(e["population"]), tasks=dict(e["tasks"]),
+            start=months.get((i, "start_month")), end=months.get((i, "end_month")),
         )
         for i, e in enumerate(villages_raw)
         if i not in bad_rows and {"code", "name", "population"} <= e.keys()

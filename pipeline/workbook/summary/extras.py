@@ -1,165 +1,25 @@
-"""计算说明, 乡镇合计 (with the monthly trend), 奖惩, 数据质量 and the native charts."""
+"""乡镇合计 (with the monthly trend), 奖惩, 数据质量 and the native charts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...programme.formula import Template, template, with_values
-from ...score.plan import SPECIAL_NAMES
 from ...score.scorer import Scored
+from ...score.township import field_total, part_total
+from .page import HEAD_ROW, landscape
+from .page import start_sheet as _start
 from .styles import Styles, text_units
-
-HEAD_ROW = 2
-
-
-def fmt_number(v: float) -> str:
-    if not np.isfinite(v):
-        return "—"
-    if float(v).is_integer():
-        return str(int(v))
-    return f"{v:.2f}".rstrip("0").rstrip(".")
-
-
-def _start(ws: Any, st: Styles, title: str, note: str, headers: list[str], widths: list[float], landscape: bool = True) -> None:
-    last = len(headers) - 1
-    ws.set_row(0, 28)
-    ws.merge_range(0, 0, 0, last, title, st.title)
-    ws.merge_range(1, 0, 1, last, note, st.note)
-    ws.set_row(1, 30)
-    for c, (h, w) in enumerate(zip(headers, widths)):
-        ws.write_string(HEAD_ROW, c, h, st.head)
-        ws.set_column(c, c, w)
-    ws.set_paper(9)
-    if landscape:
-        ws.set_landscape()
-    ws.fit_to_pages(1, 0)  # these sheets are narrow enough for one page width
-    ws.repeat_rows(HEAD_ROW)
-    ws.set_footer("&C第 &P 页，共 &N 页")
-    ws.freeze_panes(HEAD_ROW + 1, 0)
-
-
-def _names(scored: Scored) -> dict[str, str]:
-    p = scored.plan.programme
-    labels = {f.id: f.label for f in p.fields} | {t.id: t.label for t in p.tasks} | dict(SPECIAL_NAMES)
-    labels |= {f["id"]: f["label"] for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
-    labels["t"] = "目标任务数"
-    return labels
-
-
-@dataclass(frozen=True)
-class _Line:
-    """What 计算说明 shows for one computation, prepared once for all villages."""
-
-    key: str
-    label: str
-    words: str
-    keys: tuple[str, ...]  # env key of each hole of ``numbers`` — the numbers change per village
-    numbers: Template | None  # the formula with holes for the numbers (None: a sum of ``parts``)
-    parts: tuple[str, ...]  # per-period parts of a sum
-    height: int  # printed lines of the label and the words
-
-
-def _lines_of(scored: Scored) -> list[_Line]:
-    labels = _names(scored)
-    out = []
-    for comp in scored.plan.computations:
-        clamp = ""
-        if comp.role == "base" and comp.hi is not None:
-            clamp = f"（限 0～{comp.hi:g}）"
-        elif comp.role == "bonus" and comp.lo is not None:
-            clamp = "（不低于 0）"
-        label = comp.label + clamp
-        if comp.role in ("base", "bonus") and comp.scope is None and scored.plan.item(comp.item).per_period:
-            parts = tuple(f"{comp.item}@{ps.index}:{comp.role}" for ps in scored.data.periods)
-            words = "各考核季（已开始的）之和"
-            out.append(_Line(comp.key, label, words, (), None, parts, max(_lines(words), _lines(label, 16))))
-            continue
-        names = _free_names(comp.node)
-        words = with_values(comp.node, {n: labels.get(n) or scored.plan.item(comp.item).label(n) for n in names})
-        numbers = template(comp.node, excel=False)
-        keys = tuple(scored.plan.resolve(n, comp.item, comp.scope) for n in numbers.holes)
-        out.append(_Line(comp.key, label, words, keys, numbers, (), max(_lines(words), _lines(label, 16))))
-    return out
-
-
-class _Shown:
-    """Every value of the env as 计算说明 prints it, formatted once per key and village."""
-
-    def __init__(self, env: dict[str, Any]):
-        self.env = env
-        self._texts: dict[str, list[str]] = {}
-
-    def __call__(self, key: str) -> list[str]:
-        if key not in self._texts:
-            self._texts[key] = [fmt_number(x) for x in self.env[key].tolist()]
-        return self._texts[key]
-
-
-def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
-    _start(ws, st, f"计算说明（{scored.data.period.chinese}）",
-           "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分超出 0～满分的按满分或 0 计。", ["村（社区）", "项目", "算法", "代入数值", "得分"], [10, 30, 58, 58, 9])
-    text = st.cell(text_wrap=True, font_size=9, valign="top")
-    head = st.cell(bold=True, bg_color="#EDEDED")
-    number = st.number(2)
-    env = scored.env
-    shown = _Shown(env)
-    # per line: its texts, and for each hole of its numbers the formatted values of every village
-    prepared = []
-    for ln in _lines_of(scored):
-        holes = [shown(key) if key in env else None for key in ln.keys]
-        names = ln.numbers.holes if ln.numbers else ()
-        parts = [shown(p) for p in ln.parts]
-        prepared.append((ln, holes, names, parts, shown(ln.key), env[ln.key].tolist()))
-    row = HEAD_ROW + 1
-    for k in scored.order():
-        v = scored.data.villages[scored.index[k]]
-        ws.merge_range(row, 0, row, 4, f"{v.name}　第 {int(scored.rank[k])} 名　总分 {scored.total[k]:.2f}"
-                       f"（基本分 {scored.base_total[k]:.2f} + 加分 {scored.bonus_total[k]:.2f} + 登记加分 {scored.adj_bonus[k]:g}"
-                       f" − 登记扣分 {scored.adj_deduction[k]:g} + 考核季排名加分 {scored.rank_bonus[k]:g}）", head)
-        row += 1
-        for ln, holes, names, parts, result, values in prepared:
-            if ln.numbers is None:
-                numbers = " + ".join(p[k] for p in parts) or "0"
-            else:
-                numbers = ln.numbers.fill({n: (h[k] if h is not None else n) for n, h in zip(names, holes)})
-            line = f"{numbers} = {result[k]}"
-            ws.write_string(row, 0, v.name, text)
-            ws.write_string(row, 1, ln.label, text)
-            ws.write_string(row, 2, ln.words, text)
-            ws.write_string(row, 3, line, text)
-            ws.write_number(row, 4, values[k], number)
-            height = max(ln.height, _lines(line))
-            if height > 1:
-                ws.set_row(row, 13 * height)
-            row += 1
-
-
-def _lines(text: str, width: int = 34) -> int:
-    """Printed lines of a wrapped cell (a CJK character is about two Latin ones wide)."""
-    if len(text) < width:  # even if every character were wide
-        return 1
-    units = text_units(text)
-    return 1 + units // (2 * width)
-
-
-def _free_names(node: Any) -> list[str]:
-    from ...programme.formula import names
-
-    return sorted(names(node))
 
 
 def _township_rows(scored: Scored) -> list[tuple[str, float, float, float, dict[str, Any]]]:
     """(name, numerator, denominator, value, spec) of each township indicator, over the year so far."""
     d = scored.data
-    ytd_all = {fid: float(np.nansum(np.vstack([d.monthly[m][fid] for m in d.months]))) for fid in d.ytd}
-    targets = {key: float(arr.sum()) for key, arr in d.targets.items()}
     out = []
     for ind in (scored.plan.programme.raw.get("township") or {}).get("indicators", []):
-        num = ytd_all.get(ind["numerator"], targets.get(ind["numerator"], 0.0))
-        den = ytd_all.get(ind["denominator"], targets.get(ind["denominator"], 0.0))
+        num = part_total(d, ind["numerator"], d.months)
+        den = part_total(d, ind["denominator"], d.months)
         scale = float(ind.get("scale", 1000 if ind.get("unit") == "‰" else 100))
         out.append((ind["name"], num, den, num / den * scale if den else float("nan"), ind))
     return out
@@ -170,7 +30,7 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
     p = scored.plan.programme
     _start(ws, st, f"{info.township}合计（{d.period.chinese}）",
            "说明：率由全镇分子、分母合计重新计算，不取各村平均；本年累计含全部已报月份（含本期未参评村此前已报的月份）。",
-           ["指标", "分子（本年累计）", "分母（本年累计）", "本年累计", "目标/正常范围", "情况"], [26, 16, 16, 12, 18, 40], landscape=False)
+           ["指标", "分子（本年累计）", "分母（本年累计）", "本年累计", "目标/正常范围", "情况"], [24, 14, 14, 12, 16, 40])
     row = HEAD_ROW + 1
     for name, num, den, value, ind in _township_rows(scored):
         unit = ind.get("unit", "%")
@@ -190,39 +50,45 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
             ws.set_row(row, 13 * (1 + len(note) // 22))
         row += 1
     row += 1
-    ws.merge_range(row, 0, row, 5, "主要数据合计", st.cell(bold=True, bg_color="#EDEDED"))
+    ws.merge_range(row, 0, row, 5, "主要数据合计（流量按月相加；存量取各村最新月末数相加；比率不相加）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
-    for c, h in enumerate(["指标", f"{d.period.month}月", "本年累计", "单位"]):
+    for c, h in enumerate(["指标", f"本月（{d.period.month}月）", "本年累计 / 最新月末", "单位", "类别"]):
         ws.write_string(row, c, h, st.head)
+    ws.set_row(row, 30)
     row += 1
     for f in p.fields:
-        month_total = float(np.nansum(d.monthly[d.period][f.id]))
-        ytd = float(np.nansum(np.vstack([d.monthly[m][f.id] for m in d.months])))
-        ws.write_string(row, 0, f.label, st.cell())
-        ws.write_number(row, 1, month_total, st.number(2 if (f.decimals or 0) else 0))
-        ws.write_number(row, 2, ytd, st.number(2 if (f.decimals or 0) else 0))
+        decimals = 2 if (f.decimals or 0) else 0
+        ws.write_string(row, 0, f.label_over("month"), st.cell())
+        for c, months in ((1, [d.period]), (2, d.months)):
+            value = field_total(d, f.id, months)
+            if np.isfinite(value):
+                ws.write_number(row, c, value, st.number(decimals))
+            else:
+                ws.write_string(row, c, "—", st.cell(align="center"))
         ws.write_string(row, 3, f.unit, st.cell(align="center"))
+        kind = "比率（不相加）" if f.type == "percent" else ("存量（月末数）" if f.stock else "流量（本月数）")
+        ws.write_string(row, 4, kind, st.cell(align="center", font_size=9))
         row += 1
     # monthly trend of the township's rates (also the data of the line chart)
     row += 1
     indicators = [i for i in (p.raw.get("township") or {}).get("indicators", []) if not str(i["denominator"]).startswith("t:")][:6]
-    ws.merge_range(row, 0, row, 5, "各月全镇主要比率（%，性别比以女孩为100）", st.cell(bold=True, bg_color="#EDEDED"))
+    ws.merge_range(row, 0, row, 5, "各月全镇主要比率（由当月全镇分子、分母计算）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
     trend_head = row
     ws.write_string(row, 0, "月份", st.head)
-    ws.set_row(row, 30)
+    ws.set_row(row, 44)
     ws.set_column(6, 6, 16)
     for c, ind in enumerate(indicators, start=1):
-        ws.write_string(row, c, ind["name"], st.head)
+        ws.write_string(row, c, f"{ind['name']}（{ind.get('unit', '%')}）", st.head)
     row += 1
     first = row
     for m in d.months:
         ws.write_string(row, 0, m.chinese, st.cell())
         for c, ind in enumerate(indicators, start=1):
-            num = float(np.nansum(d.monthly[m].get(ind["numerator"], np.array([np.nan]))))
-            den = float(np.nansum(d.monthly[m].get(ind["denominator"], np.array([np.nan]))))
-            scale = float(ind.get("scale", 100))
-            if den:
+            num = part_total(d, ind["numerator"], [m])
+            den = part_total(d, ind["denominator"], [m])
+            scale = float(ind.get("scale", 1000 if ind.get("unit") == "‰" else 100))
+            if den and np.isfinite(den) and np.isfinite(num):
                 ws.write_number(row, c, num / den * scale, st.number(1))
             else:
                 ws.write_blank(row, c, None, st.cell())
@@ -245,8 +111,13 @@ def _charts(wb: Any, ws: Any, st: Styles, scored: Scored, township_sheet: str, h
     bar.set_y_axis({"reverse": True, "num_font": {"name": "宋体", "size": 9}})
     bar.set_x_axis({"num_font": {"name": "宋体", "size": 9}})
     bar.set_legend({"none": True})
-    bar.set_size({"width": 720, "height": 24 * n + 120})
+    # a chart never runs across a page break: the bar chart fits one A4 landscape page (≤ 620 px high,
+    # the bars of a large township get thinner) and the trend chart starts the next page
+    height = min(24 * n + 120, 620)
+    bar.set_size({"width": 720, "height": height})
     ws.insert_chart(2, 0, bar)
+    next_page = 2 + -(-height // 20) + 1  # rows are 20 px high
+    ws.set_h_pagebreaks([next_page])
     if last >= first and n_series:
         line = wb.add_chart({"type": "line"})
         for c in range(1, n_series + 1):
@@ -259,15 +130,13 @@ def _charts(wb: Any, ws: Any, st: Styles, scored: Scored, township_sheet: str, h
         line.set_title({"name": "全镇主要比率逐月走势", "name_font": {"name": "黑体", "size": 12}})
         line.set_legend({"position": "bottom", "font": {"name": "宋体", "size": 9}})
         line.set_size({"width": 720, "height": 360})
-        ws.insert_chart(2 + (24 * n + 140) // 20, 0, line)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+        ws.insert_chart(next_page + 1, 0, line)
+    landscape(ws)
 
 
 def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
     _start(ws, st, f"奖惩（{scored.data.period.chinese}）", "说明：加分扣分登记中本年至本期的事项，以及考核季综合排名加分（第1名 +4、第2名 +2，由系统按各考核季末累计得分计算）。",
-           ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30], landscape=False)
+           ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30])
     row = HEAD_ROW + 1
     for k in scored.order():
         v = scored.data.villages[scored.index[k]]
@@ -349,6 +218,32 @@ def _letter(c: int) -> str:
     return col_letter(c)
 
 
+def _flagged(ws: Any, st: Styles, info: Any, row: int) -> int:
+    """与往月差异过大的填报: every out-of-line number of a counted report, and whether it was checked."""
+    ws.merge_range(row, 0, row, 7, "与往月差异过大的填报（照常计分；未核实的，通报中村名后标 ※）", st.cell(bold=True, bg_color="#EDEDED"))
+    row += 1
+    for c, h in enumerate(["村（社区）", "月份", "单元格", "记录号", "填报值", "说明", "", "核实"]):
+        if c == 5:
+            ws.merge_range(row, 5, row, 6, h, st.head)
+        elif c != 6:
+            ws.write_string(row, c, h, st.head)
+    row += 1
+    if not info.flagged:
+        ws.merge_range(row, 0, row, 7, "计入本期汇总的报表中没有与往月差异过大的填报。", st.cell(align="center"))
+        return row + 1
+    for f in sorted(info.flagged, key=lambda f: (f.confirmed, f.village_code, f.period)):
+        colour = "#000000" if f.confirmed else "#C00000"
+        cells = [f.village_name, f.period.chinese, f.cell, str(f.submission_id), f"“{f.label}” {f.value_text}"]
+        for c, text in enumerate(cells):
+            ws.write_string(row, c, text, st.cell(font_size=9, text_wrap=True))
+        ws.merge_range(row, 5, row, 6, f.detail, st.cell(font_size=9, text_wrap=True))
+        ws.write_string(row, 7, "已核实" if f.confirmed else f"待核实：huizong accept {f.submission_id} --note 理由",
+                        st.cell(font_size=9, text_wrap=True, font_color=colour))
+        ws.set_row(row, 26)
+        row += 1
+    return row
+
+
 def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     d = scored.data
     _start(ws, st, f"数据质量（{d.period.chinese}）",
@@ -362,17 +257,36 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     for v in d.villages:
         s = statuses.get(v.code)
         lacking = [m for m in d.missing_months(v.code) if m != d.period]
-        earlier = [m for m in d.months if m != d.period]
+        earlier = [m for m in d.months if m != d.period and v.active(m)]
         missing = ["此前各月均未报"] if earlier and len(lacking) == len(earlier) else [f"{m.month}月" for m in lacking]
+        joined = v.start is not None and d.months[0] < v.start <= d.period
+        if joined and v.start is not None:
+            missing = [f"自{v.start.chinese}起参加考核" + (f"；缺报 {'、'.join(missing)}" if missing else "")]
+        if not v.active(d.period):
+            when = f"自{v.start.chinese}起参加考核" if v.start and d.period < v.start else (f"自{v.end.chinese}起不再参加考核" if v.end else "")
+            cells = [v.name, "不参加", "", "", "", when, "", ""]
+            for c, text in enumerate(cells):
+                ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#595959"))
+            row += 1
+            continue
         cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
                  str(s.version or "") if s else "", "是" if s and s.late else "", "、".join(missing),
                  "、".join(d.register_missing.get(v.code, [])), str(warn_count.get(v.code, 0))]
-        bad = bool(not s or s.state != "已报" or missing)
+        bad = bool(not s or s.state != "已报" or lacking)
         for c, text in enumerate(cells):
             ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#C00000" if bad and c in (1, 5) else "#000000"))
         if max(len(cells[5]), len(cells[6])) > 12:
             ws.set_row(row, 15 * (1 + max(len(cells[5]), len(cells[6])) // 12))
         row += 1
+    zero = [f"{v.name}（{'、'.join(t.label for t in d.programme.tasks if not v.tasks.get(t.id))}）"
+            for v in d.villages if v.active(d.period) and any(not v.tasks.get(t.id) for t in d.programme.tasks)]
+    if zero:
+        row += 1
+        text = "年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero)
+        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+        ws.set_row(row, 15 * (1 + text_units(text) // 150))
+        row += 1
+    row = _flagged(ws, st, info, row + 1)
     row += 1
     ws.merge_range(row, 0, row, 7, "读取时自动规范的填写（已按括号中的值计入）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1

@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...score.scorer import Scored
-from . import DATA_ROW, Sheet1Map, SummaryInfo
+from . import Sheet1Map, SummaryInfo, rank_change
+from .page import landscape
 from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band, text_units
-
-
-def rank_change(rank: int, previous: int) -> str:
-    if previous <= 0:
-        return "—"
-    if previous == rank:
-        return "→0"
-    return f"↑{previous - rank}" if rank < previous else f"↓{rank - previous}"
 
 
 def verdicts(scored: Scored) -> list[str]:
@@ -38,8 +31,11 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ascending = rules is not None and rules.order == "asc"
     total_label = rules.total_label if rules else "总分"
     unit = p.unit_label
-    headers = ["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats]) + ["登记加减分", "备注"]
-    widths = [6, 8, 11, 9] + [9] * len(cats) + [9, 24]
+    has_bonus = scored.bonus_attainable > 0
+    bonus_head = [f"加分\n（≤{scored.bonus_attainable:g}）"] if has_bonus else []
+    headers = (["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats])
+               + bonus_head + ["登记加减分", "备注"])
+    widths = [6, 8, 11, 9] + [9] * len(cats) + [9] * len(bonus_head) + [9, 24]
     last = len(headers) - 1
     months = d.months
     span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else d.period.chinese
@@ -49,7 +45,10 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.period.chinese}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
     not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
-    full = f"满分（截至本期）：{scored.attainable:g} 分（另有加分）" if not ascending else f"按{total_label}从低到高排名"
+    not_ranked += [f"{v.name}（{'、'.join(flags)}）" for v, flags in scored.unranked]
+    full = f"按{total_label}从低到高排名"
+    if not ascending:
+        full = f"满分（截至本期）：{scored.attainable:g} 分" + (f"，各项加分合计最多 {scored.bonus_attainable:g} 分" if has_bonus else "")
     lines = [
         f"考核方案：{p.name}　报告期：{d.period.chinese}　{full}",
         f"数据截止：{info.cutoff}　参评 {len(scored.index)} 个村（社区）"
@@ -61,7 +60,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         units = text_units(text)
         ws.set_row(r, 18 * (1 + units // max(width, 1)))
     head_row = 5
-    ws.set_row(head_row, 36)
+    ws.set_row(head_row, 40)
     for c, (h, w) in enumerate(zip(headers, widths)):
         ws.write_string(head_row, c, h, st.head)
         ws.set_column(c, c, w)
@@ -73,26 +72,31 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     row = head_row + 1
     first_data = row
     for k in scored.order():
-        r_detail = DATA_ROW + k
         name = scored.data.villages[scored.index[k]].name
+        waiting = info.unconfirmed(scored.codes[k])
+        if waiting:
+            name += "※"
         fill = {"通报表扬": PRAISE_FILL, "通报批评": CRITICISE_FILL}.get(verdict[k])
         plain = st.cell(align="center", **({"bg_color": fill} if fill else {}))
-        ws.write_number(row, 0, int(scored.rank[k]), st.cell(align="center", bold=True, **({"bg_color": fill} if fill else {})))
+        ws.write_formula(row, 0, f"={m.detail_ref('rank', k, other_sheet=True)}",
+                         st.cell(align="center", bold=True, num_format="0", **({"bg_color": fill} if fill else {})), int(scored.rank[k]))
         change = rank_change(int(scored.rank[k]), int(scored.previous_rank[k]))
-        colour = "#C00000" if change.startswith("↓") else ("#00703C" if change.startswith("↑") else "#595959")
-        ws.write_string(row, 1, change, st.cell(align="center", font_color=colour))
+        ws.write_formula(row, 1, f"={m.detail_ref('rank_change', k, other_sheet=True)}", st.cell(align="center", font_color="#595959"), change)
         ws.write_string(row, 2, name, plain)
         ws.write_formula(row, 3, f"={m.detail_ref('total', k, other_sheet=True)}", st.number(2, bold=True), float(scored.total[k]))
         for c, cat in enumerate(cats, start=4):
-            keys = [f"{code}:base" for code in items_by_cat[cat]] + [f"{code}:bonus" for code in items_by_cat[cat] if f"{code}:bonus" in m.detail_cols]
+            keys = [f"{code}:base" for code in items_by_cat[cat]]
             value = float(scored.category_scores[cat][k])
             colour_fill = band(value / cmax[cat] if cmax[cat] else 1.0)[0] if not ascending else "#FFFFFF"
-            formula = "=" + "+".join(f"'得分明细'!${_col(m.detail_cols[x])}{r_detail + 1}" for x in keys)
+            formula = "=" + "+".join(m.detail_ref(x, k, other_sheet=True) for x in keys)
             ws.write_formula(row, c, formula, st.number(2, bg_color=colour_fill), value)
+        if has_bonus:
+            ws.write_formula(row, 4 + len(cats), f"={m.detail_ref('bonus_total', k, True)}", st.number(2), float(scored.bonus_total[k]))
         adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
-        ws.write_formula(row, 4 + len(cats), adj_formula, st.number(2), adj)
-        notes = [verdict[k]] + scored.flags[k] + scored.rank_bonus_detail[k]
+        ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
+        notes = [verdict[k]] + (["※含待核实数据"] if waiting else [])
+        notes += scored.flags[k] + scored.rank_bonus_detail[k] + progress(scored, k)
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
             notes.append("迟报")
@@ -104,18 +108,19 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     last_data = row - 1
     if last_data >= first_data and not ascending:  # a rate is never averaged: 乡镇合计 recomputes it
         ws.write_string(row, 2, "全镇平均", st.cell(bold=True, align="center"))
-        for c in range(3, 5 + len(cats)):
+        for c in range(3, last):
             col = _col(c)
             avg = _average(ws, row, c, first_data, last_data, col)
-            ws.write_formula(row, c, avg, st.number(2, bold=True), _mean(scored, c, cats))
+            ws.write_formula(row, c, avg, st.number(2, bold=True), _mean(scored, c, cats, has_bonus))
         ws.write_blank(row, 0, None, st.cell())
         ws.write_blank(row, 1, None, st.cell())
         ws.write_blank(row, last, None, st.cell())
         row += 1
-    for v, flags in scored.vetoed:
+    excluded = [(v, "一票否决", flags) for v, flags in scored.vetoed] + [(v, "不参与排名", flags) for v, flags in scored.unranked]
+    for v, state, flags in excluded:
         red = st.cell(align="center", bg_color=CRITICISE_FILL, italic=True)
         for c in range(0, last):
-            ws.write_string(row, c, {0: "—", 1: "—", 2: v.name, 3: "一票否决"}.get(c, "不参评"), red)
+            ws.write_string(row, c, {0: "—", 1: "—", 2: v.name, 3: state}.get(c, "不参评"), red)
         ws.write_string(row, last, "；".join(flags), st.cell(font_size=9, text_wrap=True, bg_color=CRITICISE_FILL))
         row += 1
     for s in missing:
@@ -135,22 +140,36 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.merge_range(row, c, row, c + 1, label, st.get(font_name="宋体", font_size=9, bg_color=colour, border=1, align="center"))
         c += 2
     ws.write_string(row, c, "未报/不参评", st.get(font_name="宋体", font_size=9, bg_color=MISSING_FILL, border=1, align="center", italic=True))
-    ws.write_string(row + 1, 1, "分类得分按占该类满分（截至本期）的比例着色；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
+    if any(info.unconfirmed(c) for c in scored.codes):
+        ws.write_string(row + 2, 1, "※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。",
+                        st.get(font_name="宋体", font_size=9, font_color="#C00000"))
+    ws.write_string(row + 1, 1, "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
                     st.get(font_name="宋体", font_size=9, font_color="#595959"))
     _ = NA_FILL
     row += 4
     ws.merge_range(row, last - 5, row, last, info.organ, st.meta_right)
     g = info.generated
     ws.merge_range(row + 1, last - 5, row + 1, last, f"{g.year}年{g.month}月{g.day}日", st.meta_right)
-    ws.set_paper(9)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    landscape(ws)
     ws.repeat_rows(head_row)
     ws.center_horizontally()
-    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.set_footer("&C第 &P 页，共 &N 页")
     ws.print_area(0, 0, row + 1, last)
     ws.freeze_panes(head_row + 1, 3)
+    # 名次变化 is a live formula: its colour follows the text it shows (↓ red, ↑ green)
+    for prefix, colour in (("↓", "#C00000"), ("↑", "#00703C")):
+        ws.conditional_format(first_data, 1, max(first_data, last_data), 1, {
+            "type": "text", "criteria": "begins with", "value": prefix, "format": wb.add_format({"font_color": colour})})
+
+
+def progress(scored: Scored, k: int) -> list[str]:
+    """The values the programme asks the 通报 to show (e.g. rounds done so far), as one note."""
+    if scored.rules is None or not scored.rules.show:
+        return []
+    p = scored.plan.programme
+    labels = {f.id: f.label for f in p.fields} | {f["id"]: f["label"] for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
+    values = {**scored.data.ytd, **scored.data.register}
+    i = scored.index[k]
+    return ["、".join(f"{labels.get(f, f)} {float(values[f][i]):g}" for f in scored.rules.show if f in values)]
 
 
 def _col(c: int) -> str:
@@ -163,9 +182,11 @@ def _average(ws: Any, row: int, c: int, first: int, last: int, col: str) -> str:
     return f"=AVERAGE({col}{first + 1}:{col}{last + 1})"
 
 
-def _mean(scored: Scored, c: int, cats: list[str]) -> float:
+def _mean(scored: Scored, c: int, cats: list[str], has_bonus: bool) -> float:
     if c == 3:
         return float(scored.total.mean())
     if c < 4 + len(cats):
         return float(scored.category_scores[cats[c - 4]].mean())
+    if has_bonus and c == 4 + len(cats):
+        return float(scored.bonus_total.mean())
     return float((scored.adj_bonus - scored.adj_deduction + scored.rank_bonus).mean())

@@ -15,11 +15,11 @@ from typing import Any
 from xlsxwriter.worksheet import Worksheet
 
 # Excel 2007 functions: never prefixed by XlsxWriter (nor by Excel)
-CLASSIC = frozenset({"IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "ROUNDUP", "ROUNDDOWN", "SUM", "IFERROR", "NA"})
+CLASSIC = frozenset({"IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "ROUNDUP", "ROUNDDOWN", "SUM", "IFERROR", "NA", "INT"})
 _CALLS = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
-class SummarySheet(Worksheet):  # type: ignore[misc]
+class SummarySheet(Worksheet):
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> Any:
         if formula.startswith("=") and not self.use_future_functions and not expand_future_functions and not formula.endswith("}"):
             body = formula[1:]

@@ -48,7 +48,8 @@ class Styles:
         self.meta = self.get(font_name=NOTICE_FONT, font_size=11, valign="vcenter", text_wrap=True)
         self.meta_right = self.get(font_name=NOTICE_FONT, font_size=12, align="right", valign="vcenter")
         self.head = self.cell(bold=True, bg_color="#D9D9D9", align="center", text_wrap=True)
-        self.note = self.get(font_name=BODY_FONT, font_size=9, font_color="#595959", text_wrap=True, valign="top")
+        self.note = self.get(font_name=BODY_FONT, font_size=10, font_color="#595959", text_wrap=True, valign="top")
+        self.block_title = self.get(font_name=TITLE_FONT, font_size=12, valign="vcenter", bottom=1)
 
     def get(self, **props: Any) -> Any:
         key = tuple(sorted(props.items()))
@@ -63,4 +64,4 @@ class Styles:
 
     def number(self, decimals: int = 2, **props: Any) -> Any:
         fmt = "0" if decimals == 0 else "0." + "0" * decimals
-        return self.cell(num_format=fmt, align="right", **props)
+        return self.cell(**{"num_format": fmt, "align": "right", **props})

@@ -1,0 +1,187 @@
+"""Is a number believable? A wrong number that passes validation is published to the leaders.
+
+Two kinds of check, both declared in the programme's ``plausibility`` section:
+
+- **limits** (错误, the report is sent back with "请核实"): a month's value above a hard limit — a
+  number, or a formula over the village's registry values (its annual tasks, ``population``),
+  such as a month's check-ups above the whole annual task. A limit that comes out at 0 or less
+  (a task the registry leaves at 0) is not applied: nothing says what is plausible then.
+- **outliers** (警告, the report scores): a value more than ``factor`` × the village's largest
+  value of the previous ``months`` months and more than ``margin`` above it; with no history,
+  more than ``factor`` × the median of the other villages' values of the same month (and
+  ``margin`` above it). The 通报 marks such a village (※) until the township confirms the report.
+
+Records in, problems out: the history is handed in by the caller (the ledger belongs to intake).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..problems import HuizongError, Problem
+from ..programme.config import Programme
+from ..programme.formula import FormulaError, Node, Num, evaluate, names, parse, with_values
+from ..registry import Village
+
+OUTLIER = "R006"  # the warning code the 通报's ※ and `huizong accept` look for
+LIMIT = "V023"
+
+
+@dataclass(frozen=True)
+class Limit:
+    field: str
+    node: Node
+    text: str
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Outliers:
+    fields: tuple[str, ...]
+    factor: float
+    margin: float
+    months: int
+    min_peers: int
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    limits: tuple[Limit, ...]
+    outliers: Outliers | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.limits and self.outliers is None
+
+
+_compiled: dict[tuple[str, str, int], Plausibility] = {}
+
+
+def plausibility(p: Programme) -> Plausibility:
+    """The programme's checks, compiled once (every formula and field checked; all problems at once)."""
+    key = (p.source, p.id, id(p.raw))
+    if key not in _compiled:
+        _compiled[key] = _compile(p)
+    return _compiled[key]
+
+
+def _compile(p: Programme) -> Plausibility:
+    raw = p.raw.get("plausibility") or {}
+    numeric = {f.id for f in p.fields if f.numeric}
+    allowed = {t.id for t in p.tasks} | {"population"}
+    problems: list[Problem] = []
+
+    def bad(where: str, detail: str) -> None:
+        problems.append(Problem("C002", file=p.source, field=where, detail=detail))
+
+    limits = []
+    for i, entry in enumerate(raw.get("limits") or []):
+        where = f"plausibility.limits[{i}]"
+        if entry["field"] not in numeric:
+            bad(where, f"“{entry['field']}”不是月报中的数值字段")
+            continue
+        text = str(entry["max"])
+        try:
+            node = Num(float(entry["max"])) if isinstance(entry["max"], (int, float)) else parse(text)
+        except FormulaError as exc:
+            bad(where, f"上限公式“{text}”有误：{exc.detail}")
+            continue
+        unknown = sorted(names(node) - allowed)
+        if unknown:
+            bad(where, f"上限公式“{text}”用到了 {'、'.join(unknown)}：只能用村名册中的年度任务和 population（户籍人口）")
+            continue
+        limits.append(Limit(entry["field"], node, text, str(entry.get("why") or "")))
+    outliers = None
+    if raw.get("outliers"):
+        o = raw["outliers"]
+        fields = tuple(o.get("fields") or sorted(numeric, key=[f.id for f in p.fields].index))
+        for f in fields:
+            if f not in numeric:
+                bad("plausibility.outliers.fields", f"“{f}”不是月报中的数值字段")
+        outliers = Outliers(fields, float(o.get("factor", 3)), float(o.get("margin", 10)), int(o.get("months", 12)),
+                            int(o.get("min_peers", 3)))
+    if problems:
+        raise HuizongError(problems)
+    return Plausibility(tuple(limits), outliers)
+
+
+def _labels(p: Programme) -> dict[str, str]:
+    return {t.id: t.label for t in p.tasks} | {"population": "户籍人口"}
+
+
+def limit_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Programme, village: Village | None,
+                   file: str = "", sheet: str = "", skip: frozenset[str] | set[str] = frozenset()) -> list[Problem]:
+    """Values above their hard limit (an error each, naming cell, value and limit)."""
+    checks = plausibility(p)
+    if not checks.limits or village is None:
+        return []
+    env = {t.id: float(village.tasks.get(t.id, 0.0)) for t in p.tasks} | {"population": float(village.population)}
+    labels = _labels(p)
+    specs = {f.id: f for f in p.fields}
+    out = []
+    for lim in checks.limits:
+        value = values.get(lim.field)
+        if lim.field in skip or not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        ceiling = float(evaluate(lim.node, env))
+        if ceiling <= 0 or value <= ceiling + 1e-9:
+            continue
+        words = with_values(lim.node, labels) if names(lim.node) else ""
+        numbers = with_values(lim.node, {n: _n(env[n]) for n in names(lim.node)})
+        detail = f"{_n(ceiling)}" + (f"（{words}：{numbers}）" if words and numbers != _n(ceiling) else (f"（{words}）" if words else ""))
+        if lim.why:
+            detail += f"；{lim.why}"
+        out.append(Problem(LIMIT, file=file, sheet=sheet, cell=cells.get(lim.field, ""), field=lim.field,
+                           label=specs[lim.field].label, value=value, detail=detail))
+    return out
+
+
+def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Programme,
+                     history: Sequence[Mapping[str, Any]], peers: Sequence[Mapping[str, Any]],
+                     file: str = "", sheet: str = "") -> list[Problem]:
+    """Values far above the village's own previous months (or, with none, the township's median).
+
+    ``history``: the village's accepted values of the previous months (any order);
+    ``peers``: the other villages' accepted values of the same month.
+    """
+    rule = plausibility(p).outliers
+    if rule is None:
+        return []
+    specs = {f.id: f for f in p.fields}
+    out = []
+    for fid in rule.fields:
+        value = _number(values.get(fid))
+        if value is None:
+            continue
+        past = [x for x in (_number(h.get(fid)) for h in history) if x is not None]
+        if past:
+            top = max(past)
+            if value > rule.factor * top and value > top + rule.margin:
+                detail = f"此前 {len(past)} 个月最多 {_n(top)}"
+            else:
+                continue
+        else:
+            others = [x for x in (_number(h.get(fid)) for h in peers) if x is not None]
+            if len(others) < rule.min_peers:
+                continue
+            median = statistics.median(others)
+            if value > rule.factor * median and value > median + rule.margin:
+                detail = f"本村此前没有报表，全镇本月中位数为 {_n(median)}"
+            else:
+                continue
+        out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
+                           value=value, detail=detail))
+    return out
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
+
+
+def _n(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")

@@ -1,0 +1,78 @@
+"""Villages that join or leave mid-year (spec, 2026-11-27): targets from their start, never 未报 before it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import openpyxl
+import pytest
+
+from pipeline import api
+from pipeline.programme.periods import Month
+from pipeline.registry import Registry
+from pipeline.status import village_statuses
+
+from .conftest import PERIOD, filled
+from .test_scoring import score, value, village
+
+
+def test_targets_and_elapsed_months_count_from_the_start(programme):
+    joined = replace(village("N"), start=Month(2026, 6))
+    rows = [r for m in ("2026-06", "2026-07", "2026-08", "2026-09", "2026-10") for r in [
+        {"village_code": "N", "period": m, "version": 1, "record_json": '{"fields": {"board_updates": 1, "birth_registrations": 10}}',
+         "received_at": "", "sender": None, "source": "folder", "n_warnings": 0, "id": 0}]]
+    s = score(programme, [village("A"), joined], rows)
+    k = s.codes.index("N")
+    # task 100: 考核季 2 (May–Aug, weight 0.3) counts from June, 3 of its 4 months; 考核季 3 (0.3) in full
+    assert float(s.env["t:C3.2"][k]) == pytest.approx(100 * (0.3 * 3 / 4 + 0.3))
+    assert value(s, "N", "C3.2") == pytest.approx(75 * 50 / 52.5)
+    assert float(s.env["months_elapsed"][k]) == 5
+    assert value(s, "N", "C5.6") == pytest.approx(10)  # one update a month since it joined: nothing missed
+
+
+def test_no_status_before_the_start_and_none_from_the_end():
+    v = [village("A"), replace(village("N"), start=Month(2026, 6)), replace(village("X"), end=Month(2026, 9))]
+    reg = Registry(tuple(v))
+    assert [s.code for s in village_statuses(reg, [], Month(2026, 5), 5)] == ["A", "X"]
+    assert [s.code for s in village_statuses(reg, [], Month(2026, 6), 5)] == ["A", "N", "X"]
+    assert [(s.code, s.state) for s in village_statuses(reg, [], Month(2026, 9), 5)] == [("A", "未报"), ("N", "未报")]
+
+
+def _registry_rows(ctx: api.Context, **changes: dict) -> None:
+    from pipeline.registry import registry_columns
+    from pipeline.workbook.registers import build_table_workbook
+
+    rows = []
+    for v in ctx.registry.villages:
+        row = {"code": v.code, "name": v.name, "aliases": "、".join(v.aliases), "emails": ";".join(v.emails), "population": v.population, **v.tasks}
+        row.update(changes.get(v.code, {}))
+        rows.append(row)
+    cols = registry_columns(ctx.programme.tasks)
+    ctx.workspace.registry_path.write_bytes(build_table_workbook("村名册", "村名册", cols, rows, "", "镇"))
+
+
+def test_the_registry_gives_start_and_end_months_and_names_bad_cells(workspace):
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[3].code: {"start_month": "2026年6月"}, v[4].code: {"end_month": "六月"}, v[5].code: {"population": 0}})
+    ctx = api.load_context(workspace)
+    assert ctx.registry.by_code(v[3].code).start == Month(2026, 6)
+    problems = {(p.code, p.field): p for p in ctx.registry_problems}
+    assert "2026-06 这样的年月" in problems[("C003", "end_month")].message and problems[("C003", "end_month")].cell
+    assert "不能为 0" in problems[("C003", "population")].message
+
+
+def test_a_village_that_joined_in_june_is_not_called_unreported_before(workspace):
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[3].code: {"start_month": "2026-06"}})
+    ctx = api.load_context(workspace)
+    for m in (Month(2026, 9), PERIOD):
+        for i in range(5):
+            (ctx.workspace.inbox / f"{m}-{i}.xlsx").write_bytes(filled(ctx, i, m))
+        api.collect(ctx)
+    result = api.consolidate(ctx, PERIOD)
+    quality = openpyxl.load_workbook(result.path)["数据质量"]
+    row = next(r for r in quality.iter_rows(values_only=True) if r[0] == v[3].name)
+    assert "自2026年6月起参加考核" in row[5] and "此前各月均未报" not in row[5]
+    assert row[5] == "自2026年6月起参加考核；缺报 6月、7月、8月"  # not January to May

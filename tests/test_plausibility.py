@@ -1,0 +1,113 @@
+"""Plausibility (spec: programme-qianfen.md, 2026-11-27): a mistyped number is sent back or marked,
+never published silently as a winner."""
+
+from __future__ import annotations
+
+import random
+
+import openpyxl
+import pytest
+
+from pipeline import api
+from pipeline.check import check_bytes
+from pipeline.example import example_id_number
+from pipeline.ledger.db import Ledger
+from pipeline.programme.periods import Month
+
+from .conftest import PERIOD, filled
+
+BAISHI = 1  # 白石村: population 3,996, annual task of child check-ups 240
+
+
+def test_a_month_above_the_whole_annual_task_is_sent_back_to_be_checked(ctx):
+    v = ctx.registry.villages[BAISHI]
+    assert v.tasks["task_child_health"] == 240
+    check = check_bytes(filled(ctx, BAISHI, child_health_managed=1210), "白石村.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    assert check.status == "退回"
+    [p] = [p for p in check.problems if p.code == "V023"]
+    assert p.field == "child_health_managed" and p.sheet == "月报" and p.cell
+    assert "1210" in p.message and "240" in p.message and "请核实" in p.message
+    assert "儿童健康管理年度任务" in p.message
+
+
+def test_births_above_three_percent_of_the_population_in_a_month(ctx):
+    from dataclasses import replace
+
+    from pipeline.registry import Registry
+
+    villages = list(ctx.registry.villages)
+    villages[BAISHI] = replace(villages[BAISHI], population=1000)  # a small village: 30 births a month at most
+    births, rng = 31, random.Random(1)
+    register = [{"baby_name": f"王{i}", "sex": "男", "birth_date": PERIOD.first_day, "birth_order": 1, "mother_name": "李芳",
+                 "mother_id": example_id_number(rng), "report_status": "按时上报"} for i in range(births)]
+    check = check_bytes(filled(ctx, BAISHI, births_total=births, births_reported=births, births_reported_late=0, register=register),
+                        "b.xlsx", ctx.programme, Registry(tuple(villages)), ctx.secret)
+    [p] = [p for p in check.problems if p.code == "V023"]
+    assert p.field == "births_total" and "户籍人口" in p.message and "30" in p.message
+
+
+def test_a_task_of_zero_sets_no_limit(ctx):
+    from dataclasses import replace
+
+    from pipeline.registry import Registry
+
+    villages = list(ctx.registry.villages)
+    villages[BAISHI] = replace(villages[BAISHI], tasks={**villages[BAISHI].tasks, "task_child_health": 0.0})
+    check = check_bytes(filled(ctx, BAISHI, child_health_managed=30), "c.xlsx", ctx.programme, Registry(tuple(villages)), ctx.secret)
+    assert not [p for p in check.problems if p.code == "V023"]
+
+
+def _collect(ctx, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        (ctx.workspace.inbox / name).write_bytes(data)
+    api.collect(ctx)
+
+
+def test_a_threefold_outlier_scores_but_is_marked_until_confirmed(ctx):
+    aug, sep = Month(2026, 8), Month(2026, 9)
+    _collect(ctx, {f"{m}-{i}.xlsx": filled(ctx, i, m, child_health_managed=12) for m in (aug, sep) for i in range(4)})
+    _collect(ctx, {f"10-{i}.xlsx": filled(ctx, i, PERIOD, child_health_managed=50 if i == BAISHI else 12) for i in range(4)})
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        rows = {r["village_code"]: r for r in ledger.submissions(str(PERIOD))}
+    row = rows[ctx.registry.villages[BAISHI].code]
+    assert row["status"] == "已接收" and "R006" in row["problems_json"] and "最多 12" in row["problems_json"]
+    assert all("R006" not in r["problems_json"] for c, r in rows.items() if r is not row)
+
+    result = api.consolidate(ctx, PERIOD)
+    baishi = next(v for v in result.table["villages"] if v["name"] == "白石村")
+    assert baishi["unconfirmed"] and baishi["unconfirmed"][0]["value"] == 50
+    assert baishi["items"]["C6.1"]["base"] > 0  # it scores
+    notice = openpyxl.load_workbook(result.path)["通报"]
+    rows_ = [[c.value for c in r] for r in notice.iter_rows(min_row=7, max_row=10)]
+    marked = [r for r in rows_ if r[2] == "白石村※"]
+    assert marked and "含待核实数据" in marked[0][-1]
+    quality = "\n".join(str(c.value) for r in openpyxl.load_workbook(result.path)["数据质量"].iter_rows() for c in r if c.value)
+    assert "与往月差异过大" in quality and f"huizong accept {row['id']}" in quality
+
+    confirmed = api.accept(ctx, row["id"], "已电话核实：10月集中开展了入托体检")
+    assert confirmed["confirmed"] and "50" in confirmed["confirmed"][0]
+    again = api.consolidate(ctx, PERIOD)
+    notice = openpyxl.load_workbook(again.path)["通报"]
+    assert "白石村" in [r[2].value for r in notice.iter_rows(min_row=7, max_row=10)]
+    assert not next(v for v in again.table["villages"] if v["name"] == "白石村")["unconfirmed"]
+    quality = "\n".join(str(c.value) for r in openpyxl.load_workbook(again.path)["数据质量"].iter_rows() for c in r if c.value)
+    assert "已核实" in quality
+
+
+def test_without_history_the_township_median_of_the_month_decides(ctx):
+    files = {f"{i}.xlsx": filled(ctx, i, PERIOD, elderly_checks=20) for i in range(4)}
+    _collect(ctx, files)
+    _collect(ctx, {"late.xlsx": filled(ctx, 5, PERIOD, elderly_checks=75)})
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        row = next(r for r in ledger.submissions(str(PERIOD)) if r["village_code"] == ctx.registry.villages[5].code)
+    assert "R006" in row["problems_json"] and "中位数为 20" in row["problems_json"]
+
+
+def test_accept_refuses_a_record_with_nothing_to_confirm(ctx):
+    from pipeline.problems import HuizongError
+
+    _collect(ctx, {"a.xlsx": filled(ctx, 0)})
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        sid = ledger.submissions(str(PERIOD))[0]["id"]
+    with pytest.raises(HuizongError):
+        api.accept(ctx, sid, "无")
