@@ -12,9 +12,6 @@ used becomes an :class:`Ignored` with a Chinese reason the clerk can pass on to 
 from __future__ import annotations
 
 import binascii
-import email
-import email.feedparser
-import email.policy
 import hashlib
 import io
 import mimetypes
@@ -23,13 +20,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.feedparser import BufferedSubFile  # type: ignore[attr-defined]  # (not in the stubs)
 from email.message import Message as _Part
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from .automail import Automatic, automatic
+from .mimeparse import parse as _parse
 from .mimetext import (
     as_bytes,
     b64_lenient,
@@ -75,8 +71,6 @@ SIGNATURE_MAX_BYTES = 100 * 1024  # logos are a few KB; a photo of the form is f
 MAX_DEPTH = 40  # MIME levels (a forward adds 3 or 4), zips and winmail.dat together; guards recursion
 JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.I)
 TNEF_MAGIC = b"\x78\x9f\x3e\x22"
-FEED = 64 * 1024  # bytes handed to the parser at a time
-_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]{1,998}\r?\n")
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError, zlib.error, KeyError)
 
 
@@ -185,47 +179,6 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
         decoded = part.get_payload(decode=True)
         return (decoded, True) if isinstance(decoded, bytes) else (b"", False)
     return raw, True
-
-
-class _Lines(BufferedSubFile):
-    """The parser's line buffer, holding a run of base64 lines as ONE string (newlines kept): the
-    parts come out the same, but a 50 MB attachment is not 900,000 string objects (each twice
-    the size of its text). A boundary ("--…") or header line is never in such a run."""
-
-    def pushlines(self, lines: Any) -> None:
-        merged, run = [], []
-        for line in lines:
-            if _BASE64_LINE.fullmatch(line):
-                run.append(line)
-                continue
-            if run:
-                merged.append("".join(run))
-                run = []
-            merged.append(line)
-        if run:
-            merged.append("".join(run))
-        super().pushlines(merged)
-
-
-def _parse(raw: bytes | Path, digest: Any = None) -> _Part:
-    """compat32, fed in slices (from memory or from the archived file): ``message_from_bytes``
-    would first copy the whole message into a StringIO (four bytes a character), about five times
-    the message in memory at once. ``digest`` (a hashlib object) sees every byte fed."""
-    parser = email.feedparser.BytesFeedParser(policy=email.policy.compat32)
-    setattr(parser, "_input", _Lines())  # noqa: B010 - private, read lazily by the parser's generator (not started yet)
-    if isinstance(raw, Path):
-        with raw.open("rb") as fh:
-            while chunk := fh.read(FEED):
-                if digest is not None:
-                    digest.update(chunk)
-                parser.feed(chunk)
-        return parser.close()
-    if digest is not None:
-        digest.update(raw)
-    view = memoryview(raw)
-    for start in range(0, len(raw), FEED):
-        parser.feed(bytes(view[start:start + FEED]))
-    return parser.close()
 
 
 class _Walk:
