@@ -117,3 +117,33 @@ def test_a_message_that_stops_two_runs_is_set_aside_on_the_third(mctx, point):
     assert sorted(str(m["To"]) for m in smtp.received) == sorted(ctx.registry.villages[i].emails[0] for i in (0, 2))
     state = mailkit.ledger_state(ctx)
     assert _run(ctx, None).returncode == 0 and mailkit.ledger_state(ctx) == state
+
+
+def test_this_computers_trouble_stops_the_run_but_never_sets_the_message_aside(mctx, monkeypatch):
+    """A full disk is not the message's fault: the run stops (nothing recorded for the message), and
+    however many runs it stops, the message is handled normally once there is room again."""
+    import errno
+
+    from pipeline.ledger.archive import Archive
+
+    ctx, imap, smtp = mctx
+    real = Archive.put
+    second = filled(ctx, 1)
+
+    def full(self, data, ext):
+        if data == second:  # the disk fills up just as the second message's report is archived
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data, ext)
+
+    imap.append(report_mail(ctx, 0))
+    imap.append(message(ctx.registry.villages[1].emails[0], [("白石村月报.xlsx", second)]))
+    monkeypatch.setattr(Archive, "put", full)
+    for _ in range(3):
+        with pytest.raises(OSError):
+            api.collect(ctx)
+    assert [m["uid"] for m in ledger_rows(ctx, "SELECT uid FROM messages")] == [1]
+    monkeypatch.setattr(Archive, "put", real)
+    summary = collect_twice(ctx, smtp)
+    assert summary.problems == [] and summary.count("已接收") == 1
+    assert mailkit.accepted_villages(ctx) == {ctx.registry.villages[i].code for i in (0, 1)}
+    assert [m["code"] for m in ledger_rows(ctx, "SELECT code FROM messages ORDER BY uid")] == [None, None]

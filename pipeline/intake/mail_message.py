@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 from ..check import FileCheck, check_bytes
 from ..ledger.archive import Archive, sha256
 from ..ledger.db import ACCEPTED, DUPLICATE, REJECTED, Arrival, Ledger
-from ..ledger.mail import begin_attempt, queue, record_message, seen
-from ..problems import Problem
+from ..ledger.mail import begin_attempt, forget_attempt, queue, record_message, seen
+from ..problems import HuizongError, Problem
 from ..validate.identity import check_sender
 from .faults import crash_point
 from .folder import Collected, CollectSummary, outcome_for, write_feedback
@@ -53,11 +53,16 @@ class Mailbox:
     domain: str  # for our Message-IDs
 
 
-def local_trouble(exc: BaseException) -> bool:
-    """This computer's trouble, not the message's: stop, and do the message again next run."""
-    if isinstance(exc, sqlite3.OperationalError):
+def local_trouble(exc: BaseException | None) -> bool:
+    """This computer's trouble, not the message's (a full disk, a read-only or locked folder, the
+    ledger busy, a workspace problem): stop, and do the message again next run."""
+    if exc is None:
+        return False
+    if isinstance(exc, sqlite3.OperationalError) or (isinstance(exc, OSError) and exc.errno in LOCAL_TROUBLE):
         return True
-    return isinstance(exc, OSError) and exc.errno in LOCAL_TROUBLE
+    if isinstance(exc, HuizongError) and any(p.code.startswith("X") for p in exc.problems):
+        return True
+    return local_trouble(exc.__cause__)
 
 
 def handle(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, item: Fetched, summary: CollectSummary) -> None:
@@ -83,8 +88,17 @@ def handle(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, item: F
         _process(ctx, ledger, archive, box, item.uid, message, digest, received, summary)
     except Exception as exc:
         if local_trouble(exc):
+            _not_an_attempt(ledger, box, item.uid)
             raise
         _set_aside(ledger, box, item.uid, eml, digest, received, summary, f"{type(exc).__name__}: {str(exc)[:160]}", message)
+
+
+def _not_an_attempt(ledger: Ledger, box: Mailbox, uid: int) -> None:
+    """A run stopped by this computer's trouble must not count against the message."""
+    try:
+        forget_attempt(ledger, box.key, box.uidvalidity, uid)
+    except Exception:  # the ledger itself may be what is in trouble; the original error is what matters
+        pass
 
 
 def _where(uid: int, message: Message | None) -> str:

@@ -145,6 +145,12 @@ def seen(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int, sha256: str) 
     return row is not None
 
 
+def forget_attempt(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int) -> None:
+    with ledger.transaction() as db:
+        db.execute("UPDATE message_attempts SET attempts = attempts - 1 WHERE mailbox = ? AND uidvalidity = ? AND uid = ? AND attempts > 0",
+                   (mailbox, uidvalidity, uid))
+
+
 def record_message(db: sqlite3.Connection, mailbox: str, uidvalidity: int, uid: int, message: Any, sha256: str,
                    received_at: str, attachments: int, code: str | None = None, note: str | None = None) -> None:
     db.execute(
