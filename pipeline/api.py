@@ -228,7 +228,7 @@ def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
         rows = village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
-        return note_undelivered(rows, failed_replies(ledger, str(period)))
+        return note_undelivered(rows, failed_replies(ledger, str(period)), ctx.registry)
 
 
 def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:

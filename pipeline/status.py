@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -89,11 +90,13 @@ MAIL_KINDS = {"receipt": "回执", "rejection": "退回说明", "pending": "待�
               "reminder": "催报邮件", "template": "模板邮件"}
 
 
-def note_undelivered(statuses: list[VillageStatus], failed: list[Any]) -> list[VillageStatus]:
-    """Say on each village's line which mail to it the server refused for good (never resent)."""
+def note_undelivered(statuses: list[VillageStatus], failed: list[Any], registry: Registry) -> list[VillageStatus]:
+    """Say on each village's line which mail to it the server refused for good (never resent);
+    a reply that names no village (e.g. to a message without a report) counts by its address."""
     by_code = {s.code: s for s in statuses if s.code}
     for row in failed:
-        st = by_code.get(row["village_code"] or "")
+        code = row["village_code"] or next((v.code for a in json.loads(row["to_addrs"]) if (v := registry.by_email(a))), "")
+        st = by_code.get(code)
         if st is not None:
             said = f"{MAIL_KINDS.get(row['kind'], '邮件')}未送达（{(row['smtp_response'] or '')[:60]}）"
             st.note = f"{st.note}；{said}" if st.note else said

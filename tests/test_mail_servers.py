@@ -194,6 +194,12 @@ def test_a_permanent_smtp_refusal_marks_the_reply_failed_and_status_shows_it(wor
     states = {s.code: s for s in api.status(ctx, PERIOD)}
     assert "未送达" in states[v1.code].note and "550 5.1.1" in states[v1.code].note
     assert "未送达" in states[v2.code].note and states[v0.code].note == ""
+    # a reply that names no village (here: to a photo without a report) is found by its address
+    v4 = ctx.registry.villages[4]
+    smtp.refuse_rcpt[v4.emails[0]] = "550 5.1.1 User unknown"
+    imap.append(mailkit.message(v4.emails[0], [("照片.jpg", b"\xff\xd8\xff\xe0" + bytes(200))], subject="照片"))
+    assert [p.code for p in api.collect(ctx).problems] == ["M012"]
+    assert "回复未送达" in next(s for s in api.status(ctx, PERIOD) if s.code == v4.code).note
     run = _cli(ctx, "status", "--period", str(PERIOD))
     assert run.returncode == 0 and "永久拒收" in run.stdout and "554 DT:SPM" in run.stdout and v1.emails[0] in run.stdout
 
