@@ -156,3 +156,34 @@ def test_kill_during_mail_collect_then_rerun(mctx, point):
     received = smtp.wait_for(4)
     assert len(received) == 4  # every message answered, none twice
     assert sorted(m["Subject"] for m in received) == sorted(set(m["Subject"] for m in received)) or len({m["Message-ID"] for m in received}) == 4
+
+
+def test_a_ledger_of_the_previous_version_gains_the_new_mail_columns(tmp_path):
+    """Ledgers already in use lack since/code/note/failed_at: opening one adds them, and an old
+    unsent reply is still sent."""
+    from pipeline.ledger.db import Ledger
+    from pipeline.ledger.mail import mailbox_state, pending_replies
+
+    path = tmp_path / "ledger.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE mailbox_state (mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, mailbox TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,
+            message_id TEXT NOT NULL, sha256 TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT, received_at TEXT NOT NULL,
+            attachments INTEGER NOT NULL, ignored_json TEXT NOT NULL, processed_at TEXT NOT NULL, UNIQUE (mailbox, uidvalidity, uid));
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, dedupe_key TEXT NOT NULL UNIQUE, to_addrs TEXT NOT NULL,
+            subject TEXT NOT NULL, body TEXT NOT NULL, attachments_json TEXT NOT NULL, message_id TEXT NOT NULL, in_reply_to TEXT,
+            village_code TEXT, period TEXT, created_at TEXT NOT NULL, sent_at TEXT, smtp_response TEXT);
+        INSERT INTO mailbox_state VALUES ('clerk@imap/INBOX', 7, 42);
+        INSERT INTO outbox(kind, dedupe_key, to_addrs, subject, body, attachments_json, message_id, created_at)
+            VALUES ('receipt', 'reply:x', '["a@b.c"]', 's', 'b', '[]', '<m@b.c>', '2026-11-01T00:00:00+08:00');
+    """)
+    con.close()
+    with Ledger(path) as ledger:
+        columns = {t: {r[1] for r in ledger.conn.execute(f"PRAGMA table_info({t})")} for t in ("mailbox_state", "messages", "outbox")}
+        assert "since" in columns["mailbox_state"] and {"code", "note"} <= columns["messages"] and "failed_at" in columns["outbox"]
+        state = mailbox_state(ledger, "clerk@imap/INBOX")
+        assert state is not None and (state.uidvalidity, state.last_uid, state.since) == (7, 42, None)
+        assert [r["dedupe_key"] for r in pending_replies(ledger)] == ["reply:x"]
+    with Ledger(path):  # and a second opening finds them there
+        pass
