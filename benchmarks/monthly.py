@@ -15,7 +15,7 @@ from typing import Any
 from common import PERIOD, Stages, peak_rss_mb
 
 _STAGES = (  # (module, class or "", attribute names tried in turn, stage name)
-    # checking: seen here only when it runs in this process (no pool: few files, or --no-pool)
+    # checking: seen here only when it runs in this process (--no-pool; otherwise it runs in worker processes)
     ("pipeline.intake.checker", "", ("check_bytes",), "collect.check_bytes"),
     ("pipeline.check", "", ("read_report",), "collect.check_bytes.read"),
     ("pipeline.workbook.reader", "", ("sniff",), "collect.check_bytes.read.sniff"),
@@ -72,6 +72,7 @@ def disable_pool() -> bool:
     if not hasattr(checker, "POOL_FROM"):
         return False
     checker.POOL_FROM = 10**9
+    checker.IN_PROCESS = True  # since checks run in worker processes even for few files (crash isolation)
     return True
 
 

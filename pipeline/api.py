@@ -13,14 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .check import FileCheck, check_bytes
+from .check import FileCheck
 from .example import ORGAN, TOWNSHIP, example_registry
+from .filenames import file_name
 from .intake.collect import collect as collect_all
 from .intake.folder import CollectSummary
 from .intake.lock import workspace_lock
 from .intake.mailconfig import mail_settings
 from .intake.outbox import send_pending
 from .intake.replies import reminder, template_mail
+from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, PENDING, Ledger
 from .ledger.mail import Reply, failed_replies, queue
 from .problems import HuizongError, Problem
@@ -29,7 +31,8 @@ from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .programme.signing import sign
 from .quality import flagged_numbers, unconfirmed_by_village
-from .registry import Registry, registry_columns
+from .registry import Registry, Village, registry_columns
+from .score.check import Simulation
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
 from .status import VillageStatus, note_undelivered, village_statuses
@@ -42,7 +45,7 @@ from .workbook.registers import build_table_workbook
 from .workbook.safety import DEFAULT_LIMITS
 from .workbook.summary import SummaryInfo, build_summary
 from .workbook.template import TemplateIdentity, build_template
-from .workspace import Workspace, atomic_write, create_layout, open_workspace
+from .workspace import Workspace, atomic_write, create_layout, machine_errors, open_workspace
 
 Progress = Callable[[int, int, str], None]
 
@@ -67,19 +70,31 @@ class Context:
         return self.workspace.secret()
 
 
-def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen") -> Workspace:
-    """Create a township workspace with the example township's registry and empty registers."""
+def init_workspace(root: Path | str, force: bool = False, programme: str = "qianfen", example: bool | None = None) -> Workspace:
+    """Create a township workspace and its empty registers; 村名册 holds the example township's villages
+    (the default for a built-in programme) or only its header row (the default for a township's own)."""
+    with machine_errors(str(root)):
+        return _init_workspace(root, force, programme, example)
+
+
+def _init_workspace(root: Path | str, force: bool, programme: str, example: bool | None) -> Workspace:
+    from .score.check import static_problems
+
     prog = load_programme(programme)
+    faults = static_problems(prog)  # the same refusal as `programme check`: before a village reports under it
+    if faults:
+        raise HuizongError(faults)
     ref = programme
     if Path(programme).suffix in (".yaml", ".yml"):  # a township's own programme: keep a copy in the workspace
         Path(root).mkdir(parents=True, exist_ok=True)
         ref = "programme.yaml"
         atomic_write(Path(root) / ref, Path(programme).read_bytes())
     ws = create_layout(Path(root), TOWNSHIP, ORGAN, ref, force)
+    own = Path(programme).suffix in (".yaml", ".yml")
     registry = example_registry([t.id for t in prog.tasks])
     columns = registry_columns(prog.tasks)
     rows = []
-    for v in registry.villages:
+    for v in (registry.villages if (example if example is not None else not own) else ()):
         row = {"code": v.code, "name": v.name, "aliases": "、".join(v.aliases), "emails": ";".join(v.emails), "population": v.population}
         row.update(v.tasks)
         rows.append(row)
@@ -150,30 +165,56 @@ def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_
 
     ``villages`` (codes) limits the personalised ones to those villages.
     """
-    p = ctx.programme
-    ws = ctx.workspace
-    folder = out_dir or (ws.templates / (str(period) if period else "空白"))
-    deadline = ""
-    if period:
-        due = period.shift(1)
-        deadline = f"请于 {due.year}年{due.month}月{ws.deadline_day}日前报送镇里。"
-    written = []
     if blank:
-        ident = TemplateIdentity(p, ws.organ, period=period, deadline_note=deadline)
-        path = folder / f"{p.form_no}_{period.chinese if period else ''}空白模板.xlsx"
-        atomic_write(path, build_template(ident))
-        return [path]
+        with machine_errors(str(out_dir or ctx.workspace.templates)):
+            return [_blank_template(ctx, period, out_dir)]
+    return list(village_templates(ctx, period, out_dir, villages).values())
+
+
+def _blank_template(ctx: Context, period: Month | None, out_dir: Path | None) -> Path:
+    p, ws = ctx.programme, ctx.workspace
+    folder = out_dir or (ws.templates / (str(period) if period else "空白"))
+    ident = TemplateIdentity(p, ws.organ, period=period, deadline_note=_deadline_note(ws, period))
+    path = folder / file_name(p.form_no, f"{period.chinese if period else ''}空白模板", suffix=".xlsx")
+    atomic_write(path, build_template(ident))
+    return path
+
+
+def _deadline_note(ws: Workspace, period: Month | None) -> str:
+    if period is None:
+        return ""
+    due = period.shift(1)
+    return f"请于 {due.year}年{due.month}月{ws.deadline_day}日前报送镇里。"
+
+
+def template_name(programme: Programme, village: Village, period: Month) -> str:
+    """<表号>_<村名>_<报告期>.xlsx: a village's name is data — made safe for a file name, and bounded."""
+    return file_name(programme.form_no, village.name, period.chinese, suffix=".xlsx")
+
+
+def village_templates(ctx: Context, period: Month | None, out_dir: Path | None = None,
+                      villages: list[str] | None = None) -> dict[str, Path]:
+    """Each village's personalised template for ``period``, written; village code → path.
+
+    Mapped by code, never by reading a name back out of a path: names may hold "_" or anything else.
+    """
+    p, ws = ctx.programme, ctx.workspace
     if period is None:
         raise HuizongError(Problem("X005", value="（未指定）"))
+    folder = (out_dir or (ws.templates / str(period))).resolve()
     secret = ctx.secret
-    for v in ctx.registry.villages:
-        if villages is not None and v.code not in villages:
-            continue
-        sig = sign(secret, p.id, v.code, str(period), p.version)
-        ident = TemplateIdentity(p, ws.organ, v.code, v.name, period, sig, deadline)
-        path = folder / f"{p.form_no}_{v.name}_{period.chinese}.xlsx"
-        atomic_write(path, build_template(ident))
-        written.append(path)
+    written: dict[str, Path] = {}
+    with machine_errors(str(folder)):
+        for v in ctx.registry.villages:
+            if villages is not None and v.code not in villages:
+                continue
+            sig = sign(secret, p.id, v.code, str(period), p.version)
+            ident = TemplateIdentity(p, ws.organ, v.code, v.name, period, sig, _deadline_note(ws, period))
+            path = folder / template_name(p, v, period)
+            if path.parent != folder:  # cannot happen with a cleaned name; a guard against ever writing elsewhere
+                raise HuizongError(Problem("C003", label="村（社区）名称", value=v.name, detail=f"“{v.name}”不能用作文件名"))
+            atomic_write(path, build_template(ident))
+            written[v.code] = path
     return written
 
 
@@ -194,35 +235,51 @@ def validate_files(
     feedback_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> list[FileCheck]:
-    """Check files without recording anything. With ``feedback_dir``, write annotated copies of invalid ones."""
+    """Check files without recording anything. With ``feedback_dir``, write annotated copies of invalid ones.
+
+    Each file is checked in a worker process, like in ``collect``: a file that crashes the reader, or
+    whose annotated copy cannot be made, is reported on that file, and the others are checked as usual.
+    """
+    from .intake.checker import Checker
+
     prog = ctx.programme if ctx else (programme or load_programme("qianfen"))
     paths = list(paths)
-    out = []
-    for i, path in enumerate(paths):
-        if progress:
-            progress(i, len(paths), path.name)
+    readable: list[tuple[int, bytes, Path]] = []
+    out: list[FileCheck | None] = []
+    for path in paths:
         try:
-            data = path.read_bytes()
+            readable.append((len(out), path.read_bytes(), path))
+            out.append(None)
         except OSError:
             out.append(FileCheck(str(path), ReadResult(file=str(path)), Identity(), [Problem("X006", file=str(path), detail=str(path))]))
-            continue
-        check = check_bytes(
-            data, str(path), prog, ctx.registry if ctx else None, ctx.secret if ctx else None,
-            ctx.workspace.limits if ctx else DEFAULT_LIMITS,
-        )
-        if feedback_dir is not None and not check.valid:
-            from .workbook.feedback import build_feedback, feedback_heading  # openpyxl: only when asked for
+    limits = ctx.workspace.limits if ctx else DEFAULT_LIMITS
+    used: set[str] = set()
+    with Checker(prog, ctx.registry if ctx else None, ctx.secret if ctx else None, limits, len(readable),
+                 feedback="invalid" if feedback_dir is not None else "none") as checker:
+        results = checker.check([(data, str(path)) for _, data, path in readable])
+        for n, ((index, data, path), (check, built)) in enumerate(zip(readable, results)):
+            if progress:
+                progress(n, len(readable), path.name)
+            if feedback_dir is not None and not check.valid:
+                if built is None:  # the worker did not come back with one (it died): the list of problems alone
+                    from .workbook.feedback import feedback_copy, feedback_heading
 
-            fb = build_feedback(data, check.read.format, path.name, check.problems, feedback_heading(prog))
-            atomic_write(feedback_dir / f"{path.stem}_校验结果.xlsx", fb)
-        out.append(check)
-    return out
+                    built, _ = feedback_copy(b"", "", path.name, check.problems, feedback_heading(prog))
+                name = file_name(path.stem, keep=("校验结果",), suffix=".xlsx")
+                if name in used:  # two files of one name from different folders: keep both copies
+                    name = file_name(path.stem, keep=(sha256(data)[:8], "校验结果"), suffix=".xlsx")
+                used.add(name)
+                with machine_errors(str(feedback_dir)):
+                    atomic_write(feedback_dir / name, built)
+            out[index] = check
+    return [c for c in out if c is not None]
 
 
 def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -> CollectSummary:
     """Take every file in inbox/ and every new message of the mailbox: archive, identify, validate,
     record, write feedback, reply. One run at a time per workspace."""
-    return collect_all(ctx, progress, mail=mail)
+    with machine_errors(str(ctx.workspace.root)):
+        return collect_all(ctx, progress, mail=mail)
 
 
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
@@ -246,7 +303,7 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
     """
     import json
 
-    with workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
+    with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         sub = ledger.submission(submission_id)
         stored = json.loads(sub["problems_json"]) if sub is not None else []
         outliers = [p["message"] for p in stored if p["code"] == OUTLIER]
@@ -317,6 +374,11 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     """Score and rank the period from the ledger; write reports/<period>-汇总排名.xlsx atomically."""
     if programme and programme not in (ctx.programme.id, ctx.programme.source):
         ctx = Context(ctx.workspace, load_programme(programme), ctx.registry, ctx.registry_problems)
+    from .score.check import static_problems
+
+    faults = static_problems(ctx.programme)  # every fault of the programme at once, as `programme check` names them
+    if faults:
+        raise HuizongError(faults)
     registers = load_registers(ctx, period)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
@@ -335,7 +397,8 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings, flags)
         data = build_summary(scored, info)
         path = ctx.workspace.summary_path(period)
-        atomic_write(path, data)
+        with machine_errors(str(path.parent)):
+            atomic_write(path, data)
     table = scored_table(scored, statuses)
     waiting = unconfirmed_by_village(flags)
     for v in table["villages"]:
@@ -386,7 +449,7 @@ def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[s
         return MailOut(replies, 0, [], skipped)
     if settings is None or settings.smtp is None:
         raise HuizongError(Problem("C002", file=str(ctx.workspace.root / "huizong.yaml"), field="mail.smtp", detail="没有设置发信服务器（SMTP），无法发送邮件"))
-    with workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
+    with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         with ledger.transaction() as db:
             for r in replies:
                 queue(db, r)
@@ -400,14 +463,14 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     today = today or datetime.now().date().isoformat()
     todo = [s for s in status(ctx, period) if s.state in ("未报", "退回") and s.code]
-    paths = {p.stem.split("_")[1]: p for p in make_templates(ctx, period, villages=[s.code for s in todo])} if todo else {}
+    paths = village_templates(ctx, period, villages=[s.code for s in todo]) if todo else {}
     replies, skipped = [], []
     for s in todo:
         v = ctx.registry.by_code(s.code)
         if v is None or not v.emails:
             skipped.append(s.name)
             continue
-        path = paths[v.name]
+        path = paths[v.code]
         replies.append(reminder(v, period, s.state, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
                                 (path.name, str(path.relative_to(ctx.workspace.root))), domain, today))
     return _mail_out(ctx, replies, dry_run, skipped)
@@ -417,14 +480,31 @@ def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOu
     """E-mail every village its own personalised template for the period."""
     settings = mail_settings(ctx.workspace.settings)
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
-    paths = {p.stem.split("_")[1]: p for p in make_templates(ctx, period)}
+    paths = village_templates(ctx, period)
     replies, skipped = [], []
     for v in ctx.registry.villages:
         if not v.emails:
             skipped.append(v.name)
             continue
-        path = paths[v.name]
+        path = paths[v.code]
         replies.append(template_mail(v, period, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
                                      (path.name, str(path.relative_to(ctx.workspace.root))), domain))
     return _mail_out(ctx, replies, dry_run, skipped)
 
+
+
+def check_programme(ref: str | Path, workspace: Path | str | None = None, year: int | None = None,
+                    simulate_year: bool = True) -> tuple[Programme, list[Problem], Simulation | None]:
+    """``huizong programme check``: load a programme (shipped id or YAML path), name every static fault,
+    and — when there is none — simulate a year for the workspace's registry (or the example township's)."""
+    from .score.check import simulate, static_problems
+
+    programme = load_programme(ref)
+    problems = static_problems(programme)
+    if problems or not simulate_year:
+        return programme, problems, None
+    if workspace is not None:
+        registry, _ = load_registry(open_workspace(workspace), programme)
+    else:
+        registry = example_registry([t.id for t in programme.tasks])
+    return programme, [], simulate(programme, registry, year or datetime.now().year)

@@ -52,7 +52,8 @@ class FileCheck:
             return PENDING
         return ACCEPTED
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, masked_for: Programme | None = None) -> dict[str, Any]:
+        """As JSON-ready data; with ``masked_for``, that programme's personal values (ID numbers, names) masked."""
         v = self.identity.village
         return {
             "file": self.file,
@@ -63,7 +64,7 @@ class FileCheck:
             "period": str(self.identity.period) if self.identity.period else None,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
-            "issues": [p.to_dict() for p in self.problems],
+            "issues": redacted_problems(self, masked_for) if masked_for else [p.to_dict() for p in self.problems],
         }
 
 
@@ -84,9 +85,16 @@ def check_bytes(
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
         problems += limit_problems(res.values, res.cells, programme, ident.village, res.file, res.sheet, skip=res.invalid)
         return FileCheck(name, res, ident, _ordered(problems))
-    except Exception as exc:  # a defect of ours must not stop a collection or hide the file: it is sent back, named
-        detail = f"{type(exc).__name__}: {str(exc)[:120]}".rstrip(": ")
-        return FileCheck(name, ReadResult(file=name), Identity(), [Problem("F013", file=name, detail=detail)])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a defect of ours, or a library panic (pyo3: BaseException), must not stop a collection
+        return failed_check(name, "F013", exc)
+
+
+def failed_check(name: str, code: str, why: BaseException | str) -> FileCheck:
+    """A file that could not be checked at all: sent back with one problem saying why (F013, F014)."""
+    detail = why if isinstance(why, str) else f"{type(why).__name__}: {str(why)[:120]}".rstrip(": ")
+    return FileCheck(name, ReadResult(file=name), Identity(), [Problem(code, file=name, detail=detail)])
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:

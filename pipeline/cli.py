@@ -1,7 +1,8 @@
 """The ``huizong`` command. Thin: parse options, call pipeline.api, print, set the exit code.
 
 Exit codes: 0 success (validate: every file valid), 1 some files invalid / work left undone,
-2 usage or configuration error (a Chinese message says which).
+2 usage or configuration error, 3 the machine's trouble (disk full, a read-only folder) or an
+internal error — a Chinese message with a problem code says which, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from rich.table import Table
 
 from . import __version__, api
 from .check import MAX_SHOWN, FileCheck
-from .problems import HuizongError
+from .problems import HuizongError, Problem
 from .programme.config import load_programme
 from .programme.periods import Month
 from .views import state_counts
-from .workspace import STATE_DIR
+from .workspace import machine_trouble
 
 app = typer.Typer(
     help="汇总（huizong）：村级月报的收取、校验、汇总与排名。",
@@ -39,11 +40,31 @@ PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="报告期（月�
 JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出（供其他程序使用）")]
 
 
+MACHINE = {"X011", "X012", "X013"}  # disk full, not writable, internal error: exit code 3
+
+
+def _say(p: Problem) -> None:
+    where = "，".join(x for x in (p.file and f"文件 {p.file}", p.where, p.field and f"配置项 {p.field}" if p.code.startswith("C") else "") if x)
+    if p.code in MACHINE:
+        where = ""  # the message names the place already
+    err.print(f"[{p.severity.value} {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
+
+
 def _fail(exc: HuizongError, code: int = 2) -> None:
     for p in exc.problems:
-        where = "，".join(x for x in (p.file and f"文件 {p.file}", p.where, p.field and f"配置项 {p.field}" if p.code.startswith("C") else "") if x)
-        err.print(f"[{p.severity.value} {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
-    raise typer.Exit(code)
+        _say(p)
+    raise typer.Exit(3 if any(p.code in MACHINE for p in exc.problems) else code)
+
+
+def _no_period(hint: str = "") -> None:
+    _say(Problem("X010", detail=hint))
+    raise typer.Exit(2)
+
+
+def _shipped() -> str:
+    from .resources import shipped_programmes
+
+    return "、".join(shipped_programmes())
 
 
 def _period(text: str) -> Month:
@@ -79,16 +100,19 @@ def version() -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="要创建的工作目录")],
     force: Annotated[bool, typer.Option("--force", help="覆盖已有的工作目录设置")] = False,
-    programme: Annotated[str, typer.Option("--programme", help="考核方案（内置：qianfen）")] = "qianfen",
+    programme: Annotated[str, typer.Option("--programme", help=f"考核方案：内置方案名（{_shipped()}）或本镇的方案文件（.yaml）")] = "qianfen",
+    example: Annotated[bool | None, typer.Option("--example/--empty", help="村名册填示例镇的 19 个村（内置方案默认），或只有表头（本镇方案默认）")] = None,
 ) -> None:
-    """创建乡镇工作目录：设置文件、村名册（示例镇 19 个村）、镇考核登记、加分扣分登记和收件/归档/报表文件夹。"""
+    """创建乡镇工作目录：设置文件、村名册、镇考核登记、加分扣分登记和收件/归档/报表文件夹。"""
     try:
-        ws = api.init_workspace(directory, force=force, programme=programme)
+        ws = api.init_workspace(directory, force=force, programme=programme, example=example)
     except HuizongError as exc:
         _fail(exc)
         return
     out.print(f"已创建工作目录：{ws.root}")
-    out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（请改成本镇的村名、邮箱和年度任务）")
+    empty = example is False or (example is None and Path(programme).suffix in (".yaml", ".yml"))
+    what = "只有表头：请先填写本镇各村的代码、名称、上报邮箱、户籍人口和年度任务" if empty else "示例镇 19 个村：请改成本镇的村名、邮箱和年度任务"
+    out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（{what}）", markup=False)
     out.print("  收件箱：inbox/   归档：archive/   报表：reports/")
     out.print(f"下一步：huizong templates -w {directory} --period 2026-10")
 
@@ -103,8 +127,7 @@ def templates(
     """为每个村生成本月的报表模板（已填好村名、代码和报告期，带签名）。"""
     ctx = _context(workspace)
     if period is None and not blank:
-        err.print("[错误 X005] 请用 --period 指定报告期，如 --period 2026-10（或用 --blank 生成空白模板）。")
-        raise typer.Exit(2)
+        _no_period("（或用 --blank 生成空白模板）")
     month = _period(period) if period else None
     try:
         paths = api.make_templates(ctx, month, blank=blank, out_dir=out_dir)
@@ -114,18 +137,19 @@ def templates(
     out.print(f"已生成 {len(paths)} 份模板，位于 {paths[0].parent}")
 
 
-def _print_check(check: FileCheck) -> None:
+def _print_check(check: FileCheck, issues: list[dict[str, Any]]) -> None:
+    """One file's verdict and its problems (``issues``: as dictionaries, personal values masked unless asked)."""
     name = Path(check.file).name
     n_err, n_warn = len(check.errors), len(check.warnings)
     if check.valid:
         out.print(f"✔ {name}：校验通过" + (f"（提示 {n_warn} 处）" if n_warn else ""), markup=False)
     else:
         out.print(f"✘ {name}：错误 {n_err} 处" + (f"，提示 {n_warn} 处" if n_warn else ""), markup=False)
-    for p in check.problems[:MAX_SHOWN]:
-        where = " ".join(x for x in (p.sheet and f"[{p.sheet}]", p.cell) if x)
-        shown = "" if p.value is None else f" 值“{p.value}”"
-        out.print(f"  {p.severity.value} {p.code} {where} {p.label or p.field}{shown}：{p.message}".replace("  ", " ", 1), markup=False)
-    hidden = len(check.problems) - MAX_SHOWN
+    for p in issues[:MAX_SHOWN]:
+        where = " ".join(x for x in (p["sheet"] and f"[{p['sheet']}]", p["cell"]) if x)
+        shown = "" if p["value"] is None else f" 值“{p['value']}”"
+        out.print(f"  {p['severity']} {p['code']} {where} {p['label'] or p['field']}{shown}：{p['message']}".replace("  ", " ", 1), markup=False)
+    hidden = len(issues) - MAX_SHOWN
     if hidden > 0:
         out.print(f"  ……还有 {hidden} 处问题未列出（用 --json 查看全部，或用 --feedback 生成标注文件）。", markup=False)
 
@@ -137,20 +161,22 @@ def validate(
     programme: Annotated[str, typer.Option("--programme", help="不指定工作目录时使用的考核方案")] = "qianfen",
     as_json: JsonOpt = False,
     feedback: Annotated[Path | None, typer.Option("--feedback", help="为每个有错误的文件生成标注副本，放到此文件夹")] = None,
+    show_personal: Annotated[bool, typer.Option("--show-personal", help="显示完整的身份证号和姓名（默认遮盖；标注副本中总是完整的）")] = False,
 ) -> None:
     """检查填好的工作簿，一次列出每个文件的全部问题（文件、工作表、单元格、填写的值、修改方法）。"""
     ctx = _context(workspace) if workspace else None
     try:
-        prog = None if ctx else load_programme(programme)
+        prog = ctx.programme if ctx else load_programme(programme)
+        checks = api.validate_files(files, ctx=ctx, programme=prog, feedback_dir=feedback)
     except HuizongError as exc:
         _fail(exc)
         return
-    checks = api.validate_files(files, ctx=ctx, programme=prog, feedback_dir=feedback)
+    shown = [c.to_dict(None if show_personal else prog) for c in checks]
     if as_json:
-        out.print_json(json.dumps([c.to_dict() for c in checks], ensure_ascii=False))
+        out.print_json(json.dumps(shown, ensure_ascii=False))
     else:
-        for c in checks:
-            _print_check(c)
+        for c, d in zip(checks, shown):
+            _print_check(c, d["issues"])
         bad = sum(1 for c in checks if not c.valid)
         out.print(f"共 {len(checks)} 个文件：通过 {len(checks) - bad} 个，有错误 {bad} 个。" + (f"标注副本在 {feedback}" if feedback and bad else ""))
     raise typer.Exit(0 if all(c.valid for c in checks) else 1)
@@ -173,29 +199,36 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
         return
     if as_json:
         out.print_json(json.dumps({"summary": summary.line, "items": [i.__dict__ for i in summary.items],
+                                   "resumed": [i.__dict__ for i in summary.resumed],
                                    "problems": [p.to_dict() for p in summary.problems],
                                    "notices": [p.to_dict() for p in summary.notices]}, ensure_ascii=False))
         raise typer.Exit(1 if summary.problems else 0)
     if summary.items:
-        table = Table(title="本次收取", show_lines=False)
-        for col in ("文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
-            table.add_column(col)
-        for i in summary.items:
-            table.add_row(i.name, i.sender or "文件夹", i.village, i.period, i.status, str(i.version or ""), str(i.errors), str(i.warnings))
-        out.print(table)
+        out.print(_collected_table("本次收取", summary.items))
     else:
         out.print("没有新收到的报表。")
+    if summary.resumed:
+        out.print(_collected_table("上次运行中断前已登记（本次已移出收件箱）", summary.resumed))
     out.print(summary.line)
     if summary.messages_without_reports:
         out.print(f"另有 {summary.messages_without_reports} 封邮件没有报表附件（已回复说明）。")
     for p in summary.notices:  # bounces, auto-replies, newsletters: archived, not answered
         out.print(f"[提示 {p.code}] {p.message}", markup=False)
     for p in summary.problems:
-        err.print(f"[{p.severity.value} {p.code}] {p.message}", markup=False)
-    if any(i.feedback for i in summary.items):
+        _say(p)
+    if any(i.feedback for i in summary.items + summary.resumed):
         out.print(f"退回文件的标注副本在 {ctx.workspace.feedback}")
     if summary.problems:
         raise typer.Exit(1)
+
+
+def _collected_table(title: str, items: list[Any]) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in ("文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(i.name, i.sender or "文件夹", i.village, i.period, i.status, str(i.version or ""), str(i.errors), str(i.warnings))
+    return table
 
 
 @app.command()
@@ -203,8 +236,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
     """显示某月各村的上报情况：已报（时间、版本）、退回（问题数）、待确认、未报。"""
     ctx = _context(workspace)
     if not period:
-        err.print("[错误 X005] 请用 --period 指定报告期，如 --period 2026-10。")
-        raise typer.Exit(2)
+        _no_period()
     month = _period(period)
     rows = api.status(ctx, month)
     if as_json:
@@ -341,8 +373,7 @@ def consolidate(
     """汇总排名：按考核方案计算各村得分和名次，生成 reports/报告期-汇总排名.xlsx。"""
     ctx = _context(workspace)
     if not period:
-        err.print("[错误 X005] 请用 --period 指定报告期，如 --period 2026-10。")
-        raise typer.Exit(2)
+        _no_period()
     month = _period(period)
     try:
         result = api.consolidate(ctx, month, programme=programme)
@@ -393,7 +424,7 @@ def serve(
     """启动本机汇总服务（只监听 127.0.0.1），供 WPS 加载项的按钮调用；按 Ctrl+C 停止。"""
     import logging
 
-    from .serve import make_server
+    from .serve import make_server, open_log
 
     addin = workspace / "wps-addin"
     try:
@@ -402,11 +433,10 @@ def serve(
         _fail(exc)
         return
     except OSError as exc:
-        err.print(f"[错误 X009] 端口 {port or ''} 无法使用（{exc}）；可能已有一个汇总服务在运行，或换一个 --port。", markup=False)
+        _say(Problem("X009", detail=f"端口 {port or ''}：{exc.strerror or exc}"))
         raise typer.Exit(2) from exc
-    log_path = service.root / STATE_DIR / "serve.log"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(log_path, encoding="utf-8"), logging.StreamHandler()])
+                        handlers=[open_log(service.root), logging.StreamHandler()])
     out.print(f"汇总服务已启动：http://127.0.0.1:{service.port}/  工作目录 {service.root}", markup=False)
     out.print("按 Ctrl+C 停止。")
     try:
@@ -418,7 +448,7 @@ def serve(
     out.print("汇总服务已停止。")
 
 
-from . import cli_office  # noqa: E402,F401 - registers the Excel, WPS and mail-password commands on `app`
+from . import cli_office, cli_programme  # noqa: E402,F401 - register the office and programme commands on `app`
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -430,7 +460,12 @@ def main(argv: list[str] | None = None) -> Any:
                 pass
     try:
         return app(args=argv, prog_name="huizong")
-    except HuizongError as exc:
-        _fail(exc)
+    except Exception as exc:  # never a traceback for the clerk: the problem, and where to turn
+        problems = exc.problems if isinstance(exc, HuizongError) else [
+            machine_trouble(exc) or Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": "))]
+        try:
+            _fail(HuizongError(problems))
+        except typer.Exit as done:
+            raise SystemExit(done.exit_code) from None
 
 

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from . import api
-from .cli import WorkspaceOpt, _context, _fail, app, err, out
-from .problems import HuizongError
+from .cli import WorkspaceOpt, _context, _fail, _say, app, out
+from .problems import HuizongError, Problem
 from .programme.periods import Month
 from .workspace import atomic_write
 
@@ -23,17 +23,17 @@ def mail_password(workspace: WorkspaceOpt = Path(".")) -> None:
     ctx = _context(workspace)
     settings = mail_settings(ctx.workspace.settings)
     server = settings and (settings.imap or settings.smtp)
-    if not server or settings is None:
-        err.print("[错误 C002] huizong.yaml 中还没有邮箱设置（mail: imap/smtp），请先填写。")
-        raise typer.Exit(2)
+    if settings is None or not server:
+        _fail(HuizongError(Problem("C002", file="huizong.yaml", field="mail", detail="还没有邮箱设置（mail: imap/smtp），请先填写")))
+        return
     secret = typer.prompt(f"{server.user} 的授权码", hide_input=True)
     try:
         import keyring
 
         keyring.set_password(KEYRING_SERVICE, server.user, secret)
     except Exception as exc:  # no keyring backend (e.g. a Linux server): say what to do instead
-        err.print(f"[错误 M001] 无法保存到系统凭据（{exc}）。请改用环境变量 {settings.password_env}。", markup=False)
-        raise typer.Exit(2) from exc
+        _fail(HuizongError(Problem("X017", value=settings.password_env, detail=str(exc)[:200])))
+        return
     out.print("已保存。")
 
 
@@ -87,7 +87,7 @@ def excel_addin(
         out.print(f"已安装到 {xlstart}，重新打开 Excel 后功能区出现“汇总”选项卡。", markup=False)
         return
     if install:
-        err.print("[错误 X006] 这台电脑上找不到 Excel 的启动文件夹（XLSTART），请按下面的方法手动加载。", markup=False)
+        _say(Problem("X018"))
     out.print("安装方法：Excel → 文件 → 选项 → 加载项 → 管理“Excel 加载项” → 转到 → 浏览，选中 huizong.xlam；"
               "或把它复制到 %APPDATA%\\Microsoft\\Excel\\XLSTART 文件夹（也可运行 huizong excel-addin --install）。", markup=False)
 

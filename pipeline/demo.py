@@ -52,7 +52,7 @@ class DemoResult:
 def run_demo(out: Path, period: Month | None = None, progress: api.Progress | None = None, programme: str = "qianfen") -> DemoResult:
     period = period or DEMO_PERIOD
     _clear(out)
-    api.init_workspace(out, programme=programme)
+    api.init_workspace(out, programme=programme, example=True)
     ctx = api.load_context(out)
     months = year_months(ctx.programme, period)
     total = len(months)
@@ -89,7 +89,7 @@ def _notice_time(period: Month) -> datetime:
 
 def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
     p = ctx.programme
-    templates = {t.name: t for t in api.make_templates(ctx, month)}
+    templates = api.village_templates(ctx, month)  # village code → path
     cols = [c.id for c in p.register.columns] if p.register else []
     inbox = ctx.workspace.inbox
     first_int = next(f.id for f in p.fields if f.type == "integer")
@@ -97,7 +97,7 @@ def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
     for i, v in enumerate(ctx.registry.villages):
         if i == NEVER_REPORTS or (i == SKIPS_MARCH and month.month == 3):
             continue
-        template = templates[f"{p.form_no}_{v.name}_{month.chinese}.xlsx"].read_bytes()
+        template = templates[v.code].read_bytes()
         values, register = example_values(p, v, month)
 
         def fill(vals: dict[str, Any], tpl: bytes = template, register: list[dict[str, Any]] = register) -> bytes:

@@ -45,6 +45,8 @@ CATALOGUE: dict[str, Kind] = {
         Kind("F011", E, "表格过大（工作表“{sheet}”：{detail}），超过允许的上限，已停止读取。请删除模板以外的多余行列后再发送。"),
         Kind("F012", W, "文件含有宏（.xlsm），宏不会被运行，只读取单元格中的数值。"),
         Kind("F013", E, "检查这个文件时程序出错（{detail}），文件没有检查完。原件已归档；请把原件和这条信息交给技术支持，或请村里用模板重新填写后再发送。"),
+        Kind("F014", E, "读取这个文件时检查程序异常退出（{detail}），单独重试一次仍然如此，已停止处理这个文件。原件已归档；请把原件交给技术支持，或请村里用下发的模板重新填写、另存为 .xlsx 后再发送。"),
+        Kind("F015", W, "无法在原表上标注问题（{detail}），标注副本只列出了全部问题。"),
         Kind("S001", E, "找不到本月报的工作表（应为“{detail}”）。请使用下发的模板，不要删除或大幅改动工作表。"),
         Kind("S002", W, "工作表名称被改动：按表格结构在“{sheet}”中找到了“{detail}”的内容。"),
         Kind("S003", E, "找不到“{label}”的填报位置。请使用下发的模板，不要删除行。"),
@@ -75,7 +77,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("V021", W, "“{label}”中的电话号码被存成了数字，已按“{value}”读取。"),
         Kind("V022", E, "“{label}”填写的 {value} 不在考核年度前后（应在 {detail} 之间），请核对是否填错。"),
         Kind("V023", E, "“{label}”填写的 {value} 超过了合理上限 {detail}，请核实是否填错。如数字确实无误，请电话告知镇里（镇里可调整年度任务或上限）。"),
-        Kind("R001", E, "“{label}”（{value}）不能大于“{detail}”。"),
+        Kind("R001", E, "“{label}”（{value}）不能大于{detail}。"),
         Kind("R002", E, "“{label}”（{value}）应等于{detail}。"),
         Kind("R003", E, "出生登记第 {detail} 行不完整：{value}未填写。"),
         Kind("R004", W, "出生登记第 {detail} 行完全相同，请核对是否重复登记。"),
@@ -115,12 +117,29 @@ CATALOGUE: dict[str, Kind] = {
         Kind("X002", E, "{detail} 已经是一个汇总工作目录。如确需重建设置和村名册，请加 --force（原文件会先备份到 .huizong/backup，归档和台账保留）。"),
         Kind("X008", E, "{detail}没有任何村的已接收报表，无法汇总。请先收取（huizong collect）并处理退回、待确认的报表。"),
         Kind("X009", E, "本机汇总服务的端口无法使用（{detail}）。可能已有一个汇总服务在运行，或用 --port 换一个端口。"),
+        Kind("X010", E, "请用 --period 指定报告期，如 --period 2026-10{detail}。"),
+        Kind("X011", E, "磁盘空间不足，无法写入“{detail}”。已收到的文件都还在收件箱或已原样归档，没有丢失；请清理磁盘（或换一个空间足够的工作目录）后重新运行。"),
+        Kind("X012", E, "无法读写“{detail}”：文件夹是只读的、文件正被其他程序独占打开，或没有权限。没有丢失任何文件；请检查该文件夹的权限（是否在只读的 U 盘、光盘或网络盘上）后重新运行。"),
+        Kind("X013", E, "程序内部错误（{detail}），操作没有完成；已收到的文件不会丢失。请把这条信息交给技术支持。"),
+        Kind("X014", E, "汇总服务拒绝了这个请求：{detail}"),
+        Kind("X015", E, "汇总服务没有{detail}。"),
+        Kind("X016", E, "请求内容不正确：{detail}。"),
+        Kind("X017", E, "无法把授权码保存到系统凭据（{detail}）。请改用环境变量 {value} 提供邮箱授权码。"),
+        Kind("X018", E, "这台电脑上找不到 Excel 的启动文件夹（XLSTART），请按下面的方法手动加载 huizong.xlam。"),
         Kind("X007", E, "目录 {detail} 不为空，也不是汇总演示目录；为免误删其中的文件，请换一个 --out 目录。"),
         Kind("X003", E, "另一个汇总任务正在运行（{detail}），请等它结束后再试。"),
         Kind("X004", E, "文件“{detail}”正被其他程序（如 Excel/WPS）打开，无法写入。请关闭该文件后再试。"),
         Kind("X005", E, "报告期“{value}”格式不对，应为 2026-10 这样的年月。"),
         Kind("X006", E, "找不到文件：{detail}"),
     ]
+}
+
+# Catalogued codes no part of huizong emits today, and why they stay: codes are published (clerks and
+# other programs know them) and are never reused for something else.
+RESERVED: dict[str, str] = {
+    "S004": "按标签找到的填报位置目前不单独提示（工作表改名由 S002 提示）；保留给将来的位置变动提示",
+    "R005": "与往月相比的异常变化提示尚未启用；保留给将来的逐月比较",
+    "M005": "邮件没有报表附件时，回复中直接说明原因；保留给邮件收取的单独提示",
 }
 
 
@@ -211,6 +230,7 @@ def catalogue_markdown() -> str:
         lines += [f"## {prefix}：{title}", "", "| 代码 | 级别 | 说明（{} 处填入具体内容） |", "|---|---|---|"]
         for kind in CATALOGUE.values():
             if kind.code.startswith(prefix):
-                lines.append(f"| {kind.code} | {kind.severity.value} | {kind.template.replace('|', '｜')} |")
+                note = f"（保留未用：{RESERVED[kind.code]}）" if kind.code in RESERVED else ""
+                lines.append(f"| {kind.code} | {kind.severity.value} | {kind.template.replace('|', '｜')}{note} |")
         lines.append("")
     return "\n".join(lines)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +142,8 @@ def create_layout(root: Path, township: str, organ: str, programme: str, force: 
         _backup(root)
     for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    for private in ("archive", STATE_DIR):  # the received files, the ledger, the keys and the logs
+        owner_only(root / private, directory=True)
     secret = root / STATE_DIR / "secret.key"
     if not secret.exists():
         atomic_write(secret, new_secret().encode("ascii"))
@@ -149,7 +155,11 @@ def _backup(root: Path) -> Path:
     """Before ``init --force`` rewrites settings and the township's workbooks, keep copies."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = root / STATE_DIR / "backup" / stamp
-    target.mkdir(parents=True, exist_ok=True)
+    n = 2
+    while target.exists():  # a second --force within the same second keeps the first backup too
+        target = root / STATE_DIR / "backup" / f"{stamp}-{n}"
+        n += 1
+    target.mkdir(parents=True)
     for path in root.iterdir():
         if path.is_file() and (path.name == SETTINGS or path.suffix.lower() in (".xlsx", ".xlsm", ".yaml", ".yml")):
             shutil.copy2(path, target / path.name)
@@ -171,7 +181,65 @@ def atomic_write(path: Path, data: bytes) -> None:
         try:
             os.replace(tmp, path)
         except PermissionError as exc:
+            if exc.errno in NOT_WRITABLE and not os.access(path.parent, os.W_OK):
+                raise
             raise HuizongError(Problem("X004", file=str(path), detail=str(path))) from exc
+    except OSError as exc:
+        if exc.filename is None:  # a write or fsync that failed names no file: say which one it was
+            exc.filename = str(path)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# Errors of the machine, not of a file: the disk is full, or a folder cannot be written. Collecting
+# stops (nothing half-done: files stay in inbox/, the ledger's transaction rolls back) and says so.
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def machine_trouble(exc: BaseException, where: str = "") -> Problem | None:
+    """X011 (disk full) or X012 (read-only, no permission) for an error of the machine; None for any other."""
+    if isinstance(exc, HuizongError):
+        return None
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL | NOT_WRITABLE:
+        place = str(exc.filename) if exc.filename else where
+        return Problem("X011" if exc.errno in DISK_FULL else "X012", file=place, detail=place or "工作目录")
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if "full" in text:
+            return Problem("X011", detail=where or "台账")
+        if "readonly" in text or "read-only" in text or "unable to open" in text or "disk i/o" in text:
+            return Problem("X012", detail=where or "台账")
+    return None
+
+
+@contextmanager
+def machine_errors(where: str = "") -> Iterator[None]:
+    """Turn a full disk or a read-only folder into a HuizongError a clerk can read (never a traceback)."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        problem = machine_trouble(exc, where)
+        if problem is None:
+            raise
+        raise HuizongError(problem) from exc
+
+
+def owner_only(path: Path, directory: bool = False) -> None:
+    """Readable by the owner only, on POSIX (archive, ledger, logs); elsewhere a no-op.
+
+    Best effort: a missing file, or a workspace on a read-only disk (only read, then), is left as it is.
+    """
+    if os.name != "posix":
+        return
+    try:
+        if stat_mode(path) != (0o700 if directory else 0o600):
+            os.chmod(path, 0o700 if directory else 0o600)
+    except OSError:
+        pass
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o7777

@@ -46,20 +46,28 @@ def ctx(workspace: Path) -> api.Context:
 
 def template_for(ctx: api.Context, index: int = 0, period: Month = PERIOD) -> bytes:
     v = ctx.registry.villages[index]
-    path = ctx.workspace.templates / str(period) / f"{ctx.programme.form_no}_{v.name}_{period.chinese}.xlsx"
+    path = ctx.workspace.templates / str(period) / api.template_name(ctx.programme, v, period)
     if not path.exists():
         api.make_templates(ctx, period)
     return path.read_bytes()
+
+
+_FILLED: dict[tuple[str, int, str, str], bytes] = {}
 
 
 def filled(ctx: api.Context, index: int = 0, period: Month = PERIOD, **overrides: Any) -> bytes:
     """A valid filled report of village ``index``; keyword overrides replace single values.
 
     ``register=[...]`` replaces the birth register rows (dicts keyed by column id).
+    The same report asked for twice (in one workspace) is the same bytes: a workbook saved by openpyxl
+    carries its save time, so building it again a second later would make another file.
     """
-    v = ctx.registry.villages[index]
-    values, register = example_report(v, period)
-    register = overrides.pop("register", register)
-    values.update(overrides)
-    cols = [c.id for c in ctx.programme.register.columns]
-    return fill_template(template_for(ctx, index, period), values, register, register_columns=cols)
+    key = (str(ctx.workspace.root), index, str(period), repr(sorted(overrides.items())))
+    if key not in _FILLED:
+        v = ctx.registry.villages[index]
+        values, register = example_report(v, period)
+        register = overrides.pop("register", register)
+        values.update(overrides)
+        cols = [c.id for c in ctx.programme.register.columns]
+        _FILLED[key] = fill_template(template_for(ctx, index, period), values, register, register_columns=cols)
+    return _FILLED[key]

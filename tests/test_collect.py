@@ -287,9 +287,7 @@ def test_the_same_file_sent_several_times_in_one_batch_is_archived_once(ctx, mon
     assert statuses.count("已接收") == 2 and statuses.count("重复") == 4
 
 
-def test_a_file_that_trips_a_defect_is_sent_back_and_the_rest_are_collected(ctx, monkeypatch):
-    """An unexpected error while checking one file becomes F013 on that file (archived, recorded, sent back);
-    the files around it in the same batch are collected as usual."""
+def test_a_defect_while_checking_one_file_is_f013_on_that_file(ctx, monkeypatch):
     import pipeline.check as check
 
     real_identify = check.identify
@@ -300,6 +298,15 @@ def test_a_file_that_trips_a_defect_is_sent_back_and_the_rest_are_collected(ctx,
         return real_identify(res, *args, **kwargs)
 
     monkeypatch.setattr(check, "identify", identify)
+    got = check.check_bytes(filled(ctx, 1), "坏.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    assert [p.code for p in got.problems] == ["F013"] and "模拟的程序错误" in got.problems[0].message
+    assert got.status == "退回"
+
+
+def test_a_file_that_trips_a_defect_is_sent_back_and_the_rest_are_collected(ctx, monkeypatch):
+    """An unexpected error while checking one file (in a worker) becomes F013 on that file (archived,
+    recorded, sent back); the files around it in the same batch are collected as usual."""
+    monkeypatch.setenv("HUIZONG_FAIL_READING", "坏.xlsx")
     t0 = time.time() - 3600
     drop(ctx, "好1.xlsx", filled(ctx, 0), t0)
     drop(ctx, "坏.xlsx", filled(ctx, 1), t0 + 1)
@@ -309,7 +316,31 @@ def test_a_file_that_trips_a_defect_is_sent_back_and_the_rest_are_collected(ctx,
     assert [got[n]["status"] for n in ("好1.xlsx", "坏.xlsx", "好2.xlsx")] == ["已接收", "退回", "已接收"]
     problems = json.loads(got["坏.xlsx"]["problems_json"])
     assert [p["code"] for p in problems] == ["F013"] and "模拟的程序错误" in problems[0]["message"]
+    assert (ctx.workspace.root / got["坏.xlsx"]["feedback_path"]).is_file()
     assert not list(ctx.workspace.inbox.glob("*.xlsx"))  # nothing left behind
+
+
+def test_a_defect_while_recording_one_file_is_f013_on_that_file(ctx, monkeypatch):
+    """The same for what happens in the collecting process itself (feedback copy, ledger row)."""
+    import pipeline.intake.folder as folder
+
+    real = folder.outcome_for
+
+    def outcome_for(ctx_, check, feedback):
+        if check.file == "坏.xlsx" and check.problems[0].code != "F013":
+            raise KeyError("模拟的程序错误")
+        return real(ctx_, check, feedback)
+
+    monkeypatch.setattr(folder, "outcome_for", outcome_for)
+    t0 = time.time() - 3600
+    drop(ctx, "好1.xlsx", filled(ctx, 0), t0)
+    drop(ctx, "坏.xlsx", filled(ctx, 1, births_total="十二"), t0 + 1)
+    drop(ctx, "好2.xlsx", filled(ctx, 2), t0 + 2)
+    api.collect(ctx)
+    got = {r["original_name"]: r for r in rows(ctx)}
+    assert [got[n]["status"] for n in ("好1.xlsx", "坏.xlsx", "好2.xlsx")] == ["已接收", "退回", "已接收"]
+    assert [p["code"] for p in json.loads(got["坏.xlsx"]["problems_json"])] == ["F013"]
+    assert len(rows(ctx)) == 3  # the failed attempt left no half row behind
 
 
 def test_a_number_hundreds_of_digits_long_is_a_clear_error_not_a_crash(ctx):

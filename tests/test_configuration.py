@@ -91,6 +91,10 @@ def test_not_a_workspace_and_refuse_to_overwrite(tmp_path, workspace):
     api.init_workspace(workspace, force=True)
     backups = list((workspace / ".huizong" / "backup").rglob("村名册.xlsx"))
     assert backups and backups[0].read_bytes() == b"edited by the clerk"  # nothing lost
+    (workspace / "村名册.xlsx").write_bytes(b"edited again")
+    api.init_workspace(workspace, force=True)  # within the same second, as often as not: both backups are kept
+    kept = sorted(p.read_bytes() for p in (workspace / ".huizong" / "backup").rglob("村名册.xlsx"))
+    assert kept == [b"edited again", b"edited by the clerk"]
 
 
 def _write_registry(workspace: Path, programme, rows: list[dict]) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -32,7 +32,6 @@ from pipeline.workbook.safety import DEFAULT_LIMITS, Limits, sniff
 from .conftest import filled
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = 5.0  # seconds any single hostile file may take, at most
 MB = 1024 * 1024
 
 
@@ -296,11 +295,10 @@ def has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def timed_read(data: bytes, name: str, programme: Programme, limits: Limits) -> ReadResult:
-    start = time.perf_counter()
-    result = read_report(data, name, programme, limits)
-    assert time.perf_counter() - start < FAST, f"reading {name} took too long"
-    return result
+def hostile_read(data: bytes, name: str, programme: Programme, limits: Limits) -> ReadResult:
+    """read_report, which must come back with problems (never raise). How long it takes is not asserted:
+    tests never depend on timing; what bounds the work is asserted where it matters (what was read)."""
+    return read_report(data, name, programme, limits)
 
 
 def assert_refused(
@@ -313,7 +311,7 @@ def assert_refused(
         assert sniffed.format == ""
         assert [p.code for p in sniffed.problems] == [code], [(p.code, p.detail) for p in sniffed.problems]
 
-    result = timed_read(data, name, programme, limits)
+    result = hostile_read(data, name, programme, limits)
     codes = [p.code for p in result.problems]
     assert code in codes, [(p.code, p.detail) for p in result.problems]
     assert not result.readable
@@ -414,7 +412,7 @@ def test_member_that_lies_about_its_size_is_refused(qianfen, member):
     padding = b" " * (8 * MB)
     data = rezip(base, change={member: lambda b: b.replace(b"?>", b"?>" + padding, 1)})
     liar = zip_declared_size(data, member, 1024)
-    result = timed_read(liar, "说谎.xlsx", qianfen, DEFAULT_LIMITS)
+    result = hostile_read(liar, "说谎.xlsx", qianfen, DEFAULT_LIMITS)
     codes = {p.code for p in result.problems}
     assert codes & {"F003", "F008"}, [(p.code, p.detail) for p in result.problems]
     assert not result.readable
@@ -497,7 +495,7 @@ def test_utf16_part_with_entities_is_refused(qianfen):
         return b"\xff\xfe" + text.encode("utf-16-le")
 
     data = rezip(make_xlsx(), change={"xl/workbook.xml": utf16})
-    result = timed_read(data, "utf16.xlsx", qianfen, DEFAULT_LIMITS)
+    result = hostile_read(data, "utf16.xlsx", qianfen, DEFAULT_LIMITS)
     assert {p.code for p in result.problems} & {"F004", "F008"}, [(p.code, p.detail) for p in result.problems]
     assert not result.readable
     assert check_bytes(data, "utf16.xlsx", qianfen).status == "退回"
@@ -581,6 +579,42 @@ def test_unsupported_compression_method_is_f008(qianfen, member):
 def test_malformed_workbook_xml_is_f008(qianfen, edit):
     data = rezip(make_xlsx(), change={"xl/workbook.xml": edit})
     assert_refused(data, "坏结构.xlsx", "F008", qianfen)
+
+
+def damage_member(data: bytes, member: str, how: str) -> bytes:
+    """Corrupt one member's stored bytes, as a broken download or a bad USB stick does.
+
+    ``crc``: the member stored uncompressed with one byte changed (inflates fine, fails its CRC);
+    ``deflate``: the first byte of its deflate stream made an invalid block type (zlib refuses it).
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            method = zipfile.ZIP_STORED if (info.filename == member and how == "crc") else zipfile.ZIP_DEFLATED
+            zout.writestr(info.filename, zin.read(info), compress_type=method)
+    buf = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(buf))) as zf:
+        info = zf.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode("utf-8")) + len(info.extra)
+    if how == "crc":
+        buf[start + info.compress_size // 2] ^= 0x01
+    else:
+        buf[start] = 0x07  # BFINAL=1, BTYPE=11: "invalid block type"
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("how", ["crc", "deflate"])
+@pytest.mark.parametrize("member", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml", "docProps/app.xml", "xl/media/image1.png"])
+def test_damaged_member_is_f008_not_a_program_error(qianfen, member, how):
+    # zipfile raises zlib.error (not BadZipFile) for a broken deflate stream: once reported as F013
+    # "程序出错", it is 损坏 like any other damaged part — pictures included (checked, never parsed).
+    base = rezip(make_xlsx([["文字", 1]]), add={"xl/media/image1.png": png_image() * 40}) if "media" in member else make_xlsx([["文字", 1]])
+    data = damage_member(base, member, how)
+    result = assert_refused(data, "损坏.xlsx", "F008", qianfen)
+    f008 = next(p for p in result.problems if p.code == "F008")
+    assert member in f008.detail
+    assert ("CRC" in f008.detail) if how == "crc" else ("压缩数据已损坏" in f008.detail)
+    assert "F013" not in [p.code for p in check_bytes(data, "损坏.xlsx", qianfen).problems]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,9 +713,11 @@ def test_zip_archive_of_reports_is_f009(qianfen):
 def test_huge_sheet_is_f011_and_read_is_bounded(qianfen):
     data = make_xlsx([[i, i * 2, "填报说明"] for i in range(6000)])
     limits = Limits(max_rows=200)
-    start = time.perf_counter()
     result = assert_refused(data, "超长.xlsx", "F011", qianfen, limits)
-    assert time.perf_counter() - start < FAST
+    from pipeline.workbook.reader import _Book
+
+    sniffed = sniff(data, "超长.xlsx", limits)
+    assert _Book(data, sniffed.format, limits, sniffed.parts).sheet("Sheet1").rows == []  # never handed to the reader
     f011 = next(p for p in result.problems if p.code == "F011")
     assert f011.sheet == "Sheet1"
     assert f011.detail.startswith("6000 行")
@@ -721,18 +757,49 @@ def _as_binary_named_part(data: bytes) -> bytes:
     return rezip(data, change=point, rename={"xl/worksheets/sheet1.xml": "xl/worksheets/sheet1.bin"})
 
 
+# How a far cell may be spelled: any attribute order, either quote, spaces around "=", a prefix,
+# or no r at all (the position implied by the row and by the cells before it).
+FAR_SPELLINGS = {
+    "double": '<row r="{row}"><c r="{far}"><v>9</v></c></row>',
+    "single-quotes-other-order": "<row r='{row}'><c t='n' r='{far}'><v>9</v></c></row>",
+    "spaces-around-equals": '<row r = "{row}"><c s="0"  r = "{far}" ><v>9</v></c></row>',
+    "prefixed": '<x:row r="{row}"><x:c r="{far}"><x:v>9</x:v></x:c></x:row>',
+    "implied-column": '<row r="{row}">{fill}<c><v>9</v></c></row>',
+}
+
+
+def far_cell_sheet(far: str, spelling: str) -> bytes:
+    row = far.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    letters = far[: -len(row)]
+    fill = ""
+    if spelling == "implied-column":  # r left out: the last cell sits right of the one before it
+        col = 0
+        for ch in letters:
+            col = col * 26 + ord(ch) - 64
+        before = col - 1
+        name = ""
+        while before:
+            before, rem = divmod(before - 1, 26)
+            name = chr(65 + rem) + name
+        fill = f'<c r="{name}{row}"><v>1</v></c>'
+    cell = FAR_SPELLINGS[spelling].format(row=row, far=far, fill=fill).encode()
+    ns = b' xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", cell + b"</sheetData>")
+                                      .replace(b"<worksheet ", b"<worksheet" + ns + b" ", 1)})
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limit via RLIMIT_AS")
+@pytest.mark.parametrize("spelling", list(FAR_SPELLINGS))
 @pytest.mark.parametrize("binary_name", [False, True], ids=["sheet1.xml", "sheet-named-bin"])
 @pytest.mark.parametrize("far", ["XFD1048576", "ZZ1048576", "XFD20001"])
-def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name):
+def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name, spelling):
     # Two cells, A1 and a far corner: under 10 KB on disk, but a dense grid of ~17 billion cells.
     # Reading must stop with F011 without allocating that grid; run in a child process under a
     # 1 GiB address-space cap so that a failure cannot take the test run down with it.
     # (A sheet stored under a binary-looking name is not among the parts the safety scan inflated:
-    # the extent must still be read from it.)
-    row = far.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    cell = f'<row r="{row}"><c r="{far}"><v>9</v></c></row></sheetData>'.encode()
-    data = rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", cell)})
+    # the extent must still be read from it.) A byte pattern expecting r="…" first was bypassed by
+    # <c t='n' r='XFD1048576'>: the reader then asked for 512 GiB and the process aborted (exit 134).
+    data = far_cell_sheet(far, spelling)
     if binary_name:
         data = _as_binary_named_part(data)
     assert len(data) < 10 * 1024
@@ -749,6 +816,47 @@ def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name):
         f"reader died (rc {proc.returncode}): {proc.stderr.decode(errors='replace')[:300]}"
     )
     assert "F011:稀疏.xlsx" in proc.stdout.decode("utf-8").split(), proc.stdout
+
+
+def test_a_declared_dimension_is_not_trusted(ctx):
+    # Some producers declare the whole sheet (A1:XFD1048576) whatever it holds: the file is read by
+    # its cells, accepted, and its village identified — not refused as 表格过大.
+    data = rezip(filled(ctx, 0), change={
+        m: (lambda b: re.sub(rb"<dimension ref=\"[^\"]*\"\s*/>", b'<dimension ref="A1:XFD1048576"/>', b))
+        for m in zipfile.ZipFile(io.BytesIO(filled(ctx, 0))).namelist() if m.startswith("xl/worksheets/")
+    })
+    assert data.count(b"XFD1048576") == 0  # compressed; look inside
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert sum(b"A1:XFD1048576" in zf.read(m) for m in zf.namelist() if m.startswith("xl/worksheets/")) >= 2
+    check = check_bytes(data, "整表范围.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    assert check.status == "已接收", [(p.code, p.message) for p in check.problems]
+    assert check.identity.village == ctx.registry.villages[0]
+    assert "F011" not in [p.code for p in check.problems]
+
+
+def test_sheet_xml_that_is_not_well_formed_is_f008(qianfen):
+    data = rezip(make_xlsx(), change={"xl/worksheets/sheet1.xml": lambda b: b.replace(b"</sheetData>", b"<row r='2'><c r='A2'></row></sheetData>")})
+    result = hostile_read(data, "坏表.xlsx", qianfen, DEFAULT_LIMITS)
+    f008 = [p for p in result.problems if p.code == "F008"]
+    assert f008 and "xl/worksheets/sheet1.xml" in f008[0].detail and "XML" in f008[0].detail
+
+
+def test_cell_flags_follow_the_cells_not_the_bytes():
+    from pipeline.workbook.xlsx_parts import cell_flags
+
+    sheet = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><dimension ref="A1:XFD1048576"/><sheetData>'
+        "<row r='3'><c t='e' r='B3'><v>#DIV/0!</v></c><c><f>1+1</f><v>2</v></c></row>"
+        '<row><c r="A4" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'
+        "</sheetData><extLst><ext><x14:dataValidations xmlns:x14='urn:x14'><x14:dataValidation>"
+        "<x14:formula1><xm:f>名单!$A$1:$A$9</xm:f></x14:formula1></x14:dataValidation></x14:dataValidations></ext></extLst>"
+        "</worksheet>"
+    ).encode()
+    flags = cell_flags({"s.xml": sheet}, "s.xml")
+    assert (flags.max_row, flags.max_col) == (4, 3)  # the cells', not the declared dimension's
+    assert flags.errors == {(2, 1): "#DIV/0!", (3, 0): "#DIV/0!"}
+    assert flags.formulas == {(2, 2), (3, 0)}  # C3 (position implied) and A4; not the validation's <xm:f>
 
 
 # ---------------------------------------------------------------------------------------------
@@ -778,7 +886,7 @@ def test_macro_enabled_workbook_is_read_with_f012_warning(ctx):
     assert sniffed.ok and sniffed.format == "xlsm"
     assert [p.code for p in sniffed.problems] == ["F012"]
 
-    result = timed_read(data, name, ctx.programme, DEFAULT_LIMITS)
+    result = hostile_read(data, name, ctx.programme, DEFAULT_LIMITS)
     assert result.format == "xlsm"
     assert result.readable
     assert result.values, "the cell values must still be read"

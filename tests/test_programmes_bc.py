@@ -205,7 +205,7 @@ def test_a_new_programme_from_files_alone(tmp_path):
     yaml_path = tmp_path / "巡河.yaml"
     yaml_path.write_text(NEW_PROGRAMME, encoding="utf-8")
     ws = tmp_path / "ws"
-    api.init_workspace(ws, programme=str(yaml_path))
+    api.init_workspace(ws, programme=str(yaml_path), example=True)
     ctx = api.load_context(ws)
     assert ctx.programme.id == "river-patrol"
     period = Month(2026, 3)

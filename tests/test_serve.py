@@ -66,7 +66,7 @@ def test_token_host_and_origin_are_checked(service):
     assert call(service, "GET", "/ping", token=False)[0] == 401
     assert call(service, "GET", "/ping", token="guess")[0] == 401
     status, data = call(service, "GET", "/ping", headers={"Origin": "https://evil.example"})
-    assert status == 403 and "其他网页" in data["error"]["message"]
+    assert status == 403 and "其他网页" in data["error"]["message"] and data["error"]["code"] == "X014"
     assert call(service, "GET", "/ping", host="attacker.example:80")[0] == 403  # DNS rebinding
     assert call(service, "GET", "/ping", headers={"Origin": f"http://127.0.0.1:{service.port}"})[0] == 200
     assert call(service, "POST", "/collect", body={}, headers={"Origin": "null"})[0] == 403
@@ -81,7 +81,7 @@ def test_long_collect_reports_progress_and_a_second_action_is_busy(service):
     status, data = call(service, "POST", "/collect", body={"period": "2026-10"})
     assert status == 202
     busy_status, busy = call(service, "POST", "/consolidate", body={"period": "2026-10"})
-    assert busy_status == 409 and busy["busy"] and "正在进行" in busy["error"]["message"]
+    assert busy_status == 409 and busy["busy"] and busy["error"]["code"] == "X003" and "正在运行" in busy["error"]["message"]
     job, seen_progress = wait(service, data["job"]["id"])
     assert job["state"] == "done", job
     assert job["result"]["message"].startswith("已收取 8 份")
@@ -99,7 +99,8 @@ def test_bad_requests_get_clear_json(service):
     conn = http.client.HTTPConnection("127.0.0.1", service.port)
     conn.request("POST", "/collect", body=b"{not json", headers={"X-Huizong-Token": service.token, "Host": f"127.0.0.1:{service.port}"})
     res = conn.getresponse()
-    assert res.status == 400 and "JSON" in json.loads(res.read())["error"]["message"]
+    error = json.loads(res.read())["error"]
+    assert res.status == 400 and "JSON" in error["message"] and error["code"] == "X016"
     assert call(service, "GET", "/status?period=2026-10")[1]["status"]["sheet"] == "上报情况"
 
 

@@ -1,79 +1,196 @@
-"""Check many files at once on every core, in a deterministic order.
+"""Check files in worker processes, in a deterministic order; no single file can stop the others.
 
-Reading and validating are pure (bytes in, FileCheck out) and dominate a large collection, so a
-process pool does them; archiving before and recording after stay in the one parent process, in
-inbox order, so the ledger is the same whatever the number of cores. Small batches are checked
-in-process: starting workers costs more than it saves for a handful of files.
+Reading and validating are pure (bytes in, FileCheck out), so worker processes do them; archiving
+before and recording after stay in the one parent process, in inbox order, so the ledger is the
+same whatever the number of workers. Workers are always separate processes, even for one file: a
+native crash in a spreadsheet library (an abort, a segfault) then kills a worker, not the collection.
+The files whose results a dying worker took with it are checked again one at a time in a fresh
+worker; a file that kills that one too is refused (F014) and the rest go on.
+
+A worker exits as soon as its parent does (a thread waits on the parent's sentinel), so killing a
+collection never leaves workers behind.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Literal
 
-from ..check import FileCheck, check_bytes
+from ..check import FileCheck, check_bytes, failed_check
 from ..ledger.db import REJECTED
+from .faults import crash_point, crash_reading
 
-# files; below this a pool costs more than it saves. Starting a worker (spawn: a new Python that imports
-# huizong) takes about 0.35 s of CPU; on 2 cores a collection of 120 files took 1.46 s with the pool and
-# 0.86–1.30 s without, 500 files 3.4 s with and 4.3 s without (docs/benchmark.md).
+# files; from this many on, one worker per core (up to 8), below it one worker: starting a worker (spawn:
+# a new Python that imports huizong) takes about 0.35 s of CPU; on 2 cores a collection of 120 files took
+# 1.46 s with two workers and 0.86–1.30 s with one, 500 files 3.4 s with two and 4.3 s with one (docs/benchmark.md).
 POOL_FROM = 200
+# Only for profiling (benchmarks/): every file checked in this very process — no protection against a crash.
+IN_PROCESS = False
 _worker: dict[str, Any] = {}
 
 Checked = tuple[FileCheck, "bytes | None"]  # the check, and the annotated copy of a file sent back
+Feedback = Literal["rejected", "invalid", "none"]  # which files get an annotated copy
 
 
-def check_and_annotate(data: bytes, name: str, programme: Any, registry: Any, secret: str, limits: Any) -> Checked:
-    """Check a file; for a file sent back, also build its annotated copy (both pure: bytes in, bytes out)."""
+def wants_feedback(check: FileCheck, feedback: Feedback) -> bool:
+    return check.status == REJECTED if feedback == "rejected" else (feedback == "invalid" and not check.valid)
+
+
+def check_and_annotate(data: bytes, name: str, programme: Any, registry: Any, secret: str | None, limits: Any,
+                       feedback: Feedback = "rejected") -> Checked:
+    """Check a file and, where wanted, build its annotated copy (both pure: bytes in, bytes out).
+
+    A copy that cannot mark the village's own workbook lists the problems alone, and says so (F015).
+    """
     check = check_bytes(data, name, programme, registry, secret, limits)
-    if check.status != REJECTED:
+    if not wants_feedback(check, feedback):
         return check, None
-    from ..workbook.feedback import build_feedback, feedback_heading  # openpyxl: only for files sent back
+    from ..workbook.feedback import feedback_copy, feedback_heading  # openpyxl: only for files sent back
 
-    return check, build_feedback(data, check.read.format, name, check.problems, feedback_heading(programme))
+    built, note = feedback_copy(data, check.read.format, name, check.problems, feedback_heading(programme))
+    if note is not None:
+        check.problems.append(note)
+    return check, built
 
 
-def _init(programme: Any, registry: Any, secret: str, limits: Any) -> None:
-    _worker.update(programme=programme, registry=registry, secret=secret, limits=limits)
+def _init(programme: Any, registry: Any, secret: str | None, limits: Any, feedback: Feedback) -> None:
+    crash_point("worker_started")
+    _worker.update(programme=programme, registry=registry, secret=secret, limits=limits, feedback=feedback)
+    _exit_with_parent()
 
 
-def _ready() -> None:
-    pass
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it ends (killed or not): nothing else would."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    ppid = os.getppid()
+
+    def watch() -> None:
+        while not multiprocessing.connection.wait([parent.sentinel], timeout=1.0):
+            if os.name == "posix" and os.getppid() != ppid:  # re-parented: the parent is gone
+                break
+        os._exit(0)
+
+    threading.Thread(target=watch, name="huizong-parent-watch", daemon=True).start()
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _check(item: tuple[bytes, str]) -> Checked:
     data, name = item
-    return check_and_annotate(data, name, _worker["programme"], _worker["registry"], _worker["secret"], _worker["limits"])
+    crash_reading(name)
+    w = _worker
+    return check_and_annotate(data, name, w["programme"], w["registry"], w["secret"], w["limits"], w["feedback"])
 
 
 class Checker:
-    def __init__(self, programme: Any, registry: Any, secret: str, limits: Any, files: int):
-        self.args = (programme, registry, secret, limits)
-        workers = min(os.cpu_count() or 1, 8)
+    def __init__(self, programme: Any, registry: Any, secret: str | None, limits: Any, files: int,
+                 feedback: Feedback = "rejected"):
+        self.args = (programme, registry, secret, limits, feedback)
+        self.workers = min(os.cpu_count() or 1, 8) if files >= POOL_FROM else 1
+        # True when no worker process can be started at all (or for profiling): then files are checked in this
+        # process, as they were before workers; refusing every file for a fault of the machine would be worse
+        self.in_process = IN_PROCESS
+        self.pool: ProcessPoolExecutor | None = None
+        self.solo: ProcessPoolExecutor | None = None  # one worker, for files checked again alone
+        if files and not self.in_process:
+            self.pool = self._start(self.workers)
+
+    def _start(self, workers: int) -> ProcessPoolExecutor | None:
         # "spawn" everywhere: forking a process that runs threads (a progress bar, the local service) can deadlock
-        use_pool = files >= POOL_FROM and workers > 1
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                                        initargs=self.args) if use_pool else None
-        if self.pool is not None:  # start the workers now: they import huizong while the first batch is archived
-            for _ in range(workers):
-                self.pool.submit(_ready)
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                       initargs=self.args)
+            for _ in range(workers):  # start the workers now: they import huizong while the first batch is archived
+                pool.submit(_ready)
+        except OSError:  # no process can be made (a resource limit): check here
+            self.in_process = True
+            return None
+        return pool
 
     def __enter__(self) -> Checker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.pool, self.solo):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def check(self, items: list[tuple[bytes, str]]) -> Iterator[Checked]:
         """(FileCheck, annotated copy) in the order of ``items``.
 
-        With a pool the work starts at once (the caller can do other things meanwhile) and results
-        are taken as they come; without, each file is checked when its result is asked for.
+        The work starts at once (the caller can do other things meanwhile); results are taken as they come.
         """
-        if self.pool is None:
-            return (check_and_annotate(data, name, *self.args) for data, name in items)
-        return self.pool.map(_check, items, chunksize=4)
+        submitted = [self._submit(item) for item in items]
+        return (self._result(item, *sent) for item, sent in zip(items, submitted))
+
+    def _here(self, item: tuple[bytes, str]) -> Checked:
+        return check_and_annotate(item[0], item[1], *self.args)
+
+    def _submit(self, item: tuple[bytes, str]) -> tuple[Future[Checked] | None, ProcessPoolExecutor | None]:
+        for _ in range(2):
+            if self.in_process:
+                return None, None
+            if self.pool is None:
+                self.pool = self._start(self.workers)
+            pool = self.pool
+            if pool is None:
+                continue
+            try:
+                return pool.submit(_check, item), pool
+            except BrokenProcessPool:  # an earlier file killed a worker: these files go to a fresh pool
+                self._drop(pool)
+        return None, None
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if self.pool is pool:
+            self.pool = None
+        if self.solo is pool:
+            self.solo = None
+
+    def _result(self, item: tuple[bytes, str], future: Future[Checked] | None, pool: ProcessPoolExecutor | None) -> Checked:
+        if future is None or pool is None:
+            return self._alone(item)
+        try:
+            return future.result()
+        except BrokenProcessPool:  # a worker died: this file may be the cause, or only in its company
+            self._drop(pool)
+            return self._alone(item)
+        except Exception as exc:  # the worker raised past check_bytes, or its result could not come back
+            return failed_check(item[1], "F013", exc), None
+
+    def _alone(self, item: tuple[bytes, str]) -> Checked:
+        """A file whose worker died, checked again in a worker of its own; if that one dies too, refused.
+
+        A worker that dies before it is even ready says nothing about the file: the machine cannot run
+        workers, and the file is checked in this process instead.
+        """
+        if self.solo is None and not self.in_process:
+            solo = self._start(1)
+            if solo is not None:
+                try:
+                    solo.submit(_ready).result()
+                    self.solo = solo
+                except BrokenProcessPool:
+                    solo.shutdown(wait=False, cancel_futures=True)
+                    self.in_process = True
+        if self.solo is None:
+            return self._here(item)
+        solo = self.solo
+        try:
+            return solo.submit(_check, item).result()
+        except BrokenProcessPool:
+            self._drop(solo)
+            return failed_check(item[1], "F014", "可能是文件中有读取程序无法处理的内容"), None
+        except Exception as exc:
+            return failed_check(item[1], "F013", exc), None

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..workspace import atomic_write
+from ..workspace import atomic_write, owner_only
 
 
 def sha256(data: bytes) -> str:
@@ -15,8 +15,12 @@ def sha256(data: bytes) -> str:
 
 
 class Archive:
+    """Files and folders readable by the owner only (0o400 / 0o700 on POSIX): they hold personal data."""
+
     def __init__(self, root: Path):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        owner_only(root, directory=True)
 
     def path_for(self, digest: str, ext: str) -> Path:
         return self.root / digest[:2] / f"{digest}{ext.lower()}"
@@ -27,8 +31,11 @@ class Archive:
         path = self.path_for(digest, ext)
         if path.exists() and path.stat().st_size == len(data):
             return digest, path
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            owner_only(path.parent, directory=True)
         atomic_write(path, data)
-        os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.chmod(path, stat.S_IRUSR)
         return digest, path
 
     def get(self, digest: str, ext: str) -> bytes:

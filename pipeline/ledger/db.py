@@ -8,6 +8,7 @@ until the clerk accepts it) or 重复 (the same bytes arrived before).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from ..workspace import owner_only
 
 ACCEPTED, REJECTED, PENDING, DUPLICATE = "已接收", "退回", "待确认", "重复"
 CONFIRMED = "已核实"  # a decision: the township checked an accepted report's out-of-line numbers
@@ -98,6 +101,11 @@ def now() -> str:
 class Ledger:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(path.parent, directory=True)
+        if not path.exists():  # created readable by the owner only; SQLite gives its -wal and -shm the same mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            owner_only(part)  # a ledger made by an earlier version
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")

@@ -78,6 +78,7 @@ class RegisterSpec:
     columns: tuple[FieldSpec, ...]
     rows: int = 40
     max_rows: int = 2000
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,12 @@ class Programme:
     def fields(self) -> tuple[FieldSpec, ...]:
         """The report's body fields (the ones that are scored), in form order."""
         return tuple(f for s in self.sections for f in s.fields)
+
+    @property
+    def measures(self) -> tuple[FieldSpec, ...]:
+        """The report's numeric fields: the ones consolidated, scored and added up (text, choices and
+        dates are captured and shown, never computed with)."""
+        return tuple(f for f in self.fields if f.numeric)
 
     @property
     def all_inputs(self) -> tuple[FieldSpec, ...]:
@@ -223,6 +230,7 @@ def _build(d: dict[str, Any], source: str) -> Programme:
             columns=tuple(FieldSpec.from_dict(c) for c in reg["columns"]),
             rows=reg.get("rows", 40),
             max_rows=reg.get("max_rows", 2000),
+            hint=str(reg.get("hint") or ""),
         )
     rules = tuple(
         Rule(

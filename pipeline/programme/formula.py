@@ -79,6 +79,10 @@ FUNCTIONS = {
     "ROUNDDOWN": (1, 2), "SUM": (1, None), "IFERROR": (2, 2), "INT": (1, 1),
 }
 _COMPARE = ("=", "<>", "<", ">", "<=", ">=")
+_FULL_WIDTH = {"，": ",", "（": "(", "）": ")", "＋": "+", "－": "-", "＊": "*", "×": "*", "／": "/", "÷": "/", "＝": "=",
+               "＜": "<", "＞": ">", "％": "%", "　": " ", "．": ".", "＾": "^", "＿": "_", "“": '"', "”": '"'}
+_FULL_WIDTH |= {chr(0xFF10 + d): str(d) for d in range(10)}  # full-width digits
+_HALF_WIDTH = str.maketrans(_FULL_WIDTH)
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -89,6 +93,10 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
+            if text[pos] in _FULL_WIDTH:  # typed with a Chinese input method: say which and give the corrected formula
+                fixed = text.translate(_HALF_WIDTH)
+                raise FormulaError(f"第 {pos + 1} 个字符“{text[pos]}”是全角（中文）标点，应为半角“{_FULL_WIDTH[text[pos]]}”；"
+                                   f"可改为：{fixed}", pos)
             raise FormulaError(f"第 {pos + 1} 个字符“{text[pos]}”无法识别", pos)
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind), m.start(kind)))

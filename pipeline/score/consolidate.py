@@ -61,7 +61,7 @@ class Consolidated:
 
 def monthly_fields(p: Programme) -> list[FieldSpec]:
     derived = [FieldSpec(id=d["id"], label=d["label"], type="integer", min=0) for d in p.raw.get("derived", [])]
-    return list(p.fields) + derived
+    return list(p.measures) + derived
 
 
 class _Decoder:

@@ -12,7 +12,7 @@ import numpy as np
 from ..problems import HuizongError, Problem
 from ..programme.config import Programme
 from ..programme.formula import FormulaError, Node, evaluate, names, parse
-from .plan import SPECIAL_NAMES
+from .plan import SPECIAL_NAMES, unknown_names
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class RankReward:
 def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     scoring = p.raw.get("scoring") or {}
     ranking = scoring.get("ranking") or {}
-    known = {f.id for f in p.fields} | register_fields | {t.id for t in p.tasks} | set(SPECIAL_NAMES) | {"total"}
+    known = {f.id for f in p.measures} | register_fields | {t.id for t in p.tasks} | set(SPECIAL_NAMES) | {"total"}
     problems: list[Problem] = []
 
     def compile_formula(where: str, text: str, allowed: set[str]) -> Node | None:
@@ -87,7 +87,7 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
             return None
         unknown = sorted(names(node) - allowed)
         if unknown:
-            problems.append(Problem("C002", file=p.source, field=where, detail=f"公式“{text}”用到了未定义的名称 {'、'.join(unknown)}"))
+            problems.append(Problem("C002", file=p.source, field=where, detail=unknown_names(p, text, unknown)))
             return None
         return node
 
@@ -108,7 +108,7 @@ def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     if ranking.get("criticise_if"):
         criticise_if = compile_formula("scoring.ranking.criticise_if", ranking["criticise_if"], known)
     for f in ranking.get("show") or ():
-        if f not in {x.id for x in p.fields} | register_fields:
+        if f not in {x.id for x in p.measures} | register_fields:
             problems.append(Problem("C002", file=p.source, field="scoring.ranking.show", detail=f"“{f}”不是月报或登记表中的字段"))
     if problems:
         raise HuizongError(problems)

@@ -99,6 +99,17 @@ class Plan:
         return next(i for i in self.items if i.code == code)
 
 
+def unknown_names(p: Programme, text: str, unknown: list[str]) -> str:
+    """Why a formula's names are refused: a text, choice or date field cannot be computed with; any other is undefined."""
+    kinds = {"text": "文字", "enum": "下拉选项", "date": "日期", "id_number": "身份证号", "phone": "电话"}
+    specs = {f.id: f for f in p.all_inputs}
+    words = [f"“{n}”（{specs[n].label}）是{kinds.get(specs[n].type, specs[n].type)}字段，不能参与计算" for n in unknown if n in specs]
+    rest = [n for n in unknown if n not in specs]
+    if rest:
+        words.append(f"用到了未定义的名称 {'、'.join(rest)}")
+    return f"公式“{text}”" + "；".join(words)
+
+
 def raw_key(key: str) -> str:
     """Where run_plan keeps a clamped computation's value before clamping."""
     return f"{key}~raw"
@@ -116,7 +127,7 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
     """
     raw_items = (p.raw.get("scoring") or {}).get("items") or []
     problems: list[Problem] = []
-    report_fields = {f.id for f in p.fields}
+    report_fields = {f.id for f in p.measures}
     tasks = {t.id for t in p.tasks}
     known = report_fields | register_fields | tasks | set(SPECIAL_NAMES)
     items: list[Item] = []
@@ -135,7 +146,7 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
                 return None
             unknown = sorted(names(node) - allowed)
             if unknown:
-                bad(part, f"公式“{text}”用到了未定义的名称 {'、'.join(unknown)}")
+                bad(part, unknown_names(p, text, unknown))
                 return None
             return node
 

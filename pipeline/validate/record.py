@@ -218,7 +218,7 @@ def _rule_problems(res: ReadResult, p: Programme, at_field: Any) -> list[Problem
             if not number(other) or rule.other in res.invalid:
                 continue
             if rule.type == "lte" and value > other + 1e-9:
-                out.append(at_field("R001", rule.field, value, f"{labels[rule.other]}”（{_n(other)}"))
+                out.append(at_field("R001", rule.field, value, f"“{labels[rule.other]}”（{_n(other)}）"))
             elif rule.type == "eq" and abs(value - other) > 1e-9:
                 out.append(at_field("R002", rule.field, value, f"“{labels[rule.other]}”（{_n(other)}）"))
         elif rule.type == "register_count" and p.register is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from ..problems import Problem
@@ -13,6 +14,21 @@ from ..resources import schema
 from ..workbook.reader import ReadResult
 
 _SPLIT = re.compile(r"[、,，;；/\s]+")
+
+
+def unsafe_name(name: str) -> str:
+    """Why a village's name cannot be used (it becomes part of file names), or "" when it can."""
+    if "/" in name or "\\" in name:
+        return "含有斜杠（/ 或 \\）。名称会用在文件名中，不能有斜杠，请改用其他写法（如“、”）"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "含有看不见的控制字符（可能是从别处复制来的），请删除后重新输入"
+    if name.startswith("."):
+        return "以“.”开头。名称会用在文件名中，不能以“.”开头"
+    return ""
+
+
+def _shown(name: str) -> str:
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else f"\\u{ord(ch):04x}" for ch in name)
 
 
 def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: list[str]) -> tuple[Registry, list[Problem]]:
@@ -57,6 +73,13 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             continue
         problems.append(at(index, key, "C003", detail=detail))
         bad_rows.add(index)
+    for i, entry in enumerate(villages_raw):
+        for key, names in (("name", [entry["name"]] if isinstance(entry.get("name"), str) else []), ("aliases", entry["aliases"])):
+            for n in names:
+                why = unsafe_name(n)
+                if why:
+                    problems.append(at(i, key, "C003", value=n, detail=f"第 {res.register[i].row} 行的“{_shown(n)}”{why}"))
+                    bad_rows.add(i)
     for i, row in enumerate(res.register):
         for t in task_ids:
             if t not in row.values and f"register.{i}.{t}" not in res.invalid:

@@ -12,9 +12,11 @@ import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..problems import Problem
+from .layout import parse_a1
 from .template import FONT, TITLE_FONT
 
 RESULT_SHEET = "校验结果"
@@ -65,18 +67,45 @@ def build_feedback(data: bytes, fmt: str, file_label: str, problems: list[Proble
     return buf.getvalue()
 
 
+def feedback_copy(data: bytes, fmt: str, file_label: str, problems: list[Problem], heading: str) -> tuple[bytes, Problem | None]:
+    """The annotated copy; if marking the village's own workbook fails in any way, the list of problems
+    alone, with an F015 note saying so (returned, to be recorded with the file's other problems)."""
+    try:
+        return build_feedback(data, fmt, file_label, problems, heading), None
+    except Exception as exc:  # whatever the workbook holds, the village still gets its list of problems
+        why = f"{type(exc).__name__}: {str(exc)[:80]}".rstrip(": ")
+        note = Problem("F015", file=file_label, detail=why)
+        return build_feedback(b"", "", file_label, [*problems, note], heading), note
+
+
 def _mark_cells(wb: Any, problems: list[Problem]) -> None:
+    """Fill and comment each problem's cell; a cell inside a merged range is marked on the range's
+    top-left cell (the only one Excel shows and openpyxl lets us write), its own address in the text."""
     by_cell: dict[tuple[str, str], list[Problem]] = defaultdict(list)
     for p in problems:
         if p.sheet and p.cell and p.sheet in wb.sheetnames:
-            by_cell[(p.sheet, p.cell)].append(p)
+            anchor = _anchor(wb[p.sheet], p.cell)
+            if anchor is not None:
+                by_cell[(p.sheet, anchor)].append(p)
     for (sheet, ref), items in by_cell.items():
         cell = wb[sheet][ref]
         cell.fill = ERROR_FILL if any(p.is_error for p in items) else WARNING_FILL
-        text = "\n".join(f"【{p.severity.value} {p.code}】{p.message}" for p in items)
+        text = "\n".join(f"【{p.severity.value} {p.code}】" + (f"（单元格 {p.cell}）" if p.cell != ref else "") + p.message for p in items)
         comment = Comment(inert(text)[:2000], "汇总校验")
         comment.width, comment.height = 320, 40 + 40 * len(items)
         cell.comment = comment
+
+
+def _anchor(ws: Worksheet, ref: str) -> str | None:
+    """The cell to mark for ``ref``: itself, or the top-left cell of the merged range it lies in."""
+    try:
+        row, col = parse_a1(ref)
+    except ValueError:
+        return None
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row <= row + 1 <= rng.max_row and rng.min_col <= col + 1 <= rng.max_col:
+            return f"{get_column_letter(rng.min_col)}{rng.min_row}"
+    return f"{get_column_letter(col + 1)}{row + 1}"
 
 
 def _result_sheet(wb: Any, file_label: str, problems: list[Problem], heading: str, annotated: bool) -> None:

@@ -116,7 +116,7 @@ def _parse_number_text(text: str, spec: FieldSpec, notes: list[Note], shown: Any
     elif t.endswith("%") and spec.type != "percent":
         notes.append(("V007", text, "这里应填人数/次数，不是百分比"))
     else:
-        notes.append(("V002" if spec.type == "integer" else "V003", text, ""))
+        notes.append(({"integer": "V002", "percent": "V016"}.get(spec.type, "V003"), text, ""))
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,7 +27,8 @@ from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, rea
 
 Pos = tuple[int, int]
 # What a damaged workbook makes the parsers raise (XML ParseError is a SyntaxError).
-_BROKEN = (pc.CalamineError, ValueError, OSError, SyntaxError, KeyError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError)
+_BROKEN = (pc.CalamineError, ValueError, OSError, SyntaxError, KeyError, zipfile.BadZipFile, zlib.error, EOFError,
+           NotImplementedError, RuntimeError)
 
 
 @dataclass
@@ -418,6 +420,33 @@ def read_table(
     except _BROKEN as exc:
         res.problems.append(Problem("F008", file=name, detail=_short(exc)))
     return res
+
+
+def read_tables(data: bytes, name: str, tables: Mapping[str, tuple[FieldSpec, ...]],
+                limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, ReadResult], list[Problem]]:
+    """Several tables of one workbook (opened once), each from its own sheet; a sheet that is not
+    there is simply absent from the result. Problems of the file as a whole come back apart."""
+    sniffed = sniff(data, name, limits)
+    problems = [p for p in sniffed.problems if p.code != "F012"]
+    out: dict[str, ReadResult] = {}
+    if not sniffed.ok:
+        return out, problems
+    try:
+        book = _Book(data, sniffed.format, limits, sniffed.parts)
+        for sheet_name, columns in tables.items():
+            if sheet_name not in book.sheet_names:
+                continue
+            res = ReadResult(file=name, format=sniffed.format, sheet=sheet_name, register_sheet=sheet_name)
+            if sheet_name in book.too_long:
+                res.problems.append(Problem("F011", file=name, sheet=sheet_name, detail=book.too_long[sheet_name]))
+            else:
+                res.register = _table_rows(book, book.sheet(sheet_name), columns, res, None, limits.max_rows) or []
+            out[sheet_name] = res
+    except pc.PasswordError:
+        problems.append(Problem("F002", file=name))
+    except _BROKEN as exc:
+        problems.append(Problem("F008", file=name, detail=_short(exc)))
+    return out, problems
 
 
 def _blank(v: Any) -> bool:

@@ -12,6 +12,7 @@ import codecs
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -145,7 +146,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
         except _Bomb as exc:
             return fail("F003", str(exc))
         except _UNREADABLE as exc:
-            return fail("F008", f"{type(exc).__name__}")
+            return fail("F008", damaged_part("[Content_Types].xml", exc))
         if b"macroEnabled" in ctypes:
             fmt = "xlsm"
         elif b"spreadsheetml" in ctypes:
@@ -160,7 +161,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
         except _Bomb as exc:
             return fail("F003", str(exc))
         except _UNREADABLE as exc:
-            return fail("F008", type(exc).__name__)
+            return fail("F008", damaged_part("mimetype", exc))
         if mt == b"application/vnd.oasis.opendocument.spreadsheet":
             fmt = "ods"
             manifest = _safe_read(zf, "META-INF/manifest.xml", limits)
@@ -173,14 +174,17 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
     problems: list[Problem] = []
     parts: dict[str, bytes] = {}
     for info in infos:
-        if info.is_dir() or info.filename.lower().endswith(_BINARY_PARTS):
+        if info.is_dir():
             continue
+        binary = info.filename.lower().endswith(_BINARY_PARTS)
         try:
-            body = _read_member(zf, info.filename, limits)
+            body = _read_member(zf, info.filename, limits, keep=not binary)
         except _Bomb as exc:
             return fail("F003", str(exc))
         except _UNREADABLE as exc:
-            return fail("F008", f"部件 {info.filename} 无法解压（{type(exc).__name__}）")
+            return fail("F008", damaged_part(info.filename, exc))
+        if binary:  # inflated only to check its CRC: a damaged picture is a damaged file, found here
+            continue
         if _declares_entities(body):
             return fail("F004", f"部件 {info.filename}")
         parts[info.filename] = body
@@ -193,7 +197,24 @@ class _Bomb(Exception):
     pass
 
 
-_UNREADABLE = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, KeyError)
+# zlib.error: a deflate stream with flipped bits, which zipfile does not wrap in BadZipFile
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, KeyError)
+
+
+def damaged_part(member: str, exc: BaseException) -> str:
+    """Why a zip member cannot be inflated, in the clerk's words (the detail of F008)."""
+    text = str(exc)
+    if "CRC" in text:
+        why = "数据校验失败（CRC 错误）"
+    elif isinstance(exc, zlib.error) or "decompress" in text.lower():
+        why = "压缩数据已损坏"
+    elif isinstance(exc, (EOFError, zipfile.BadZipFile)):
+        why = "数据不完整"
+    elif isinstance(exc, NotImplementedError):
+        why = "使用了无法识别的压缩方式"
+    else:
+        why = f"无法解压（{type(exc).__name__}）"
+    return f"部件 {member} {why}"
 _BINARY_PARTS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".emf", ".wmf", ".bin", ".tif", ".tiff")
 _DECL = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 _DECL16 = [("<!" + w).encode(enc) for w in ("DOCTYPE", "ENTITY", "doctype", "entity") for enc in ("utf-16-le", "utf-16-be")]
@@ -204,15 +225,21 @@ def _declares_entities(body: bytes) -> bool:
     return bool(_DECL.search(body)) or any(pattern in body for pattern in _DECL16)
 
 
-def _read_member(zf: zipfile.ZipFile, member: str, limits: Limits) -> bytes:
-    """Read one member, stopping as soon as it grows past what its header promised or the cap."""
+def _read_member(zf: zipfile.ZipFile, member: str, limits: Limits, keep: bool = True) -> bytes:
+    """Read one member, stopping as soon as it grows past what its header promised or the cap.
+
+    ``keep=False``: inflate only to check it (zipfile verifies the CRC at the end), keep nothing.
+    """
     info = zf.getinfo(member)
     cap = min(limits.max_unzipped_bytes, max(info.file_size, 0) + 1)
     out = bytearray()
+    seen = 0
     with zf.open(info) as fh:
         while chunk := fh.read(65536):
-            out += chunk
-            if len(out) > cap:
+            seen += len(chunk)
+            if keep:
+                out += chunk
+            if seen > cap:
                 raise _Bomb(f"部件 {member} 实际解压大小超过声明")
     return bytes(out)
 
@@ -220,5 +247,5 @@ def _read_member(zf: zipfile.ZipFile, member: str, limits: Limits) -> bytes:
 def _safe_read(zf: zipfile.ZipFile, member: str, limits: Limits) -> bytes | None:
     try:
         return _read_member(zf, member, limits)
-    except (KeyError, _Bomb, zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (_Bomb, *_UNREADABLE):
         return None

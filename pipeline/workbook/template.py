@@ -266,7 +266,8 @@ def _register_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
     ws.merge_range(0, 0, 0, last_col, f"{reg.label}表", fmt.title)
     who = ident.village_name or "__________"
     when = ident.period.chinese if ident.period else "______年___月"
-    ws.merge_range(1, 0, 1, last_col, f"填报单位：{who}　　报告期：{when}　　（每出生一名婴儿填一行；本月没有出生则不填）", fmt.meta)
+    hint = f"　　（{reg.hint}）" if reg.hint else "　　（每行填一条；本月没有则不填）"
+    ws.merge_range(1, 0, 1, last_col, f"填报单位：{who}　　报告期：{when}{hint}", fmt.meta)
     hr = L.REGISTER_HEADER_ROW
     ws.write_string(hr, 0, "序号", fmt.header)
     for i, spec in enumerate(cols):
@@ -280,7 +281,8 @@ def _register_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
         _validate(ws, first, L.REGISTER_FIRST_COL + i, spec, ident.period, last_row=last)
     rng = f"'{reg.sheet}'!${L.col_letter(L.REGISTER_FIRST_COL)}${first + 1}:${L.col_letter(last_col)}${last + 1}"
     wb.define_name(reg.name, f"={rng}")
-    ws.merge_range(last + 2, 0, last + 2, last_col, "说明：行数不够时，可在表格中间插入行（右键→插入）；身份证号按文本填写，不要写成数字。", fmt.note)
+    ids = "；身份证号按文本填写，不要写成数字" if any(c.type == "id_number" for c in cols) else ""
+    ws.merge_range(last + 2, 0, last + 2, last_col, f"说明：行数不够时，可在表格中间插入行（右键→插入）{ids}。", fmt.note)
     ws.freeze_panes(hr + 1, 0)
     _page_setup(ws, hr, last + 2, last_col, landscape=False)
     ws.protect("", {"format_columns": True, "format_rows": True, "insert_rows": True, "delete_rows": True})
@@ -299,10 +301,15 @@ def _instructions_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None
         f"1. 本表用于“{p.name}”，表号 {p.form_no}，模板版本 {p.version}。请使用镇里下发给本村的模板，不要使用别村或往月的表格。",
         "2. 只在黄色单元格中填写；其余单元格已锁定（工作表保护没有密码，只为防止误改）。不要删除、移动或改名工作表。",
         "3. 所有人数、次数填阿拉伯数字整数；没有发生请填 0，不要空着，不要填“无”“约20”“十二”之类。",
-        "4. 金额以元为单位，可保留两位小数。日期按 2026-10-05 或 2026年10月5日 填写，须在报告期内。",
     ]
+    inputs = list(p.all_inputs) + list(p.register.columns if p.register else ())
+    money = any(f.unit == "元" for f in inputs)
+    dates = any(f.type == "date" for f in inputs)
+    if money or dates:
+        general.append(f"{len(general) + 1}. " + "；".join(
+            (["金额以元为单位，可保留两位小数"] if money else []) + (["日期按 2026-10-05 或 2026年10月5日 填写，须在报告期内"] if dates else [])) + "。")
     if p.register and any(c.type == "id_number" for c in p.register.columns):
-        general.append("5. 身份证号码为 18 位，按文本填写（单元格已设为文本格式）；写成数字会被 Excel 改掉后几位。")
+        general.append(f"{len(general) + 1}. 身份证号码为 18 位，按文本填写（单元格已设为文本格式）；写成数字会被 Excel 改掉后几位。")
     general.append(f"{len(general) + 1}. 填好后保存为 .xlsx 文件，作为邮件附件发给镇里；收到回执后如需更正，改好后重新发送即可，以最后一次通过校验的为准。")
     if ident.deadline_note:
         general.append(f"{len(general) + 1}. {ident.deadline_note}")

@@ -1,19 +1,21 @@
 """What python-calamine does not tell: defined names, and which cells hold formulas or errors.
 
 Only for OOXML packages (.xlsx/.xlsm), whose parts have already been checked by ``safety``.
-XML is parsed with defusedxml; the per-cell scan is a byte-level pass over one sheet's XML.
+XML is parsed with defusedxml; a sheet's cells are scanned by expat (positions, formulas, error values).
 Both take the package's bytes, or the parts ``safety.sniff`` already decompressed (then the
 package is not opened again).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from xml.parsers import expat
 
 from defusedxml import ElementTree as SafeET
 
@@ -35,7 +37,7 @@ class NameTarget:
 class CellFlags:
     formulas: set[tuple[int, int]] = field(default_factory=set)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
-    max_row: int = 0  # 1-based extent of the cells and of the declared dimension
+    max_row: int = 0  # 1-based extent of the cells present (not of the declared <dimension>)
     max_col: int = 0
 
 
@@ -116,53 +118,114 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
     return info
 
 
-_CELL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3}[0-9]+)"([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
-_DIM_RE = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z0-9:$]+)"')
-_ROW_RE = re.compile(rb'<(?:\w+:)?row r="([0-9]+)"')
-_COL_RE = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})[0-9]+"')
-_CELL_ROW_RE = re.compile(rb'<(?:\w+:)?c r="[A-Z]{1,3}([0-9]+)"')
-_FORMULA_RE = re.compile(rb"<(?:\w+:)?f[\s>/]")  # a cell's <f>, not <formula1> of a data validation
-_ERR_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+class SheetXmlError(ValueError):
+    """A sheet part that is not well-formed XML: the file is damaged (F008), never handed to the reader."""
 
 
 def cell_flags(package: Package, part: str) -> CellFlags:
     """Cells of one sheet that hold a formula or an error value (#DIV/0!), and the sheet's extent.
 
     The extent is known before python-calamine builds its grid, which it sizes by the furthest
-    cell: two cells, A1 and XFD1048576, would otherwise ask for half a terabyte.
+    cell: two cells, A1 and XFD1048576, would otherwise ask for half a terabyte. It comes from
+    the cells themselves, found by an XML parser (attributes in any order, either quote, any
+    namespace prefix, positions implied by order where ``r`` is left out) — never from
+    ``<dimension>``, which is whatever the producer wrote.
     """
     flags = CellFlags()
     xml = _part(package, part)
     if xml is None:
         return flags
-    dim = _DIM_RE.search(xml)
-    if dim:
-        for ref in dim.group(1).split(b":"):
-            try:
-                r, c = parse_a1(ref.decode("ascii"))
-            except ValueError:
-                continue
-            flags.max_row, flags.max_col = max(flags.max_row, r + 1), max(flags.max_col, c + 1)
-    # the furthest row and column actually used (regex scans at C speed; no per-cell Python work)
-    rows = _ROW_RE.findall(xml)
-    if rows:
-        flags.max_row = max(flags.max_row, max(int(r) for r in rows))
-    cols = set(_COL_RE.findall(xml))
-    if cols:
-        widest = max(cols, key=lambda c: (len(c), c))
-        flags.max_col = max(flags.max_col, parse_a1(widest.decode("ascii") + "1")[1] + 1)
-        flags.max_row = max(flags.max_row, max((int(r) for r in _CELL_ROW_RE.findall(xml[-4096:])), default=0))
-    if not _FORMULA_RE.search(xml) and b't="e"' not in xml:  # no formula, no error value anywhere
-        return flags
-    for m in _CELL_RE.finditer(xml):
-        attrs, inner = m.group(2), m.group(3) or b""
-        formula = _FORMULA_RE.search(inner) is not None  # <f>, <f t="shared" …>, <x:f>
-        if not formula and b't="e"' not in attrs:
-            continue
-        pos = parse_a1(m.group(1).decode("ascii"))
-        if formula:
-            flags.formulas.add(pos)
-        if b't="e"' in attrs:
-            v = _ERR_V_RE.search(inner)
-            flags.errors[pos] = v.group(1).decode("utf-8", "replace") if v else "#错误"
+    _SheetScan(flags).feed(xml, part)
     return flags
+
+
+_A1 = re.compile(r"\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})\Z")
+
+
+@functools.cache
+def _col_index(letters: str) -> int:
+    col = 0
+    for ch in letters:
+        col = col * 26 + (ord(ch) - 64)
+    return col - 1
+
+
+class _SheetScan:
+    """One pass of expat over a sheet part, keeping only positions, formulas and error values.
+
+    Handlers do as little as they can (a sheet has hundreds of thousands of elements); text is
+    listened to only inside an error cell's <v>. <f> counts only inside a <c>: an extension's
+    data validation holds <xm:f> too.
+    """
+
+    def __init__(self, flags: CellFlags):
+        self.flags = flags
+        self.row = 0  # 1-based row of the current <row>, 0 before the first
+        self.col = 0  # 1-based column of the last cell in the current row
+        self.cell: tuple[int, int] | None = None  # 0-based position of the open <c>
+        self.error = False  # the open <c> has t="e"
+        self.value: list[str] = []
+        self.parser = expat.ParserCreate()
+
+    def feed(self, xml: bytes, part: str) -> None:
+        parser = self.parser
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = self._refuse  # safety.sniff refused these already; twice is cheap
+        parser.EntityDeclHandler = self._refuse
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.buffer_text = True
+        try:
+            parser.Parse(xml, True)
+        except expat.ExpatError as exc:
+            where = f"第 {exc.lineno} 行第 {exc.offset} 列" if getattr(exc, "lineno", None) else str(exc)
+            raise SheetXmlError(f"部件 {part} 不是有效的 XML（{where}）") from exc
+
+    @staticmethod
+    def _refuse(*_args: object) -> None:
+        raise expat.ExpatError("DOCTYPE/ENTITY")
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        tag = name if ":" not in name else name.rpartition(":")[2]  # the local name, whatever the prefix
+        if tag == "c":
+            ref = attrs.get("r")
+            if ref is not None:
+                m = _A1.match(ref)
+                if m is None:
+                    raise expat.ExpatError(f"单元格位置“{ref[:20]}”无效")
+                r, c = int(m.group(2)) - 1, _col_index(m.group(1))
+            else:
+                r, c = max(self.row - 1, 0), self.col  # the next cell of the row
+            self.col = c + 1
+            self.cell = (r, c)
+            flags = self.flags
+            if r >= flags.max_row:
+                flags.max_row = r + 1
+            if c >= flags.max_col:
+                flags.max_col = c + 1
+            self.error = attrs.get("t") == "e"
+            if self.error:
+                flags.errors[(r, c)] = "#错误"
+        elif tag == "row":
+            ref = attrs.get("r")
+            self.row = int(ref) if ref and ref.isdigit() else self.row + 1
+            self.col = 0
+        elif self.cell is None:
+            return
+        elif tag == "f":
+            self.flags.formulas.add(self.cell)
+        elif tag == "v" and self.error:
+            self.value = []
+            self.parser.CharacterDataHandler = self.value.append
+
+    def _end(self, name: str) -> None:
+        if self.cell is None:
+            return
+        tag = name if ":" not in name else name.rpartition(":")[2]
+        if tag == "c":
+            self.cell = None
+        elif tag == "v" and self.error:
+            text = "".join(self.value).strip()
+            if text:
+                self.flags.errors[self.cell] = text
+            self.parser.CharacterDataHandler = None

@@ -56,7 +56,7 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
         ws.write_string(row, c, h, st.head)
     ws.set_row(row, 30)
     row += 1
-    for f in p.fields:
+    for f in p.measures:
         decimals = 2 if (f.decimals or 0) else 0
         ws.write_string(row, 0, f.label_over("month"), st.cell())
         for c, months in ((1, [d.period]), (2, d.months)):
@@ -135,7 +135,10 @@ def _charts(wb: Any, ws: Any, st: Styles, scored: Scored, township_sheet: str, h
 
 
 def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
-    _start(ws, st, f"奖惩（{scored.data.period.chinese}）", "说明：加分扣分登记中本年至本期的事项，以及考核季综合排名加分（第1名 +4、第2名 +2，由系统按各考核季末累计得分计算）。",
+    bonus = ((scored.plan.programme.raw.get("adjustments") or {}).get("rank_bonus") or {})
+    points = "、".join(f"第{i}名 +{x:g}" for i, x in enumerate(bonus.get("points") or [], start=1))
+    note = "说明：加分扣分登记中本年至本期的事项" + (f"，以及{bonus.get('label', '考核季综合排名加分')}（{points}，由系统按各考核季末累计得分计算）" if points else "") + "。"
+    _start(ws, st, f"奖惩（{scored.data.period.chinese}）", note,
            ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30])
     row = HEAD_ROW + 1
     for k in scored.order():

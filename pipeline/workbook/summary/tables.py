@@ -34,7 +34,7 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     columns = [Column(k, input_label(scored, k), 12.0, "本年累计（计分所用）") for k in keys]
     columns += [Column(key, label, 12.0, "登记与排名加减分") for key, label in
                 (("adj_bonus", "加分扣分登记：加分"), ("adj_deduction", "加分扣分登记：扣分"), ("rank_bonus", "考核季排名加分"))]
-    columns += [Column(f"month:{f.id}", f.label_over("month"), 12.0, f"本月（{scored.data.period.month}月）报表") for f in p.fields]
+    columns += [Column(f"month:{f.id}", f.label_over("month"), 12.0, f"本月（{scored.data.period.month}月）报表") for f in p.measures]
     grid = pack(columns, len(scored.index), TOP)
     _sheet_top(ws, st, f"原始数据（{scored.data.period.chinese}）",
                "说明：各村计分所用的数（流量按月累计，存量取最新月末数）、登记加减分与本月报表数，供“得分明细”的公式引用；不含个人信息。", grid)
@@ -43,7 +43,7 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     nums = {d: st.number(d) for d in (0, 1, 2)}
     values: dict[str, list[float]] = {k: scored.env[k].tolist() for k in keys}
     values |= {"adj_bonus": scored.adj_bonus.tolist(), "adj_deduction": scored.adj_deduction.tolist(), "rank_bonus": scored.rank_bonus.tolist()}
-    values |= {f"month:{f.id}": month[f.id][scored.index].tolist() for f in p.fields}
+    values |= {f"month:{f.id}": month[f.id][scored.index].tolist() for f in p.measures}
 
     def decimals(key: str, value: float) -> int:
         base = key.split("@")[0].removeprefix("month:")
