@@ -6,6 +6,7 @@ HuizongError (which carries its problems).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ from .intake.outbox import send_pending
 from .intake.replies import reminder, template_mail
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, PENDING, Ledger
-from .ledger.mail import Reply, queue
+from .ledger.mail import Reply, failed_replies, queue
 from .problems import HuizongError, Problem
 from .programme.calendar import year_start
 from .programme.config import FieldSpec, Programme, load_programme
@@ -34,7 +35,7 @@ from .registry import Registry, Village, registry_columns
 from .score.check import Simulation
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
-from .status import VillageStatus, village_statuses
+from .status import VillageStatus, note_undelivered, village_statuses
 from .validate.identity import Identity
 from .validate.plausibility import OUTLIER, plausibility
 from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
@@ -283,7 +284,15 @@ def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -
 
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
-        return village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+        rows = village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+        return note_undelivered(rows, failed_replies(ledger, str(period)), ctx.registry)
+
+
+def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:
+    """Mail of the period (and replies of no period) the server refused for good: never resent."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        return [{"kind": r["kind"], "to": json.loads(r["to_addrs"]), "subject": r["subject"], "village_code": r["village_code"],
+                 "failed_at": r["failed_at"], "response": r["smtp_response"]} for r in failed_replies(ledger, str(period))]
 
 
 def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None) -> dict[str, object]:

@@ -200,7 +200,8 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     if as_json:
         out.print_json(json.dumps({"summary": summary.line, "items": [i.__dict__ for i in summary.items],
                                    "resumed": [i.__dict__ for i in summary.resumed],
-                                   "problems": [p.to_dict() for p in summary.problems]}, ensure_ascii=False))
+                                   "problems": [p.to_dict() for p in summary.problems],
+                                   "notices": [p.to_dict() for p in summary.notices]}, ensure_ascii=False))
         raise typer.Exit(1 if summary.problems else 0)
     if summary.items:
         out.print(_collected_table("本次收取", summary.items))
@@ -211,6 +212,8 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     out.print(summary.line)
     if summary.messages_without_reports:
         out.print(f"另有 {summary.messages_without_reports} 封邮件没有报表附件（已回复说明）。")
+    for p in summary.notices:  # bounces, auto-replies, newsletters: archived, not answered
+        out.print(f"[提示 {p.code}] {p.message}", markup=False)
     for p in summary.problems:
         _say(p)
     if any(i.feedback for i in summary.items + summary.resumed):
@@ -252,6 +255,12 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         )
     out.print(table)
     out.print(state_counts(rows))
+    refused = api.undelivered(ctx, month)
+    if refused:
+        out.print(f"另有 {len(refused)} 封邮件被发信服务器永久拒收，没有送达，也不会再发：")
+        for mail in refused:
+            to = "、".join(str(a) for a in mail["to"]) if isinstance(mail["to"], list) else str(mail["to"])
+            out.print(f"  · {str(mail['failed_at'])[:16].replace('T', ' ')} 发给 {to}：{mail['subject']}（{mail['response']}）", markup=False)
 
 
 @app.command()

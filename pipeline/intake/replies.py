@@ -6,6 +6,7 @@ Pure functions: they compose a :class:`Reply`; queuing and sending are the outbo
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from ..check import FileCheck
@@ -15,6 +16,7 @@ from ..programme.config import Programme
 from ..programme.periods import Month
 
 SHOWN_PROBLEMS = 30
+FOOTER = "（本邮件由汇总系统自动发送，如有疑问请直接回复或电话联系镇计生办。）"
 
 
 def make_message_id(key: str, domain: str) -> str:
@@ -43,21 +45,41 @@ def _problem_lines(check: FileCheck) -> list[str]:
     return lines
 
 
-def message_reply(
-    message: Any,
-    results: list[tuple[str, FileCheck, dict[str, Any], str | None]],
-    programme: Programme,
-    organ: str,
-    domain: str,
-) -> Reply:
+@dataclass(frozen=True)
+class Result:
+    """One report of a message as recorded, with what the reply must say about it."""
+
+    name: str
+    check: FileCheck
+    row: dict[str, Any]  # the submission as recorded
+    feedback: str | None  # workspace-relative annotated copy, for a file sent back
+    earlier: dict[str, Any] | None = None  # for 重复: the submission the same bytes made first, as it stands now
+    current_version: int | None = None  # the accepted version that counts now for its village and month
+
+    @property
+    def standing(self) -> str:
+        """What this file amounts to now: a resend is what its first arrival became."""
+        if self.row["status"] != DUPLICATE or self.earlier is None:
+            return str(self.row["status"])
+        if self.earlier["status"] == REJECTED and self.current_version:
+            return DUPLICATE  # sent back once, but the village has a good version since: nothing to fix
+        return str(self.earlier["status"])
+
+
+def message_reply(message: Any, results: list[Result], programme: Programme, organ: str, domain: str,
+                  registered: bool = True) -> Reply:
     """One reply per received message, covering every report in it (and what was ignored).
 
-    ``results``: (attachment name, check, ledger row, workspace-relative feedback path or None).
+    To an address that is not in the registry the reply says only that the mail arrived and waits
+    for the township: no figures, no problems quoted, no attachment — anyone can put any address
+    in From, and the township's mailbox must not relay a stranger's workbook or words to it.
     """
+    if not registered and results:
+        return _unregistered_reply(message, len(results), organ, domain)
     parts: list[str] = [f"{message.sender_name or message.sender}：", ""]
     attachments: list[tuple[str, str]] = []
-    statuses = [row["status"] for _, _, row, _ in results]
-    for name, check, row, feedback in results:
+    for r in results:
+        name, check, row, feedback = r.name, r.check, r.row, r.feedback
         village = row["village_name"] or "（未能识别的村）"
         period = Month.parse(row["period"]).chinese if row["period"] else "（报告期不明）"
         status = row["status"]
@@ -67,8 +89,11 @@ def message_reply(
             if check.warnings:
                 parts.append("  读取时自动规范了以下填写，请核对：")
                 parts += _problem_lines(FileCheck(check.file, check.read, check.identity, check.warnings))
-        elif status == REJECTED:
-            parts.append(f"■ {name}：{village} {period}月报未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
+        elif status == REJECTED or r.standing == REJECTED:
+            if status == REJECTED:
+                parts.append(f"■ {name}：{village} {period}月报未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
+            else:
+                parts.append(f"■ {name}：与此前退回的文件完全相同（没有修改），仍未通过校验，错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
             parts += _problem_lines(check)
             if feedback:
                 attachments.append((f"{_stem(name)}_校验结果.xlsx", feedback))
@@ -77,7 +102,7 @@ def message_reply(
             parts.append(f"■ {name}：{village} {period}月报已收到，内容校验通过，但需镇里核实后才计入（原因见下）：")
             parts += _problem_lines(FileCheck(check.file, check.read, check.identity, [p for p in check.problems if p.code.startswith("I")]))
         elif status == DUPLICATE:
-            parts.append(f"■ {name}：与此前收到的文件完全相同，已登记，不重复计入。")
+            parts.append(f"■ {name}：{_resend(r, village, period)}")
         parts.append("")
     if message.ignored:
         parts.append("以下附件不是报表，未处理：")
@@ -86,25 +111,62 @@ def message_reply(
     if not results:
         parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的月报表作为附件重新发送（不要截图或拍照）。")
         parts.append("")
-    parts += [f"{organ}", "（本邮件由汇总系统自动发送，如有疑问请直接回复或电话联系镇计生办。）"]
+    parts += [f"{organ}", FOOTER]
+    standings = [r.standing for r in results]
     if not results:
         kind, subject = "no_report", "【未找到报表】请把月报表作为附件重新发送"
-    elif REJECTED in statuses:
+    elif REJECTED in standings:
         kind, subject = "rejection", f"【请修改后重发】{_title(results)}：发现错误"
-    elif PENDING in statuses:
+    elif PENDING in standings:
         kind, subject = "pending", f"【已收到，待核实】{_title(results)}"
-    else:
+    elif ACCEPTED in standings and any(r.row["status"] == ACCEPTED for r in results):
         kind, subject = "receipt", f"【已收到】{_title(results)}：校验通过"
+    else:
+        kind, subject = "receipt", f"【已收到】{_title(results)}：与此前的文件相同，不重复计入"
+    return _reply_to(message, kind, subject, "\n".join(parts), attachments, results, domain)
+
+
+def _resend(r: Result, village: str, period: str) -> str:
+    """A byte-identical resend, told truthfully: what the first arrival became, and what counts now."""
+    e = r.earlier
+    when = f"{str(e['received_at'])[5:7].lstrip('0')}月{str(e['received_at'])[8:10].lstrip('0')}日" if e and e["received_at"] else "此前"
+    if e is None:
+        return "与此前收到的文件完全相同，已登记，不重复计入。"
+    if e["status"] == ACCEPTED:
+        now = f"目前以第 {r.current_version} 版为准" if r.current_version and r.current_version != e["version"] else "仍以它为准"
+        return f"与 {when}收到的{village} {period}月报第 {e['version']} 版完全相同，不重复计入；{now}。"
+    if e["status"] == PENDING:
+        return f"与 {when}收到、正在等待镇里核实的文件完全相同，不重复计入；核实后以镇里的通知为准。"
+    return (f"与 {when}退回的文件完全相同，这份仍有错误，不计入；{village} {period}已有校验通过的第 "
+            f"{r.current_version} 版，仍以第 {r.current_version} 版为准。")
+
+
+def _unregistered_reply(message: Any, count: int, organ: str, domain: str) -> Reply:
+    body = "\n".join([
+        "您好：",
+        "",
+        f"您的邮件已收到。发件邮箱 {message.sender} 不是村名册中登记的上报邮箱，邮件中的 {count} 份报表已转交镇里核实，"
+        "核实之前不计入汇总，本邮件也不列出其内容。",
+        "如您是村里的报表员，请用村名册中登记的邮箱重新发送，或电话联系镇计生办登记您的邮箱。",
+        "",
+        organ,
+        FOOTER,
+    ])
+    return _reply_to(message, "unregistered", "【已收到，待核实】发件邮箱未登记", body, [], [], domain)
+
+
+def _reply_to(message: Any, kind: str, subject: str, body: str, attachments: list[tuple[str, str]], results: list[Result],
+              domain: str) -> Reply:
     key = f"reply:{message.message_id}"
-    return Reply(kind, key, [message.sender], subject, "\n".join(parts), attachments, make_message_id(key, domain),
+    return Reply(kind, key, [message.sender], subject, body, attachments, make_message_id(key, domain),
                  in_reply_to=f"<{message.message_id}>" if "@" in message.message_id else None,
-                 village_code=next((r["village_code"] for _, _, r, _ in results if r["village_code"]), None),
-                 period=next((r["period"] for _, _, r, _ in results if r["period"]), None))
+                 village_code=next((r.row["village_code"] for r in results if r.row["village_code"]), None),
+                 period=next((r.row["period"] for r in results if r.row["period"]), None))
 
 
-def _title(results: list[tuple[str, FileCheck, dict[str, Any], str | None]]) -> str:
-    names = sorted({r["village_name"] for _, _, r, _ in results if r["village_name"]})
-    periods = sorted({Month.parse(r["period"]).chinese for _, _, r, _ in results if r["period"]})
+def _title(results: list[Result]) -> str:
+    names = sorted({r.row["village_name"] for r in results if r.row["village_name"]})
+    periods = sorted({Month.parse(r.row["period"]).chinese for r in results if r.row["period"]})
     return f"{'、'.join(names) or '报表'} {'、'.join(periods)}月报".strip()
 
 
