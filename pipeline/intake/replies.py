@@ -16,7 +16,7 @@ from ..programme.config import Programme
 from ..programme.periods import Month
 
 SHOWN_PROBLEMS = 30
-FOOTER = "（本邮件由汇总系统自动发送，如有疑问请直接回复或电话联系镇计生办。）"
+FOOTER = "（本邮件由汇总系统自动发送，如有疑问请直接回复本邮件，或电话联系{organ}。）"
 
 
 def make_message_id(key: str, domain: str) -> str:
@@ -111,7 +111,7 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
     if not results:
         parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的月报表作为附件重新发送（不要截图或拍照）。")
         parts.append("")
-    parts += [f"{organ}", FOOTER]
+    parts += [f"{organ}", FOOTER.format(organ=organ)]
     standings = [r.standing for r in results]
     if not results:
         kind, subject = "no_report", "【未找到报表】请把月报表作为附件重新发送"
@@ -147,10 +147,10 @@ def _unregistered_reply(message: Any, count: int, organ: str, domain: str) -> Re
         "",
         f"您的邮件已收到。发件邮箱 {message.sender} 不是村名册中登记的上报邮箱，邮件中的 {count} 份报表已转交镇里核实，"
         "核实之前不计入汇总，本邮件也不列出其内容。",
-        "如您是村里的报表员，请用村名册中登记的邮箱重新发送，或电话联系镇计生办登记您的邮箱。",
+        f"如您是村里的报表员，请用村名册中登记的邮箱重新发送，或电话联系{organ}登记您的邮箱。",
         "",
         organ,
-        FOOTER,
+        FOOTER.format(organ=organ),
     ])
     return _reply_to(message, "unregistered", "【已收到，待核实】发件邮箱未登记", body, [], [], domain)
 
@@ -181,7 +181,7 @@ def reminder(village: Any, period: Month, state: str, deadline: str, organ: str,
         "",
         f"截至目前，镇里{why}贵{'社区' if village.name.endswith('社区') else '村'} {period.chinese} 的月报表。请于 {deadline} 前填好报送（作为邮件附件发送即可）。",
         "附件是贵单位本月的报表模板（村名、报告期已填好），请直接在黄色格子中填写。",
-        "如已发送，请忽略本邮件；如有困难，请电话联系镇计生办。",
+        f"如已发送，请忽略本邮件；如有困难，请电话联系{organ}。",
         "",
         organ,
     ])
