@@ -67,7 +67,7 @@ def test_derived_sums_averages_and_text_fields_in_the_summary(ws):
         (ws.workspace.inbox / f"{month}.xlsx").write_bytes(
             report(ws, 0, month, [("现金", 300.0), ("实物", 200.0), ("现金", 100.0)], households_visited=visited, remark="无异常", hotline_calls=1))
         (ws.workspace.inbox / f"{month}-b.xlsx").write_bytes(
-            report(ws, 1, month, [("实物", 50.0)], households_visited=10, hotline_calls=0))
+            report(ws, 1, month, [("实物", 50.0)], households_visited=10, hotline_calls=0, remark="=1+1"))
         summary = ws and api.collect(ws)
         assert summary.count("已接收") == 2, [(i.name, i.status, i.errors) for i in summary.items]
     result = api.consolidate(ws, Month(2026, 8))
@@ -79,7 +79,12 @@ def test_derived_sums_averages_and_text_fields_in_the_summary(ws):
 
     assert field_total(d, "cash_paid", d.months) == 800
     assert field_total(d, "households_visited", d.months) == pytest.approx(4 + 10)
-    assert "remark" not in d.monthly[Month(2026, 8)]  # text is captured in the ledger, never consolidated
+    assert "remark" not in d.monthly[Month(2026, 8)]  # text is captured and shown, never computed with
+    import openpyxl
+
+    raw = openpyxl.load_workbook(result.path)["原始数据"]
+    cells = [c for r in raw.iter_rows() for c in r if c.value in ("无异常", "=1+1")]
+    assert {c.value for c in cells} == {"无异常", "=1+1"} and all(c.data_type == "s" for c in cells)  # inert text
 
 
 def test_a_field_added_mid_year_is_not_asked_of_earlier_months(ws, tmp_path):

@@ -45,6 +45,7 @@ class Consolidated:
     adjustments: dict[str, list[Adjustment]]
     submissions: dict[tuple[str, Month], int]  # (code, month) → ledger submission id
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the period's text, choice and date fields per village code
     year_all: dict[str, np.ndarray] = field(default_factory=dict)  # report fields over the year so far
     register_year: dict[str, np.ndarray] = field(default_factory=dict)  # register fields over the year so far
 
@@ -132,6 +133,8 @@ class Reports:
         rows_of: dict[Month, tuple[list[int], list[list[float]]]] = {}  # month → (village positions, values)
         self.reported: dict[str, list[Month]] = defaultdict(list)
         self.submission_ids: dict[tuple[str, Month], int] = {}
+        self.text_ids = [f.id for f in p.fields if not f.numeric]
+        self.texts: dict[Month, dict[str, dict[str, str]]] = {}  # month → village code → field → text
         decoder = _Decoder(p)
         months: dict[str, Month | None] = {}
         nan = float("nan")
@@ -147,6 +150,9 @@ class Reports:
             values.append([nan if (v := derived.get(fid, fields.get(fid))) is None else float(v) for fid in fids])
             self.reported[code].append(m)
             self.submission_ids[(code, m)] = row["id"]
+            said = {fid: str(fields[fid]) for fid in self.text_ids if fields.get(fid) not in (None, "")}
+            if said:  # text, choices, dates: shown in the summary as reported, never computed with
+                self.texts.setdefault(m, {})[code] = said
         self.arrays: dict[Month, dict[str, np.ndarray]] = {}
         for m, (at, values) in rows_of.items():
             grid = np.full((len(fids), self.n), np.nan)  # fields × villages
@@ -227,6 +233,7 @@ def consolidate(
     c = Consolidated(p, period, villages, months, so_far, reported, dict(month_reported), monthly, ytd, by_period,
                      register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year)
     c.inputs = _plan_inputs(plan, c, reg_by_period)
+    c.texts = reports.texts.get(period, {})
     return c
 
 
