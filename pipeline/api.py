@@ -175,7 +175,7 @@ def _blank_template(ctx: Context, period: Month | None, out_dir: Path | None) ->
     p, ws = ctx.programme, ctx.workspace
     folder = out_dir or (ws.templates / (str(period) if period else "空白"))
     ident = TemplateIdentity(p, ws.organ, period=period, deadline_note=_deadline_note(ws, period))
-    path = folder / file_name(p.form_no, f"{period.chinese if period else ''}空白模板", suffix=".xlsx")
+    path = folder / file_name(p.form_no, f"{p.label(period) if period else ''}空白模板", suffix=".xlsx")
     atomic_write(path, build_template(ident))
     return path
 
@@ -189,7 +189,7 @@ def _deadline_note(ws: Workspace, period: Month | None) -> str:
 
 def template_name(programme: Programme, village: Village, period: Month) -> str:
     """<表号>_<村名>_<报告期>.xlsx: a village's name is data — made safe for a file name, and bounded."""
-    return file_name(programme.form_no, village.name, period.chinese, suffix=".xlsx")
+    return file_name(programme.form_no, village.name, programme.label(period), suffix=".xlsx")
 
 
 def village_templates(ctx: Context, period: Month | None, out_dir: Path | None = None,
@@ -205,7 +205,7 @@ def village_templates(ctx: Context, period: Month | None, out_dir: Path | None =
     secret = ctx.secret
     written: dict[str, Path] = {}
     with machine_errors(str(folder)):
-        for v in ctx.registry.villages:
+        for v in ctx.registry.active(period):  # none for a village before its 起始月份 or from its 停止月份
             if villages is not None and v.code not in villages:
                 continue
             sig = sign(secret, p.id, v.code, str(period), p.version)
@@ -389,7 +389,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         scored = sc.score(period)
         statuses = status(ctx, period)
         if scored is None:
-            raise HuizongError(Problem("X008", detail=period.chinese))
+            raise HuizongError(Problem("X008", detail=ctx.programme.label(period)))
         warnings = [w for w in period_warnings(ctx, period) if w["code"] != OUTLIER]
         with Ledger(ctx.workspace.ledger_path) as ledger:
             flags = flagged_numbers(ledger, ctx.programme.id, scored.data.months)
@@ -426,7 +426,7 @@ def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
             v = ctx.registry.by_code(row["village_code"])
             for p in json.loads(sub["problems_json"]):
                 if p["severity"] == "警告":
-                    out.append({**p, "village_code": row["village_code"], "village_name": v.name if v else "", "period": period.chinese})
+                    out.append({**p, "village_code": row["village_code"], "village_name": v.name if v else "", "period": ctx.programme.label(period)})
     return out
 
 
@@ -472,7 +472,7 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
             continue
         path = paths[v.code]
         replies.append(reminder(v, period, s.state, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
-                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today))
+                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today, ctx.programme))
     return _mail_out(ctx, replies, dry_run, skipped)
 
 
@@ -482,13 +482,13 @@ def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOu
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     paths = village_templates(ctx, period)
     replies, skipped = [], []
-    for v in ctx.registry.villages:
+    for v in ctx.registry.active(period):  # a village before its 起始月份 or from its 停止月份 is sent nothing
         if not v.emails:
             skipped.append(v.name)
             continue
         path = paths[v.code]
         replies.append(template_mail(v, period, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
-                                     (path.name, str(path.relative_to(ctx.workspace.root))), domain))
+                                     (path.name, str(path.relative_to(ctx.workspace.root))), domain, ctx.programme))
     return _mail_out(ctx, replies, dry_run, skipped)
 
 

@@ -242,7 +242,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))
         return
-    table = Table(title=f"{month.chinese} 上报情况")
+    table = Table(title=f"{ctx.programme.label(month)} 上报情况")
     for col in ("村（社区）", "状态", "收到时间", "版本", "问题数", "来源", "备注"):
         table.add_column(col, no_wrap=col != "备注")
     colours = {"已报": "green", "退回": "red", "待确认": "yellow", "未报": "bright_black"}
@@ -314,7 +314,7 @@ def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what
     except HuizongError as exc:
         _fail(exc)
         return
-    _print_mail_out(result, f"{month.chinese} {what}", dry_run)
+    _print_mail_out(result, f"{ctx.programme.label(month)} {what}", dry_run)
 
 
 @app.command()
@@ -335,7 +335,7 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
     label = rules.total_label if rules else "总分"
     ascending = rules is not None and rules.order == "asc"
     title = f"按{label}从低到高" if ascending else f"满分 {scored.attainable:g}" + (f"，加分最多 {scored.bonus_attainable:g}" if scored.bonus_attainable else "")
-    table = Table(title=f"{scored.data.period.chinese} 排名（{title}）")
+    table = Table(title=f"{scored.data.programme.label(scored.data.period)} 排名（{title}）")
     for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减", "备注"):
         table.add_column(col, justify="left" if col in ("变化", "备注") or col.endswith("名") else "right", no_wrap=True)
     from .workbook.summary import rank_change

@@ -109,3 +109,37 @@ def test_a_field_added_mid_year_is_not_asked_of_earlier_months(ws, tmp_path):
     result = api.consolidate(now, june)
     assert np.isnan(result.scored.data.monthly[june]["hotline_calls"]).all()
     assert result.path.is_file()
+
+
+def test_a_quarterly_programme(tmp_path):
+    """Villages report once a quarter: the period is the quarter (named by its last month), shown as 2026年第二季度."""
+    import openpyxl
+
+    from .test_programme_check import RIVER
+
+    raw = json.loads(json.dumps(RIVER))
+    raw["period_kind"] = "quarter"
+    raw["report"]["title"] = "村级河长巡河季报表"
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    api.init_workspace(tmp_path / "ws", programme=str(path), example=True)
+    ctx = api.load_context(tmp_path / "ws")
+    assert ctx.programme.report_months == (3, 6, 9, 12)
+    assert Month.parse("2026年第二季度") == Month(2026, 6) == Month.parse("2026-Q2")
+    for quarter in (Month(2026, 3), Month(2026, 6), Month(2026, 9)):
+        paths = api.make_templates(ctx, quarter)
+        assert ctx.programme.label(quarter) in paths[0].name  # 巡河月报-01_青龙村_2026年第一季度.xlsx
+        for i, v in enumerate(ctx.registry.villages[:4]):
+            values = {"patrols_due": 12, "patrols_done": 12 - i}
+            (ctx.workspace.inbox / f"{quarter}-{i}.xlsx").write_bytes(fill_template(paths[i].read_bytes(), values, []))
+        summary = api.collect(ctx)
+        assert summary.count("已接收") == 4, [(x.name, x.status) for x in summary.items]
+    first = openpyxl.load_workbook(paths[0])["月报"]
+    assert any(c.value == "2026年第三季度" for r in first.iter_rows() for c in r)
+    result = api.consolidate(ctx, Month(2026, 9))
+    assert [str(m) for m in result.scored.data.months] == ["2026-03", "2026-06", "2026-09"]
+    village = result.table["villages"][0]
+    assert village["inputs"]["patrols_done"] == 36  # three quarters of 12
+    notice = openpyxl.load_workbook(result.path)["通报"]
+    text = " ".join(str(c.value) for r in notice.iter_rows(max_row=4) for c in r if c.value)
+    assert "2026年第三季度" in text and "第一季度至第三季度" in text

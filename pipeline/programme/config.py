@@ -125,6 +125,25 @@ class Programme:
     source: str = ""
     short_name: str = ""
     unit_label: str = "村"
+    period_kind: str = "month"  # how often villages report: month, or quarter (a quarter named by its last month)
+
+    def label(self, month: Any) -> str:
+        """How a reporting period is named to people: 2026年10月, or 2026年第四季度 for a quarterly programme."""
+        return month.quarter_chinese if self.period_kind == "quarter" else month.chinese
+
+    def days(self, month: Any) -> tuple[Any, Any]:
+        """The first and last day of the reporting period ``month`` (its whole quarter, for a quarterly programme)."""
+        return (month.shift(-2).first_day if self.period_kind == "quarter" else month.first_day), month.last_day
+
+    def covers(self, month: Any, day: Any) -> bool:
+        """Is ``day`` inside the reporting period ``month`` (its quarter, for a quarterly programme)?"""
+        if self.period_kind == "quarter":
+            return day.year == month.year and (day.month - 1) // 3 == (month.month - 1) // 3
+        return bool(month.contains(day))
+
+    @property
+    def report_word(self) -> str:
+        return "季报表" if self.period_kind == "quarter" else "月报表"
 
     @property
     def fields(self) -> tuple[FieldSpec, ...]:
@@ -257,6 +276,7 @@ def _build(d: dict[str, Any], source: str) -> Programme:
         name=d["name"],
         short_name=d.get("short_name", d["name"]),
         unit_label=d.get("unit_label", "村"),
+        period_kind=d.get("period_kind", "month"),
         version=str(d["version"]),
         form_no=rep["form_no"],
         title=rep["title"],
@@ -270,7 +290,9 @@ def _build(d: dict[str, Any], source: str) -> Programme:
         assessment_periods=tuple(
             AssessmentPeriod(a["name"], tuple(a["months"]), a.get("weight")) for a in per["assessment"]
         ),
-        report_months=tuple(per.get("report_months") or [(start - 1 + i) % 12 + 1 for i in range(12)]),
+        report_months=tuple(per.get("report_months") or (
+            [(start - 1 + i) % 12 + 1 for i in range(12)] if d.get("period_kind", "month") == "month"
+            else [(start - 1 + i) % 12 + 1 for i in range(2, 12, 3)])),  # a quarter is reported in its last month
         tasks=tuple(FieldSpec(id=t["id"], label=t["label"], type="number", min=0) for t in d.get("tasks", [])),
         raw=d,
         source=source,
@@ -319,7 +341,10 @@ def semantic_problems(p: Programme) -> list[Problem]:
     months = [m for a in p.assessment_periods for m in a.months]
     if sorted(months) != sorted(set(months)):
         bad("periods.assessment", "同一个月份出现在两个考核季中")
-    if set(months) != set(p.report_months):
+    if p.period_kind == "quarter":  # quarterly reports: each 考核季 holds at least one quarter's reporting month
+        if not set(p.report_months) <= set(months) or any(not set(a.months) & set(p.report_months) for a in p.assessment_periods):
+            bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 应包含上报月份 {sorted(p.report_months)}，每个考核季至少一个")
+    elif set(months) != set(p.report_months):
         bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 与上报月份 {sorted(p.report_months)} 不一致")
     weights = [a.weight for a in p.assessment_periods]
     if any(w is not None for w in weights):

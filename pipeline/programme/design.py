@@ -27,6 +27,7 @@ WORDS: dict[str, dict[str, str]] = {
     "window": {"本年累计": "ytd", "本月": "month"},
     "order": {"高分在前": "desc", "低值在前": "asc"},
     "granularity": {"每考核季": "period", "每月": "month"},
+    "period_kind": {"每月": "month", "每季度": "quarter"},
 }
 FOOTER = "落款（表尾）"  # the 分组 of the report's footer fields (单位负责人, 填表人, …)
 KINDS = {"flags": "评判", "rewards": "奖励补贴", "rank_rewards": "名次奖励"}
@@ -110,7 +111,7 @@ OUTCOMES = Table("奖惩", (
 # 方案 sheet: (path, label, kind) — one setting per row
 SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("id", "方案代码", "str"), ("name", "方案名称", "str"), ("short_name", "简称", "str"), ("version", "版本", "str"),
-    ("unit_label", "单位称呼（村/社区）", "str"), ("period_kind", "报告周期", "str"),
+    ("unit_label", "单位称呼（村/社区）", "str"), ("period_kind", "报告周期", "period_kind"),
     ("report.form_no", "表号", "str"), ("report.title", "月报标题", "str"), ("report.sheet", "月报工作表名", "str"),
     ("report.units_note", "计量单位说明", "str"),
     ("register.id", "登记表代码", "str"), ("register.label", "登记表名称", "str"), ("register.sheet", "登记表工作表名", "str"),

@@ -192,6 +192,7 @@ def consolidate(
     reported = np.array([period in month_reported.get(v.code, []) and v.active(period) for v in villages])
 
     def aggregate_over(fid: str, ms: list[Month]) -> np.ndarray:
+        ms = [m for m in ms if m in monthly]  # a 考核季's months that are reporting months (a quarterly programme: one)
         if not ms:
             return np.zeros(n)
         stack = np.vstack([monthly[m][fid] for m in ms])

@@ -261,8 +261,8 @@ def _register_checks(res: ReadResult, p: Programme, period: Month | None, at_reg
                 continue
             if spec.type == "id_number" and isinstance(v, str) and not is_valid(v):
                 out.append(at_reg("V015", i, spec.id, v))
-            if spec.type == "date" and spec.within_period and period is not None and isinstance(v, date) and not period.contains(v):
-                out.append(at_reg("V012", i, spec.id, v.isoformat(), period.chinese))
+            if spec.type == "date" and spec.within_period and period is not None and isinstance(v, date) and not p.covers(period, v):
+                out.append(at_reg("V012", i, spec.id, v.isoformat(), p.label(period)))
         key = tuple(row.values.get(c.id) for c in p.register.columns)
         if all(k is not None for k in key):
             if key in seen:

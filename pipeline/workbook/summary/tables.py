@@ -39,7 +39,7 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     said = [f for f in p.fields if not f.numeric]  # text, choices, dates: shown as reported (never computed with)
     columns += [Column(f"text:{f.id}", f.label, 18.0, f"本月（{scored.data.period.month}月）报表：文字") for f in said]
     grid = pack(columns, len(scored.index), TOP)
-    _sheet_top(ws, st, f"原始数据（{scored.data.period.chinese}）",
+    _sheet_top(ws, st, f"原始数据（{scored.data.programme.label(scored.data.period)}）",
                "说明：各村计分所用的数（流量按月累计，存量取最新月末数）、登记加减分与本月报表数，供“得分明细”的公式引用；不含个人信息。", grid)
     money = {f.id for f in p.fields if (f.decimals or 0) > 0}
     month = scored.data.monthly[scored.data.period]
@@ -107,7 +107,7 @@ def write_detail(ws: Any, st: Styles, scored: Scored, raw: Grid) -> Grid:
     totals += [("rank", "名次"), ("previous_rank", "上月名次"), ("rank_change", "名次变化")]
     columns += [Column(key, label, 10.0, "总分与名次") for key, label in totals]
     grid = pack(columns, len(scored.index), TOP)
-    _sheet_top(ws, st, f"得分明细（{scored.data.period.chinese}）",
+    _sheet_top(ws, st, f"得分明细（{scored.data.programme.label(scored.data.period)}）",
                "说明：每个得分单元格都是公式，引用“原始数据”中同一村的数值，点击单元格即可看到算法；基本分限在 0～该项满分之间，加分限在 0～该项加分上限之间。", grid)
     bases = [c.key for c in comps if c.scope is None and c.role == "base"]
     bonuses = [c.key for c in comps if c.scope is None and c.role == "bonus"]
