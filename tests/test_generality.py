@@ -129,7 +129,7 @@ def test_a_quarterly_programme(tmp_path):
     for quarter in (Month(2026, 3), Month(2026, 6), Month(2026, 9)):
         paths = api.make_templates(ctx, quarter)
         assert ctx.programme.label(quarter) in paths[0].name  # 巡河月报-01_青龙村_2026年第一季度.xlsx
-        for i, v in enumerate(ctx.registry.villages[:4]):
+        for i in range(4):
             values = {"patrols_due": 12, "patrols_done": 12 - i}
             (ctx.workspace.inbox / f"{quarter}-{i}.xlsx").write_bytes(fill_template(paths[i].read_bytes(), values, []))
         summary = api.collect(ctx)
