@@ -6,6 +6,7 @@ HuizongError (which carries its problems).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ from .intake.outbox import send_pending
 from .intake.replies import reminder, template_mail
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, PENDING, Ledger
-from .ledger.mail import Reply, queue
+from .ledger.mail import Reply, failed_replies, queue
 from .problems import HuizongError, Problem
 from .programme.calendar import year_start
 from .programme.config import FieldSpec, Programme, load_programme
@@ -34,7 +35,7 @@ from .registry import Registry, Village, registry_columns
 from .score.check import Simulation
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
-from .status import VillageStatus, village_statuses
+from .status import VillageStatus, note_undelivered, village_statuses
 from .validate.identity import Identity
 from .validate.plausibility import OUTLIER, plausibility
 from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
@@ -174,7 +175,7 @@ def _blank_template(ctx: Context, period: Month | None, out_dir: Path | None) ->
     p, ws = ctx.programme, ctx.workspace
     folder = out_dir or (ws.templates / (str(period) if period else "空白"))
     ident = TemplateIdentity(p, ws.organ, period=period, deadline_note=_deadline_note(ws, period))
-    path = folder / file_name(p.form_no, f"{period.chinese if period else ''}空白模板", suffix=".xlsx")
+    path = folder / file_name(p.form_no, f"{p.label(period) if period else ''}空白模板", suffix=".xlsx")
     atomic_write(path, build_template(ident))
     return path
 
@@ -188,7 +189,7 @@ def _deadline_note(ws: Workspace, period: Month | None) -> str:
 
 def template_name(programme: Programme, village: Village, period: Month) -> str:
     """<表号>_<村名>_<报告期>.xlsx: a village's name is data — made safe for a file name, and bounded."""
-    return file_name(programme.form_no, village.name, period.chinese, suffix=".xlsx")
+    return file_name(programme.form_no, village.name, programme.label(period), suffix=".xlsx")
 
 
 def village_templates(ctx: Context, period: Month | None, out_dir: Path | None = None,
@@ -204,7 +205,7 @@ def village_templates(ctx: Context, period: Month | None, out_dir: Path | None =
     secret = ctx.secret
     written: dict[str, Path] = {}
     with machine_errors(str(folder)):
-        for v in ctx.registry.villages:
+        for v in ctx.registry.active(period):  # none for a village before its 起始月份 or from its 停止月份
             if villages is not None and v.code not in villages:
                 continue
             sig = sign(secret, p.id, v.code, str(period), p.version)
@@ -283,7 +284,15 @@ def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -
 
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
     with Ledger(ctx.workspace.ledger_path) as ledger:
-        return village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+        rows = village_statuses(ctx.registry, ledger.submissions(str(period)), period, ctx.workspace.deadline_day)
+        return note_undelivered(rows, failed_replies(ledger, str(period)), ctx.registry)
+
+
+def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:
+    """Mail of the period (and replies of no period) the server refused for good: never resent."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        return [{"kind": r["kind"], "to": json.loads(r["to_addrs"]), "subject": r["subject"], "village_code": r["village_code"],
+                 "failed_at": r["failed_at"], "response": r["smtp_response"]} for r in failed_replies(ledger, str(period))]
 
 
 def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None) -> dict[str, object]:
@@ -380,7 +389,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         scored = sc.score(period)
         statuses = status(ctx, period)
         if scored is None:
-            raise HuizongError(Problem("X008", detail=period.chinese))
+            raise HuizongError(Problem("X008", detail=ctx.programme.label(period)))
         warnings = [w for w in period_warnings(ctx, period) if w["code"] != OUTLIER]
         with Ledger(ctx.workspace.ledger_path) as ledger:
             flags = flagged_numbers(ledger, ctx.programme.id, scored.data.months)
@@ -417,7 +426,7 @@ def period_warnings(ctx: Context, period: Month) -> list[dict[str, object]]:
             v = ctx.registry.by_code(row["village_code"])
             for p in json.loads(sub["problems_json"]):
                 if p["severity"] == "警告":
-                    out.append({**p, "village_code": row["village_code"], "village_name": v.name if v else "", "period": period.chinese})
+                    out.append({**p, "village_code": row["village_code"], "village_name": v.name if v else "", "period": ctx.programme.label(period)})
     return out
 
 
@@ -463,7 +472,7 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
             continue
         path = paths[v.code]
         replies.append(reminder(v, period, s.state, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
-                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today))
+                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today, ctx.programme))
     return _mail_out(ctx, replies, dry_run, skipped)
 
 
@@ -473,13 +482,13 @@ def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOu
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     paths = village_templates(ctx, period)
     replies, skipped = [], []
-    for v in ctx.registry.villages:
+    for v in ctx.registry.active(period):  # a village before its 起始月份 or from its 停止月份 is sent nothing
         if not v.emails:
             skipped.append(v.name)
             continue
         path = paths[v.code]
         replies.append(template_mail(v, period, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
-                                     (path.name, str(path.relative_to(ctx.workspace.root))), domain))
+                                     (path.name, str(path.relative_to(ctx.workspace.root))), domain, ctx.programme))
     return _mail_out(ctx, replies, dry_run, skipped)
 
 

@@ -200,7 +200,8 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     if as_json:
         out.print_json(json.dumps({"summary": summary.line, "items": [i.__dict__ for i in summary.items],
                                    "resumed": [i.__dict__ for i in summary.resumed],
-                                   "problems": [p.to_dict() for p in summary.problems]}, ensure_ascii=False))
+                                   "problems": [p.to_dict() for p in summary.problems],
+                                   "notices": [p.to_dict() for p in summary.notices]}, ensure_ascii=False))
         raise typer.Exit(1 if summary.problems else 0)
     if summary.items:
         out.print(_collected_table("本次收取", summary.items))
@@ -211,6 +212,8 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     out.print(summary.line)
     if summary.messages_without_reports:
         out.print(f"另有 {summary.messages_without_reports} 封邮件没有报表附件（已回复说明）。")
+    for p in summary.notices:  # bounces, auto-replies, newsletters: archived, not answered
+        out.print(f"[提示 {p.code}] {p.message}", markup=False)
     for p in summary.problems:
         _say(p)
     if any(i.feedback for i in summary.items + summary.resumed):
@@ -239,7 +242,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))
         return
-    table = Table(title=f"{month.chinese} 上报情况")
+    table = Table(title=f"{ctx.programme.label(month)} 上报情况")
     for col in ("村（社区）", "状态", "收到时间", "版本", "问题数", "来源", "备注"):
         table.add_column(col, no_wrap=col != "备注")
     colours = {"已报": "green", "退回": "red", "待确认": "yellow", "未报": "bright_black"}
@@ -252,6 +255,12 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         )
     out.print(table)
     out.print(state_counts(rows))
+    refused = api.undelivered(ctx, month)
+    if refused:
+        out.print(f"另有 {len(refused)} 封邮件被发信服务器永久拒收，没有送达，也不会再发：")
+        for mail in refused:
+            to = "、".join(str(a) for a in mail["to"]) if isinstance(mail["to"], list) else str(mail["to"])
+            out.print(f"  · {str(mail['failed_at'])[:16].replace('T', ' ')} 发给 {to}：{mail['subject']}（{mail['response']}）", markup=False)
 
 
 @app.command()
@@ -305,7 +314,7 @@ def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what
     except HuizongError as exc:
         _fail(exc)
         return
-    _print_mail_out(result, f"{month.chinese} {what}", dry_run)
+    _print_mail_out(result, f"{ctx.programme.label(month)} {what}", dry_run)
 
 
 @app.command()
@@ -326,7 +335,7 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
     label = rules.total_label if rules else "总分"
     ascending = rules is not None and rules.order == "asc"
     title = f"按{label}从低到高" if ascending else f"满分 {scored.attainable:g}" + (f"，加分最多 {scored.bonus_attainable:g}" if scored.bonus_attainable else "")
-    table = Table(title=f"{scored.data.period.chinese} 排名（{title}）")
+    table = Table(title=f"{scored.data.programme.label(scored.data.period)} 排名（{title}）")
     for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减", "备注"):
         table.add_column(col, justify="left" if col in ("变化", "备注") or col.endswith("名") else "right", no_wrap=True)
     from .workbook.summary import rank_change

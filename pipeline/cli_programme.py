@@ -11,7 +11,7 @@ from rich.table import Table
 
 from . import api
 from .cli import JsonOpt, _fail, app, err, out
-from .problems import HuizongError
+from .problems import HuizongError, Problem
 
 programme_app = typer.Typer(help="考核方案：检查方案文件（以及用 Excel 方案设计表编写方案）。", no_args_is_help=True)
 app.add_typer(programme_app, name="programme")
@@ -54,3 +54,42 @@ def check(
               + (f"，加分最多 {sim.bonus_attainable:g}" if sim.bonus_attainable else "") + f"；加分占总分 {sim.bonus_share:.1%}。", markup=False)
     for w in sim.warnings:
         err.print(f"[提示] {w}", markup=False)
+
+
+@programme_app.command("new")
+def new(
+    workbook: Annotated[Path, typer.Argument(help="要写的方案设计表，如 方案设计表.xlsx")] = Path("方案设计表.xlsx"),
+    source: Annotated[str | None, typer.Option("--from", help="从内置方案（qianfen、monthly-b、fruitfly-c）或方案文件开始")] = None,
+) -> None:
+    """写一份方案设计表（Excel）：默认是一个可以直接运行的小示例，或用 --from 从已有方案开始改。"""
+    from .authoring import new_design
+
+    try:
+        if workbook.exists():
+            raise HuizongError(Problem("X019", detail=str(workbook)))
+        path = new_design(workbook, source)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    out.print(f"已写出方案设计表：{path}\n改好后运行：huizong programme convert {path}", markup=False)
+
+
+@programme_app.command("convert")
+def convert(
+    src: Annotated[Path, typer.Argument(help="方案设计表（.xlsx）或方案文件（.yaml）")],
+    dest: Annotated[Path | None, typer.Option("--out", "-o", help="写到哪里（默认同一文件夹的 programme.yaml 或 方案设计表.xlsx）")] = None,
+) -> None:
+    """方案设计表 → 方案文件（并检查：每个问题指明工作表和单元格），或方案文件 → 方案设计表。"""
+    from .authoring import convert as run
+
+    try:
+        path, problems = run(src, dest)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    if problems:
+        _fail(HuizongError(problems))
+        return
+    out.print(f"已生成：{path}", markup=False)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        out.print(f"下一步：huizong programme check {path}（模拟一年，看得分分布），再 huizong init 目录 --programme {path}", markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,3 +84,20 @@ def _after(stamp: str, limit: datetime) -> bool:
     except (TypeError, ValueError):
         return False
     return when.replace(tzinfo=None) > limit
+
+
+MAIL_KINDS = {"receipt": "回执", "rejection": "退回说明", "pending": "待核实说明", "no_report": "回复", "unregistered": "回复",
+              "reminder": "催报邮件", "template": "模板邮件"}
+
+
+def note_undelivered(statuses: list[VillageStatus], failed: list[Any], registry: Registry) -> list[VillageStatus]:
+    """Say on each village's line which mail to it the server refused for good (never resent);
+    a reply that names no village (e.g. to a message without a report) counts by its address."""
+    by_code = {s.code: s for s in statuses if s.code}
+    for row in failed:
+        code = row["village_code"] or next((v.code for a in json.loads(row["to_addrs"]) if (v := registry.by_email(a))), "")
+        st = by_code.get(code)
+        if st is not None:
+            said = f"{MAIL_KINDS.get(row['kind'], '邮件')}未送达（{(row['smtp_response'] or '')[:60]}）"
+            st.note = f"{st.note}；{said}" if st.note else said
+    return statuses

@@ -166,6 +166,23 @@ def _backup(root: Path) -> Path:
     return target
 
 
+def sweep_temporaries(*folders: Path) -> int:
+    """Remove the temp files of atomic writes a killed run left behind (``.tmp-*``). Call only while
+    holding the workspace lock: then no write of ours is under way in these folders."""
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for stray in folder.rglob(".tmp-*"):
+            if stray.is_file():
+                try:
+                    stray.unlink()
+                    removed += 1
+                except OSError:  # cleaning is a courtesy: a file we cannot remove harms nothing
+                    pass
+    return removed
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file in the same folder and rename: readers never see half a file.
 

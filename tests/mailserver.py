@@ -1,6 +1,11 @@
 """Real mail servers on loopback for the tests: Dovecot (IMAP) with a throw-away maildir, and an
-aiosmtpd SMTP server that keeps what it receives. Without Dovecot the mail tests are skipped —
-unless CI is set, where they must run (CI installs dovecot-imapd)."""
+aiosmtpd SMTP server that keeps what it receives (and refuses what a test asks it to). Without
+Dovecot the mail tests are skipped — unless CI is set, where they must run (CI installs
+dovecot-imapd).
+
+``NeteaseGuard`` stands between huizong and Dovecot and behaves as 163/126/yeah.net do: SELECT
+without an IMAP ``ID`` first is answered ``NO SELECT Unsafe Login``. It is the one stand-in here,
+for a provider we cannot run; the mailbox behind it is the real Dovecot."""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -53,17 +60,32 @@ class Imap:
             self.process.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def append(self, raw: bytes, folder: str = "INBOX") -> None:
+    def append(self, raw: bytes, folder: str = "INBOX", when: datetime | None = None) -> None:
+        """Deliver ``raw``; ``when`` is the server's arrival time (INTERNALDATE), now if not given."""
+        from imap_tools import MailBoxUnencrypted
+
+        with MailBoxUnencrypted(self.host, self.port).login(USER, PASSWORD, initial_folder=None) as box:
+            if not box.folder.exists(folder):
+                box.folder.create(folder)
+            box.append(raw, folder, dt=when)
+
+    def flags(self, folder: str = "INBOX") -> dict[int, set[str]]:
         from imap_tools import MailBoxUnencrypted
 
         with MailBoxUnencrypted(self.host, self.port).login(USER, PASSWORD, initial_folder=folder) as box:
-            box.append(raw, folder)
+            return {int(m.uid): set(m.flags) for m in box.fetch(mark_seen=False, headers_only=True)}
 
-    def flags(self) -> dict[int, set[str]]:
+    def folders(self) -> list[str]:
         from imap_tools import MailBoxUnencrypted
 
-        with MailBoxUnencrypted(self.host, self.port).login(USER, PASSWORD) as box:
-            return {int(m.uid): set(m.flags) for m in box.fetch(mark_seen=False, headers_only=True)}
+        with MailBoxUnencrypted(self.host, self.port).login(USER, PASSWORD, initial_folder=None) as box:
+            return [f.name for f in box.folder.list()]
+
+    def count(self, folder: str = "INBOX") -> int:
+        from imap_tools import MailBoxUnencrypted
+
+        with MailBoxUnencrypted(self.host, self.port).login(USER, PASSWORD, initial_folder=None) as box:
+            return box.folder.status(folder, ["MESSAGES"])["MESSAGES"]
 
 
 def start_dovecot() -> Imap:
@@ -145,6 +167,9 @@ class Smtp:
     received: list[EmailMessage] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)  # exactly the bytes that came over the wire
     controller: object | None = None
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)  # recipient → reply, e.g. "550 5.1.1 no such user"
+    refuse_data: dict[str, str] = field(default_factory=dict)  # text in the subject → reply, e.g. "554 DT:SPM"
+    logins: list[str] = field(default_factory=list)  # users that logged in (AUTH)
 
     def wait_for(self, n: int, timeout: float = 10) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
@@ -153,27 +178,106 @@ class Smtp:
         return list(self.received)
 
 
-def start_smtp() -> Smtp:
+def start_smtp(auth: bool = False) -> Smtp:
+    """An SMTP server on loopback; ``auth``: it offers AUTH and takes mail only after a login with
+    USER/PASSWORD (without it, it is a relay that takes mail from anyone, as a local one does)."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
 
     box = Smtp("127.0.0.1", free_port())
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-            box.raw.append(envelope.original_content or envelope.content)
-            box.received.append(message_from_bytes(envelope.content, policy=policy.default))
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook name
+            if address in box.refuse_rcpt:
+                return box.refuse_rcpt[address]
+            envelope.rcpt_tos.append(address)
             return "250 OK"
 
-    controller = Controller(Handler(), hostname=box.host, port=box.port)
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            message = message_from_bytes(envelope.content, policy=policy.default)
+            for words, reply in box.refuse_data.items():
+                if words in str(message["Subject"]):
+                    return reply
+            box.raw.append(envelope.original_content or envelope.content)
+            box.received.append(message)
+            return "250 OK"
+
+    def authenticate(server, session, envelope, mechanism, data):
+        ok = data.login.decode() == USER and data.password.decode() == PASSWORD
+        if ok:
+            box.logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    options = {"auth_required": True, "auth_require_tls": False, "authenticator": authenticate} if auth else {}
+    controller = Controller(Handler(), hostname=box.host, port=box.port, **options)
     controller.start()
     box.controller = controller
     return box
 
 
-def mail_settings_yaml(imap: Imap, smtp: Smtp, extra: str = "") -> str:
+class NeteaseGuard:
+    """A loopback proxy in front of Dovecot that answers like 163/126/yeah.net: ``NO SELECT Unsafe
+    Login`` to a SELECT not preceded by ``ID``. ``offer_id=False`` removes ID from the capabilities
+    (a server without RFC 2971). ``commands`` lists the commands clients sent, in order."""
+
+    def __init__(self, imap: Imap, require_id: bool = True, offer_id: bool = True):
+        self.target, self.require_id, self.offer_id = imap, require_id, offer_id
+        self.commands: list[str] = []
+        self.lines: list[str] = []  # the same, with their arguments (e.g. "UID FETCH 3 (BODY.PEEK[] INTERNALDATE)")
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = "127.0.0.1", self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((self.target.host, self.target.port))
+            threading.Thread(target=self._down, args=(server, client), daemon=True).start()
+            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+
+    def _down(self, server: socket.socket, client: socket.socket) -> None:
+        reader = server.makefile("rb")
+        try:
+            for line in reader:
+                if not self.offer_id and (line.startswith(b"* CAPABILITY") or b"[CAPABILITY " in line):
+                    line = line.replace(b" ID ", b" ").replace(b" ID]", b"]").replace(b" ID\r\n", b"\r\n")
+                client.sendall(line)
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def _up(self, client: socket.socket, server: socket.socket) -> None:
+        reader = client.makefile("rb")
+        said_id = False
+        try:
+            for line in reader:
+                words = line.split(None, 2)
+                command = words[1].decode("ascii", "replace").upper() if len(words) > 1 else ""
+                self.commands.append(command)
+                self.lines.append(b" ".join(words[1:]).decode("ascii", "replace").strip()[:80])
+                said_id = said_id or command == "ID"
+                if command in ("SELECT", "EXAMINE") and self.require_id and not said_id:
+                    client.sendall(words[0] + b" NO SELECT Unsafe Login. Please contact kefu@188.com for help\r\n")
+                    continue
+                server.sendall(line)
+        except OSError:
+            pass
+        finally:
+            server.close()
+
+
+def mail_settings_yaml(imap: Imap | NeteaseGuard, smtp: Smtp, extra: str = "", smtp_user: bool = True) -> str:
+    user = f", user: {USER}" if smtp_user else ""
     return f"""mail:
   imap: {{host: 127.0.0.1, port: {imap.port}, security: plain, user: {USER}}}
-  smtp: {{host: 127.0.0.1, port: {smtp.port}, security: plain, user: {USER}}}
+  smtp: {{host: 127.0.0.1, port: {smtp.port}, security: plain{user}}}
   from_name: 示例镇计生办
   from: {USER}
 {extra}"""

@@ -349,3 +349,15 @@ def test_a_number_hundreds_of_digits_long_is_a_clear_error_not_a_crash(ctx):
     (row,) = rows(ctx)
     assert row["status"] == "退回"
     assert "数字过大" in row["problems_json"]
+
+
+def test_temp_files_a_killed_run_left_are_swept_by_the_next(ctx):
+    """A run killed between writing an archive or feedback file's temp copy and renaming it leaves a
+    .tmp- file; the next collect (holding the workspace lock, so no write is under way) removes it."""
+    for folder in (ctx.workspace.archive / "ab", ctx.workspace.feedback / "2026-10"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".tmp-killed.xlsx").write_bytes(b"half")
+    (ctx.workspace.inbox / "a.xlsx").write_bytes(filled(ctx, 0))
+    api.collect(ctx)
+    assert not list(ctx.workspace.archive.rglob(".tmp-*")) and not list(ctx.workspace.feedback.rglob(".tmp-*"))
+    assert len(list(ctx.workspace.archive.rglob("*.xlsx"))) == 1

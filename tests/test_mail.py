@@ -7,56 +7,16 @@ import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 import pytest
 
 from pipeline import api
 
+from . import mailkit
 from .conftest import PERIOD, filled
-from .mailserver import PASSWORD, mail_settings_yaml, start_dovecot, start_smtp
+from .mailkit import ledger_rows, message
 
-
-@pytest.fixture
-def servers():
-    imap = start_dovecot()
-    smtp = start_smtp()
-    yield imap, smtp
-    imap.stop()
-    smtp.controller.stop()
-
-
-@pytest.fixture
-def mctx(workspace, servers, monkeypatch):
-    imap, smtp = servers
-    settings = workspace / "huizong.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8") + mail_settings_yaml(imap, smtp), encoding="utf-8")
-    monkeypatch.setenv("HUIZONG_MAIL_PASSWORD", PASSWORD)
-    return api.load_context(workspace), imap, smtp
-
-
-def message(sender: str, attachments: list[tuple[str, bytes]], subject: str = "月报", date: datetime | None = None) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"村专干 <{sender}>"
-    msg["To"] = "clerk@township.test"
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(date or datetime(2026, 11, 3, 9, 30, tzinfo=timezone(timedelta(hours=8))))
-    msg["Message-ID"] = f"<{abs(hash((sender, subject, len(attachments))))}@{sender.split('@')[1]}>"
-    msg.set_content("请查收本月报表。")
-    for name, data in attachments:
-        maintype, subtype = ("image", "jpeg") if name.endswith(".jpg") else ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes()
-
-
-def ledger_rows(ctx, sql):
-    con = sqlite3.connect(ctx.workspace.ledger_path)
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+servers, mctx = mailkit.servers, mailkit.mctx  # fixtures
 
 
 def test_collect_from_the_mailbox_records_checks_and_replies(mctx):
@@ -123,13 +83,20 @@ def test_each_message_is_processed_exactly_once(mctx):
     assert len(smtp.received) == 2
 
 
-def test_late_mail_is_accepted_and_marked(mctx):
+def test_lateness_counts_from_the_servers_arrival_time_not_the_senders_clock(mctx):
+    """The deadline is the 5th: a report the server received on the 7th is late, whatever the
+    village PC's clock wrote into Date; one received on the 4th is on time, even if Date says later."""
     ctx, imap, smtp = mctx
-    v0 = ctx.registry.villages[0]
-    imap.append(message(v0.emails[0], [("a.xlsx", filled(ctx, 0))], date=datetime(2026, 11, 7, 18, 0, tzinfo=timezone(timedelta(hours=8)))))
-    api.collect(ctx)
-    state = next(s for s in api.status(ctx, PERIOD) if s.code == v0.code)
-    assert state.state == "已报" and state.late
+    v0, v1, v2 = ctx.registry.villages[:3]
+    cst = timezone(timedelta(hours=8))
+    on_time, late = datetime(2026, 11, 4, 9, 0, tzinfo=cst), datetime(2026, 11, 7, 18, 0, tzinfo=cst)
+    imap.append(message(v0.emails[0], [("a.xlsx", filled(ctx, 0))], date=on_time), when=late)
+    imap.append(message(v1.emails[0], [("b.xlsx", filled(ctx, 1))], date=late), when=on_time)
+    imap.append(message(v2.emails[0], [("c.xlsx", filled(ctx, 2))], date=on_time), when=on_time)
+    mailkit.collect_twice(ctx, smtp)
+    states = {s.code: s for s in api.status(ctx, PERIOD)}
+    assert [(states[v.code].state, states[v.code].late) for v in (v0, v1, v2)] == [("已报", True), ("已报", False), ("已报", False)]
+    assert datetime.fromisoformat(states[v0.code].received_at) == late
 
 
 def test_missing_password_is_a_clear_problem_and_the_folder_still_works(mctx, monkeypatch):
@@ -189,3 +156,34 @@ def test_kill_during_mail_collect_then_rerun(mctx, point):
     received = smtp.wait_for(4)
     assert len(received) == 4  # every message answered, none twice
     assert sorted(m["Subject"] for m in received) == sorted(set(m["Subject"] for m in received)) or len({m["Message-ID"] for m in received}) == 4
+
+
+def test_a_ledger_of_the_previous_version_gains_the_new_mail_columns(tmp_path):
+    """Ledgers already in use lack since/code/note/failed_at: opening one adds them, and an old
+    unsent reply is still sent."""
+    from pipeline.ledger.db import Ledger
+    from pipeline.ledger.mail import mailbox_state, pending_replies
+
+    path = tmp_path / "ledger.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE mailbox_state (mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, mailbox TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,
+            message_id TEXT NOT NULL, sha256 TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT, received_at TEXT NOT NULL,
+            attachments INTEGER NOT NULL, ignored_json TEXT NOT NULL, processed_at TEXT NOT NULL, UNIQUE (mailbox, uidvalidity, uid));
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, dedupe_key TEXT NOT NULL UNIQUE, to_addrs TEXT NOT NULL,
+            subject TEXT NOT NULL, body TEXT NOT NULL, attachments_json TEXT NOT NULL, message_id TEXT NOT NULL, in_reply_to TEXT,
+            village_code TEXT, period TEXT, created_at TEXT NOT NULL, sent_at TEXT, smtp_response TEXT);
+        INSERT INTO mailbox_state VALUES ('clerk@imap/INBOX', 7, 42);
+        INSERT INTO outbox(kind, dedupe_key, to_addrs, subject, body, attachments_json, message_id, created_at)
+            VALUES ('receipt', 'reply:x', '["a@b.c"]', 's', 'b', '[]', '<m@b.c>', '2026-11-01T00:00:00+08:00');
+    """)
+    con.close()
+    with Ledger(path) as ledger:
+        columns = {t: {r[1] for r in ledger.conn.execute(f"PRAGMA table_info({t})")} for t in ("mailbox_state", "messages", "outbox")}
+        assert "since" in columns["mailbox_state"] and {"code", "note"} <= columns["messages"] and "failed_at" in columns["outbox"]
+        state = mailbox_state(ledger, "clerk@imap/INBOX")
+        assert state is not None and (state.uidvalidity, state.last_uid, state.since) == (7, 42, None)
+        assert [r["dedupe_key"] for r in pending_replies(ledger)] == ["reply:x"]
+    with Ledger(path):  # and a second opening finds them there
+        pass

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..ledger.archive import Archive
 from ..ledger.db import Ledger
 from ..problems import HuizongError
+from ..workspace import sweep_temporaries
 from .folder import CollectSummary, collect_folder
 from .lock import workspace_lock
 from .mailconfig import mail_settings
@@ -22,6 +23,7 @@ def collect(ctx: Context, progress: Callable[[int, int, str], None] | None = Non
     summary = CollectSummary()
     settings = mail_settings(ws.settings) if mail else None
     with workspace_lock(ws), Ledger(ws.ledger_path) as ledger:
+        sweep_temporaries(ws.archive, ws.feedback)  # a run killed mid-write left its temp files: the lock says it is over
         archive = Archive(ws.archive)
         collect_folder(ctx, ledger, archive, summary, progress)
         if settings is not None and settings.imap is not None:

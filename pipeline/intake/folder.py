@@ -52,6 +52,7 @@ class CollectSummary:
     items: list[Collected] = field(default_factory=list)
     resumed: list[Collected] = field(default_factory=list)  # recorded by an interrupted earlier run, only tidied now
     problems: list[Problem] = field(default_factory=list)  # mailbox or SMTP trouble (the rest went on)
+    notices: list[Problem] = field(default_factory=list)  # mail not answered (bounces, auto-replies...): for the clerk
     messages_without_reports: int = 0
     replies_sent: int = 0
 
@@ -69,6 +70,8 @@ class CollectSummary:
             parts.append(f"发出回复 {self.replies_sent} 封")
         if self.resumed:
             parts.append(f"另有 {len(self.resumed)} 份在上次中断的运行中已登记")
+        if self.notices:
+            parts.append(f"自动邮件等未回复 {sum(1 for p in self.notices if p.code in ('M006', 'M008'))} 封")
         return "，".join(parts)
 
 

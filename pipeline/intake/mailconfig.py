@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from ..problems import HuizongError, Problem
@@ -20,7 +21,7 @@ class Server:
     host: str
     port: int
     security: str  # ssl / starttls / plain (plain only for a server on this computer)
-    user: str
+    user: str  # "" for an SMTP relay that takes mail without logging in
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class MailSettings:
     move_to: str
     reply: bool
     timeout: float
+    since: date | None = None  # no mail received before this day is collected (None: see first_day)
 
     def password(self, server: Server) -> str:
         value = os.environ.get(self.password_env)
@@ -57,7 +59,24 @@ def _server(raw: dict[str, Any] | None, default_port: dict[str, int]) -> Server 
     security = str(raw.get("security", "ssl")).lower()
     if security == "plain" and str(raw.get("host")) not in ("127.0.0.1", "localhost", "::1"):
         raise HuizongError(Problem("C002", field="mail", detail="明文连接（security: plain）只允许用于本机的邮件服务器；请用 ssl 或 starttls"))
-    return Server(str(raw["host"]), int(raw.get("port", default_port[security])), security, str(raw["user"]))
+    return Server(str(raw["host"]), int(raw.get("port", default_port[security])), security, str(raw.get("user") or ""))
+
+
+def default_since(today: date) -> date:
+    """The first day of the month before ``today``: a first collect takes last month's late
+    reports and this month's, not the whole history of the mailbox."""
+    return date(today.year - (today.month == 1), 12 if today.month == 1 else today.month - 1, 1)
+
+
+def _since(raw: Any) -> date | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise HuizongError(Problem("C002", field="mail.since", detail=f"“{raw}”不是日期，应写成 2026-10-01 这样")) from None
 
 
 def mail_settings(settings: dict[str, Any]) -> MailSettings | None:
@@ -66,8 +85,9 @@ def mail_settings(settings: dict[str, Any]) -> MailSettings | None:
         return None
     imap = _server(raw.get("imap"), {"ssl": 993, "starttls": 143, "plain": 143})
     smtp = _server(raw.get("smtp"), {"ssl": 465, "starttls": 587, "plain": 25})
-    server = smtp or imap
-    sender = server.user if server else ""
+    sender = next((s.user for s in (smtp, imap) if s is not None and "@" in s.user), "")
+    if smtp is not None and not str(raw.get("from", sender)):
+        raise HuizongError(Problem("C002", field="mail.from", detail="发信服务器不需要登录时，请用 from 写明发信地址"))
     return MailSettings(
         imap=imap,
         smtp=smtp,
@@ -79,4 +99,5 @@ def mail_settings(settings: dict[str, Any]) -> MailSettings | None:
         move_to=str(raw.get("move_to", "")),
         reply=bool(raw.get("reply", True)),
         timeout=float(raw.get("timeout", 60)),
+        since=_since(raw.get("since")),
     )

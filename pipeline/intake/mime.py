@@ -12,9 +12,6 @@ used becomes an :class:`Ignored` with a Chinese reason the clerk can pass on to 
 from __future__ import annotations
 
 import binascii
-import email
-import email.policy
-import email.utils
 import hashlib
 import io
 import mimetypes
@@ -24,18 +21,22 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message as _Part
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
+from .automail import Automatic, automatic
+from .mimeparse import parse as _parse
 from .mimetext import (
-    UNFOLD,
     as_bytes,
     b64_lenient,
+    date_of,
     decode_bytes,
     decode_header_text,
     extension,
     header_bytes,
     param_texts,
     params_of,
+    sender_of,
     tidy_name,
 )
 
@@ -108,6 +109,7 @@ class Message:
     date: datetime | None
     attachments: list[Attachment] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
+    automatic: Automatic | None = None  # a bounce, an auto-reply, a newsletter...: never answered
 
 
 # ---- text in headers -----------------------------------------------------------------------
@@ -168,19 +170,15 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
     """The decoded body of a leaf part, and whether it could be decoded."""
     cte = (header_bytes(part, "content-transfer-encoding") or b"").strip().lower()
     payload = part.get_payload()
+    if cte == b"base64":  # straight from the parser's text: no copy of a large attachment
+        return b64_lenient(payload if isinstance(payload, (str, bytes)) else b"")
     raw = as_bytes(payload) if isinstance(payload, (str, bytes)) else b""
-    if cte == b"base64":
-        return b64_lenient(raw)
     if cte == b"quoted-printable":
         return binascii.a2b_qp(raw), True
     if cte in (b"x-uuencode", b"uuencode", b"x-uue"):
         decoded = part.get_payload(decode=True)
         return (decoded, True) if isinstance(decoded, bytes) else (b"", False)
     return raw, True
-
-
-def _parse(raw: bytes) -> _Part:
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
 class _Walk:
@@ -219,6 +217,7 @@ class _Walk:
                         self.part(child, here, depth + 1)
             return None
         data, intact = _payload(part)
+        part.set_payload("")  # decoded: the encoded text is not needed again (memory: one part at a time)
         if ctype.startswith("multipart/"):  # boundary missing or wrong: find it in the body
             m = re.search(rb'^--([^\r\n"]{1,70}?)[ \t]*\r?$', data, re.M)
             fixed = _parse(b'Content-Type: multipart/mixed; boundary="' + m[1] + b'"\r\n\r\n' + data) if m else None
@@ -352,33 +351,25 @@ def _html_cids(part: _Part, depth: int = 0) -> set[str]:
     return {unquote_to_bytes(c).decode("utf-8", "replace").lower() for c in found}
 
 
-def _sender(raw: bytes | None) -> tuple[str, str]:
-    """(display name, address) from From; a fallback search when parseaddr gives up."""
-    text = UNFOLD.sub(b"", raw or b"").decode("ascii", "surrogateescape")
-    name, addr = email.utils.parseaddr(text)
-    if "@" not in addr:
-        m = re.search(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>", text) or re.search(r"[^\s<>\"',;:]+@[^\s<>\"',;:]+", text)
-        name, addr = (text[: m.start()], m[m.lastindex or 0]) if m else (text, "")
-    return decode_header_text(as_bytes(name)).strip('" '), decode_header_text(as_bytes(addr)).lower()
-
-
-def _date(raw: bytes | None) -> datetime | None:
+def parse_message(raw: bytes | Path, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message:
+    """Everything in one raw message (as fetched over IMAP, or its archived .eml file: read in
+    slices, so that the message's bytes need not be in memory beside its parsed form) that could
+    be a report workbook."""
+    digest = hashlib.sha256()
     try:
-        return email.utils.parsedate_to_datetime(UNFOLD.sub(b"", raw or b"").decode("ascii", "replace").strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def parse_message(raw: bytes, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message:
-    """Everything in one raw message (as fetched over IMAP) that could be a report workbook."""
-    raw = bytes(raw)
-    fallback_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        msg = _parse(raw if isinstance(raw, Path) else bytes(raw), digest)
+    except OSError:
+        raise  # the archived file could not be read: this computer's trouble, not the message's
+    except Exception:  # never raise on a hostile message: say what happened instead
+        msg = None
+    fallback_id = "sha256:" + digest.hexdigest()
     try:
-        msg = _parse(raw)
+        if msg is None:
+            raise ValueError
         message_id = decode_header_text(header_bytes(msg, "message-id") or b"").strip("<> ") or fallback_id
-        name, sender = _sender(header_bytes(msg, "from"))
+        name, sender = sender_of(header_bytes(msg, "from"))
         subject = decode_header_text(header_bytes(msg, "subject") or b"")
-        date = _date(header_bytes(msg, "date"))
+        date = date_of(header_bytes(msg, "date"))
     except Exception:  # never raise on a hostile message: say what happened instead
         return Message(fallback_id, "", "", "", None, [], [Ignored("邮件", "邮件无法解析，请对方重新发送")])
     walk = _Walk(limits, set())
@@ -387,4 +378,4 @@ def parse_message(raw: bytes, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> Message
         walk.part(msg, [], 0)
     except Exception:  # keep what was found before the damage
         walk.ignore(["邮件"], "邮件结构已损坏，部分附件可能未能取出，请对方重新发送")
-    return Message(message_id, sender, name, subject, date, walk.found, walk.ignored)
+    return Message(message_id, sender, name, subject, date, walk.found, walk.ignored, automatic(msg))

@@ -8,7 +8,9 @@ Nothing here raises on bad input; what cannot be decoded is decoded as well as i
 from __future__ import annotations
 
 import binascii
+import email.utils
 import re
+from datetime import datetime
 from email.message import Message as _Part
 from urllib.parse import unquote_to_bytes
 
@@ -47,16 +49,33 @@ def lossy(data: bytes) -> str:
     return CONTROL.sub("", text)
 
 
-def b64_lenient(data: bytes) -> tuple[bytes, bool]:
+_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_B64 = bytes(set(range(256)) - set(_B64))
+_FOREIGN = re.compile(rb"[^A-Za-z0-9+/=\s]")
+_FOREIGN_TEXT = re.compile(r"[^A-Za-z0-9+/=\s]")
+
+
+def b64_lenient(data: bytes | str) -> tuple[bytes, bool]:
     """Decode what a cut-off message still holds. The flag is False when the text is not base64
-    at all (foreign characters): decoding it would give garbage, not a shorter file."""
-    chars = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    if len(chars) % 4 == 1:  # a lone last character carries no whole byte
-        chars = chars[:-1]
-    try:
-        return binascii.a2b_base64(chars + b"=" * (-len(chars) % 4)), not re.search(rb"[^A-Za-z0-9+/=\s]", data)
-    except binascii.Error:
-        return b"", False
+    at all (foreign characters): decoding it would give garbage, not a shorter file.
+
+    ``data`` may be the parser's text itself: a large attachment is then decoded without one
+    more copy of it (a 50 MB attachment must not cost hundreds of MB)."""
+    if isinstance(data, str):
+        intact, first_pad = not _FOREIGN_TEXT.search(data), data.find("=")
+    else:
+        intact, first_pad = not _FOREIGN.search(data), data.find(b"=")
+    tail = as_bytes(data[first_pad:]) if 0 <= first_pad and len(data) - first_pad <= 8 else b""
+    if intact and (first_pad < 0 or (tail and not tail.strip(b"= \t\r\n"))):  # padding only at the very end
+        try:
+            return binascii.a2b_base64(data), True
+        except (binascii.Error, ValueError):  # cut off (no padding), or 8-bit text
+            pass
+    chars = as_bytes(data).translate(None, _NOT_B64)
+    usable = len(chars) - len(chars) % 4 - (4 if len(chars) % 4 == 1 else 0) if len(chars) % 4 else len(chars)
+    head = binascii.a2b_base64(memoryview(chars)[:usable]) if usable > 0 else b""
+    rest = chars[usable:] if len(chars) % 4 != 1 else chars[usable:-1]  # a lone last character carries no whole byte
+    return (head + binascii.a2b_base64(rest + b"=" * (-len(rest) % 4)) if rest else head), intact
 
 
 def decode_words(raw: bytes) -> tuple[str, bool]:
@@ -160,3 +179,23 @@ def tidy_name(name: str) -> str:
 def extension(name: str) -> str:
     m = re.search(r"\.[A-Za-z0-9]{1,5}$", name.strip())
     return m[0].lower() if m else ""
+
+
+# ---- the sender and the date ----------------------------------------------------------------
+
+
+def sender_of(raw: bytes | None) -> tuple[str, str]:
+    """(display name, address) from From; a fallback search when parseaddr gives up."""
+    text = UNFOLD.sub(b"", raw or b"").decode("ascii", "surrogateescape")
+    name, addr = email.utils.parseaddr(text)
+    if "@" not in addr:
+        m = re.search(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>", text) or re.search(r"[^\s<>\"',;:]+@[^\s<>\"',;:]+", text)
+        name, addr = (text[: m.start()], m[m.lastindex or 0]) if m else (text, "")
+    return decode_header_text(as_bytes(name)).strip('" '), decode_header_text(as_bytes(addr)).lower()
+
+
+def date_of(raw: bytes | None) -> datetime | None:
+    try:
+        return email.utils.parsedate_to_datetime(UNFOLD.sub(b"", raw or b"").decode("ascii", "replace").strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

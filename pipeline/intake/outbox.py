@@ -1,6 +1,11 @@
 """Send what waits in the outbox: proper MIME (UTF-8 text, RFC 2231 attachment names that QQ Mail
-and Outlook show correctly), over SMTP with SSL or STARTTLS; each reply is marked sent only after
-the server has accepted it, so an interrupted run sends the rest next time and never loses one."""
+and Outlook show correctly), over SMTP with SSL or STARTTLS (logging in only where the server
+asks for it); each reply is marked sent only after the server has accepted it, so an interrupted
+run sends the rest next time and never loses one. A permanent refusal (5xx: no such mailbox,
+"554 spam") marks the mail failed instead: sending it again would only be refused again.
+
+Every mail carries ``Auto-Submitted`` (RFC 3834): a village's auto-responder must not answer it,
+and two auto-responders can then never loop."""
 
 from __future__ import annotations
 
@@ -21,18 +26,20 @@ from pathlib import Path
 from typing import Any
 
 from ..ledger.db import Ledger
-from ..ledger.mail import mark_sent, pending_replies
+from ..ledger.mail import mark_failed, mark_sent, pending_replies
 from ..problems import HuizongError, Problem
 from .faults import crash_point
 from .mailconfig import MailSettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GENERATED = ("reminder", "template")  # sent on the clerk's command; everything else answers a message
 WIRE = email_policy.SMTP.clone(max_line_length=998)  # long encoded names stay on one line, unsplit
 
 
 @dataclass
 class SendReport:
     sent: int = 0
+    failed: int = 0  # refused for good this run
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -45,6 +52,8 @@ def build_mime(row: Any, settings: MailSettings, root: Path) -> MIMEMultipart:
     msg["Subject"] = Header(row["subject"], "utf-8").encode()
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = row["message_id"]
+    msg["Auto-Submitted"] = "auto-generated" if row["kind"] in GENERATED else "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"  # Exchange/Outlook: no out-of-office answer to us
     if row["in_reply_to"]:
         msg["In-Reply-To"] = row["in_reply_to"]
         msg["References"] = row["in_reply_to"]
@@ -81,12 +90,42 @@ def _connect(settings: MailSettings) -> smtplib.SMTP:
     except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         raise HuizongError(Problem("M002", detail=f"{where}（{type(exc).__name__}: {exc}）")) from exc
     try:
-        if server.security != "plain" or server.host not in ("127.0.0.1", "localhost", "::1"):
+        smtp.ehlo_or_helo_if_needed()
+        if server.user and smtp.has_extn("auth"):  # a relay that takes mail without AUTH: just send
             smtp.login(server.user, settings.password(server))
     except smtplib.SMTPAuthenticationError as exc:
         smtp.close()
         raise HuizongError(Problem("M003", detail=f"{server.user}@{where}")) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        smtp.close()
+        raise HuizongError(Problem("M002", detail=f"{where}（{type(exc).__name__}: {exc}）")) from exc
+    except HuizongError:
+        smtp.close()
+        raise
     return smtp
+
+
+def _said(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {words}".strip()
+
+
+def _describe(exc: smtplib.SMTPException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _said(exc.smtp_code, exc.smtp_error)
+    return str(exc)
+
+
+def _permanent(exc: Exception) -> str | None:
+    """The server's words when it refused this mail for good (every reply code 5xx), else None."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [(a, c, m) for a, (c, m) in exc.recipients.items()]
+        return _describe(exc) if codes and all(c >= 500 for _, c, _ in codes) else None
+    if isinstance(exc, smtplib.SMTPResponseException) and not isinstance(exc, smtplib.SMTPSenderRefused):
+        return _describe(exc) if exc.smtp_code >= 500 else None
+    return None
 
 
 def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> SendReport:
@@ -104,12 +143,28 @@ def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> S
             try:
                 message = build_mime(row, settings, root)
                 refused = smtp.sendmail(settings.from_addr, json.loads(row["to_addrs"]), as_wire_bytes(message))
-            except (smtplib.SMTPException, OSError) as exc:
+            except smtplib.SMTPSenderRefused as exc:  # our own address: every other mail would fail alike
+                report.problems.append(Problem("M015", value=settings.from_addr, detail=_said(exc.smtp_code, exc.smtp_error)))
+                break
+            except smtplib.SMTPServerDisconnected as exc:  # the connection is gone: the rest next time
                 report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
+                break
+            except smtplib.SMTPException as exc:  # (before OSError: SMTPException is one)
+                permanent = _permanent(exc)
+                if permanent is None:
+                    report.problems.append(Problem("M004", detail=f"{row['subject']}：{_describe(exc)}"))
+                    continue
+                mark_failed(ledger, row["id"], permanent)
+                report.problems.append(Problem("M012", value=permanent, detail=row["subject"]))
+                report.failed += 1
                 continue
+            except OSError as exc:  # the network: the rest next time
+                report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
+                break
             crash_point("smtp_accepted")
             if refused:
-                report.problems.append(Problem("M004", detail=f"{row['subject']}：收件人被拒 {', '.join(refused)}"))
+                shown = "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in refused.items())
+                report.problems.append(Problem("M012", value=shown, detail=f"{row['subject']}（其余收件人已收下）"))
             mark_sent(ledger, row["id"], "accepted" if not refused else json.dumps(refused, ensure_ascii=False, default=str))
             report.sent += 1
     finally:

@@ -6,6 +6,7 @@ Pure functions: they compose a :class:`Reply`; queuing and sending are the outbo
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from ..check import FileCheck
@@ -15,6 +16,7 @@ from ..programme.config import Programme
 from ..programme.periods import Month
 
 SHOWN_PROBLEMS = 30
+FOOTER = "（本邮件由汇总系统自动发送，如有疑问请直接回复本邮件，或电话联系{organ}。）"
 
 
 def make_message_id(key: str, domain: str) -> str:
@@ -43,100 +45,164 @@ def _problem_lines(check: FileCheck) -> list[str]:
     return lines
 
 
-def message_reply(
-    message: Any,
-    results: list[tuple[str, FileCheck, dict[str, Any], str | None]],
-    programme: Programme,
-    organ: str,
-    domain: str,
-) -> Reply:
+@dataclass(frozen=True)
+class Result:
+    """One report of a message as recorded, with what the reply must say about it."""
+
+    name: str
+    check: FileCheck
+    row: dict[str, Any]  # the submission as recorded
+    feedback: str | None  # workspace-relative annotated copy, for a file sent back
+    earlier: dict[str, Any] | None = None  # for 重复: the submission the same bytes made first, as it stands now
+    current_version: int | None = None  # the accepted version that counts now for its village and month
+
+    @property
+    def standing(self) -> str:
+        """What this file amounts to now: a resend is what its first arrival became."""
+        if self.row["status"] != DUPLICATE or self.earlier is None:
+            return str(self.row["status"])
+        if self.earlier["status"] == REJECTED and self.current_version:
+            return DUPLICATE  # sent back once, but the village has a good version since: nothing to fix
+        return str(self.earlier["status"])
+
+
+def message_reply(message: Any, results: list[Result], programme: Programme, organ: str, domain: str,
+                  registered: bool = True) -> Reply:
     """One reply per received message, covering every report in it (and what was ignored).
 
-    ``results``: (attachment name, check, ledger row, workspace-relative feedback path or None).
+    To an address that is not in the registry the reply says only that the mail arrived and waits
+    for the township: no figures, no problems quoted, no attachment — anyone can put any address
+    in From, and the township's mailbox must not relay a stranger's workbook or words to it.
     """
+    if not registered and results:
+        return _unregistered_reply(message, len(results), organ, domain)
     parts: list[str] = [f"{message.sender_name or message.sender}：", ""]
     attachments: list[tuple[str, str]] = []
-    statuses = [row["status"] for _, _, row, _ in results]
-    for name, check, row, feedback in results:
+    for r in results:
+        name, check, row, feedback = r.name, r.check, r.row, r.feedback
         village = row["village_name"] or "（未能识别的村）"
-        period = Month.parse(row["period"]).chinese if row["period"] else "（报告期不明）"
+        period = programme.label(Month.parse(row["period"])) if row["period"] else "（报告期不明）"
         status = row["status"]
         if status == ACCEPTED:
-            parts.append(f"■ {name}：{village} {period}月报已收到，校验通过（第 {row['version']} 版，以最后一次通过的为准）。请核对以下主要数据：")
+            parts.append(f"■ {name}：{village} {period}{programme.report_word}已收到，校验通过（第 {row['version']} 版，以最后一次通过的为准）。请核对以下主要数据：")
             parts += _figures(check, programme)
             if check.warnings:
                 parts.append("  读取时自动规范了以下填写，请核对：")
                 parts += _problem_lines(FileCheck(check.file, check.read, check.identity, check.warnings))
-        elif status == REJECTED:
-            parts.append(f"■ {name}：{village} {period}月报未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
+        elif status == REJECTED or r.standing == REJECTED:
+            if status == REJECTED:
+                parts.append(f"■ {name}：{village} {period}{programme.report_word}未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
+            else:
+                parts.append(f"■ {name}：与此前退回的文件完全相同（没有修改），仍未通过校验，错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
             parts += _problem_lines(check)
             if feedback:
                 attachments.append((f"{_stem(name)}_校验结果.xlsx", feedback))
                 parts.append("  附件是标注后的原表：红色单元格为错误，鼠标移到单元格上可看说明，第一个工作表列出全部问题。")
         elif status == PENDING:
-            parts.append(f"■ {name}：{village} {period}月报已收到，内容校验通过，但需镇里核实后才计入（原因见下）：")
+            parts.append(f"■ {name}：{village} {period}{programme.report_word}已收到，内容校验通过，但需镇里核实后才计入（原因见下）：")
             parts += _problem_lines(FileCheck(check.file, check.read, check.identity, [p for p in check.problems if p.code.startswith("I")]))
         elif status == DUPLICATE:
-            parts.append(f"■ {name}：与此前收到的文件完全相同，已登记，不重复计入。")
+            parts.append(f"■ {name}：{_resend(r, village, period)}")
         parts.append("")
     if message.ignored:
         parts.append("以下附件不是报表，未处理：")
         parts += [f"  · {i.name}：{i.reason}" for i in message.ignored]
         parts.append("")
     if not results:
-        parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的月报表作为附件重新发送（不要截图或拍照）。")
+        parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的报表作为附件重新发送（不要截图或拍照）。")
         parts.append("")
-    parts += [f"{organ}", "（本邮件由汇总系统自动发送，如有疑问请直接回复或电话联系镇计生办。）"]
+    parts += [f"{organ}", FOOTER.format(organ=organ)]
+    standings = [r.standing for r in results]
     if not results:
-        kind, subject = "no_report", "【未找到报表】请把月报表作为附件重新发送"
-    elif REJECTED in statuses:
-        kind, subject = "rejection", f"【请修改后重发】{_title(results)}：发现错误"
-    elif PENDING in statuses:
-        kind, subject = "pending", f"【已收到，待核实】{_title(results)}"
+        kind, subject = "no_report", "【未找到报表】请把报表作为附件重新发送"
+    elif REJECTED in standings:
+        kind, subject = "rejection", f"【请修改后重发】{_title(results, programme)}：发现错误"
+    elif PENDING in standings:
+        kind, subject = "pending", f"【已收到，待核实】{_title(results, programme)}"
+    elif ACCEPTED in standings and any(r.row["status"] == ACCEPTED for r in results):
+        kind, subject = "receipt", f"【已收到】{_title(results, programme)}：校验通过"
     else:
-        kind, subject = "receipt", f"【已收到】{_title(results)}：校验通过"
+        kind, subject = "receipt", f"【已收到】{_title(results, programme)}：与此前的文件相同，不重复计入"
+    return _reply_to(message, kind, subject, "\n".join(parts), attachments, results, domain)
+
+
+def _resend(r: Result, village: str, period: str) -> str:
+    """A byte-identical resend, told truthfully: what the first arrival became, and what counts now."""
+    e = r.earlier
+    when = f"{str(e['received_at'])[5:7].lstrip('0')}月{str(e['received_at'])[8:10].lstrip('0')}日" if e and e["received_at"] else "此前"
+    if e is None:
+        return "与此前收到的文件完全相同，已登记，不重复计入。"
+    if e["status"] == ACCEPTED:
+        now = f"目前以第 {r.current_version} 版为准" if r.current_version and r.current_version != e["version"] else "仍以它为准"
+        return f"与 {when}收到的{village} {period}报表第 {e['version']} 版完全相同，不重复计入；{now}。"
+    if e["status"] == PENDING:
+        return f"与 {when}收到、正在等待镇里核实的文件完全相同，不重复计入；核实后以镇里的通知为准。"
+    return (f"与 {when}退回的文件完全相同，这份仍有错误，不计入；{village} {period}已有校验通过的第 "
+            f"{r.current_version} 版，仍以第 {r.current_version} 版为准。")
+
+
+def _unregistered_reply(message: Any, count: int, organ: str, domain: str) -> Reply:
+    body = "\n".join([
+        "您好：",
+        "",
+        f"您的邮件已收到。发件邮箱 {message.sender} 不是村名册中登记的上报邮箱，邮件中的 {count} 份报表已转交镇里核实，"
+        "核实之前不计入汇总，本邮件也不列出其内容。",
+        f"如您是村里的报表员，请用村名册中登记的邮箱重新发送，或电话联系{organ}登记您的邮箱。",
+        "",
+        organ,
+        FOOTER.format(organ=organ),
+    ])
+    return _reply_to(message, "unregistered", "【已收到，待核实】发件邮箱未登记", body, [], [], domain)
+
+
+def _reply_to(message: Any, kind: str, subject: str, body: str, attachments: list[tuple[str, str]], results: list[Result],
+              domain: str) -> Reply:
     key = f"reply:{message.message_id}"
-    return Reply(kind, key, [message.sender], subject, "\n".join(parts), attachments, make_message_id(key, domain),
+    return Reply(kind, key, [message.sender], subject, body, attachments, make_message_id(key, domain),
                  in_reply_to=f"<{message.message_id}>" if "@" in message.message_id else None,
-                 village_code=next((r["village_code"] for _, _, r, _ in results if r["village_code"]), None),
-                 period=next((r["period"] for _, _, r, _ in results if r["period"]), None))
+                 village_code=next((r.row["village_code"] for r in results if r.row["village_code"]), None),
+                 period=next((r.row["period"] for r in results if r.row["period"]), None))
 
 
-def _title(results: list[tuple[str, FileCheck, dict[str, Any], str | None]]) -> str:
-    names = sorted({r["village_name"] for _, _, r, _ in results if r["village_name"]})
-    periods = sorted({Month.parse(r["period"]).chinese for _, _, r, _ in results if r["period"]})
-    return f"{'、'.join(names) or '报表'} {'、'.join(periods)}月报".strip()
+def _title(results: list[Result], programme: Programme) -> str:
+    names = sorted({r.row["village_name"] for r in results if r.row["village_name"]})
+    periods = sorted({programme.label(Month.parse(r.row["period"])) for r in results if r.row["period"]})
+    return f"{'、'.join(names) or '报表'} {'、'.join(periods)}{programme.report_word[:-1]}".strip()
 
 
 def _stem(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def reminder(village: Any, period: Month, state: str, deadline: str, organ: str, template: tuple[str, str], domain: str, today: str) -> Reply:
+def reminder(village: Any, period: Month, state: str, deadline: str, organ: str, template: tuple[str, str], domain: str, today: str,
+             programme: Programme | None = None) -> Reply:
     why = "还没有收到" if state == "未报" else "收到的报表未通过校验，还没有收到改好的"
+    label, word = (programme.label(period), programme.report_word) if programme else (period.chinese, "月报表")
     body = "\n".join([
         f"{village.name}：",
         "",
-        f"截至目前，镇里{why}贵{'社区' if village.name.endswith('社区') else '村'} {period.chinese} 的月报表。请于 {deadline} 前填好报送（作为邮件附件发送即可）。",
-        "附件是贵单位本月的报表模板（村名、报告期已填好），请直接在黄色格子中填写。",
-        "如已发送，请忽略本邮件；如有困难，请电话联系镇计生办。",
+        f"截至目前，镇里{why}贵{'社区' if village.name.endswith('社区') else '村'} {label} 的{word}。请于 {deadline} 前填好报送（作为邮件附件发送即可）。",
+        "附件是贵单位本期的报表模板（村名、报告期已填好），请直接在黄色格子中填写。",
+        f"如已发送，请忽略本邮件；如有困难，请电话联系{organ}。",
         "",
         organ,
     ])
     key = f"reminder:{village.code}:{period}:{today}"
-    return Reply("reminder", key, list(village.emails), f"【催报】请报送{period.chinese}月报表（{village.name}）", body, [template],
+    return Reply("reminder", key, list(village.emails), f"【催报】请报送{label}{word}（{village.name}）", body, [template],
                  make_message_id(key, domain), village_code=village.code, period=str(period))
 
 
-def template_mail(village: Any, period: Month, deadline: str, organ: str, template: tuple[str, str], domain: str) -> Reply:
+def template_mail(village: Any, period: Month, deadline: str, organ: str, template: tuple[str, str], domain: str,
+                  programme: Programme | None = None) -> Reply:
+    label, word = (programme.label(period), programme.report_word) if programme else (period.chinese, "月报表")
     body = "\n".join([
         f"{village.name}：",
         "",
-        f"附件是贵单位 {period.chinese} 的月报表模板（村名、报告期已填好，带校验签名），请在黄色格子中填写，",
+        f"附件是贵单位 {label} 的{word}模板（村名、报告期已填好，带校验签名），请在黄色格子中填写，",
         f"于 {deadline} 前作为邮件附件回复本邮箱。请不要使用别村或往月的表格。",
         "",
         organ,
     ])
     key = f"template:{village.code}:{period}"
-    return Reply("template", key, list(village.emails), f"【报表模板】{period.chinese}月报表（{village.name}）", body, [template],
+    return Reply("template", key, list(village.emails), f"【报表模板】{label}{word}（{village.name}）", body, [template],
                  make_message_id(key, domain), village_code=village.code, period=str(period))

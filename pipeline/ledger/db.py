@@ -112,9 +112,9 @@ class Ledger:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
-        from .mail import SCHEMA as MAIL_SCHEMA  # noqa: PLC0415 - mail.py imports this module
+        from .mail import ensure_schema  # noqa: PLC0415 - mail.py imports this module
 
-        self.conn.executescript(MAIL_SCHEMA)
+        ensure_schema(self.conn)
 
     def close(self) -> None:
         self.conn.close()

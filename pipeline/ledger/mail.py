@@ -3,7 +3,9 @@
 A message is recorded (with its UIDVALIDITY/UID, Message-ID, sender and raw-message hash) in the
 same transaction as the submissions its attachments produced and the replies they call for; a
 re-run after a crash therefore skips it exactly when its effects are already in the ledger.
-Replies wait in the outbox and are marked sent only after the SMTP server has accepted them.
+A message that was not answered (automatic mail, a bounce) or could not be handled carries a
+note and its problem code. Replies wait in the outbox and are marked sent only after the SMTP
+server has accepted them, or failed when it refused them for good (never tried again).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS mailbox_state (
     mailbox TEXT PRIMARY KEY,
     uidvalidity INTEGER NOT NULL,
-    last_uid INTEGER NOT NULL
+    last_uid INTEGER NOT NULL,
+    since TEXT                       -- no message that arrived before this day is collected
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -34,7 +37,16 @@ CREATE TABLE IF NOT EXISTS messages (
     attachments INTEGER NOT NULL,
     ignored_json TEXT NOT NULL,
     processed_at TEXT NOT NULL,
+    code TEXT,                       -- why it was not answered or not handled (problem code)
+    note TEXT,                       -- the same, in words for the clerk
     UNIQUE (mailbox, uidvalidity, uid)
+);
+CREATE TABLE IF NOT EXISTS message_attempts (  -- runs that began a message (a crash leaves the count)
+    mailbox TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    PRIMARY KEY (mailbox, uidvalidity, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_sha ON messages(sha256);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -51,9 +63,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     period TEXT,
     created_at TEXT NOT NULL,
     sent_at TEXT,
-    smtp_response TEXT
+    smtp_response TEXT,
+    failed_at TEXT                   -- refused for good (5xx): never sent again
 );
 """
+_ADDED = (  # columns later versions added to tables an older ledger already has
+    ("mailbox_state", "since", "TEXT"),
+    ("messages", "code", "TEXT"),
+    ("messages", "note", "TEXT"),
+    ("outbox", "failed_at", "TEXT"),
+)
 
 
 @dataclass(frozen=True)
@@ -70,13 +89,51 @@ class Reply:
     period: str | None = None
 
 
-def ensure(ledger: Ledger) -> None:
-    ledger.conn.executescript(SCHEMA)
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+    for table, column, kind in _ADDED:
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:  # another process added it a moment ago
+                if "duplicate column" not in str(exc):
+                    raise
 
 
-def mailbox_state(ledger: Ledger, mailbox: str) -> tuple[int, int] | None:
-    row = ledger.conn.execute("SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?", (mailbox,)).fetchone()
-    return (int(row["uidvalidity"]), int(row["last_uid"])) if row else None
+@dataclass(frozen=True)
+class MailboxState:
+    uidvalidity: int
+    last_uid: int
+    since: str | None
+
+
+def mailbox_state(ledger: Ledger, mailbox: str) -> MailboxState | None:
+    row = ledger.conn.execute("SELECT uidvalidity, last_uid, since FROM mailbox_state WHERE mailbox = ?", (mailbox,)).fetchone()
+    return MailboxState(int(row["uidvalidity"]), int(row["last_uid"]), row["since"]) if row else None
+
+
+def start_mailbox(ledger: Ledger, mailbox: str, uidvalidity: int, since: str) -> None:
+    """The first collect of a mailbox fixes its start day, before any message is fetched."""
+    with ledger.transaction() as db:
+        db.execute("INSERT OR IGNORE INTO mailbox_state(mailbox, uidvalidity, last_uid, since) VALUES (?,?,0,?)",
+                   (mailbox, uidvalidity, since))
+        db.execute("UPDATE mailbox_state SET since = ? WHERE mailbox = ? AND since IS NULL", (since, mailbox))
+
+
+def begin_attempt(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int) -> int:
+    """Count one more run that began this message; returns the count including this one.
+
+    Committed before the message is handled, so a run that dies on it (a native crash) leaves the
+    count behind: the caller gives up on a message that has already stopped two runs."""
+    with ledger.transaction() as db:
+        db.execute(
+            "INSERT INTO message_attempts(mailbox, uidvalidity, uid, attempts) VALUES (?,?,?,1)"
+            " ON CONFLICT(mailbox, uidvalidity, uid) DO UPDATE SET attempts = attempts + 1",
+            (mailbox, uidvalidity, uid),
+        )
+        row = db.execute("SELECT attempts FROM message_attempts WHERE mailbox = ? AND uidvalidity = ? AND uid = ?",
+                         (mailbox, uidvalidity, uid)).fetchone()
+    return int(row["attempts"])
 
 
 def seen(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int, sha256: str) -> bool:
@@ -88,13 +145,19 @@ def seen(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int, sha256: str) 
     return row is not None
 
 
+def forget_attempt(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int) -> None:
+    with ledger.transaction() as db:
+        db.execute("UPDATE message_attempts SET attempts = attempts - 1 WHERE mailbox = ? AND uidvalidity = ? AND uid = ? AND attempts > 0",
+                   (mailbox, uidvalidity, uid))
+
+
 def record_message(db: sqlite3.Connection, mailbox: str, uidvalidity: int, uid: int, message: Any, sha256: str,
-                   received_at: str, attachments: int) -> None:
+                   received_at: str, attachments: int, code: str | None = None, note: str | None = None) -> None:
     db.execute(
         "INSERT OR IGNORE INTO messages(mailbox, uidvalidity, uid, message_id, sha256, sender, subject, received_at, attachments,"
-        " ignored_json, processed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " ignored_json, processed_at, code, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (mailbox, uidvalidity, uid, message.message_id, sha256, message.sender, message.subject, received_at, attachments,
-         json.dumps([[i.name, i.reason] for i in message.ignored], ensure_ascii=False), now()),
+         json.dumps([[i.name, i.reason] for i in message.ignored], ensure_ascii=False), now(), code, note),
     )
     db.execute(
         "INSERT INTO mailbox_state(mailbox, uidvalidity, last_uid) VALUES (?,?,?)"
@@ -115,9 +178,24 @@ def queue(db: sqlite3.Connection, reply: Reply) -> None:
 
 
 def pending_replies(ledger: Ledger) -> list[sqlite3.Row]:
-    return ledger.conn.execute("SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY id").fetchall()
+    return ledger.conn.execute("SELECT * FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id").fetchall()
 
 
 def mark_sent(ledger: Ledger, outbox_id: int, response: str) -> None:
     with ledger.transaction() as db:
         db.execute("UPDATE outbox SET sent_at = ?, smtp_response = ? WHERE id = ?", (now(), response, outbox_id))
+
+
+def mark_failed(ledger: Ledger, outbox_id: int, response: str) -> None:
+    """The server refused this mail for good (5xx): keep it, with the refusal, and never send it again."""
+    with ledger.transaction() as db:
+        db.execute("UPDATE outbox SET failed_at = ?, smtp_response = ? WHERE id = ?", (now(), response, outbox_id))
+
+
+def failed_replies(ledger: Ledger, period: str | None = None) -> list[sqlite3.Row]:
+    """Mail the server refused for good: those of ``period`` and those of no period (e.g. a reply
+    to a message without a report), oldest first."""
+    sql = "SELECT * FROM outbox WHERE failed_at IS NOT NULL"
+    if period is None:
+        return ledger.conn.execute(sql + " ORDER BY id").fetchall()
+    return ledger.conn.execute(sql + " AND (period = ? OR period IS NULL) ORDER BY id", (period,)).fetchall()

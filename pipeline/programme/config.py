@@ -35,6 +35,11 @@ class FieldSpec:
     aggregate: str = "sum"
     section: str = ""
     example: tuple[float, ...] = ()
+    since: str = ""  # a field added mid-year: required from this month (YYYY-MM) on
+
+    def asked_in(self, period: str) -> bool:
+        """Does a report for ``period`` (YYYY-MM) have to hold this field?"""
+        return not self.since or period >= self.since
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], section: str = "") -> FieldSpec:
@@ -60,6 +65,8 @@ class FieldSpec:
         if months == "month":
             return self.label
         base = self.label[2:] if self.label.startswith("本月") and len(self.label) > 2 else self.label
+        if self.aggregate == "average":
+            return f"{base}（月均）"
         return f"{base}（月末）" if self.stock else f"{base}（累计）"
 
 
@@ -87,6 +94,7 @@ class Rule:
     field: str
     other: str = ""
     where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    column: str = ""  # register_sum: the register column whose (matching) rows add up to the field
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,25 @@ class Programme:
     source: str = ""
     short_name: str = ""
     unit_label: str = "村"
+    period_kind: str = "month"  # how often villages report: month, or quarter (a quarter named by its last month)
+
+    def label(self, month: Any) -> str:
+        """How a reporting period is named to people: 2026年10月, or 2026年第四季度 for a quarterly programme."""
+        return month.quarter_chinese if self.period_kind == "quarter" else month.chinese
+
+    def days(self, month: Any) -> tuple[Any, Any]:
+        """The first and last day of the reporting period ``month`` (its whole quarter, for a quarterly programme)."""
+        return (month.shift(-2).first_day if self.period_kind == "quarter" else month.first_day), month.last_day
+
+    def covers(self, month: Any, day: Any) -> bool:
+        """Is ``day`` inside the reporting period ``month`` (its quarter, for a quarterly programme)?"""
+        if self.period_kind == "quarter":
+            return day.year == month.year and (day.month - 1) // 3 == (month.month - 1) // 3
+        return bool(month.contains(day))
+
+    @property
+    def report_word(self) -> str:
+        return "季报表" if self.period_kind == "quarter" else "月报表"
 
     @property
     def fields(self) -> tuple[FieldSpec, ...]:
@@ -238,6 +265,7 @@ def _build(d: dict[str, Any], source: str) -> Programme:
             r["field"],
             r.get("other", ""),
             tuple((k, tuple(v)) for k, v in (r.get("where") or {}).items()),
+            r.get("column", ""),
         )
         for r in d.get("rules", [])
     )
@@ -248,6 +276,7 @@ def _build(d: dict[str, Any], source: str) -> Programme:
         name=d["name"],
         short_name=d.get("short_name", d["name"]),
         unit_label=d.get("unit_label", "村"),
+        period_kind=d.get("period_kind", "month"),
         version=str(d["version"]),
         form_no=rep["form_no"],
         title=rep["title"],
@@ -261,7 +290,9 @@ def _build(d: dict[str, Any], source: str) -> Programme:
         assessment_periods=tuple(
             AssessmentPeriod(a["name"], tuple(a["months"]), a.get("weight")) for a in per["assessment"]
         ),
-        report_months=tuple(per.get("report_months") or [(start - 1 + i) % 12 + 1 for i in range(12)]),
+        report_months=tuple(per.get("report_months") or (
+            [(start - 1 + i) % 12 + 1 for i in range(12)] if d.get("period_kind", "month") == "month"
+            else [(start - 1 + i) % 12 + 1 for i in range(2, 12, 3)])),  # a quarter is reported in its last month
         tasks=tuple(FieldSpec(id=t["id"], label=t["label"], type="number", min=0) for t in d.get("tasks", [])),
         raw=d,
         source=source,
@@ -294,8 +325,13 @@ def semantic_problems(p: Programme) -> list[Problem]:
             bad(key, f"规则引用了不存在的字段 “{r.field}”")
         if r.type in ("lte", "eq") and r.other not in body:
             bad(key, f"规则引用了不存在的字段 “{r.other}”")
-        if r.type == "register_count":
+        if r.type == "register_sum":
             if p.register is None:
+                bad(key, "方案没有登记表，不能使用 register_sum 规则")
+            elif r.column not in reg_cols or not reg_cols[r.column].numeric:
+                bad(key, f"登记表没有数值列 “{r.column}”")
+        if r.type in ("register_count", "register_sum"):
+            if p.register is None and r.type == "register_count":
                 bad(key, "方案没有登记表，不能使用 register_count 规则")
             for col, vals in r.where:
                 if col not in reg_cols:
@@ -305,7 +341,10 @@ def semantic_problems(p: Programme) -> list[Problem]:
     months = [m for a in p.assessment_periods for m in a.months]
     if sorted(months) != sorted(set(months)):
         bad("periods.assessment", "同一个月份出现在两个考核季中")
-    if set(months) != set(p.report_months):
+    if p.period_kind == "quarter":  # quarterly reports: each 考核季 holds at least one quarter's reporting month
+        if not set(p.report_months) <= set(months) or any(not set(a.months) & set(p.report_months) for a in p.assessment_periods):
+            bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 应包含上报月份 {sorted(p.report_months)}，每个考核季至少一个")
+    elif set(months) != set(p.report_months):
         bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 与上报月份 {sorted(p.report_months)} 不一致")
     weights = [a.weight for a in p.assessment_periods]
     if any(w is not None for w in weights):

@@ -18,15 +18,16 @@ from typing import Any
 WORDS: dict[str, dict[str, str]] = {
     "type": {"整数": "integer", "数字": "number", "百分数": "percent", "文字": "text", "选项": "enum", "日期": "date",
              "身份证号": "id_number", "电话": "phone"},
-    "aggregate": {"流量": "sum", "存量": "latest"},
+    "aggregate": {"流量": "sum", "存量": "latest", "月均": "average"},
     "bool": {"是": True, "否": False},  # type: ignore[dict-item]
-    "rule": {"不大于": "lte", "等于": "eq", "等于登记行数": "register_count"},
+    "rule": {"不大于": "lte", "等于": "eq", "等于登记行数": "register_count", "等于登记表之和": "register_sum"},
     "effect": {"通报批评": "criticise", "强制列入后几名": "bottom", "一票否决": "veto", "不参与排名": "unranked"},
     "scope": {"本期": "period", "全年": "year"},
     "every": {"每月": "month", "考核季末": "period_end"},
     "window": {"本年累计": "ytd", "本月": "month"},
     "order": {"高分在前": "desc", "低值在前": "asc"},
     "granularity": {"每考核季": "period", "每月": "month"},
+    "period_kind": {"每月": "month", "每季度": "quarter"},
 }
 FOOTER = "落款（表尾）"  # the 分组 of the report's footer fields (单位负责人, 填表人, …)
 KINDS = {"flags": "评判", "rewards": "奖励补贴", "rank_rewards": "名次奖励"}
@@ -59,6 +60,7 @@ FIELD_COLS = (
     Col("required", "必填", "bool", 6), Col("aggregate", "流量/存量", "aggregate", 9),
     Col("personal", "个人信息", "bool", 8), Col("within_period", "须在报告期内", "bool", 10),
     Col("example", "演示数据范围", "nums", 12, "如 0、8：演示和模拟时在这个范围内取数"),
+    Col("since", "起用月份", width=10, hint="年中新增的填报项：从这个月起才要求填，如 2026-07"),
     Col("hint", "填写提示", width=30),
 )
 FIELD_KEYS = tuple(c.key for c in FIELD_COLS)
@@ -68,6 +70,7 @@ TABLES: dict[tuple[str, ...], Table] = {
                                    f"说明：月报的每个填报项一行；分组相同的连续几行是月报上的一节；分组写“{FOOTER}”的是表尾（单位负责人、填表人等）。"),
     ("register", "columns"): Table("登记表列", FIELD_COLS, "说明：随月报附的明细登记表（如出生登记）的列，每列一行。没有登记表可删去本表。"),
     ("rules",): Table("校验规则", (Col("type", "规则", "rule", 14), Col("field", "字段", width=22), Col("other", "另一字段", width=22),
+                                Col("column", "登记表列", width=18, hint="等于登记表之和时：要相加的登记表列"),
                                 Col("where", "登记表条件", "lists", 30, "等于登记行数时的条件，每行一个：report_status: 按时上报、迟报")),
                      "说明：字段之间的关系，如“已上报出生数”不大于“本月出生数”。"),
     ("periods", "assessment"): Table("考核季", (Col("name", "名称", width=14), Col("months", "月份", "ints", 16), Col("weight", "任务比例", "num", 10)),
@@ -90,7 +93,9 @@ TABLES: dict[tuple[str, ...], Table] = {
                                                    Col("why", "理由", width=40)),
                                       "说明：一个月的数超过上限即退回请村里核实。上限可写数字，或用年度任务代码、population 写的公式。"),
     ("derived",): Table("派生计数", (Col("id", "代码", width=18), Col("label", "名称", width=18),
-                                    Col("count_register", "登记表条件", "lists", 30, "每行一个：sex: 男")), "说明：由登记表行数算出的数（如出生男孩数）。"),
+                                    Col("count_register", "计数条件", "lists", 30, "数行数时的条件，每行一个：sex: 男"),
+                                    Col("sum_register", "求和的登记表列", width=16), Col("where", "求和条件", "lists", 30, "求和时的条件，每行一个")),
+                     "说明：由登记表算出的数：满足条件的行数（如出生男孩数），或某一列之和（如明细金额合计）。"),
     ("township", "indicators"): Table("乡镇指标", (
         Col("name", "指标", width=22), Col("numerator", "分子", width=20), Col("denominator", "分母", width=20, hint="字段代码，或 t:年度任务代码"),
         Col("unit", "单位", width=8), Col("scale", "倍数", "num", 7), Col("low", "下限", "num", 7), Col("high", "上限", "num", 7), Col("note", "说明", width=30)),
@@ -106,7 +111,7 @@ OUTCOMES = Table("奖惩", (
 # 方案 sheet: (path, label, kind) — one setting per row
 SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("id", "方案代码", "str"), ("name", "方案名称", "str"), ("short_name", "简称", "str"), ("version", "版本", "str"),
-    ("unit_label", "单位称呼（村/社区）", "str"), ("period_kind", "报告周期", "str"),
+    ("unit_label", "单位称呼（村/社区）", "str"), ("period_kind", "报告周期", "period_kind"),
     ("report.form_no", "表号", "str"), ("report.title", "月报标题", "str"), ("report.sheet", "月报工作表名", "str"),
     ("report.units_note", "计量单位说明", "str"),
     ("register.id", "登记表代码", "str"), ("register.label", "登记表名称", "str"), ("register.sheet", "登记表工作表名", "str"),

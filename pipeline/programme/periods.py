@@ -10,6 +10,9 @@ from datetime import date
 from ..problems import HuizongError, Problem
 
 _MONTH_RE = re.compile(r"^\s*(\d{4})\s*(?:[-/.年]\s*)(\d{1,2})\s*(?:月(?:份)?)?\s*$")
+# a quarter names its last month: 2026年第一季度, 2026年第1季度, 2026年1季度, 2026-Q1, 2026Q1 → 2026-03
+_QUARTER_RE = re.compile(r"^\s*(\d{4})\s*(?:年\s*第?\s*([1-4一二三四])\s*季度?|[-/. ]?[Qq]([1-4]))\s*$")
+QUARTERS = "一二三四"
 
 
 @dataclass(frozen=True, order=True)
@@ -20,7 +23,13 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """'2026-10', '2026年10月', '2026.10', '2026/10'. Raises HuizongError (X005) otherwise."""
-        m = _MONTH_RE.match(str(text).translate(_FULLWIDTH))
+        normal = str(text).translate(_FULLWIDTH)
+        q = _QUARTER_RE.match(normal)
+        if q and 2000 <= int(q.group(1)) <= 2100:
+            number = q.group(2) or q.group(3)
+            quarter = QUARTERS.index(number) + 1 if number in QUARTERS else int(number)
+            return cls(int(q.group(1)), 3 * quarter)
+        m = _MONTH_RE.match(normal)
         if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
             raise HuizongError(Problem("X005", value=text))
         return cls(int(m.group(1)), int(m.group(2)))
@@ -40,6 +49,11 @@ class Month:
     @property
     def chinese(self) -> str:
         return f"{self.year}年{self.month}月"
+
+    @property
+    def quarter_chinese(self) -> str:
+        """The quarter this month is in: 2026年第四季度."""
+        return f"{self.year}年第{QUARTERS[(self.month - 1) // 3]}季度"
 
     @property
     def first_day(self) -> date:

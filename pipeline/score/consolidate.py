@@ -45,6 +45,7 @@ class Consolidated:
     adjustments: dict[str, list[Adjustment]]
     submissions: dict[tuple[str, Month], int]  # (code, month) → ledger submission id
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the period's text, choice and date fields per village code
     year_all: dict[str, np.ndarray] = field(default_factory=dict)  # report fields over the year so far
     register_year: dict[str, np.ndarray] = field(default_factory=dict)  # register fields over the year so far
 
@@ -73,10 +74,13 @@ class _Decoder:
     """
 
     def __init__(self, p: Programme):
-        derived = [(d["id"], d["count_register"]) for d in p.raw.get("derived", [])]
-        self.columns = sorted({k for _, cond in derived for k in cond})
-        # per derived count: (position in a row's key, allowed values) for each condition
-        self.tests = [(fid, [(self.columns.index(k), allowed) for k, allowed in cond.items()]) for fid, cond in derived]
+        # a derived value counts the register's rows (count_register: conditions) or adds up a column of
+        # them (sum_register, with conditions in ``where``)
+        derived = [(d["id"], d.get("count_register") or d.get("where") or {}, d.get("sum_register")) for d in p.raw.get("derived", [])]
+        self.columns = sorted({k for _, cond, _ in derived for k in cond} | {col for _, _, col in derived if col})
+        # per derived value: (position in a row's key, allowed values) for each condition, and the summed column's position
+        self.tests = [(fid, [(self.columns.index(k), allowed) for k, allowed in cond.items()], self.columns.index(col) if col else None)
+                      for fid, cond, col in derived]
         row_type = msgspec.defstruct("RegisterRow", [(c, Any, None) for c in self.columns])
         record_type = msgspec.defstruct("Record", [("fields", dict[str, Any], {}), ("register", list[row_type], [])])  # type: ignore[valid-type]
         self.decoder = msgspec.json.Decoder(record_type)
@@ -98,8 +102,9 @@ class _Decoder:
             rows = record.register
             # a row's values in the columns → number of rows (no columns: every count is unconditional)
             seen = Counter(zip(*(map(get, rows) for get in self.getters))) if self.getters else Counter({(): len(rows)})
-            for fid, tests in self.tests:
-                derived[fid] = float(sum(n for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)))
+            for fid, tests, summed in self.tests:
+                hits = [(key, n) for key, n in seen.items() if all(key[w] in allowed for w, allowed in tests)]
+                derived[fid] = float(sum(n for _, n in hits) if summed is None else sum(n * _number(key[summed]) for key, n in hits))
         return record.fields, derived
 
     def _plain(self, record_json: str) -> Any:
@@ -107,6 +112,10 @@ class _Decoder:
         rows = [r for r in (plain.get("register") or []) if isinstance(r, dict)]
         return SimpleNamespace(fields=plain.get("fields") or {},
                                register=[SimpleNamespace(**{c: r.get(c) for c in self.columns}) for r in rows])
+
+
+def _number(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
 
 
 class Reports:
@@ -124,6 +133,8 @@ class Reports:
         rows_of: dict[Month, tuple[list[int], list[list[float]]]] = {}  # month → (village positions, values)
         self.reported: dict[str, list[Month]] = defaultdict(list)
         self.submission_ids: dict[tuple[str, Month], int] = {}
+        self.text_ids = [f.id for f in p.fields if not f.numeric]
+        self.texts: dict[Month, dict[str, dict[str, str]]] = {}  # month → village code → field → text
         decoder = _Decoder(p)
         months: dict[str, Month | None] = {}
         nan = float("nan")
@@ -139,6 +150,9 @@ class Reports:
             values.append([nan if (v := derived.get(fid, fields.get(fid))) is None else float(v) for fid in fids])
             self.reported[code].append(m)
             self.submission_ids[(code, m)] = row["id"]
+            said = {fid: str(fields[fid]) for fid in self.text_ids if fields.get(fid) not in (None, "")}
+            if said:  # text, choices, dates: shown in the summary as reported, never computed with
+                self.texts.setdefault(m, {})[code] = said
         self.arrays: dict[Month, dict[str, np.ndarray]] = {}
         for m, (at, values) in rows_of.items():
             grid = np.full((len(fids), self.n), np.nan)  # fields × villages
@@ -178,6 +192,7 @@ def consolidate(
     reported = np.array([period in month_reported.get(v.code, []) and v.active(period) for v in villages])
 
     def aggregate_over(fid: str, ms: list[Month]) -> np.ndarray:
+        ms = [m for m in ms if m in monthly]  # a 考核季's months that are reporting months (a quarterly programme: one)
         if not ms:
             return np.zeros(n)
         stack = np.vstack([monthly[m][fid] for m in ms])
@@ -186,6 +201,9 @@ def consolidate(
             for row_values in stack:  # later months overwrite: the latest reported value wins
                 out = np.where(np.isnan(row_values), out, row_values)
             return np.nan_to_num(out, nan=0.0)
+        if aggregate.get(fid) == "average":  # the mean of the months reported (a month not reported is not a 0)
+            counted = (~np.isnan(stack)).sum(axis=0)
+            return np.where(counted > 0, np.nansum(stack, axis=0) / np.maximum(counted, 1), 0.0)
         return np.nansum(stack, axis=0)
 
     year_all = {f.id: aggregate_over(f.id, months) for f in specs}  # the year so far, whatever the window
@@ -216,6 +234,7 @@ def consolidate(
     c = Consolidated(p, period, villages, months, so_far, reported, dict(month_reported), monthly, ytd, by_period,
                      register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year)
     c.inputs = _plan_inputs(plan, c, reg_by_period)
+    c.texts = reports.texts.get(period, {})
     return c
 
 

@@ -76,7 +76,8 @@ class RankReward:
 def compile_rules(p: Programme, register_fields: set[str]) -> Rules:
     scoring = p.raw.get("scoring") or {}
     ranking = scoring.get("ranking") or {}
-    known = {f.id for f in p.measures} | register_fields | {t.id for t in p.tasks} | set(SPECIAL_NAMES) | {"total"}
+    derived = {d["id"] for d in p.raw.get("derived", [])}
+    known = {f.id for f in p.measures} | derived | register_fields | {t.id for t in p.tasks} | set(SPECIAL_NAMES) | {"total"}
     problems: list[Problem] = []
 
     def compile_formula(where: str, text: str, allowed: set[str]) -> Node | None:

@@ -127,7 +127,7 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
     """
     raw_items = (p.raw.get("scoring") or {}).get("items") or []
     problems: list[Problem] = []
-    report_fields = {f.id for f in p.measures}
+    report_fields = {f.id for f in p.measures} | {d["id"] for d in p.raw.get("derived", [])}  # derived values are monthly numbers too
     tasks = {t.id for t in p.tasks}
     known = report_fields | register_fields | tasks | set(SPECIAL_NAMES)
     items: list[Item] = []

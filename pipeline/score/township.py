@@ -16,6 +16,9 @@ def field_total(d: Consolidated, fid: str, months: list[Month]) -> float:
     if spec is None or spec.type == "percent" or not months:
         return float("nan")
     stack = np.vstack([d.monthly[m][fid] for m in months])
+    if spec.aggregate == "average":  # each village's monthly average, added up over the villages
+        counted = (~np.isnan(stack)).sum(axis=0)
+        return float(np.sum(np.where(counted > 0, np.nansum(stack, axis=0) / np.maximum(counted, 1), 0.0)))
     if spec.stock:
         latest = np.full(stack.shape[1], np.nan)
         for values in stack:  # later months overwrite: each village's latest reported value

@@ -221,18 +221,27 @@ def _rule_problems(res: ReadResult, p: Programme, at_field: Any) -> list[Problem
                 out.append(at_field("R001", rule.field, value, f"“{labels[rule.other]}”（{_n(other)}）"))
             elif rule.type == "eq" and abs(value - other) > 1e-9:
                 out.append(at_field("R002", rule.field, value, f"“{labels[rule.other]}”（{_n(other)}）"))
-        elif rule.type == "register_count" and p.register is not None:
+        elif rule.type in ("register_count", "register_sum") and p.register is not None:
             if "register" in res.invalid:
                 continue
             columns = dict(rule.where)
-            if any(f"register.{i}.{col}" in res.invalid for i in range(len(res.register)) for col in columns):
+            looked = set(columns) | ({rule.column} if rule.column else set())
+            if any(f"register.{i}.{col}" in res.invalid for i in range(len(res.register)) for col in looked):
                 continue
-            count = sum(1 for row in res.register if all(row.values.get(col) in vals for col, vals in columns.items()))
-            if value != count:
-                cond = "".join(
-                    f"{next(c.label for c in p.register.columns if c.id == col)}为“{'”或“'.join(vals)}”的" for col, vals in rule.where
-                )
-                out.append(at_field("R002", rule.field, value, f"“{p.register.label}”表中{cond}行数 {count}"))
+            rows = [row for row in res.register if all(row.values.get(col) in vals for col, vals in columns.items())]
+            cond = "".join(
+                f"{next(c.label for c in p.register.columns if c.id == col)}为“{'”或“'.join(vals)}”的" for col, vals in rule.where
+            )
+            if rule.type == "register_count" and value != len(rows):
+                out.append(at_field("R002", rule.field, value, f"“{p.register.label}”表中{cond}行数 {len(rows)}"))
+            elif rule.type == "register_sum":
+                total = 0.0
+                for row in rows:
+                    cell: Any = row.values.get(rule.column)
+                    total += float(cell) if number(cell) else 0.0
+                if abs(value - total) > 1e-6:
+                    label = next(c.label for c in p.register.columns if c.id == rule.column)
+                    out.append(at_field("R002", rule.field, value, f"“{p.register.label}”表中{cond}“{label}”之和 {_n(total)}"))
     return out
 
 
@@ -252,8 +261,8 @@ def _register_checks(res: ReadResult, p: Programme, period: Month | None, at_reg
                 continue
             if spec.type == "id_number" and isinstance(v, str) and not is_valid(v):
                 out.append(at_reg("V015", i, spec.id, v))
-            if spec.type == "date" and spec.within_period and period is not None and isinstance(v, date) and not period.contains(v):
-                out.append(at_reg("V012", i, spec.id, v.isoformat(), period.chinese))
+            if spec.type == "date" and spec.within_period and period is not None and isinstance(v, date) and not p.covers(period, v):
+                out.append(at_reg("V012", i, spec.id, v.isoformat(), p.label(period)))
         key = tuple(row.values.get(c.id) for c in p.register.columns)
         if all(k is not None for k in key):
             if key in seen:

@@ -79,7 +79,7 @@ class _Formats:
         }.get(spec.type, self.input_text)
 
 
-def requirement(spec: FieldSpec, period: Month | None) -> str:
+def requirement(spec: FieldSpec, period: Month | None, p: Programme | None = None) -> str:
     """The rule a value must meet, in words (used for input messages and the instruction sheet)."""
     t = spec.type
     bounds = []
@@ -96,7 +96,7 @@ def requirement(spec: FieldSpec, period: Month | None) -> str:
         return "填百分数，如 75 或 75%"
     if t == "date":
         if spec.within_period and period:
-            return f"填日期，须在 {period.chinese}内，如 {period.year}-{period.month:02d}-05"
+            return f"填日期，须在 {p.label(period) if p else period.chinese}内，如 {period.year}-{period.month:02d}-05"
         return "填日期，如 2026-10-05"
     if t == "enum":
         return "从下拉列表选择：" + "、".join(spec.values)
@@ -109,15 +109,16 @@ def requirement(spec: FieldSpec, period: Month | None) -> str:
     return "填文字"
 
 
-def _validate(ws: Any, row: int, col: int, spec: FieldSpec, period: Month | None, last_row: int | None = None) -> None:
-    msg = requirement(spec, period)
+def _validate(ws: Any, row: int, col: int, spec: FieldSpec, period: Month | None, last_row: int | None = None,
+              p: Programme | None = None) -> None:
+    msg = requirement(spec, period, p)
     if spec.hint:
         msg = f"{msg}。{spec.hint}"
     opts: dict[str, Any] = {
         "input_title": spec.label[:32],
         "input_message": msg[:255],
         "error_title": "填写有误",
-        "error_message": f"“{spec.label}”：{requirement(spec, period)}"[:255],
+        "error_message": f"“{spec.label}”：{requirement(spec, period, p)}"[:255],
         "error_type": "stop",
         "ignore_blank": True,
     }
@@ -130,7 +131,8 @@ def _validate(ws: Any, row: int, col: int, spec: FieldSpec, period: Month | None
         else:
             opts.update(criteria=">=", value=lo)
     elif t == "date" and spec.within_period and period:
-        opts.update(validate="date", criteria="between", minimum=period.first_day, maximum=period.last_day)
+        first, last = p.days(period) if p else (period.first_day, period.last_day)
+        opts.update(validate="date", criteria="between", minimum=first, maximum=last)
     elif t == "date":
         opts.update(validate="date", criteria="between", minimum=datetime(2000, 1, 1), maximum=datetime(2100, 12, 31))
     elif t == "enum":
@@ -155,7 +157,7 @@ def build_template(ident: TemplateIdentity) -> bytes:
     wb.set_properties(
         {
             "title": p.title,
-            "subject": f"{p.form_no} {ident.period.chinese if ident.period else ''}".strip(),
+            "subject": f"{p.form_no} {p.label(ident.period) if ident.period else ''}".strip(),
             "author": ident.organ,
             "company": ident.organ,
             "comments": f"huizong 模板 {p.id} {p.version}",
@@ -193,7 +195,7 @@ def _main_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
         wb.define_name(name, f"='{p.sheet}'!${L.col_letter(col)}${row + 1}")
 
     header_pair(L.VILLAGE_NAME, ident.village_name, ident.blank)
-    header_pair(L.REPORT_PERIOD, ident.period.chinese if ident.period else "", ident.period is None)
+    header_pair(L.REPORT_PERIOD, p.label(ident.period) if ident.period else "", ident.period is None)
     header_pair(L.VILLAGE_CODE, ident.village_code, ident.blank)
     header_pair(L.TEMPLATE_VERSION, p.version, False)
     if ident.blank:
@@ -221,17 +223,17 @@ def _main_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
             ws.write_string(row, L.COL_LABEL, spec.label, fmt.label)
             ws.write_string(row, L.COL_UNIT, spec.unit, fmt.unit)
             ws.write_blank(row, L.COL_VALUE, None, fmt.input_for(spec))
-            ws.write_string(row, L.COL_HINT, spec.hint or requirement(spec, ident.period), fmt.hint)
+            ws.write_string(row, L.COL_HINT, spec.hint or requirement(spec, ident.period, ident.programme), fmt.hint)
             if len(spec.hint) > 26:
                 ws.set_row(row, 15 * (1 + len(spec.hint) // 26))
-            _validate(ws, row, L.COL_VALUE, spec, ident.period)
+            _validate(ws, row, L.COL_VALUE, spec, ident.period, p=ident.programme)
             wb.define_name(spec.id, f"='{p.sheet}'!${L.col_letter(L.COL_VALUE)}${row + 1}")
             row += 1
     row += 1
     for spec in p.footer:
         ws.write_string(row, L.COL_LABEL, f"{spec.label}：", fmt.foot_label)
         ws.write_blank(row, L.COL_VALUE, None, fmt.input_for(spec))
-        _validate(ws, row, L.COL_VALUE, spec, ident.period)
+        _validate(ws, row, L.COL_VALUE, spec, ident.period, p=ident.programme)
         wb.define_name(spec.id, f"='{p.sheet}'!${L.col_letter(L.COL_VALUE)}${row + 1}")
         row += 1
     row += 1
@@ -265,7 +267,7 @@ def _register_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
     ws.set_row(0, 32)
     ws.merge_range(0, 0, 0, last_col, f"{reg.label}表", fmt.title)
     who = ident.village_name or "__________"
-    when = ident.period.chinese if ident.period else "______年___月"
+    when = p.label(ident.period) if ident.period else "______年___月"
     hint = f"　　（{reg.hint}）" if reg.hint else "　　（每行填一条；本月没有则不填）"
     ws.merge_range(1, 0, 1, last_col, f"填报单位：{who}　　报告期：{when}{hint}", fmt.meta)
     hr = L.REGISTER_HEADER_ROW
@@ -278,7 +280,7 @@ def _register_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
         for i, spec in enumerate(cols):
             ws.write_blank(r, L.REGISTER_FIRST_COL + i, None, fmt.input_for(spec))
     for i, spec in enumerate(cols):
-        _validate(ws, first, L.REGISTER_FIRST_COL + i, spec, ident.period, last_row=last)
+        _validate(ws, first, L.REGISTER_FIRST_COL + i, spec, ident.period, last_row=last, p=p)
     rng = f"'{reg.sheet}'!${L.col_letter(L.REGISTER_FIRST_COL)}${first + 1}:${L.col_letter(last_col)}${last + 1}"
     wb.define_name(reg.name, f"={rng}")
     ids = "；身份证号按文本填写，不要写成数字" if any(c.type == "id_number" for c in cols) else ""
@@ -340,7 +342,7 @@ def _instructions_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None
     seq = 0
     for spec in p.fields:
         seq += 1
-        text = "；".join([requirement(spec, ident.period), *rules_by_field.get(spec.id, [])])
+        text = "；".join([requirement(spec, ident.period, ident.programme), *rules_by_field.get(spec.id, [])])
         if spec.hint:
             text += f"。{spec.hint}"
         ws.write_number(row, 0, seq, fmt.no)
@@ -357,7 +359,7 @@ def _instructions_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None
             ws.write_number(row, 0, i, fmt.no)
             ws.write_string(row, 1, spec.label, fmt.label)
             ws.write_string(row, 2, "", fmt.unit)
-            ws.write_string(row, 3, requirement(spec, ident.period), fmt.label)
+            ws.write_string(row, 3, requirement(spec, ident.period, ident.programme), fmt.label)
             row += 1
     _page_setup(ws, table_header, row, 3, landscape=False)
     ws.protect("", {"format_columns": True, "format_rows": True})

@@ -71,7 +71,7 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     # constant_memory: rows go to temporary files as they are written (each sheet is written top to bottom),
     # so a county-sized summary does not hold every cell in memory at once
     wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
-    wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.period.chinese}",
+    wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.programme.label(scored.data.period)}",
                        "author": info.organ, "company": info.organ, "created": info.generated})
     st = Styles(wb)
     sheets = {name: wb.add_worksheet(name, worksheet_class=SummarySheet) for name in ("通报", DETAIL, RAW, "计算说明", "乡镇合计", "奖惩", "数据质量", "图表")}

@@ -97,7 +97,7 @@ WIDTHS = (9, 28, 47, 47, 9)  # 140 units: one A4 landscape page at 100 %, so 10-
 
 
 def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
-    start_sheet(ws, st, f"计算说明（{scored.data.period.chinese}）",
+    start_sheet(ws, st, f"计算说明（{scored.data.programme.label(scored.data.period)}）",
                 "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分限在 0～满分之间，加分限在 0～该项加分上限之间，超出的在“代入数值”中注明。每村另起一页。",
                 ["村（社区）", "项目", "算法", "代入数值", "得分"], WIDTHS)
     text = st.cell(text_wrap=True, font_size=10, valign="top")

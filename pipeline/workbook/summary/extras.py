@@ -28,7 +28,7 @@ def _township_rows(scored: Scored) -> list[tuple[str, float, float, float, dict[
 def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, info: Any) -> None:
     d = scored.data
     p = scored.plan.programme
-    _start(ws, st, f"{info.township}合计（{d.period.chinese}）",
+    _start(ws, st, f"{info.township}合计（{d.programme.label(d.period)}）",
            "说明：率由全镇分子、分母合计重新计算，不取各村平均；本年累计含全部已报月份（含本期未参评村此前已报的月份）。",
            ["指标", "分子（本年累计）", "分母（本年累计）", "本年累计", "目标/正常范围", "情况"], [24, 14, 14, 12, 16, 40])
     row = HEAD_ROW + 1
@@ -66,7 +66,7 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
             else:
                 ws.write_string(row, c, "—", st.cell(align="center"))
         ws.write_string(row, 3, f.unit, st.cell(align="center"))
-        kind = "比率（不相加）" if f.type == "percent" else ("存量（月末数）" if f.stock else "流量（本月数）")
+        kind = "比率（不相加）" if f.type == "percent" else ("月均（各村月均之和）" if f.aggregate == "average" else ("存量（月末数）" if f.stock else "流量（本月数）"))
         ws.write_string(row, 4, kind, st.cell(align="center", font_size=9))
         row += 1
     # monthly trend of the township's rates (also the data of the line chart)
@@ -83,7 +83,7 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
     row += 1
     first = row
     for m in d.months:
-        ws.write_string(row, 0, m.chinese, st.cell())
+        ws.write_string(row, 0, d.programme.label(m), st.cell())
         for c, ind in enumerate(indicators, start=1):
             num = part_total(d, ind["numerator"], [m])
             den = part_total(d, ind["denominator"], [m])
@@ -107,7 +107,7 @@ def _charts(wb: Any, ws: Any, st: Styles, scored: Scored, township_sheet: str, h
         "fill": {"color": "#4472C4"},
         "data_labels": {"value": True, "num_format": "0.0"},
     })
-    bar.set_title({"name": f"各村总分（{scored.data.period.chinese}，按名次）", "name_font": {"name": "黑体", "size": 12}})
+    bar.set_title({"name": f"各村总分（{scored.data.programme.label(scored.data.period)}，按名次）", "name_font": {"name": "黑体", "size": 12}})
     bar.set_y_axis({"reverse": True, "num_font": {"name": "宋体", "size": 9}})
     bar.set_x_axis({"num_font": {"name": "宋体", "size": 9}})
     bar.set_legend({"none": True})
@@ -138,7 +138,7 @@ def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
     bonus = ((scored.plan.programme.raw.get("adjustments") or {}).get("rank_bonus") or {})
     points = "、".join(f"第{i}名 +{x:g}" for i, x in enumerate(bonus.get("points") or [], start=1))
     note = "说明：加分扣分登记中本年至本期的事项" + (f"，以及{bonus.get('label', '考核季综合排名加分')}（{points}，由系统按各考核季末累计得分计算）" if points else "") + "。"
-    _start(ws, st, f"奖惩（{scored.data.period.chinese}）", note,
+    _start(ws, st, f"奖惩（{scored.data.programme.label(scored.data.period)}）", note,
            ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30])
     row = HEAD_ROW + 1
     for k in scored.order():
@@ -221,7 +221,7 @@ def _letter(c: int) -> str:
     return col_letter(c)
 
 
-def _flagged(ws: Any, st: Styles, info: Any, row: int) -> int:
+def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
     """与往月差异过大的填报: every out-of-line number of a counted report, and whether it was checked."""
     ws.merge_range(row, 0, row, 7, "与往月差异过大的填报（照常计分；未核实的，通报中村名后标 ※）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
@@ -236,7 +236,7 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int) -> int:
         return row + 1
     for f in sorted(info.flagged, key=lambda f: (f.confirmed, f.village_code, f.period)):
         colour = "#000000" if f.confirmed else "#C00000"
-        cells = [f.village_name, f.period.chinese, f.cell, str(f.submission_id), f"“{f.label}” {f.value_text}"]
+        cells = [f.village_name, label(f.period), f.cell, str(f.submission_id), f"“{f.label}” {f.value_text}"]
         for c, text in enumerate(cells):
             ws.write_string(row, c, text, st.cell(font_size=9, text_wrap=True))
         ws.merge_range(row, 5, row, 6, f.detail, st.cell(font_size=9, text_wrap=True))
@@ -249,7 +249,7 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int) -> int:
 
 def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     d = scored.data
-    _start(ws, st, f"数据质量（{d.period.chinese}）",
+    _start(ws, st, f"数据质量（{d.programme.label(d.period)}）",
            "说明：各村本期报送情况、本年缺报月份（未计入累计）、镇考核登记缺少的考核季（按 0 计）及读取时自动规范的填写（提示）。",
            ["村（社区）", "本期状态", "收到时间", "版本", "迟报", "本年缺报月份", "镇考核登记缺少", "提示数"], [11, 10, 17, 6, 6, 24, 24, 8])
     warn_count: dict[str, int] = {}
@@ -289,7 +289,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
-    row = _flagged(ws, st, info, row + 1)
+    row = _flagged(ws, st, info, row + 1, d.programme.label)
     row += 1
     ws.merge_range(row, 0, row, 7, "读取时自动规范的填写（已按括号中的值计入）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1

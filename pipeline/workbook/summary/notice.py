@@ -38,11 +38,13 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     widths = [6, 8, 11, 9] + [9] * len(cats) + [9] * len(bonus_head) + [9, 24]
     last = len(headers) - 1
     months = d.months
-    span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else d.period.chinese
+    span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else p.label(d.period)
+    if p.period_kind == "quarter" and len(months) > 1:
+        span = f"{p.label(months[0])}至{p.label(months[-1])[5:]}"
     ws.set_row(0, 36)
     ws.merge_range(0, 0, 0, last, f"{info.township}{p.short_name}排名通报", st.title)
     window = (p.raw.get("scoring") or {}).get("window", "ytd")
-    ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.period.chinese}）", st.subtitle)
+    ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.programme.label(d.period)}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
     not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
     not_ranked += [f"{v.name}（{'、'.join(flags)}）" for v, flags in scored.unranked]
@@ -50,7 +52,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     if not ascending:
         full = f"满分（截至本期）：{scored.attainable:g} 分" + (f"，各项加分合计最多 {scored.bonus_attainable:g} 分" if has_bonus else "")
     lines = [
-        f"考核方案：{p.name}　报告期：{d.period.chinese}　{full}",
+        f"考核方案：{p.name}　报告期：{d.programme.label(d.period)}　{full}",
         f"数据截止：{info.cutoff}　参评 {len(scored.index)} 个村（社区）"
         + (f"；未参评 {len(not_ranked)} 个：" + "、".join(not_ranked) if not_ranked else "；全部按时上报"),
     ]

@@ -3,6 +3,7 @@ with its value stored), each laid out in page-wide blocks (see grid.py)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ...programme.formula import to_excel
@@ -35,12 +36,16 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     columns += [Column(key, label, 12.0, "登记与排名加减分") for key, label in
                 (("adj_bonus", "加分扣分登记：加分"), ("adj_deduction", "加分扣分登记：扣分"), ("rank_bonus", "考核季排名加分"))]
     columns += [Column(f"month:{f.id}", f.label_over("month"), 12.0, f"本月（{scored.data.period.month}月）报表") for f in p.measures]
+    said = [f for f in p.fields if not f.numeric]  # text, choices, dates: shown as reported (never computed with)
+    columns += [Column(f"text:{f.id}", f.label, 18.0, f"本月（{scored.data.period.month}月）报表：文字") for f in said]
     grid = pack(columns, len(scored.index), TOP)
-    _sheet_top(ws, st, f"原始数据（{scored.data.period.chinese}）",
+    _sheet_top(ws, st, f"原始数据（{scored.data.programme.label(scored.data.period)}）",
                "说明：各村计分所用的数（流量按月累计，存量取最新月末数）、登记加减分与本月报表数，供“得分明细”的公式引用；不含个人信息。", grid)
     money = {f.id for f in p.fields if (f.decimals or 0) > 0}
     month = scored.data.monthly[scored.data.period]
     nums = {d: st.number(d) for d in (0, 1, 2)}
+    dash = st.cell(align="center", font_color="#808080")
+    wrap = st.cell(text_wrap=True, font_size=10)
     values: dict[str, list[float]] = {k: scored.env[k].tolist() for k in keys}
     values |= {"adj_bonus": scored.adj_bonus.tolist(), "adj_deduction": scored.adj_deduction.tolist(), "rank_bonus": scored.rank_bonus.tolist()}
     values |= {f"month:{f.id}": month[f.id][scored.index].tolist() for f in p.measures}
@@ -53,10 +58,19 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
             return 1
         return 0 if value.is_integer() else 2
 
+    codes = scored.codes
+
     def fill(block: Block, k: int, row: int) -> None:
         for c, col in enumerate(block.columns, start=2):
+            if col.key.startswith("text:"):
+                text = scored.data.texts.get(codes[k], {}).get(col.key[5:], "")
+                ws.write_string(row, c, text, wrap)  # a village's words, written as inert text
+                continue
             value = float(values[col.key][k])
-            ws.write_number(row, c, value, nums[decimals(col.key, value)])
+            if math.isfinite(value):
+                ws.write_number(row, c, value, nums[decimals(col.key, value)])
+            else:  # a field the month's report did not have (added to the programme later): no number, never a 0
+                ws.write_string(row, c, "—", dash)
 
     villages = [scored.data.villages[i] for i in scored.index]
     write_blocks(ws, grid, villages, (st.block_title, st.head, st.cell()), fill)
@@ -93,7 +107,7 @@ def write_detail(ws: Any, st: Styles, scored: Scored, raw: Grid) -> Grid:
     totals += [("rank", "名次"), ("previous_rank", "上月名次"), ("rank_change", "名次变化")]
     columns += [Column(key, label, 10.0, "总分与名次") for key, label in totals]
     grid = pack(columns, len(scored.index), TOP)
-    _sheet_top(ws, st, f"得分明细（{scored.data.period.chinese}）",
+    _sheet_top(ws, st, f"得分明细（{scored.data.programme.label(scored.data.period)}）",
                "说明：每个得分单元格都是公式，引用“原始数据”中同一村的数值，点击单元格即可看到算法；基本分限在 0～该项满分之间，加分限在 0～该项加分上限之间。", grid)
     bases = [c.key for c in comps if c.scope is None and c.role == "base"]
     bonuses = [c.key for c in comps if c.scope is None and c.role == "bonus"]

@@ -1,0 +1,219 @@
+"""One message of the township's mailbox, from its raw bytes to the ledger and the outbox.
+
+Its raw bytes go into the archive (.eml) first. Automatic mail (a bounce, an auto-reply, a
+newsletter, spam: see ``automail``) stops there: recorded with the reason, never answered, its
+attachments never taken for reports — a bounce quotes our own reminder with a village's template.
+Otherwise every report attachment's bytes are archived and checked (plus: is the sender
+registered for that village?), and ONE transaction records the message, every file's submission
+and the reply it calls for. A crash before that commit leaves nothing half-done (the next run
+does the message again); a crash after it leaves nothing to redo.
+
+Poison isolation: a failure while handling the message (after its bytes are safe) becomes a
+located problem on it (M013), recorded with the message, so the rest of the mailbox goes on and
+the message is never tried again. A message that stopped two runs outright (a crash of the
+process) is recorded the same way on the third, without being handled. Only trouble of this
+computer (disk full, read-only folder, the ledger locked) stops the run: the next run does the
+message again, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..check import FileCheck, check_bytes
+from ..ledger.archive import Archive, sha256
+from ..ledger.db import ACCEPTED, DUPLICATE, REJECTED, Arrival, Ledger
+from ..ledger.mail import begin_attempt, forget_attempt, queue, record_message, seen
+from ..problems import HuizongError, Problem
+from ..validate.identity import check_sender
+from .faults import crash_point
+from .folder import Collected, CollectSummary, outcome_for, write_feedback
+from .mailbox import Fetched
+from .mime import Message, parse_message
+from .outliers import add_outlier_warnings
+from .replies import Result, message_reply
+
+if TYPE_CHECKING:
+    from ..api import Context
+
+MAX_ATTEMPTS = 2  # runs that may die on one message before it is set aside unhandled
+LOCAL_TROUBLE = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    key: str  # user@host/folder
+    uidvalidity: int
+    reply: bool  # queue replies (settings: reply and an SMTP server)
+    domain: str  # for our Message-IDs
+
+
+def local_trouble(exc: BaseException | None) -> bool:
+    """This computer's trouble, not the message's (a full disk, a read-only or locked folder, the
+    ledger busy, a workspace problem): stop, and do the message again next run."""
+    if exc is None:
+        return False
+    if isinstance(exc, sqlite3.OperationalError) or (isinstance(exc, OSError) and exc.errno in LOCAL_TROUBLE):
+        return True
+    if isinstance(exc, HuizongError) and any(p.code.startswith("X") for p in exc.problems):
+        return True
+    return local_trouble(exc.__cause__)
+
+
+def handle(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, item: Fetched, summary: CollectSummary) -> None:
+    """Handle one fetched message. Its bytes are taken from ``item``: once archived they are let go
+    and the message is parsed from the archived file, so memory never holds both."""
+    raw = item.take()
+    digest = sha256(raw)
+    received = iso(item.internal_date)  # lateness counts from the server's arrival, not the sender's clock
+    if seen(ledger, box.key, box.uidvalidity, item.uid, digest):
+        with ledger.transaction() as db:  # processed under an earlier UIDVALIDITY: only move on
+            record_message(db, box.key, box.uidvalidity, item.uid, parse_message(raw), digest, received, 0)
+        return
+    _, eml = archive.put(raw, ".eml")
+    del raw
+    crash_point("mail_archived")
+    if begin_attempt(ledger, box.key, box.uidvalidity, item.uid) > MAX_ATTEMPTS:
+        _set_aside(ledger, box, item.uid, eml, digest, received, summary, "处理它时程序两次中断", None)
+        return
+    message: Message | None = None
+    try:
+        message = parse_message(eml)
+        crash_point("mail_parsed")
+        _process(ctx, ledger, archive, box, item.uid, message, digest, received, summary)
+    except Exception as exc:
+        if local_trouble(exc):
+            _not_an_attempt(ledger, box, item.uid)
+            raise
+        _set_aside(ledger, box, item.uid, eml, digest, received, summary, f"{type(exc).__name__}: {str(exc)[:160]}", message)
+
+
+def _not_an_attempt(ledger: Ledger, box: Mailbox, uid: int) -> None:
+    """A run stopped by this computer's trouble must not count against the message."""
+    try:
+        forget_attempt(ledger, box.key, box.uidvalidity, uid)
+    except Exception:  # the ledger itself may be what is in trouble; the original error is what matters
+        pass
+
+
+def _where(uid: int, message: Message | None) -> str:
+    if message is None:
+        return f"（邮箱中第 {uid} 封）"
+    return f"“{message.subject[:40] or '（无主题）'}”（{message.sender or '发件人不明'}，邮箱中第 {uid} 封）"
+
+
+def _set_aside(ledger: Ledger, box: Mailbox, uid: int, eml: Path, digest: str, received: str, summary: CollectSummary,
+               why: str, message: Message | None) -> None:
+    """Record the message as handled, with the problem that stopped it: never tried again."""
+    if message is None:
+        try:
+            message = parse_message(eml)
+        except Exception:
+            message = Message("sha256:" + digest, "", "", "", None)
+    problem = Problem("M013", value=why, detail=_where(uid, message))
+    with ledger.transaction() as db:
+        record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, problem.code, problem.message)
+    summary.problems.append(problem)
+
+
+def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: int, message: Message, digest: str,
+             received: str, summary: CollectSummary) -> None:
+    where = _where(uid, message)
+    auto = message.automatic
+    if auto is not None:
+        notices = [Problem("M006", value=auto.reason, detail=f"{where}，{auto.signal}")]
+        for address in auto.bounced:
+            owner = ctx.registry.by_email(address)
+            notices.append(Problem("M007", value=f"{address}（{owner.name}）" if owner else address,
+                                   detail=auto.diagnostic or where))
+        if message.attachments:
+            notices.append(Problem("M009", value="、".join(a.name for a in message.attachments), detail=where))
+        with ledger.transaction() as db:
+            record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, "M006", notices[0].message)
+        summary.notices += notices
+        return
+    registered = ctx.registry.by_email(message.sender) is not None
+    if not message.attachments and not registered:  # spam-like: answering it would only confirm our address
+        notice = Problem("M008", detail=where)
+        with ledger.transaction() as db:
+            record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, "M008", notice.message)
+        summary.notices.append(notice)
+        return
+    checks = []
+    for attachment in message.attachments:
+        ext = Path(attachment.name).suffix.lower() or ".bin"
+        file_digest, _ = archive.put(attachment.data, ext)
+        check = check_bytes(attachment.data, attachment.name, ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits)
+        problem = check_sender(check.identity, message.sender, ctx.registry, attachment.name)
+        if problem is not None:
+            check.problems.append(problem)
+        checks.append((attachment, check, file_digest))
+    results: list[Result] = []
+    trouble: Problem | None = None
+    with ledger.transaction() as db:
+        for index, (attachment, check, file_digest) in enumerate(checks):
+            name = attachment.name
+            add_outlier_warnings(ctx, ledger, check)
+            feedback = _feedback(ctx, check, attachment.data, name, file_digest, summary, where)
+            ref = f"mail:{box.key}:{box.uidvalidity}:{uid}:{index}:{file_digest}"
+            arrival = Arrival("mail", ref, name, file_digest, len(attachment.data), Path(name).suffix.lower(), message.sender,
+                              received, message.message_id)
+            row = dict(ledger.record_in(db, arrival, outcome_for(ctx, check, feedback)))
+            results.append(Result(name, check, row, feedback, *_standing(db, row)))
+        if box.reply:
+            try:
+                queue(db, message_reply(message, results, ctx.programme, ctx.workspace.organ, box.domain, registered))
+            except Exception as exc:  # the reports are recorded all the same; the clerk answers by hand
+                if local_trouble(exc):
+                    raise
+                trouble = Problem("M017", value=f"{type(exc).__name__}: {str(exc)[:120]}", detail=where)
+        record_message(db, box.key, box.uidvalidity, uid, message, digest, received, len(checks),
+                       trouble.code if trouble else None, trouble.message if trouble else None)
+    crash_point("mail_recorded")
+    if trouble is not None:
+        summary.problems.append(trouble)
+    for r in results:
+        row = r.row
+        summary.items.append(Collected(r.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "",
+                                       row["version"], row["n_errors"], row["n_warnings"], row["id"], r.feedback, message.sender))
+    if not results:
+        summary.messages_without_reports += 1
+
+
+def _feedback(ctx: Context, check: FileCheck, data: bytes, name: str, digest: str, summary: CollectSummary, where: str) -> str | None:
+    """The annotated copy of a file sent back; if it cannot be made, the file is still recorded."""
+    if check.status != REJECTED:
+        return None
+    try:
+        return write_feedback(ctx, check, data, Path(name), digest)
+    except Exception as exc:
+        if local_trouble(exc):
+            raise
+        summary.problems.append(Problem("M016", value=name[:60] + ("……" if len(name) > 60 else ""),
+                                        detail=f"{where}，{type(exc).__name__}: {str(exc)[:80]}"))
+        return None
+
+
+def _standing(db: sqlite3.Connection, row: dict[str, object]) -> tuple[dict[str, object] | None, int | None]:
+    """For a resend (重复): the submission the same bytes made first, as it stands now, and the
+    accepted version that counts now for its village and month."""
+    if row["status"] != DUPLICATE or row["duplicate_of"] is None:
+        return None, None
+    first = db.execute(
+        "SELECT s.*, r.received_at FROM submissions s JOIN receipts r ON r.id = s.receipt_id WHERE s.id = ?",
+        (row["duplicate_of"],),
+    ).fetchone()
+    if first is None:
+        return None, None
+    current = db.execute("SELECT MAX(version) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status = ?",
+                         (first["village_code"], first["period"], ACCEPTED)).fetchone()
+    return dict(first), (int(current["v"]) if current and current["v"] is not None else None)
+
+
+def iso(when: datetime | None) -> str:
+    return (when or datetime.now().astimezone()).astimezone().isoformat(timespec="seconds")

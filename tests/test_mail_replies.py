@@ -1,0 +1,74 @@
+"""What huizong's replies say, through a real mailbox (Dovecot) and SMTP server (aiosmtpd): a
+stranger gets no figures and no attachment; a resend of the very same file is told the truth."""
+
+from __future__ import annotations
+
+from pipeline import api
+
+from . import mailkit
+from .conftest import PERIOD, filled
+from .mailkit import collect_twice, ledger_rows, message, replies_to, report_mail
+
+servers, mctx = mailkit.servers, mailkit.mctx  # fixtures
+
+
+def _body(mail) -> str:
+    return mail.get_body(("plain",)).get_content()
+
+
+def test_a_reply_to_an_unregistered_address_carries_no_attachment_and_no_figures(mctx):
+    """Anyone can write any address into From: the township's mailbox must not relay a stranger's
+    workbook (with its live links) or its words to that address."""
+    ctx, imap, smtp = mctx
+    v1, v2 = ctx.registry.villages[1:3]
+    bad = filled(ctx, 1, births_total="十二")
+    good = filled(ctx, 2, special_family_visits=7)
+    imap.append(report_mail(ctx, 0))
+    imap.append(message("victim@example.com", [(f"{v1.name}月报.xlsx", bad), (f"{v2.name}月报.xlsx", good)], subject="请查收 http://evil.example"))
+    imap.append(message(v1.emails[0], [(f"{v1.name}月报.xlsx", bad)]))  # the same rejected file, from its own village
+    imap.append(report_mail(ctx, 3))
+    collect_twice(ctx, smtp)
+
+    (to_stranger,) = replies_to(smtp, "victim@example.com")
+    assert list(to_stranger.iter_attachments()) == []
+    body = _body(to_stranger)
+    assert "待核实" in str(to_stranger["Subject"]) and "不是村名册中登记的上报邮箱" in body and "2 份报表" in body
+    for words in ("十二", "本月出生数", "单元格", "7", v1.name, v2.name, "evil", "月报.xlsx"):
+        assert words not in body + str(to_stranger["Subject"])
+    # the village itself gets its problems and the annotated copy, as before
+    (to_village,) = replies_to(smtp, v1.emails[0])
+    assert "十二" in _body(to_village) and len(list(to_village.iter_attachments())) == 1
+    # both of the stranger's files wait for the clerk; the villages around are recorded
+    rows = ledger_rows(ctx, "SELECT s.status FROM submissions s JOIN receipts r ON r.id = s.receipt_id WHERE r.sender = ?",
+                       ("victim@example.com",))
+    assert [r["status"] for r in rows] == ["退回", "待确认"]
+    assert {ctx.registry.villages[0].code, ctx.registry.villages[3].code} <= mailkit.accepted_villages(ctx)
+
+
+def test_a_resent_identical_file_is_told_its_true_status(mctx):
+    """Resending the very same rejected file once got 【已收到】…校验通过 while the status stayed 退回."""
+    ctx, imap, smtp = mctx
+    v0, v1 = ctx.registry.villages[:2]
+    bad = filled(ctx, 1, births_total="十二")
+    first, second = filled(ctx, 0), filled(ctx, 0, special_family_visits=7)
+    imap.append(message(v1.emails[0], [("月报.xlsx", bad)], subject="第一次"))
+    imap.append(message(v0.emails[0], [("月报.xlsx", first)], subject="第一版"))
+    imap.append(message(v0.emails[0], [("月报.xlsx", second)], subject="更正"))
+    collect_twice(ctx, smtp)
+    before = len(smtp.received)
+    imap.append(message(v1.emails[0], [("月报.xlsx", bad)], subject="再发一次"))
+    imap.append(message(v0.emails[0], [("月报.xlsx", first)], subject="再发第一版"))
+    imap.append(report_mail(ctx, 2))
+    collect_twice(ctx, smtp)
+    new = smtp.received[before:]
+
+    (again,) = [m for m in new if v1.emails[0] in str(m["To"])]
+    assert "请修改后重发" in str(again["Subject"]) and "校验通过" not in str(again["Subject"])
+    assert "与此前退回的文件完全相同" in _body(again) and "十二" in _body(again)
+    assert len(list(again.iter_attachments())) == 1  # the annotated copy again
+    (old,) = [m for m in new if v0.emails[0] in str(m["To"])]
+    assert "校验通过" not in str(old["Subject"]) and "不重复计入" in str(old["Subject"])
+    assert "第 1 版完全相同" in _body(old) and "目前以第 2 版为准" in _body(old)
+    states = {s.code: s for s in api.status(ctx, PERIOD)}
+    assert (states[v1.code].state, states[v0.code].state, states[v0.code].version) == ("退回", "已报", 2)
+    assert ctx.registry.villages[2].code in mailkit.accepted_villages(ctx)
