@@ -74,14 +74,14 @@ class Action:
     confirm: str = ""  # asked before it runs ({period} filled in); empty: no question
     writes: tuple[str, ...] = ()  # the sheets it writes back
 
-    def confirm_text(self, period: Month) -> str:
-        return self.confirm.format(period=period.chinese)
+    def confirm_text(self, period: Month, programme: Any = None) -> str:
+        return self.confirm.format(period=programme.label(period) if programme is not None else period.chinese)
 
 
 def _templates(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
     paths = api.make_templates(ctx, period)
     folder = str(paths[0].parent) if paths else ""
-    return Outcome("templates", f"已生成{period.chinese}的模板 {len(paths)} 份：{folder}", path=folder)
+    return Outcome("templates", f"已生成{ctx.programme.label(period)}的模板 {len(paths)} 份：{folder}", path=folder)
 
 
 def _mail_line(what: str, out: api.MailOut, dry_run: bool) -> str:
@@ -93,12 +93,12 @@ def _mail_line(what: str, out: api.MailOut, dry_run: bool) -> str:
 
 def _send_templates(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
     out = api.send_templates(ctx, period, dry_run=dry_run)
-    return Outcome("send-templates", _mail_line(f"{period.chinese}模板", out, dry_run), problems=out.problems)
+    return Outcome("send-templates", _mail_line(f"{ctx.programme.label(period)}模板", out, dry_run), problems=out.problems)
 
 
 def _collect(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
     summary = api.collect(ctx, progress=progress)
-    views = [status_view(api.status(ctx, period), period), problems_view(ctx, period)]
+    views = [status_view(api.status(ctx, period), period, ctx.programme.label(period)), problems_view(ctx, period)]
     return Outcome("collect", summary.line, views, summary.problems)
 
 
@@ -122,8 +122,8 @@ def _validate(ctx: api.Context, period: Month, progress: Progress | None, dry_ru
     bad = sum(1 for c in checks if not c.valid)
     first = (f"校验收件箱中的 {len(checks)} 个文件：通过 {len(checks) - bad} 个，有错误 {bad} 个" if checks
              else "收件箱中没有待收取的文件")
-    view.note = f"{first}；{period.chinese}已登记的问题 {recorded} 处。"
-    return Outcome("validate", view.note, [view, status_view(api.status(ctx, period), period)])
+    view.note = f"{first}；{ctx.programme.label(period)}已登记的问题 {recorded} 处。"
+    return Outcome("validate", view.note, [view, status_view(api.status(ctx, period), period, ctx.programme.label(period))])
 
 
 def _consolidate(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
@@ -172,7 +172,7 @@ def perform(name: str, ctx: api.Context, period: Month, *, confirmed: bool = Fal
     """Run one action for ``period``. Raises HuizongError (with its problems) when it cannot."""
     action = find(name)
     if action.confirm and not (confirmed or dry_run):
-        raise HuizongError(Problem("X030", detail=action.confirm_text(period)))
+        raise HuizongError(Problem("X030", detail=action.confirm_text(period, ctx.programme)))
     return action.run(ctx, period, progress, dry_run)
 
 

@@ -96,7 +96,7 @@ def button(
         month = actions.period_or_default(period, ctx, _this_month())
         confirmed = yes or not chosen.confirm
         if not confirmed and out_text is None and not as_json:
-            confirmed = typer.confirm(chosen.confirm_text(month), default=False)
+            confirmed = typer.confirm(chosen.confirm_text(month, ctx.programme), default=False)
             if not confirmed:
                 out.print(actions.CANCELLED)
                 return

@@ -229,7 +229,7 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
                 if url.path == "/status":
                     ctx = service.context()
                     period = actions.period_or_default(query.get("period"), ctx, _this_month())
-                    return self.reply(HTTPStatus.OK, {"ok": True, "status": status_view(api.status(ctx, period), period).to_dict()})
+                    return self.reply(HTTPStatus.OK, {"ok": True, "status": status_view(api.status(ctx, period), period, ctx.programme.label(period)).to_dict()})
                 if url.path == "/periods":
                     ctx = service.context()
                     return self.reply(HTTPStatus.OK, {"ok": True, "default": str(actions.default_period(ctx, _this_month()))})

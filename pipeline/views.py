@@ -37,8 +37,8 @@ class View:
         return asdict(self)
 
 
-def status_view(statuses: list[Any], period: Month) -> View:
-    view = View("上报情况", f"{period.chinese} 上报情况", ["村代码", "村（社区）", "状态", "迟报", "收到时间", "版本", "问题数", "来源", "备注"])
+def status_view(statuses: list[Any], period: Month, label: str | None = None) -> View:
+    view = View("上报情况", f"{label or period.chinese} 上报情况", ["村代码", "村（社区）", "状态", "迟报", "收到时间", "版本", "问题数", "来源", "备注"])
     for s in statuses:
         view.rows.append([s.code, s.name, s.state, "迟报" if s.late else "", s.received_at.replace("T", " ")[:16], s.version or "",
                           s.errors or "", "文件夹" if s.sender == "folder" else (s.sender or ""),
@@ -62,7 +62,7 @@ def ranking_view(result: Any) -> View:
 
     scored = result.scored
     label = scored.rules.total_label if scored.rules else "总分"
-    view = View("排名", f"{scored.data.period.chinese} 排名", ["名次", "名次变化", "村（社区）", label, *scored.plan.categories, "登记加减分", "备注"])
+    view = View("排名", f"{scored.data.programme.label(scored.data.period)} 排名", ["名次", "名次变化", "村（社区）", label, *scored.plan.categories, "登记加减分", "备注"])
     for k in scored.order():
         adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
         view.rows.append([
@@ -84,7 +84,7 @@ def problems_view(ctx: Any, period: Month) -> View:
     """Every problem of every file received for the period (the latest first), as the clerk chases them.
 
     ``ctx``: an api.Context (its ledger and registry)."""
-    view = View("问题清单", f"{period.chinese} 问题清单", list(PROBLEM_HEADERS))
+    view = View("问题清单", f"{ctx.programme.label(period)} 问题清单", list(PROBLEM_HEADERS))
     registry = ctx.registry
     with Ledger(ctx.workspace.ledger_path) as ledger:
         submissions = ledger.submissions(str(period))

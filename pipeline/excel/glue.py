@@ -128,7 +128,7 @@ def run(name: str, book: Any | None = None, confirmed: bool = False, ask: Ask | 
             _write(target.names["hz_period"].refers_to_range, str(period))  # the clerk sees which month was used
         action = actions.find(name)
         if action.confirm and not confirmed and ask is not None:
-            if not ask(action.confirm_text(period)):
+            if not ask(action.confirm_text(period, ctx.programme)):
                 _say(target, actions.CANCELLED)
                 return actions.CANCELLED
             confirmed = True
