@@ -135,10 +135,18 @@ def cell_flags(package: Package, part: str) -> CellFlags:
     xml = _part(package, part)
     if xml is None:
         return flags
+    if _plain_extent(xml, flags, part):
+        return flags
     _SheetScan(flags).feed(xml, part)
     return flags
 
 
+# The quick path of cell_flags, for the common sheet (every report huizong's own templates make): no
+# formula, no error value, every cell with its position. Expat still parses the whole part (C code, no
+# Python per element) so a damaged part is refused exactly as before; the cells' positions are taken
+# from their start tags with patterns. Whenever the bytes leave any doubt — a formula or error cell
+# anywhere, a cell without ``r``, character references, comments, CDATA, processing instructions, an
+# encoding that is not ASCII-compatible — the exact scan (_SheetScan) runs instead.
 _A1 = re.compile(r"\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})\Z")
 
 
@@ -148,6 +156,66 @@ def _col_index(letters: str) -> int:
     for ch in letters:
         col = col * 26 + (ord(ch) - 64)
     return col - 1
+
+
+_ANY_C = re.compile(rb"<(?:[^\s<>/!?]*:)?c[\s/>]")
+# a cell whose first attribute is its position (as Excel, WPS, openpyxl and XlsxWriter write it)
+_C_FIRST_R = re.compile(rb"""<(?:[^\s<>/!?]*:)?c\s+r\s*=\s*["']\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})["'\s]""")
+_C_TAG = re.compile(rb"""<(?:[^\s<>/!?]*:)?c((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
+_ATTR = re.compile(rb"""\s([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ANY_F = re.compile(rb"<(?:[^\s<>/!?]*:)?f[\s/>]")
+
+
+def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
+    """Fill ``flags`` for a sheet without formulas or error values; False when the exact scan must decide."""
+    head = xml[:512]
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not start.startswith(b"<") or b"\x00" in head:
+        return False  # UTF-16 and the like: the patterns would see nothing
+    if b"&#" in xml or b"<!" in xml or xml.count(b"<?") > (1 if start.startswith(b"<?xml") else 0):
+        return False
+    if (b"<f" in xml or b":f" in xml) and _ANY_F.search(xml) is not None:
+        return False
+    cells = len(_ANY_C.findall(xml))
+    refs = _C_FIRST_R.findall(xml)
+    maybe_error = b'"e"' in xml or b"'e'" in xml  # t="e" could only be written so (no character references here)
+    if len(refs) != cells or maybe_error:
+        refs = _positions(xml, cells)
+        if refs is None:
+            return False
+    max_row = max((int(digits) for _, digits in refs), default=0)
+    max_col = max((_col_index(letters.decode("ascii")) + 1 for letters in {letters for letters, _ in refs}), default=0)
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(xml, True)
+    except expat.ExpatError:
+        return False  # the exact scan says where
+    flags.max_row, flags.max_col = max_row, max_col
+    return True
+
+
+def _positions(xml: bytes, cells: int) -> list[tuple[bytes, bytes]] | None:
+    """(column letters, row digits) of every cell, attributes in any order; None if a cell has no valid
+    position, is an error value, or is not found whole."""
+    tags = _C_TAG.findall(xml)
+    if len(tags) != cells:
+        return None
+    out = []
+    for attrs in tags:
+        ref = kind = None
+        for name, dq, sq in _ATTR.findall(attrs):
+            if name == b"r":
+                ref = dq or sq
+            elif name == b"t":
+                kind = dq or sq
+        if ref is None or kind == b"e" or (kind is not None and b"&" in kind):
+            return None
+        m = _A1.match(ref.decode("ascii", "replace"))
+        if m is None:
+            return None
+        out.append((m.group(1).encode(), m.group(2).encode()))
+    return out
 
 
 class _SheetScan:
