@@ -177,12 +177,12 @@ def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
     if (b"<f" in xml or b":f" in xml) and _ANY_F.search(xml) is not None:
         return False
     cells = len(_ANY_C.findall(xml))
-    refs = _C_FIRST_R.findall(xml)
+    refs: list[tuple[bytes, bytes]] | None = _C_FIRST_R.findall(xml)
     maybe_error = b'"e"' in xml or b"'e'" in xml  # t="e" could only be written so (no character references here)
-    if len(refs) != cells or maybe_error:
+    if refs is None or len(refs) != cells or maybe_error:
         refs = _positions(xml, cells)
-        if refs is None:
-            return False
+    if refs is None:
+        return False
     max_row = max((int(digits) for _, digits in refs), default=0)
     max_col = max((_col_index(letters.decode("ascii")) + 1 for letters in {letters for letters, _ in refs}), default=0)
     parser = expat.ParserCreate()
