@@ -152,7 +152,8 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     if not path.is_file():
         raise HuizongError(Problem("C006", file=str(path), detail=str(path)))
     columns = registry_columns(programme.tasks)
-    res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits)
+    # as many villages as the settings' limits.max_rows allow (S007 says to raise it), not a fixed 10,000
+    res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits, max_rows=ws.limits.max_rows)
     registry, problems = build_registry(res, columns, [t.id for t in programme.tasks])
     if not registry.villages:
         raise HuizongError(problems or [Problem("C003", file=path.name, label="村名册", detail="没有任何村")])
