@@ -30,6 +30,7 @@ CLASSIC = frozenset({"IF", "AND", "OR", "NOT", "MIN", "MAX", "ABS", "ROUND", "RO
 _CALLS = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 # A cell for write_cells: ("s", text, format) | ("n", number, format) | ("f", formula, format, value) | ("b", None, format)
+# | ("F", formula, format, value): a formula already as prepared_formula gives it (checked once for a column's formulas)
 Cell = tuple[Any, ...]
 FAST_ROWS = True  # False: every cell through XlsxWriter's own methods (the tests compare both)
 _ERRORS = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"))
@@ -46,6 +47,18 @@ class _Row(NamedTuple):
 
 
 class SummarySheet(Worksheet):
+    def __init__(self) -> None:
+        super().__init__()
+        self._strings: dict[str, str] = {}  # a text's XML after its cell's position and format (labels repeat a lot)
+
+    def prepared_formula(self, formula: str) -> str | None:
+        """``formula`` as this sheet stores it, when writing it needs no more than dropping the ``=``
+        (then the same holds for the formula with any other row numbers); None otherwise."""
+        if not formula.startswith("=") or _xw.re_dynamic_function.search(formula) or formula.endswith("}"):
+            return None
+        body = self._prepare_formula(formula)
+        return body if body == formula[1:] else None
+
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> Any:
         if formula.startswith("=") and not self.use_future_functions and not expand_future_functions and not formula.endswith("}"):
             body = formula[1:]
@@ -90,8 +103,8 @@ class SummarySheet(Worksheet):
                 formula = value
                 if not formula or _xw.re_dynamic_function.search(formula) or (formula.startswith("{") and formula.endswith("}")):
                     return None
-                cell = ("f", self._prepare_formula(formula), fmt, cell[3])
-            elif kind != "b":
+                cell = ("F", self._prepare_formula(formula), fmt, cell[3])
+            elif kind != "b" and kind != "F":
                 return None
             out.append(cell)
         return out
@@ -105,6 +118,8 @@ class SummarySheet(Worksheet):
                 self.write_number(row, col, value, fmt)
             elif kind == "f":
                 self.write_formula(row, col, value, fmt, cell[3])
+            elif kind == "F":
+                self.write_formula(row, col, "=" + value, fmt, cell[3])
             elif kind == "b":
                 self.write_blank(row, col, None, fmt)
             else:
@@ -119,18 +134,16 @@ class SummarySheet(Worksheet):
             kind, value, fmt = item[0], item[1], item[2]
             head = f'<c r="{xl_rowcol_to_cell_fast(row, c)}" s="{fmt._get_xf_index()}"'
             if kind == "s":
-                if _CONTROL.search(value):
-                    value = XMLwriter._escape_control_characters(value)
-                if value.startswith("<r>") and value.endswith("</r>"):
-                    out.append(f'{head} t="inlineStr"><is>{value}</is></c>')
-                    continue
-                space = ' xml:space="preserve"' if _EDGE_SPACE.search(value) else ""
-                if _NEEDS_ESCAPE.search(value):
-                    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                out.append(f'{head} t="inlineStr"><is><t{space}>{value}</t></is></c>')
+                body = self._strings.get(value)
+                if body is None:
+                    body = _string_xml(value)
+                    if len(self._strings) > 20_000:  # a village's own lines rarely repeat: keep the cache small
+                        self._strings.clear()
+                    self._strings[value] = body
+                out.append(head + body)
             elif kind == "n":
                 out.append(f"{head}><v>{value:.16G}</v></c>")
-            elif kind == "f":
+            elif kind == "F":
                 result = item[3]
                 if isinstance(result, bool):
                     head += ' t="b"'
@@ -145,3 +158,15 @@ class SummarySheet(Worksheet):
             else:
                 out.append(f"{head}/>")
         self.fh.write("".join(out))
+
+
+def _string_xml(value: str) -> str:
+    """What XlsxWriter writes for an inline string after ``<c r=.. s=..``."""
+    if _CONTROL.search(value):
+        value = XMLwriter._escape_control_characters(value)
+    if value.startswith("<r>") and value.endswith("</r>"):
+        return f' t="inlineStr"><is>{value}</is></c>'
+    space = ' xml:space="preserve"' if _EDGE_SPACE.search(value) else ""
+    if _NEEDS_ESCAPE.search(value):
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f' t="inlineStr"><is><t{space}>{value}</t></is></c>'

@@ -135,6 +135,10 @@ def write_detail(ws: Any, st: Styles, scored: Scored, raw: Grid) -> Grid:
     changes = [rank_change(int(r), int(p)) for r, p in zip(ranks, previous)]
     cells["rank_change"] = (RowFormula(change), changes, centred)
 
+    # a column's formulas differ only in their row numbers: whether XlsxWriter needs to do more than drop
+    # the "=" is decided once per column ("F"), not for each of its cells ("f")
+    kinds = {key: ("f" if ws.prepared_formula(formula.fill(0)) is None else "F") for key, (formula, _, _) in cells.items()}
+
     def fill(block: Block, k: int, row: int) -> list[Cell]:
         out: list[Cell] = []
         for col in block.columns:
@@ -145,7 +149,9 @@ def write_detail(ws: Any, st: Styles, scored: Scored, raw: Grid) -> Grid:
             else:
                 formula, values, fmt = cells[col.key]
                 value = values[k]
-                out.append(("f", formula.fill(k), fmt, value if isinstance(value, str) else float(value)))
+                kind = kinds[col.key]
+                text = formula.fill(k)
+                out.append((kind, text if kind == "f" else text[1:], fmt, value if isinstance(value, str) else float(value)))
         return out
 
     villages = [scored.data.villages[i] for i in scored.index]
