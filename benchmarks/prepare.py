@@ -59,7 +59,7 @@ INVALID_EVERY = 100  # about 1 % of the 2026-10 files are invalid
 
 
 # the pipeline's modules that decide the generated files (not what checking makes of them: see verify)
-SHAPING = ("demo.py", "example.py", "registry.py", "workspace.py", "resources.py", "programme", "ledger/db.py",
+SHAPING = ("demo.py", "example.py", "registry.py", "workspace.py", "resources.py", "programme",
            "validate/registry.py", "validate/registers.py", "workbook/template.py", "workbook/design.py", "workbook/layout.py",
            "workbook/fill.py", "workbook/registers.py")
 
