@@ -15,6 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from defusedxml import ElementTree as SafeET
@@ -96,13 +97,13 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
     wb_xml = _part(package, "xl/workbook.xml")
     if wb_xml is None:
         return info
-    root = SafeET.fromstring(wb_xml)
+    root = _tree(wb_xml)
     rels: dict[str, str] = {}
     rels_xml = _part(package, "xl/_rels/workbook.xml.rels")
     if rels_xml is not None:
-        for rel in SafeET.fromstring(rels_xml).iter(f"{_NS_PKG_REL}Relationship"):
-            target = rel.get("Target", "")
-            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        for rel in _tree(rels_xml).iter(f"{_NS_PKG_REL}Relationship"):
+            dest = rel.get("Target", "")
+            path = dest.lstrip("/") if dest.startswith("/") else posixpath.normpath(posixpath.join("xl", dest))
             rels[rel.get("Id", "")] = path
     for sheet in root.iter(f"{_NS_MAIN}sheet"):
         rid = sheet.get(f"{_NS_REL}id", "")
@@ -116,6 +117,14 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
         if target is not None:
             info.names[name] = target
     return info
+
+
+def _tree(xml: bytes) -> ET.Element:
+    """A small part parsed: by defusedxml where it declares anything (a DOCTYPE), else by the C parser —
+    without a declaration there is no entity to expand, and the C parser is several times faster."""
+    from .safety import declares_entities
+
+    return SafeET.fromstring(xml) if declares_entities(xml) else ET.fromstring(xml)
 
 
 class SheetXmlError(ValueError):
@@ -158,12 +167,13 @@ def _col_index(letters: str) -> int:
     return col - 1
 
 
-_ANY_C = re.compile(rb"<(?:[^\s<>/!?]*:)?c[\s/>]")
-# a cell whose first attribute is its position (as Excel, WPS, openpyxl and XlsxWriter write it)
-_C_FIRST_R = re.compile(rb"""<(?:[^\s<>/!?]*:)?c\s+r\s*=\s*["']\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})["'\s]""")
+# every cell's start tag; the position is captured where it is the first attribute (as Excel, WPS, openpyxl
+# and XlsxWriter write it)
+_C_TAGS = re.compile(rb"""<(?:[^\s<>/!?]*:)?c(?=[\s/>])(?:\s+r\s*=\s*["']\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})["'\s])?""")
 _C_TAG = re.compile(rb"""<(?:[^\s<>/!?]*:)?c((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
 _ATTR = re.compile(rb"""\s([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_ANY_F = re.compile(rb"<(?:[^\s<>/!?]*:)?f[\s/>]")
+_F_PLAIN = re.compile(rb"<f[\s/>]")
+_F_PREFIXED = re.compile(rb":f[\s/>]")  # <x:f>; also matches such text elsewhere, which only sends the sheet the exact way
 
 
 def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
@@ -174,17 +184,19 @@ def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
         return False  # UTF-16 and the like: the patterns would see nothing
     if b"&#" in xml or b"<!" in xml or xml.count(b"<?") > (1 if start.startswith(b"<?xml") else 0):
         return False
-    if (b"<f" in xml or b":f" in xml) and _ANY_F.search(xml) is not None:
+    if _F_PLAIN.search(xml) is not None or _F_PREFIXED.search(xml) is not None:
         return False
-    cells = len(_ANY_C.findall(xml))
-    refs: list[tuple[bytes, bytes]] | None = _C_FIRST_R.findall(xml)
+    refs: list[tuple[bytes, bytes]] | None = _C_TAGS.findall(xml)
+    cells = len(refs) if refs is not None else 0
     maybe_error = b'"e"' in xml or b"'e'" in xml  # t="e" could only be written so (no character references here)
-    if refs is None or len(refs) != cells or maybe_error:
+    if refs is None or maybe_error or any(not digits for _, digits in refs):
         refs = _positions(xml, cells)
     if refs is None:
         return False
-    max_row = max((int(digits) for _, digits in refs), default=0)
-    max_col = max((_col_index(letters.decode("ascii")) + 1 for letters in {letters for letters, _ in refs}), default=0)
+    max_row = max(map(int, [digits for _, digits in refs]), default=0)
+    # column letters order as numbers do when the longer comes first
+    widest = max((letters for letters, _ in refs), key=lambda letters: (len(letters), letters), default=b"")
+    max_col = _col_index(widest.decode("ascii")) + 1 if widest else 0
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     try:
