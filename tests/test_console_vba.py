@@ -17,17 +17,15 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import openpyxl
-import pytest
 import xlsxwriter
 
 from pipeline import actions, api
 from pipeline.excel.console import PERIOD_RULE, _layout
-from pipeline.excel.macros import buttons_module, xlwings_modules
+from pipeline.excel.macros import buttons_module
 from pipeline.excel.vba import Module, build_vba_project
 from pipeline.programme.periods import Month
 

@@ -147,3 +147,22 @@ def test_this_computers_trouble_stops_the_run_but_never_sets_the_message_aside(m
     assert summary.problems == [] and summary.count("已接收") == 1
     assert mailkit.accepted_villages(ctx) == {ctx.registry.villages[i].code for i in (0, 1)}
     assert [m["code"] for m in ledger_rows(ctx, "SELECT code FROM messages ORDER BY uid")] == [None, None]
+
+
+def test_an_attachment_that_crashes_the_reader_is_refused_and_the_mailbox_goes_on(mctx, monkeypatch):
+    """Attachments are read in worker processes, as inbox files are: a native crash of the reader
+    (injected: the worker aborts, as a crashing library would) kills a worker, not the collection."""
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    monkeypatch.setenv("HUIZONG_CRASH_READING", "崩溃.xlsx")
+    imap.append(report_mail(ctx, 0))
+    imap.append(message(v1.emails[0], [("崩溃.xlsx", filled(ctx, 1, followups_due=9, followups_done=9)), ("好.xlsx", filled(ctx, 1))],
+                        subject="两个附件"))
+    imap.append(report_mail(ctx, 2))
+    collect_twice(ctx, smtp)
+    rows = ledger_rows(ctx, "SELECT r.original_name, s.status, s.problems_json FROM submissions s JOIN receipts r ON r.id = s.receipt_id"
+                            " WHERE r.sender = ? ORDER BY s.id", (v1.emails[0],))
+    by_name = {r["original_name"]: r for r in rows}
+    assert by_name["崩溃.xlsx"]["status"] == "退回" and "F014" in by_name["崩溃.xlsx"]["problems_json"]
+    assert by_name["好.xlsx"]["status"] == "已接收"
+    assert mailkit.accepted_villages(ctx) == {ctx.registry.villages[i].code for i in (0, 1, 2)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import re
+import shutil
 import socket
 import subprocess
 import threading

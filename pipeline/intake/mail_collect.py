@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..ledger.archive import Archive
 from ..ledger.db import Ledger
 from ..ledger.mail import mailbox_state, start_mailbox
 from ..problems import Problem
+from .checker import Checker
 from .folder import CollectSummary
 from .mail_message import Mailbox, handle
 from .mailbox import IMAP_ERRORS, AfterProcessing, fetch, new_uids, open_mailbox, uidvalidity
@@ -41,19 +42,27 @@ def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailS
             state = mailbox_state(ledger, key)
             assert state is not None
         since = settings.since or date.fromisoformat(str(state.since))
-        box = Mailbox(key, validity, settings.reply and settings.smtp is not None, settings.from_addr.rpartition("@")[2])
         uids = new_uids(client, state.last_uid if state.uidvalidity == validity else 0, since)
         tidy = AfterProcessing(client, settings)
-        for n, uid in enumerate(uids):
-            if progress:
-                progress(n, len(uids), f"邮件 {uid}")
-            item = fetch(client, uid)
-            if item is None:  # gone since it was listed (deleted or moved by someone else)
-                continue
-            handle(ctx, ledger, archive, box, item, summary)
-            del item  # before the next one is fetched: one message in memory at a time
-            try:
-                tidy(uid)
-            except IMAP_ERRORS as exc:  # the message is safely recorded; flagging/moving is a courtesy
-                done = f"移到文件夹“{settings.move_to}”" if settings.after == "move" else "标为已读"
-                summary.problems.append(Problem("M014", value=f"{done}（{exc}）", detail=str(uid)))
+        # attachments are read in a worker process, as inbox files are: a native crash kills a worker, not the run
+        checker = Checker(ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits, len(uids), feedback="none")
+        box = Mailbox(key, validity, settings.reply and settings.smtp is not None, settings.from_addr.rpartition("@")[2], checker)
+        with checker:
+            _each(ctx, ledger, archive, box, client, uids, tidy, settings, summary, progress)
+
+
+def _each(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, client: Any, uids: list[int], tidy: Any,
+          settings: MailSettings, summary: CollectSummary, progress: Callable[[int, int, str], None] | None) -> None:
+    for n, uid in enumerate(uids):
+        if progress:
+            progress(n, len(uids), f"邮件 {uid}")
+        item = fetch(client, uid)
+        if item is None:  # gone since it was listed (deleted or moved by someone else)
+            continue
+        handle(ctx, ledger, archive, box, item, summary)
+        del item  # before the next one is fetched: one message in memory at a time
+        try:
+            tidy(uid)
+        except IMAP_ERRORS as exc:  # the message is safely recorded; flagging/moving is a courtesy
+            done = f"移到文件夹“{settings.move_to}”" if settings.after == "move" else "标为已读"
+            summary.problems.append(Problem("M014", value=f"{done}（{exc}）", detail=str(uid)))

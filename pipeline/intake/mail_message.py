@@ -23,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck, check_bytes
 from ..ledger.archive import Archive, sha256
@@ -51,6 +51,7 @@ class Mailbox:
     uidvalidity: int
     reply: bool  # queue replies (settings: reply and an SMTP server)
     domain: str  # for our Message-IDs
+    checker: Any = None  # a checker.Checker: attachments read in worker processes (a crash kills a worker, not the run)
 
 
 def local_trouble(exc: BaseException | None) -> bool:
@@ -144,11 +145,16 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
             record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, "M008", notice.message)
         summary.notices.append(notice)
         return
-    checks = []
-    for attachment in message.attachments:
+    stored = []
+    for attachment in message.attachments:  # every attachment is in the archive before anything reads it
         ext = Path(attachment.name).suffix.lower() or ".bin"
-        file_digest, _ = archive.put(attachment.data, ext)
-        check = check_bytes(attachment.data, attachment.name, ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits)
+        stored.append((attachment, archive.put(attachment.data, ext)[0]))
+    if box.checker is not None:
+        found = [check for check, _ in box.checker.check([(a.data, a.name) for a, _ in stored])]
+    else:
+        found = [check_bytes(a.data, a.name, ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits) for a, _ in stored]
+    checks = []
+    for (attachment, file_digest), check in zip(stored, found):
         problem = check_sender(check.identity, message.sender, ctx.registry, attachment.name)
         if problem is not None:
             check.problems.append(problem)
