@@ -209,7 +209,7 @@ def prepare(n: int, cache: Path, workers: int | None = None) -> Path:
     t0 = time.perf_counter()
     root = building / "workspace"
     ws = api.init_workspace(root, programme=PROGRAMME)
-    rows = 3 * n + 100  # the 镇考核登记: a row per village and 考核季
+    rows = 3 * n + 1000  # the 镇考核登记: a row per village and 考核季, its heading and blank rows
     if rows > ws.limits.max_rows:  # a county or city raises limits.max_rows in its settings, as S007 tells it to
         settings_path = ws.root / "huizong.yaml"
         settings = settings_path.read_text(encoding="utf-8")
