@@ -131,6 +131,7 @@ def score(now: pd.DataFrame, history: pd.DataFrame, villages: pd.DataFrame, regi
         return np.minimum(hi, np.maximum(0.0, x))
 
     pos = np.maximum
+    caps = {i["code"]: (i.get("bonus_max"), i.get("period_bonus_max")) for i in spec["scoring"]["items"]}
     out: dict[str, np.ndarray] = {}
     out["C1.1"] = clip(2 * v["committee_items"], 8)
     out["C1.2"] = clip(12 - 3 * v["meeting_absences"], 12)
@@ -144,8 +145,8 @@ def score(now: pd.DataFrame, history: pd.DataFrame, villages: pd.DataFrame, regi
         done = per_q[("prenatal_done", q)].reindex(d.index, fill_value=0).to_numpy(dtype=float)
         r = ratio(done, due, 100, 100)
         c31 += clip(np.where(due == 0, 25, 25 - pos(0, 70 - r)), 25)
-        c31b += pos(0, np.where(due == 0, 0, 5 * pos(0, r - 70)))
-    out["C3.1"], out["C3.1+"] = c31, c31b
+        c31b += clip(np.where(due == 0, 0, 5 * pos(0, r - 70)), caps["C3.1"][1])
+    out["C3.1"], out["C3.1+"] = c31, clip(c31b, caps["C3.1"][0])
     for code, task, field, full, extra in (("C3.2", "task_birth_reg", "birth_registrations", 75, 2), ("C4", "task_prepreg", "prepreg_checks", 120, 5),
                                            ("C6.1", "task_child_health", "child_health_managed", 180, 5), ("C6.2", "task_elderly", "elderly_checks", 40, 2)):
         t = v[task] * share
@@ -154,18 +155,18 @@ def score(now: pd.DataFrame, history: pd.DataFrame, villages: pd.DataFrame, regi
             base = base - 2 * (v["followups_due"] - v["followups_done"])
         bonus = extra * pos(0, v[field] - t)
         if code == "C6.1":
-            bonus = bonus + 20 * v["special_family_visits"] + 5 * v["newborn_visits"]
-        out[code], out[code + "+"] = clip(base, full), pos(0, bonus)
+            bonus = bonus + 2 * v["special_family_visits"] + 1 * v["newborn_visits"]
+        out[code], out[code + "+"] = clip(base, full), clip(bonus, caps[code][0])
     out["C5.1"] = clip(np.where(v["key_clients"] == 0, 20, 20 - 2 * pos(0, 80 - ratio(v["key_clients_phone_ok"], v["key_clients"], 0, 100))), 20)
     out["C5.2"] = clip(10 - v["dept_info_missing"], 10)
     out["C5.3"] = clip(10 - 2 * v["migrant_info_missing"], 10)
     out["C5.4"] = clip(ratio(20 * v["deaths_reported_timely"], v["deaths_total"], 20) - 3 * v["deaths_concealed"], 20)
-    out["C5.5"], out["C5.5+"] = clip(10 - 2 * v["households_missed_materials"], 10), pos(0, 10 * v["big_campaigns"])
+    out["C5.5"], out["C5.5+"] = clip(10 - 2 * v["households_missed_materials"], 10), clip(10 * v["big_campaigns"], caps["C5.5"][0])
     out["C5.6"] = clip(10 - 3 * pos(0, MONTH - v["board_updates"]), 10)
-    out["C5.7"], out["C5.7+"] = clip(10 - pos(0, 10 - v["slogans"]), 10), pos(0, 2 * pos(0, v["slogans"] - 10))
+    out["C5.7"], out["C5.7+"] = clip(10 - pos(0, 10 - v["slogans"]), 10), clip(2 * pos(0, v["slogans"] - 10), caps["C5.7"][0])
     c = ratio(v["support_cases_paid"], v["support_cases_due"], 100, 100)
     out["C7.1"] = clip(np.where(v["support_cases_due"] == 0, 40, 40 * np.minimum(1, c / 90)), 40)
-    out["C7.1+"] = pos(0, np.where(v["support_cases_due"] == 0, 0, 5 * pos(0, c - 90)))
+    out["C7.1+"] = clip(np.where(v["support_cases_due"] == 0, 0, 5 * pos(0, c - 90)), caps["C7.1"][0])
     out["C7.2"] = clip(np.where(v["relief_amount_due"] == 0, 140, 140 * np.minimum(1, ratio(v["relief_amount_paid"], v["relief_amount_due"], 0, 100) / 95))
                        - 20 * v["misuse_cases"], 140)
     out["C7.3"] = clip(20 * v["support_plan_done"], 20)

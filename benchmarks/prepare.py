@@ -10,8 +10,12 @@ of accepted reports, and N filled reports for 2026-10 in ``inbox/`` — about 1 
   ``check_bytes`` and recorded with ``Ledger.record`` — the ledger rows are what ``collect`` would
   have written, minus the archive copies of those 9·N old files (nothing in a monthly run reads them).
 
-Everything lands in ``<cache>/n<N>-<key>/``; the key hashes the pipeline's and this benchmark's
-sources, so a changed reader or template never reuses stale inputs.
+Everything lands in ``<cache>/n<N>-<key>/``. The key hashes what shapes the inputs — the programmes,
+the modules that build workspaces, registries, templates and registers, and this generator — so
+that a change elsewhere (the reader's speed, the summary) does not throw away an hour of preparation
+at N = 20,000. What the checks make of the files is verified instead each time the cache is used:
+sample reports are checked again with the current code and must give the very records and outcomes
+the ledger and the inbox were prepared with (``verify``); if not, the inputs are built again.
 """
 
 from __future__ import annotations
@@ -54,10 +58,20 @@ _GIVEN = "子涵欣怡梓晨曦一诺宇轩浩然思远雨桐可馨若俊杰博�
 INVALID_EVERY = 100  # about 1 % of the 2026-10 files are invalid
 
 
+# the pipeline's modules that decide the generated files (not what checking makes of them: see verify)
+SHAPING = ("demo.py", "example.py", "registry.py", "workspace.py", "resources.py", "programme",
+           "validate/registry.py", "validate/registers.py", "workbook/template.py", "workbook/design.py", "workbook/layout.py",
+           "workbook/fill.py", "workbook/registers.py")
+
+
 def cache_key() -> str:
-    """Hash of everything that decides the generated inputs: pipeline, programmes, this generator."""
+    """Hash of what shapes the generated inputs: the programmes, the shaping modules, this generator."""
     h = hashlib.sha256(GENERATOR_VERSION.encode())
-    files = [(p, str(p.relative_to(ROOT))) for p in sorted((ROOT / "pipeline").rglob("*.py")) + sorted((ROOT / "templates").rglob("*.yaml"))]
+    sources: list[Path] = []
+    for name in SHAPING:
+        path = ROOT / "pipeline" / name
+        sources += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    files = [(p, str(p.relative_to(ROOT))) for p in sources + sorted((ROOT / "templates").rglob("*")) if p.is_file()]
     files += [(HERE / name, f"benchmarks/{name}") for name in ("prepare.py", "fastfill.py")]
     for path, name in files:
         h.update(name.encode())
@@ -182,7 +196,10 @@ def prepare(n: int, cache: Path, workers: int | None = None) -> Path:
     """The prepared inputs for N villages (built now unless cached). Returns their folder."""
     target = prepared_dir(cache, n)
     if (target / "prepared.json").is_file():
-        return target
+        stale = verify(target)
+        if not stale:
+            return target
+        log(f"  cached inputs no longer match the checks ({stale}): building them again")
     cache.mkdir(parents=True, exist_ok=True)
     for stale in cache.glob(f"n{n}-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -192,6 +209,12 @@ def prepare(n: int, cache: Path, workers: int | None = None) -> Path:
     t0 = time.perf_counter()
     root = building / "workspace"
     ws = api.init_workspace(root, programme=PROGRAMME)
+    rows = 3 * n + 1000  # the 镇考核登记: a row per village and 考核季, its heading and blank rows
+    if rows > ws.limits.max_rows:  # a county or city raises limits.max_rows in its settings, as S007 tells it to
+        settings_path = ws.root / "huizong.yaml"
+        settings = settings_path.read_text(encoding="utf-8")
+        settings_path.write_text(settings.replace(f"max_rows: {ws.limits.max_rows}", f"max_rows: {rows}"), encoding="utf-8")
+        ws = api.load_context(root).workspace
     prog = api.load_context(root).programme
     columns = registry_columns(prog.tasks)
     note = "说明：每行一个村（社区）。村代码每村唯一，不要改动。（基准测试生成的村名册）"
@@ -254,6 +277,58 @@ def prepare(n: int, cache: Path, workers: int | None = None) -> Path:
     return target
 
 
+def verify(prepared: Path) -> str:
+    """'' when the current checks make of sample inputs what they made when the cache was built.
+
+    Three history reports (first, middle, last village) are filled again and checked: their stored
+    record, problems and warning count must equal the ledger's row. Two files of the inbox, one of
+    them invalid, must come out with the status they had.
+    """
+    root = prepared / "workspace"
+    ctx = api.load_context(root)
+    meta = json.loads((prepared / "prepared.json").read_text(encoding="utf-8"))
+    villages = ctx.registry.villages
+    cols = [c.id for c in ctx.programme.register.columns]
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        for i, month_text in ((0, "2026-01"), (len(villages) // 2, "2026-05"), (len(villages) - 1, "2026-09")):
+            month = Month.parse(month_text)
+            v = villages[i]
+            blank = api.make_templates(ctx, month, blank=True, out_dir=Path(tempfile.mkdtemp(prefix="verify-")))[0]
+            values, register = report_for(v, month)
+            data = fast_fill(blank.read_bytes(), values, register, cols)
+            shutil.rmtree(blank.parent, ignore_errors=True)
+            check = check_bytes(data, f"{v.name}{month.month}月报表.xlsx", ctx.programme, None, None, ctx.workspace.limits)
+            row = ledger.conn.execute("SELECT record_json, problems_json, n_warnings FROM submissions WHERE village_code = ? AND period = ?",
+                                      (v.code, month_text)).fetchone()
+            if row is None:
+                return f"no ledger row for {v.code} {month_text}"
+            now = (stored_record(check, ctx.programme), redacted_problems(check, ctx.programme), len(check.warnings))
+            then = [json.loads(row["record_json"]), json.loads(row["problems_json"]), row["n_warnings"]]
+            if json.loads(json.dumps(now, ensure_ascii=False, default=str)) != then:
+                return f"history record of {v.code} {month_text}"
+    # a 2026-10 report made with the current template code reads as the cached one does
+    v, period = villages[0], Month(*PERIOD)
+    part = api.Context(ctx.workspace, ctx.programme, Registry((v,)), [])
+    out_dir = Path(tempfile.mkdtemp(prefix="verify-"))
+    template = api.make_templates(part, period, out_dir=out_dir)[0].read_bytes()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    values, register = report_for(v, period, variant_of(0, len(villages)))
+    name = f"{v.name}{period.month}月报表.xlsx"
+    fresh, cached = (check_bytes(data, name, ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits) for data in (
+        fill_template(template, values, register, register_columns=cols), (root / "inbox" / name).read_bytes()))
+    if (fresh.status, stored_record(fresh, ctx.programme), [p.code for p in fresh.problems]) != (
+            cached.status, stored_record(cached, ctx.programme), [p.code for p in cached.problems]):
+        return f"the 2026-10 template of {v.code}"
+    inbox = sorted(ctx.workspace.inbox.iterdir())
+    samples = [inbox[0]] + [root / "inbox" / name for name in list(meta["invalid"])[:1]]
+    for path in samples:
+        check = check_bytes(path.read_bytes(), path.name, ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits)
+        wanted = "退回" if path.name in meta["invalid"] else ACCEPTED
+        if check.status != wanted:
+            return f"{path.name}: {check.status}, prepared as {wanted}"
+    return ""
+
+
 def _check_fast_fill(ctx: api.Context, blanks: dict[str, bytes]) -> None:
     """The history filler must give ``check_bytes`` exactly what ``fill_template`` gives it."""
     cols = [c.id for c in ctx.programme.register.columns]
@@ -297,3 +372,16 @@ def _write_layout(folder: Path, template: bytes, prog: Any) -> None:
         "register_columns": [c.id for c in prog.register.columns],
     }
     (folder / "layout.json").write_text(json.dumps(layout, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":  # prepare (or check) the inputs for some N ahead of a run: python benchmarks/prepare.py 5000 20000
+    import argparse
+
+    ap = argparse.ArgumentParser(description="build the cached inputs for these N (or find them current)")
+    ap.add_argument("n", type=int, nargs="+")
+    ap.add_argument("--cache", type=Path, default=HERE / ".cache")
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    for n in args.n:
+        t0 = time.perf_counter()
+        log(f"N={n}: {prepare(n, args.cache.resolve(), args.workers)} ({time.perf_counter() - t0:.0f} s)")

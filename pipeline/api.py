@@ -11,41 +11,50 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .check import FileCheck
-from .example import ORGAN, TOWNSHIP, example_registry
 from .filenames import file_name
-from .intake.collect import collect as collect_all
-from .intake.folder import CollectSummary
 from .intake.lock import workspace_lock
-from .intake.mailconfig import mail_settings
-from .intake.outbox import send_pending
-from .intake.replies import reminder, template_mail
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, PENDING, Ledger
-from .ledger.mail import Reply, failed_replies, queue
+from .ledger.mail import failed_replies
 from .problems import HuizongError, Problem
 from .programme.calendar import year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
-from .programme.signing import sign
 from .quality import flagged_numbers, unconfirmed_by_village
 from .registry import Registry, Village, registry_columns
-from .score.check import Simulation
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
 from .status import VillageStatus, note_undelivered, village_statuses
-from .validate.identity import Identity
 from .validate.plausibility import OUTLIER, plausibility
 from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
 from .validate.registry import build_registry
 from .workbook.reader import ReadResult, read_table
-from .workbook.registers import build_table_workbook
 from .workbook.safety import DEFAULT_LIMITS
 from .workbook.summary import SummaryInfo, build_summary
-from .workbook.template import TemplateIdentity, build_template
 from .workspace import Workspace, atomic_write, create_layout, machine_errors, open_workspace
+
+# What only some commands need is imported where it is used: `huizong consolidate` starts without the
+# mail, template, collection and checking code (and a collection's worker processes, which import
+# the command's modules anew, start faster).
+if TYPE_CHECKING:
+    from .check import FileCheck
+    from .intake.folder import CollectSummary
+    from .ledger.mail import Reply
+    from .score.check import Simulation
+
+_LAZY = {"FileCheck": ".check", "CollectSummary": ".intake.folder"}
+
+
+def __getattr__(name: str) -> Any:
+    """``api.FileCheck`` and ``api.CollectSummary`` (named in __all__), imported when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Progress = Callable[[int, int, str], None]
 
@@ -78,7 +87,9 @@ def init_workspace(root: Path | str, force: bool = False, programme: str = "qian
 
 
 def _init_workspace(root: Path | str, force: bool, programme: str, example: bool | None) -> Workspace:
+    from .example import ORGAN, TOWNSHIP, example_registry
     from .score.check import static_problems
+    from .workbook.registers import build_table_workbook
 
     prog = load_programme(programme)
     faults = static_problems(prog)  # the same refusal as `programme check`: before a village reports under it
@@ -152,7 +163,8 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     if not path.is_file():
         raise HuizongError(Problem("C006", file=str(path), detail=str(path)))
     columns = registry_columns(programme.tasks)
-    res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits)
+    # as many villages as the settings' limits.max_rows allow (S007 says to raise it), not a fixed 10,000
+    res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits, max_rows=ws.limits.max_rows)
     registry, problems = build_registry(res, columns, [t.id for t in programme.tasks])
     if not registry.villages:
         raise HuizongError(problems or [Problem("C003", file=path.name, label="村名册", detail="没有任何村")])
@@ -172,6 +184,8 @@ def make_templates(ctx: Context, period: Month | None, blank: bool = False, out_
 
 
 def _blank_template(ctx: Context, period: Month | None, out_dir: Path | None) -> Path:
+    from .workbook.template import TemplateIdentity, build_template
+
     p, ws = ctx.programme, ctx.workspace
     folder = out_dir or (ws.templates / (str(period) if period else "空白"))
     ident = TemplateIdentity(p, ws.organ, period=period, deadline_note=_deadline_note(ws, period))
@@ -198,6 +212,9 @@ def village_templates(ctx: Context, period: Month | None, out_dir: Path | None =
 
     Mapped by code, never by reading a name back out of a path: names may hold "_" or anything else.
     """
+    from .programme.signing import sign
+    from .workbook.template import TemplateIdentity, build_template
+
     p, ws = ctx.programme, ctx.workspace
     if period is None:
         raise HuizongError(Problem("X005", value="（未指定）"))
@@ -225,6 +242,8 @@ def shipped_blank_template_path(programme: Programme) -> Path:
 
 def blank_template_bytes(programme: Programme, organ: str = "（制表机关）") -> bytes:
     """The unpersonalised template shipped under templates/<programme>/ (no village, no period)."""
+    from .workbook.template import TemplateIdentity, build_template
+
     return build_template(TemplateIdentity(programme, organ))
 
 
@@ -240,7 +259,9 @@ def validate_files(
     Each file is checked in a worker process, like in ``collect``: a file that crashes the reader, or
     whose annotated copy cannot be made, is reported on that file, and the others are checked as usual.
     """
+    from .check import FileCheck
     from .intake.checker import Checker
+    from .validate.identity import Identity
 
     prog = ctx.programme if ctx else (programme or load_programme("qianfen"))
     paths = list(paths)
@@ -278,6 +299,8 @@ def validate_files(
 def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -> CollectSummary:
     """Take every file in inbox/ and every new message of the mailbox: archive, identify, validate,
     record, write feedback, reply. One run at a time per workspace."""
+    from .intake.collect import collect as collect_all
+
     with machine_errors(str(ctx.workspace.root)):
         return collect_all(ctx, progress, mail=mail)
 
@@ -444,6 +467,10 @@ def _deadline_text(ws: Workspace, period: Month) -> str:
 
 
 def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[str]) -> MailOut:
+    from .intake.mailconfig import mail_settings
+    from .intake.outbox import send_pending
+    from .ledger.mail import queue
+
     settings = mail_settings(ctx.workspace.settings)
     if dry_run:
         return MailOut(replies, 0, [], skipped)
@@ -459,6 +486,9 @@ def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[s
 
 def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None = None) -> MailOut:
     """E-mail the villages that have not reported (or were sent back) a reminder with their template."""
+    from .intake.mailconfig import mail_settings
+    from .intake.replies import reminder
+
     settings = mail_settings(ctx.workspace.settings)
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     today = today or datetime.now().date().isoformat()
@@ -478,6 +508,9 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
 
 def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOut:
     """E-mail every village its own personalised template for the period."""
+    from .intake.mailconfig import mail_settings
+    from .intake.replies import template_mail
+
     settings = mail_settings(ctx.workspace.settings)
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     paths = village_templates(ctx, period)
@@ -497,6 +530,7 @@ def check_programme(ref: str | Path, workspace: Path | str | None = None, year: 
                     simulate_year: bool = True) -> tuple[Programme, list[Problem], Simulation | None]:
     """``huizong programme check``: load a programme (shipped id or YAML path), name every static fault,
     and — when there is none — simulate a year for the workspace's registry (or the example township's)."""
+    from .example import example_registry
     from .score.check import simulate, static_problems
 
     programme = load_programme(ref)

@@ -10,20 +10,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from . import __version__, api
-from .check import MAX_SHOWN, FileCheck
 from .problems import HuizongError, Problem
 from .programme.config import load_programme
 from .programme.periods import Month
 from .views import state_counts
 from .workspace import machine_trouble
+
+if TYPE_CHECKING:  # imported by the commands that use them: consolidate starts without the checking code
+    from rich.progress import Progress
+
+    from .check import FileCheck
 
 app = typer.Typer(
     help="汇总（huizong）：村级月报的收取、校验、汇总与排名。",
@@ -87,6 +90,8 @@ def _context(workspace: Path) -> api.Context:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[name]}"), console=err, transient=True)
 
 
@@ -139,6 +144,8 @@ def templates(
 
 def _print_check(check: FileCheck, issues: list[dict[str, Any]]) -> None:
     """One file's verdict and its problems (``issues``: as dictionaries, personal values masked unless asked)."""
+    from .check import MAX_SHOWN
+
     name = Path(check.file).name
     n_err, n_warn = len(check.errors), len(check.warnings)
     if check.valid:

@@ -226,22 +226,62 @@ def test_fast_formula_preparation_equals_xlsxwriters(formula):
 
 
 def test_summary_with_fast_sheets_is_byte_identical(demo, monkeypatch):
-    """The cheaper formula preparation changes nothing in the file XlsxWriter writes."""
+    """The cheaper formula preparation and the whole-row writing change nothing in the file XlsxWriter writes."""
     from xlsxwriter.worksheet import Worksheet
 
     from pipeline import api
     from pipeline.workbook import summary
+    from pipeline.workbook.summary import sheet
+
+    class Plain(sheet.SummarySheet):  # every cell through XlsxWriter's own methods and formula preparation
+        _prepare_formula = Worksheet._prepare_formula
 
     ctx = api.load_context(demo.workspace)
     scored = demo.consolidation.scored
     info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
     fast = summary.build_summary(scored, info)
-    monkeypatch.setattr(summary, "SummarySheet", Worksheet)
+    monkeypatch.setattr(summary, "SummarySheet", Plain)
+    monkeypatch.setattr(sheet, "FAST_ROWS", False)
     plain = summary.build_summary(scored, info)
     a, b = zipfile.ZipFile(io.BytesIO(fast)), zipfile.ZipFile(io.BytesIO(plain))
     assert a.namelist() == b.namelist()
     assert all(a.read(n) == b.read(n) for n in a.namelist())
     assert b"<f>" in a.read("xl/worksheets/sheet2.xml")
+
+
+def test_whole_rows_are_written_as_xlsxwriter_writes_each_cell(monkeypatch):
+    """write_cells against XlsxWriter's per-cell methods on the odd values a village's text or a score can be."""
+    import xlsxwriter
+
+    from pipeline.workbook.summary import sheet
+
+    def book(fast: bool) -> bytes:
+        monkeypatch.setattr(sheet, "FAST_ROWS", fast)
+        buf = io.BytesIO()
+        wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+        ws = wb.add_worksheet("表", worksheet_class=sheet.SummarySheet)
+        f1, f2 = wb.add_format({"bold": True}), wb.add_format({"num_format": "0.00", "border": 1})
+        texts = ["", " 前导空格", "末尾空格 ", "换\n行", "末尾换行\n", '&<>"\'', "<r>rich</r>", "_x0041_", "响\x07铃", "\ufffe",
+                 "=1+1", "x" * 20000, "村（社区）"]
+        ws.write_string(0, 0, "标题", f1)
+        ws.set_row(0, 30)
+        for r, text in enumerate(texts, start=1):
+            ws.write_cells(r, 0, [("s", text, f1), ("n", r * 1.5, f2), ("n", -r, f2), ("b", None, f2)])
+        ws.write_string(len(texts) + 1, 0, "分隔", f1)
+        ws.write_cells(len(texts) + 1, 1, [("n", 1e20, f2), ("n", 0.1 + 0.2, f2), ("n", np.float64(2.5), f2), ("n", True, f2)])
+        for r, value in enumerate([12.5, 0.0, "—", "", "#N/A", True, False, 3], start=len(texts) + 2):
+            ws.write_cells(r, 0, [("s", "村", f2), ("f", f"=MIN(10,MAX(0,B{r + 1}*2))", f1, value),
+                                  ("f", "=XLOOKUP(1,A1:A2,B1:B2)", f2, 1.0), ("f", '=IF(C4=0,"—",B4/C4*100)', None, "—")])
+            ws.set_row(r, 14 * (r % 3 + 1))
+        ws.write_cells(40, 2, [("s", "后写", None)])
+        wb.close()
+        return buf.getvalue()
+
+    fast, plain = book(True), book(False)
+    a, b = zipfile.ZipFile(io.BytesIO(fast)), zipfile.ZipFile(io.BytesIO(plain))
+    assert a.namelist() == b.namelist()
+    assert [n for n in a.namelist() if a.read(n) != b.read(n)] == []
+    assert b'xml:space="preserve"' in a.read("xl/worksheets/sheet1.xml")
 
 
 @pytest.mark.libreoffice

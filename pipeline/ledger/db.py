@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..workspace import owner_only
 
 ACCEPTED, REJECTED, PENDING, DUPLICATE = "已接收", "退回", "待确认", "重复"
@@ -92,6 +94,22 @@ class Outcome:
     problems: list[dict[str, Any]]
     record: dict[str, Any] | None
     feedback_path: str | None = None
+
+
+class _Fields(msgspec.Struct):
+    fields: Any = None
+
+
+_FIELDS = msgspec.json.Decoder(_Fields)
+
+
+def _fields(record_json: str) -> dict[str, Any]:
+    """A stored record's report fields; the register rows (most of its JSON) are skipped, not built."""
+    try:
+        fields = _FIELDS.decode(record_json).fields
+    except (msgspec.DecodeError, msgspec.ValidationError):  # e.g. NaN or Infinity, which only json reads
+        fields = json.loads(record_json).get("fields")
+    return fields or {}
 
 
 def now() -> str:
@@ -262,7 +280,7 @@ class Ledger:
                                    WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
             (programme, ACCEPTED, *periods, *args, ACCEPTED),
         ).fetchall()
-        return [(r["village_code"], r["period"], (json.loads(r["record_json"] or "{}").get("fields") or {})) for r in rows]
+        return [(r["village_code"], r["period"], _fields(r["record_json"] or "{}")) for r in rows]
 
     def latest_accepted(self, programme: str, periods: list[str]) -> Iterator[sqlite3.Row]:
         """The current (highest) accepted version per village and month, with its stored record.

@@ -185,7 +185,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
             return fail("F008", damaged_part(info.filename, exc))
         if binary:  # inflated only to check its CRC: a damaged picture is a damaged file, found here
             continue
-        if _declares_entities(body):
+        if declares_entities(body):
             return fail("F004", f"部件 {info.filename}")
         parts[info.filename] = body
     if fmt == "xlsm":
@@ -220,7 +220,7 @@ _DECL = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 _DECL16 = [("<!" + w).encode(enc) for w in ("DOCTYPE", "ENTITY", "doctype", "entity") for enc in ("utf-16-le", "utf-16-be")]
 
 
-def _declares_entities(body: bytes) -> bool:
+def declares_entities(body: bytes) -> bool:
     """Any DOCTYPE or ENTITY declaration anywhere in a part (UTF-8 or UTF-16), wherever it hides."""
     return bool(_DECL.search(body)) or any(pattern in body for pattern in _DECL16)
 

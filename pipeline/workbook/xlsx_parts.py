@@ -15,6 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from defusedxml import ElementTree as SafeET
@@ -96,13 +97,13 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
     wb_xml = _part(package, "xl/workbook.xml")
     if wb_xml is None:
         return info
-    root = SafeET.fromstring(wb_xml)
+    root = _tree(wb_xml)
     rels: dict[str, str] = {}
     rels_xml = _part(package, "xl/_rels/workbook.xml.rels")
     if rels_xml is not None:
-        for rel in SafeET.fromstring(rels_xml).iter(f"{_NS_PKG_REL}Relationship"):
-            target = rel.get("Target", "")
-            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        for rel in _tree(rels_xml).iter(f"{_NS_PKG_REL}Relationship"):
+            dest = rel.get("Target", "")
+            path = dest.lstrip("/") if dest.startswith("/") else posixpath.normpath(posixpath.join("xl", dest))
             rels[rel.get("Id", "")] = path
     for sheet in root.iter(f"{_NS_MAIN}sheet"):
         rid = sheet.get(f"{_NS_REL}id", "")
@@ -116,6 +117,14 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
         if target is not None:
             info.names[name] = target
     return info
+
+
+def _tree(xml: bytes) -> ET.Element:
+    """A small part parsed: by defusedxml where it declares anything (a DOCTYPE), else by the C parser —
+    without a declaration there is no entity to expand, and the C parser is several times faster."""
+    from .safety import declares_entities
+
+    return SafeET.fromstring(xml) if declares_entities(xml) else ET.fromstring(xml)
 
 
 class SheetXmlError(ValueError):
@@ -135,10 +144,18 @@ def cell_flags(package: Package, part: str) -> CellFlags:
     xml = _part(package, part)
     if xml is None:
         return flags
+    if _plain_extent(xml, flags, part):
+        return flags
     _SheetScan(flags).feed(xml, part)
     return flags
 
 
+# The quick path of cell_flags, for the common sheet (every report huizong's own templates make): no
+# formula, no error value, every cell with its position. Expat still parses the whole part (C code, no
+# Python per element) so a damaged part is refused exactly as before; the cells' positions are taken
+# from their start tags with patterns. Whenever the bytes leave any doubt — a formula or error cell
+# anywhere, a cell without ``r``, character references, comments, CDATA, processing instructions, an
+# encoding that is not ASCII-compatible — the exact scan (_SheetScan) runs instead.
 _A1 = re.compile(r"\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})\Z")
 
 
@@ -148,6 +165,69 @@ def _col_index(letters: str) -> int:
     for ch in letters:
         col = col * 26 + (ord(ch) - 64)
     return col - 1
+
+
+# every cell's start tag; the position is captured where it is the first attribute (as Excel, WPS, openpyxl
+# and XlsxWriter write it)
+_C_TAGS = re.compile(rb"""<(?:[^\s<>/!?]*:)?c(?=[\s/>])(?:\s+r\s*=\s*["']\$?([A-Z]{1,3})\$?([1-9][0-9]{0,8})["'\s])?""")
+_C_TAG = re.compile(rb"""<(?:[^\s<>/!?]*:)?c((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
+_ATTR = re.compile(rb"""\s([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_F_PLAIN = re.compile(rb"<f[\s/>]")
+_F_PREFIXED = re.compile(rb":f[\s/>]")  # <x:f>; also matches such text elsewhere, which only sends the sheet the exact way
+
+
+def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
+    """Fill ``flags`` for a sheet without formulas or error values; False when the exact scan must decide."""
+    head = xml[:512]
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not start.startswith(b"<") or b"\x00" in head:
+        return False  # UTF-16 and the like: the patterns would see nothing
+    if b"&#" in xml or b"<!" in xml or xml.count(b"<?") > (1 if start.startswith(b"<?xml") else 0):
+        return False
+    if _F_PLAIN.search(xml) is not None or _F_PREFIXED.search(xml) is not None:
+        return False
+    refs: list[tuple[bytes, bytes]] | None = _C_TAGS.findall(xml)
+    cells = len(refs) if refs is not None else 0
+    maybe_error = b'"e"' in xml or b"'e'" in xml  # t="e" could only be written so (no character references here)
+    if refs is None or maybe_error or any(not digits for _, digits in refs):
+        refs = _positions(xml, cells)
+    if refs is None:
+        return False
+    max_row = max(map(int, [digits for _, digits in refs]), default=0)
+    # column letters order as numbers do when the longer comes first
+    widest = max((letters for letters, _ in refs), key=lambda letters: (len(letters), letters), default=b"")
+    max_col = _col_index(widest.decode("ascii")) + 1 if widest else 0
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(xml, True)
+    except expat.ExpatError:
+        return False  # the exact scan says where
+    flags.max_row, flags.max_col = max_row, max_col
+    return True
+
+
+def _positions(xml: bytes, cells: int) -> list[tuple[bytes, bytes]] | None:
+    """(column letters, row digits) of every cell, attributes in any order; None if a cell has no valid
+    position, is an error value, or is not found whole."""
+    tags = _C_TAG.findall(xml)
+    if len(tags) != cells:
+        return None
+    out = []
+    for attrs in tags:
+        ref = kind = None
+        for name, dq, sq in _ATTR.findall(attrs):
+            if name == b"r":
+                ref = dq or sq
+            elif name == b"t":
+                kind = dq or sq
+        if ref is None or kind == b"e" or (kind is not None and b"&" in kind):
+            return None
+        m = _A1.match(ref.decode("ascii", "replace"))
+        if m is None:
+            return None
+        out.append((m.group(1).encode(), m.group(2).encode()))
+    return out
 
 
 class _SheetScan:

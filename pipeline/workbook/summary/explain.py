@@ -134,11 +134,8 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
             if unclamped is not None and abs(unclamped[1][k] - values[k]) > 1e-9:  # clamping changed it: say so
                 why = ln.cut[0] if unclamped[1][k] < values[k] else ln.cut[1]
                 line = f"{numbers} = {unclamped[0][k]}，计 {result[k]} 分（{why}）"
-            ws.write_string(row, 0, v.name, text)
-            ws.write_string(row, 1, ln.label, text)
-            ws.write_string(row, 2, ln.words, text)
-            ws.write_string(row, 3, line, text)
-            ws.write_number(row, 4, values[k], number)
+            ws.write_cells(row, 0, [("s", v.name, text), ("s", ln.label, text), ("s", ln.words, text), ("s", line, text),
+                                    ("n", values[k], number)])
             height = max(ln.height, _lines(line))
             if height > 1:
                 ws.set_row(row, 14 * height)

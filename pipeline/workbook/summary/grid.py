@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layout import col_letter
+from .sheet import Cell
 
 # Column-width units one A4 landscape page holds at 100 % with 0.4-inch margins (about 7 px a unit
 # plus 5 px a column at 96 dpi). Blocks stay within it, so fitting to the page width keeps 11-pt text
@@ -110,9 +111,10 @@ def pack(columns: Sequence[Column], n: int, top: int = 2, budget: float = PAGE_U
 
 
 def write_blocks(ws: Any, grid: Grid, villages: Sequence[Any], fmts: tuple[Any, Any, Any],
-                 fill: Callable[[Block, int, int], None]) -> None:
+                 fill: Callable[[Block, int, int], list[Cell]]) -> None:
     """Every block top to bottom (the summary is written in constant-memory mode: a row once left is
-    final): its title and header, then per village its code, name and ``fill(block, k, row)``."""
+    final): its title and header, then per village its code, name and the cells ``fill(block, k, row)``
+    gives for the block's columns (written as one row: see SummarySheet.write_cells)."""
     title_fmt, head_fmt, cell_fmt = fmts
     widths: dict[int, float] = {i: w for i, (_, w) in enumerate(ID_COLUMNS)}
     for block in grid.blocks:
@@ -132,9 +134,7 @@ def write_blocks(ws: Any, grid: Grid, villages: Sequence[Any], fmts: tuple[Any, 
             ws.write_string(block.head_row, i, col.header, head_fmt)
         for k, v in enumerate(villages):
             row = block.first_row + k
-            ws.write_string(row, 0, v.code, cell_fmt)
-            ws.write_string(row, 1, v.name, cell_fmt)
-            fill(block, k, row)
+            ws.write_cells(row, 0, [("s", v.code, cell_fmt), ("s", v.name, cell_fmt), *fill(block, k, row)])
 
 
 class RowFormula:

@@ -12,6 +12,7 @@ from ...score.plan import Computation
 from ...score.scorer import Scored
 from .grid import Block, Column, Grid, RowFormula, pack, write_blocks
 from .page import landscape
+from .sheet import Cell
 from .styles import Styles
 
 RAW, DETAIL = "原始数据", "得分明细"
@@ -60,17 +61,19 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
 
     codes = scored.codes
 
-    def fill(block: Block, k: int, row: int) -> None:
-        for c, col in enumerate(block.columns, start=2):
+    def fill(block: Block, k: int, row: int) -> list[Cell]:
+        out: list[Cell] = []
+        for col in block.columns:
             if col.key.startswith("text:"):
                 text = scored.data.texts.get(codes[k], {}).get(col.key[5:], "")
-                ws.write_string(row, c, text, wrap)  # a village's words, written as inert text
+                out.append(("s", text, wrap))  # a village's words, written as inert text
                 continue
             value = float(values[col.key][k])
             if math.isfinite(value):
-                ws.write_number(row, c, value, nums[decimals(col.key, value)])
+                out.append(("n", value, nums[decimals(col.key, value)]))
             else:  # a field the month's report did not have (added to the programme later): no number, never a 0
-                ws.write_string(row, c, "—", dash)
+                out.append(("s", "—", dash))
+        return out
 
     villages = [scored.data.villages[i] for i in scored.index]
     write_blocks(ws, grid, villages, (st.block_title, st.head, st.cell()), fill)
@@ -132,19 +135,24 @@ def write_detail(ws: Any, st: Styles, scored: Scored, raw: Grid) -> Grid:
     changes = [rank_change(int(r), int(p)) for r, p in zip(ranks, previous)]
     cells["rank_change"] = (RowFormula(change), changes, centred)
 
-    def fill(block: Block, k: int, row: int) -> None:
-        for c, col in enumerate(block.columns, start=2):
+    # a column's formulas differ only in their row numbers: whether XlsxWriter needs to do more than drop
+    # the "=" is decided once per column ("F"), not for each of its cells ("f")
+    kinds = {key: ("f" if ws.prepared_formula(formula.fill(0)) is None else "F") for key, (formula, _, _) in cells.items()}
+
+    def fill(block: Block, k: int, row: int) -> list[Cell]:
+        out: list[Cell] = []
+        for col in block.columns:
             if col.key == "forced":
-                ws.write_number(row, c, int(scored.forced_bottom[k]), centred)
+                out.append(("n", int(scored.forced_bottom[k]), centred))
             elif col.key == "previous_rank":
-                if previous[k]:
-                    ws.write_number(row, c, int(previous[k]), centred)
-                else:
-                    ws.write_blank(row, c, None, centred)
+                out.append(("n", int(previous[k]), centred) if previous[k] else ("b", None, centred))
             else:
                 formula, values, fmt = cells[col.key]
                 value = values[k]
-                ws.write_formula(row, c, formula.fill(k), fmt, value if isinstance(value, str) else float(value))
+                kind = kinds[col.key]
+                text = formula.fill(k)
+                out.append((kind, text if kind == "f" else text[1:], fmt, value if isinstance(value, str) else float(value)))
+        return out
 
     villages = [scored.data.villages[i] for i in scored.index]
     write_blocks(ws, grid, villages, (st.block_title, st.head, st.cell()), fill)
