@@ -13,7 +13,8 @@ timed, into
 
 For each Rust writer the summary features it cannot express are listed, and its file is read back to
 see what a viewer that does not recalculate (a phone, a preview) would show for the formulas.
-Results go to benchmarks/results/<time>-writers-n<N>.json. Not part of the test suite.
+Results go to benchmarks/results/<time>-writers-n<N>.json. Not part of the test suite; the Rust writers
+are installed with ``.venv/bin/python -m pip install -e '.[writers]'`` (setup.sh leaves them out).
 """
 
 from __future__ import annotations
