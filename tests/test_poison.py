@@ -185,3 +185,32 @@ def test_a_machine_where_no_worker_can_start_still_collects(ctx, monkeypatch):
     assert [(i.name, i.status) for i in summary.items] == [("0.xlsx", "已接收"), ("1.xlsx", "退回"), ("2.xlsx", "已接收")]
     con = sqlite3.connect(ctx.workspace.ledger_path)
     assert "F014" not in "".join(r[0] for r in con.execute("SELECT problems_json FROM submissions"))
+
+
+STARTLESS = """
+import multiprocessing.spawn, sys
+from pipeline import api
+ctx = api.load_context(sys.argv[1])
+object.__setattr__(ctx.registry, "padding", "村" * 200_000)  # start data far over a pipe's 64 KB, as a registry of a few hundred villages makes
+multiprocessing.spawn.set_executable("/bin/false")  # every worker dies before it reads a byte of its start data
+print(api.collect(ctx).line)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix" or not Path("/bin/false").exists(), reason="the spawn pipe of POSIX")
+def test_workers_dying_before_they_read_their_start_data_do_not_hang_collect(ctx):
+    """A worker Python that cannot start at all (gone, blocked, killed at once) must not leave collect
+    waiting for ever on a pipe only the dead worker would have read; the files are checked here instead."""
+    import subprocess
+    import sys
+
+    t0 = time.time() - 3600
+    for i in range(3):
+        path = ctx.workspace.inbox / f"{i}.xlsx"
+        path.write_bytes(filled(ctx, i))
+        os.utime(path, (t0 + i, t0 + i))
+    run = subprocess.run([sys.executable, "-c", STARTLESS, str(ctx.workspace.root)], capture_output=True, text=True,
+                         timeout=180, cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "已收取 3 份，通过 3 份" in run.stdout
+    assert not list(ctx.workspace.inbox.glob("*.xlsx"))

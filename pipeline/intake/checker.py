@@ -9,6 +9,12 @@ worker; a file that kills that one too is refused (F014) and the rest go on.
 
 A worker exits as soon as its parent does (a thread waits on the parent's sentinel), so killing a
 collection never leaves workers behind.
+
+The programme and the registry reach the workers through a private file, not through the start data:
+on POSIX the parent writes a spawned child's start data into a pipe whose reading end it keeps open
+until the write ends (CPython's popen_spawn_posix), so a child that dies before reading start data
+larger than the pipe's buffer (64 KB; a registry of a few hundred villages) would block the parent for
+ever. Start data kept small always fits the buffer, and a child that cannot start is noticed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -59,10 +67,12 @@ def check_and_annotate(data: bytes, name: str, programme: Any, registry: Any, se
     return check, built
 
 
-def _init(programme: Any, registry: Any, secret: str | None, limits: Any, feedback: Feedback) -> None:
+def _init(shared: str, secret: str | None, limits: Any, feedback: Feedback) -> None:
     crash_point("worker_started")
-    _worker.update(programme=programme, registry=registry, secret=secret, limits=limits, feedback=feedback)
     _exit_with_parent()
+    with open(shared, "rb") as f:  # written by this worker's parent (Checker._share), readable by its user only
+        programme, registry = pickle.load(f)
+    _worker.update(programme=programme, registry=registry, secret=secret, limits=limits, feedback=feedback)
 
 
 def _exit_with_parent() -> None:
@@ -102,20 +112,35 @@ class Checker:
         self.in_process = IN_PROCESS
         self.pool: ProcessPoolExecutor | None = None
         self.solo: ProcessPoolExecutor | None = None  # one worker, for files checked again alone
+        self.shared: str | None = None  # the file the workers read the programme and the registry from
         if files and not self.in_process:
             self.pool = self._start(self.workers)
 
     def _start(self, workers: int) -> ProcessPoolExecutor | None:
         # "spawn" everywhere: forking a process that runs threads (a progress bar, the local service) can deadlock
         try:
+            shared = self._share()
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                                       initargs=self.args)
+                                       initargs=(shared, *self.args[2:]))
             for _ in range(workers):  # start the workers now: they import huizong while the first batch is archived
                 pool.submit(_ready)
         except OSError:  # no process can be made (a resource limit): check here
             self.in_process = True
             return None
         return pool
+
+    def _share(self) -> str:
+        """The programme and the registry, pickled once into a private temporary file for the workers."""
+        if self.shared is None:
+            fd, path = tempfile.mkstemp(prefix="huizong-", suffix=".pickle")  # 0600: this user only
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    pickle.dump(self.args[:2], f, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:
+                os.unlink(path)
+                raise
+            self.shared = path
+        return self.shared
 
     def __enter__(self) -> Checker:
         return self
@@ -124,6 +149,12 @@ class Checker:
         for pool in (self.pool, self.solo):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+        if self.shared is not None:
+            try:
+                os.unlink(self.shared)
+            except OSError:
+                pass
+            self.shared = None
 
     def check(self, items: list[tuple[bytes, str]]) -> Iterator[Checked]:
         """(FileCheck, annotated copy) in the order of ``items``.
