@@ -263,24 +263,36 @@ def _register(
     year = year_start(p, period).year
     slots = [str(m) for m in year_months(p, period)] if monthly else [ps.name for ps in so_far]
     in_window = [str(period)] if (monthly and window == "month") else slots
-    window_values = {f.id: np.zeros(n) for f in fields}
-    year_values = {f.id: np.zeros(n) for f in fields}
-    by_period: dict[tuple[str, int], np.ndarray] = {}
+    # accumulated in lists of floats (a numpy element read and written per entry and field is several
+    # times slower), made arrays at the end
+    window_lists = {f.id: [0.0] * n for f in fields}
+    year_lists = {f.id: [0.0] * n for f in fields}
+    period_lists: dict[tuple[str, int], list[float]] = {}
+    slot_of = {s: k for k, s in enumerate(slots)}
+    windowed = set(in_window)
     found: dict[str, set[str]] = defaultdict(set)
-    for e in sorted(entries, key=lambda e: slots.index(e.period_name) if e.period_name in slots else 99):
-        if e.period_name not in slots or e.village_code not in index or (not monthly and e.year != year):
+    for e in sorted(entries, key=lambda e: slot_of.get(e.period_name, 99)):
+        slot = slot_of.get(e.period_name)
+        if slot is None or e.village_code not in index or (not monthly and e.year != year):
             continue
         i = index[e.village_code]
         found[e.village_code].add(e.period_name)
-        targets = [year_values] + ([window_values] if e.period_name in in_window else [])
+        targets = [year_lists] + ([window_lists] if e.period_name in windowed else [])
         for f in fields:
             if f.id not in e.values:
                 continue
-            for values in targets:
-                values[f.id][i] = e.values[f.id] if f.aggregate == "latest" else values[f.id][i] + e.values[f.id]
+            value = e.values[f.id]
+            for lists in targets:
+                column = lists[f.id]
+                column[i] = value if f.aggregate == "latest" else column[i] + value
             if not monthly:
-                q = so_far[slots.index(e.period_name)].index
-                by_period.setdefault((f.id, q), np.zeros(n))[i] = e.values[f.id]
+                key = (f.id, so_far[slot].index)
+                if key not in period_lists:
+                    period_lists[key] = [0.0] * n
+                period_lists[key][i] = value
+    window_values = {fid: np.array(v, dtype=float) for fid, v in window_lists.items()}
+    year_values = {fid: np.array(v, dtype=float) for fid, v in year_lists.items()}
+    by_period = {key: np.array(v, dtype=float) for key, v in period_lists.items()}
     missing = {}
     for v in villages:
         lack = [s for s in in_window if s not in found.get(v.code, set())]

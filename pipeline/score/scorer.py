@@ -226,8 +226,9 @@ class Scorer:
         money = np.array([float(spec["amounts"][x - 1]) if x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])
         notes: list[list[str]] = [[] for _ in codes]
         bottom = int(spec.get("criticise_bottom", 0))
+        ordered = np.sort(r)
         for k, x in enumerate(r.tolist()):
-            worse = int((r > x).sum())
+            worse = len(codes) - int(np.searchsorted(ordered, x, side="right"))
             if bottom and worse < bottom:
                 notes[k].append("通报批评、责令整改")
             if spec.get("review_last") and x == int(r.max()) and len(codes) > 1:
