@@ -81,9 +81,16 @@ class Registry:
         hits = [v for v in self.villages if name_key(v.name).rstrip("村") == key.rstrip("村") or name_key(v.name) == key + "社区"]
         return hits[0] if len(hits) == 1 else None
 
+    @cached_property
+    def _emails(self) -> dict[str, Village]:
+        index: dict[str, Village] = {}
+        for v in self.villages:
+            for e in v.emails:
+                index.setdefault(e.lower(), v)  # the first village registered with an address owns it
+        return index
+
     def by_email(self, address: str) -> Village | None:
-        address = address.strip().lower()
-        return next((v for v in self.villages if address in {e.lower() for e in v.emails}), None)
+        return self._emails.get(address.strip().lower())
 
     @property
     def codes(self) -> list[str]:

@@ -13,6 +13,7 @@ import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -53,10 +54,14 @@ class Consolidated:
     def codes(self) -> list[str]:
         return [v.code for v in self.villages]
 
+    @cached_property
+    def village_by_code(self) -> dict[str, Village]:
+        return {v.code: v for v in self.villages}  # (a search per village made the data-quality sheet n²)
+
     def missing_months(self, code: str) -> list[Month]:
         """Months of the year so far the village should have reported (it took part) but did not."""
         got = set(self.month_reported.get(code, []))
-        village = next((v for v in self.villages if v.code == code), None)
+        village = self.village_by_code.get(code)
         return [m for m in self.months if m not in got and (village is None or village.active(m))]
 
 

@@ -193,9 +193,10 @@ def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
         refs = _positions(xml, cells)
     if refs is None:
         return False
-    max_row = max(map(int, [digits for _, digits in refs]), default=0)
+    # over the distinct rows and columns only (a row's cells share its digits; a table has few columns)
+    max_row = max(map(int, {digits for _, digits in refs}), default=0)
     # column letters order as numbers do when the longer comes first
-    widest = max((letters for letters, _ in refs), key=lambda letters: (len(letters), letters), default=b"")
+    widest = max({letters for letters, _ in refs}, key=lambda letters: (len(letters), letters), default=b"")
     max_col = _col_index(widest.decode("ascii")) + 1 if widest else 0
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
