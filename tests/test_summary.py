@@ -20,6 +20,7 @@ from pipeline.demo import run_demo
 from pipeline.example import example_report
 from pipeline.programme.calendar import year_months
 from pipeline.programme.formula import evaluate, parse
+from pipeline.workbook.summary.page import HEAD_ROW
 
 from . import lo
 
@@ -357,3 +358,33 @@ def test_correcting_an_input_reranks_in_the_spreadsheet(demo, tmp_path):
     notice = grid["通报"]
     row = next(i for i, line in enumerate(notice) if len(line) > 2 and str(line[2]).startswith(scored.data.villages[scored.index[last]].name))
     assert notice[row][0] == 1
+
+
+def test_a_county_s_explanations_continue_on_further_sheets(demo, monkeypatch):
+    """Excel keeps at most 1,023 page breaks in a sheet (and 1,048,576 rows): 计算说明 holds a fixed number of
+    villages per sheet and goes on in 计算说明（2）, （3）…, every village once, in rank order, each on its own page."""
+    from pipeline import api
+    from pipeline.workbook import summary
+    from pipeline.workbook.summary import explain
+
+    monkeypatch.setattr(explain, "VILLAGES_PER_SHEET", 5)
+    ctx = api.load_context(demo.workspace)
+    scored = demo.consolidation.scored
+    info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
+    data = summary.build_summary(scored, info)
+    grid = values(data)
+    n = len(scored.index)
+    names = explain.explanation_sheets(n)
+    assert names == ["计算说明", "计算说明（2）", "计算说明（3）", "计算说明（4）"][: -(-n // 5)]
+    assert list(grid) == SHEETS[:3] + names + SHEETS[4:]
+    seen = []
+    for k, name in enumerate(names):
+        rows = grid[name]
+        assert f"第 {k + 1} 张，共 {len(names)} 张" in rows[0][0]
+        heads = [r[0] for r in rows[HEAD_ROW + 1:] if isinstance(r[0], str) and "　第 " in r[0] and "名　总分" in r[0]]
+        assert len(heads) == min(5, n - 5 * k)
+        seen += [h.split("　")[0] for h in heads]
+        xml = zipfile.ZipFile(io.BytesIO(data)).read(f"xl/worksheets/sheet{4 + k}.xml").decode()
+        assert xml.count("<brk ") == len(heads) - 1  # a page of its own for every village of the sheet
+    ranked = [scored.data.villages[scored.index[k]].name for k in scored.order()]
+    assert seen == ranked

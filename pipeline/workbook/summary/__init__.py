@@ -74,16 +74,19 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.programme.label(scored.data.period)}",
                        "author": info.organ, "company": info.organ, "created": info.generated})
     st = Styles(wb)
-    sheets = {name: wb.add_worksheet(name, worksheet_class=SummarySheet) for name in ("通报", DETAIL, RAW, "计算说明", "乡镇合计", "奖惩", "数据质量", "图表")}
+    from .explain import explanation_sheets, write_explanations
+
+    explained = explanation_sheets(len(scored.index))
+    names = ("通报", DETAIL, RAW, *explained, "乡镇合计", "奖惩", "数据质量", "图表")
+    sheets = {name: wb.add_worksheet(name, worksheet_class=SummarySheet) for name in names}
     m = Sheet1Map()
     m.raw = write_raw(sheets[RAW], st, scored, input_label)
     m.detail = write_detail(sheets[DETAIL], st, scored, m.raw)
-    from .explain import write_explanations
     from .extras import write_quality, write_rewards, write_township
     from .notice import write_notice
 
     write_notice(wb, sheets["通报"], st, scored, info, m)
-    write_explanations(sheets["计算说明"], st, scored)
+    write_explanations([sheets[name] for name in explained], st, scored)
     write_township(wb, sheets["乡镇合计"], sheets["图表"], st, scored, info)
     write_rewards(sheets["奖惩"], st, scored)
     write_quality(sheets["数据质量"], st, scored, info)

@@ -94,18 +94,40 @@ class _Shown:
 
 
 WIDTHS = (9, 28, 47, 47, 9)  # 140 units: one A4 landscape page at 100 %, so 10-pt text prints at 10 pt
+# villages per 计算说明 sheet: each village starts a printed page, and Excel keeps at most 1,023 page
+# breaks in a sheet (XlsxWriter drops the rest); a county's villages go on to 计算说明（2）, （3）… — which
+# also keeps every sheet far below Excel's 1,048,576 rows (a sheet per 1,024 villages, ~40 rows each)
+VILLAGES_PER_SHEET = 1024
+TITLE = "计算说明"
 
 
-def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
-    start_sheet(ws, st, f"计算说明（{scored.data.programme.label(scored.data.period)}）",
-                "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分限在 0～满分之间，加分限在 0～该项加分上限之间，超出的在“代入数值”中注明。每村另起一页。",
-                ["村（社区）", "项目", "算法", "代入数值", "得分"], WIDTHS)
+def explanation_sheets(villages: int) -> list[str]:
+    """The names of the 计算说明 sheets for this many scored villages (one for a township)."""
+    count = max(1, -(-villages // VILLAGES_PER_SHEET))
+    return [TITLE] + [f"{TITLE}（{k}）" for k in range(2, count + 1)]
+
+
+def write_explanations(sheets: list[Any], st: Styles, scored: Scored) -> None:
+    """Each village's lines, in rank order, ``VILLAGES_PER_SHEET`` villages to a sheet."""
+    order = scored.order()
+    label = scored.data.programme.label(scored.data.period)
+    prepared = _prepared(scored)
     text = st.cell(text_wrap=True, font_size=10, valign="top")
     head = st.cell(bold=True, bg_color="#EDEDED")
     number = st.number(2)
+    for k, ws in enumerate(sheets):
+        part = order[k * VILLAGES_PER_SHEET:(k + 1) * VILLAGES_PER_SHEET]
+        of = f"，第 {k + 1} 张，共 {len(sheets)} 张：名次第 {int(scored.rank[part[0]])}–{int(scored.rank[part[-1]])} 名" if len(sheets) > 1 and part else ""
+        start_sheet(ws, st, f"计算说明（{label}{of}）",
+                    "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分限在 0～满分之间，加分限在 0～该项加分上限之间，超出的在“代入数值”中注明。每村另起一页。",
+                    ["村（社区）", "项目", "算法", "代入数值", "得分"], WIDTHS)
+        _write_villages(ws, scored, part, prepared, text, head, number)
+
+
+def _prepared(scored: Scored) -> list[Any]:
+    """Per line: its texts, and for each hole of its numbers the formatted values of every village."""
     env = scored.env
     shown = _Shown(env)
-    # per line: its texts, and for each hole of its numbers the formatted values of every village
     prepared = []
     for ln in _lines_of(scored):
         holes = [shown(key) if key in env else None for key in ln.keys]
@@ -114,9 +136,13 @@ def write_explanations(ws: Any, st: Styles, scored: Scored) -> None:
         before = env.get(raw_key(ln.key))  # the value before clamping, where there is a clamp
         prepared.append((ln, holes, names, parts, shown(ln.key), env[ln.key].tolist(),
                          None if before is None else (shown(raw_key(ln.key)), before.tolist())))
+    return prepared
+
+
+def _write_villages(ws: Any, scored: Scored, order: list[int], prepared: list[Any], text: Any, head: Any, number: Any) -> None:
     row = HEAD_ROW + 1
     breaks = []
-    for k in scored.order():
+    for k in order:
         v = scored.data.villages[scored.index[k]]
         if row > HEAD_ROW + 1:
             breaks.append(row)  # every village on pages of its own: its lines are handed out and defended together
