@@ -103,7 +103,7 @@ class _Fields(msgspec.Struct):
 _FIELDS = msgspec.json.Decoder(_Fields)
 
 
-def _fields(record_json: str) -> dict[str, Any]:
+def _fields(record_json: str | bytes) -> dict[str, Any]:
     """A stored record's report fields; the register rows (most of its JSON) are skipped, not built."""
     try:
         fields = _FIELDS.decode(record_json).fields
@@ -274,7 +274,7 @@ class Ledger:
         marks = ",".join("?" * len(periods))
         where, args = ("AND s.village_code = ?", [village_code]) if village_code is not None else ("", [])
         rows = self.conn.execute(
-            f"""SELECT s.village_code, s.period, s.record_json FROM submissions s
+            f"""SELECT s.village_code, s.period, CAST(s.record_json AS BLOB) AS record_json FROM submissions s
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) {where}
                   AND s.version = (SELECT MAX(version) FROM submissions t
                                    WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
@@ -291,7 +291,8 @@ class Ledger:
             return iter(())
         marks = ",".join("?" * len(periods))
         return self.conn.execute(
-            f"""SELECT s.id, s.village_code, s.period, s.version, s.record_json, s.n_warnings, r.received_at, r.sender, r.source
+            f"""SELECT s.id, s.village_code, s.period, s.version, CAST(s.record_json AS BLOB) AS record_json, s.n_warnings,
+                       r.received_at, r.sender, r.source
                 FROM submissions s JOIN receipts r ON r.id = s.receipt_id
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks})
                   AND s.version = (SELECT MAX(version) FROM submissions t

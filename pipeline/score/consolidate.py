@@ -91,11 +91,11 @@ class _Decoder:
         self.decoder = msgspec.json.Decoder(record_type)
         self.getters = [operator.attrgetter(c) for c in self.columns]
 
-    def values(self, record_json: str) -> dict[str, Any]:
+    def values(self, record_json: str | bytes) -> dict[str, Any]:
         fields, derived = self.decode(record_json)
         return {**fields, **derived}
 
-    def decode(self, record_json: str) -> tuple[dict[str, Any], dict[str, float]]:
+    def decode(self, record_json: str | bytes) -> tuple[dict[str, Any], dict[str, float]]:
         """The record's fields, and the derived counts (which take precedence over a field of the same id)."""
         record: Any
         try:
@@ -112,7 +112,7 @@ class _Decoder:
                 derived[fid] = float(sum(n for _, n in hits) if summed is None else sum(n * _number(key[summed]) for key, n in hits))
         return record.fields, derived
 
-    def _plain(self, record_json: str) -> Any:
+    def _plain(self, record_json: str | bytes) -> Any:
         plain = json.loads(record_json)
         rows = [r for r in (plain.get("register") or []) if isinstance(r, dict)]
         return SimpleNamespace(fields=plain.get("fields") or {},
