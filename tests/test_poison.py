@@ -214,3 +214,34 @@ def test_workers_dying_before_they_read_their_start_data_do_not_hang_collect(ctx
     assert run.returncode == 0, run.stderr[-2000:]
     assert "已收取 3 份，通过 3 份" in run.stdout
     assert not list(ctx.workspace.inbox.glob("*.xlsx"))
+
+
+STARTER = """
+import os, sys
+if __name__ == "__mp_main__":  # this script run again inside a worker
+    with open(os.environ["HUIZONG_TEST_MARK"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+if __name__ == "__main__":
+    sys.path.insert(0, sys.argv[2])
+    from pipeline import api
+    print(api.collect(api.load_context(sys.argv[1])).line)
+"""
+
+
+def test_workers_do_not_run_the_starting_program_again(ctx, tmp_path):
+    """A spawned worker would run its parent's main script first (under the huizong command: the whole
+    command line, typer and rich); workers start without it and import only what checking needs."""
+    import subprocess
+    import sys
+
+    for i in range(2):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    script = tmp_path / "starter.py"
+    script.write_text(STARTER, encoding="utf-8")
+    mark = tmp_path / "mark.txt"
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(script), str(ctx.workspace.root), str(root)], capture_output=True, text=True,
+                         timeout=180, env={**os.environ, "HUIZONG_TEST_MARK": str(mark)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "已收取 2 份，通过 2 份" in run.stdout
+    assert not mark.exists(), f"workers ran the starting script: {mark.read_text()}"
