@@ -245,3 +245,31 @@ def test_workers_do_not_run_the_starting_program_again(ctx, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "已收取 2 份，通过 2 份" in run.stdout
     assert not mark.exists(), f"workers ran the starting script: {mark.read_text()}"
+
+
+def test_a_file_that_never_finishes_reading_is_refused_and_the_rest_go_on(ctx, monkeypatch):
+    """A reader caught in an endless loop on one file (simulated: the worker stops on it for good) must not
+    hang the collection: after FILE_SECONDS the worker is ended, the file is refused (F016), the files in its
+    company are checked again, and a second collect changes nothing."""
+    import pipeline.intake.checker as checker
+
+    monkeypatch.setattr(checker, "POOL_FROM", 1)  # two workers, several files in flight when the pool is ended
+    monkeypatch.setattr(checker, "FILE_SECONDS", 20.0)  # a report takes well under a second, even on a busy machine
+    monkeypatch.setenv("HUIZONG_HANG_READING", "03.xlsx")
+    t0 = time.time() - 3600
+    for i in range(6):
+        path = ctx.workspace.inbox / f"{i:02d}.xlsx"
+        path.write_bytes(filled(ctx, i))
+        os.utime(path, (t0 + i, t0 + i))
+    summary = api.collect(ctx)
+    statuses = {item.name: item.status for item in summary.items}
+    assert statuses == {f"{i:02d}.xlsx": ("退回" if i == 3 else "已接收") for i in range(6)}
+    (stuck,) = [item for item in summary.items if item.name == "03.xlsx"]
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    problems = json.loads(con.execute("SELECT problems_json FROM submissions WHERE id = ?", (stuck.submission_id,)).fetchone()[0])
+    assert [p["code"] for p in problems] == ["F016"] and "超过 20 秒仍未完成" in problems[0]["message"]
+    assert not list(ctx.workspace.inbox.glob("*.xlsx"))
+    before = state(ctx.workspace.root)
+    monkeypatch.delenv("HUIZONG_HANG_READING")
+    again = api.collect(ctx)
+    assert again.items == [] and state(ctx.workspace.root) == before

@@ -29,6 +29,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as Overdue
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
@@ -42,6 +43,10 @@ from .faults import crash_point, crash_reading
 POOL_FROM = 200
 # Only for profiling (benchmarks/): every file checked in this very process — no protection against a crash.
 IN_PROCESS = False
+# seconds a worker may spend on one file: a report takes well under a second, the largest file the limits let
+# through (2 million cells) well under a minute even on an old PC; a file still being read after this has caught
+# a reader in an endless loop, and the collection ends that worker and refuses the file (F016) rather than hang
+FILE_SECONDS = 300.0
 _worker: dict[str, Any] = {}
 
 Checked = tuple[FileCheck, "bytes | None"]  # the check, and the annotated copy of a file sent back
@@ -220,12 +225,30 @@ class Checker:
         if future is None or pool is None:
             return self._alone(item)
         try:
-            return future.result()
+            # the files before this one are done (results are taken in order), so a worker is on this one now
+            return future.result(timeout=FILE_SECONDS)
+        except Overdue:  # stuck on this file: end the pool (files in its company are checked again alone)
+            self._kill(pool)
+            return self._overdue(item)
         except BrokenProcessPool:  # a worker died: this file may be the cause, or only in its company
             self._drop(pool)
             return self._alone(item)
         except Exception as exc:  # the worker raised past check_bytes, or its result could not come back
             return failed_check(item[1], "F013", exc), None
+
+    def _kill(self, pool: ProcessPoolExecutor) -> None:
+        """End a pool whose worker is stuck: its processes are killed (shutdown alone would wait for them)."""
+        for process in list(getattr(pool, "_processes", {}).values()):
+            try:
+                process.kill()
+            except (OSError, AttributeError):
+                pass
+        self._drop(pool)
+
+    @staticmethod
+    def _overdue(item: tuple[bytes, str]) -> Checked:
+        minutes = FILE_SECONDS / 60
+        return failed_check(item[1], "F016", f"{minutes:g} 分钟" if minutes >= 1 else f"{FILE_SECONDS:g} 秒"), None
 
     def _alone(self, item: tuple[bytes, str]) -> Checked:
         """A file whose worker died, checked again in a worker of its own; if that one dies too, refused.
@@ -246,7 +269,10 @@ class Checker:
             return self._here(item)
         solo = self.solo
         try:
-            return solo.submit(_check, item).result()
+            return solo.submit(_check, item).result(timeout=FILE_SECONDS)
+        except Overdue:
+            self._kill(solo)
+            return self._overdue(item)
         except BrokenProcessPool:
             self._drop(solo)
             return failed_check(item[1], "F014", "可能是文件中有读取程序无法处理的内容"), None

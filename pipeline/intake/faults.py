@@ -7,7 +7,8 @@
   collection in mid-run: its worker processes are up);
 - ``HUIZONG_CRASH_READING=名称.xlsx`` makes a worker process abort (SIGABRT, as a native library does
   when it fails an allocation) when it starts checking a file of that name;
-- ``HUIZONG_FAIL_READING=名称.xlsx`` makes it raise an unexpected exception there instead (a defect).
+- ``HUIZONG_FAIL_READING=名称.xlsx`` makes it raise an unexpected exception there instead (a defect);
+- ``HUIZONG_HANG_READING=名称.xlsx`` makes it stop there for good (a reader caught in an endless loop).
 """
 
 from __future__ import annotations
@@ -39,3 +40,5 @@ def crash_reading(file_name: str) -> None:
         os.abort()
     if os.environ.get("HUIZONG_FAIL_READING") == file_name:
         raise RuntimeError("模拟的程序错误")
+    if os.environ.get("HUIZONG_HANG_READING") == file_name:
+        threading.Event().wait()  # until the collection gives up on it and ends this worker
