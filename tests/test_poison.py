@@ -119,6 +119,15 @@ def test_a_merged_cell_problem_is_marked_on_the_merge_s_top_left_cell(ctx):
     assert any(r[3] == "D8" for r in listing)
 
 
+def drop_reports(ctx, count: int) -> None:
+    """Valid reports 00.xlsx, 01.xlsx … of the first ``count`` villages in inbox/, arrived in that order."""
+    t0 = time.time() - 3600
+    for i in range(count):
+        path = ctx.workspace.inbox / f"{i:02d}.xlsx"
+        path.write_bytes(filled(ctx, i))
+        os.utime(path, (t0 + i, t0 + i))
+
+
 def test_a_worker_that_dies_takes_no_other_file_with_it(ctx, monkeypatch):
     """Files checked in the same worker as the one that killed it are checked again alone and recorded as usual;
     the killer, alone, kills its worker again and is refused with F014."""
@@ -126,11 +135,7 @@ def test_a_worker_that_dies_takes_no_other_file_with_it(ctx, monkeypatch):
 
     monkeypatch.setattr(checker, "POOL_FROM", 1)  # several workers, several files in flight at once
     monkeypatch.setenv("HUIZONG_CRASH_READING", "05.xlsx")
-    t0 = time.time() - 3600
-    for i in range(10):
-        path = ctx.workspace.inbox / f"{i:02d}.xlsx"
-        path.write_bytes(filled(ctx, i))
-        os.utime(path, (t0 + i, t0 + i))
+    drop_reports(ctx, 10)
     summary = api.collect(ctx)
     statuses = {item.name: item.status for item in summary.items}
     assert statuses.pop("05.xlsx") == "退回"
@@ -256,11 +261,7 @@ def test_a_file_that_never_finishes_reading_is_refused_and_the_rest_go_on(ctx, m
     monkeypatch.setattr(checker, "POOL_FROM", 1)  # two workers, several files in flight when the pool is ended
     monkeypatch.setattr(checker, "FILE_SECONDS", 20.0)  # a report takes well under a second, even on a busy machine
     monkeypatch.setenv("HUIZONG_HANG_READING", "03.xlsx")
-    t0 = time.time() - 3600
-    for i in range(6):
-        path = ctx.workspace.inbox / f"{i:02d}.xlsx"
-        path.write_bytes(filled(ctx, i))
-        os.utime(path, (t0 + i, t0 + i))
+    drop_reports(ctx, 6)
     summary = api.collect(ctx)
     statuses = {item.name: item.status for item in summary.items}
     assert statuses == {f"{i:02d}.xlsx": ("退回" if i == 3 else "已接收") for i in range(6)}
