@@ -111,3 +111,64 @@ def test_accept_refuses_a_record_with_nothing_to_confirm(ctx):
         sid = ledger.submissions(str(PERIOD))[0]["id"]
     with pytest.raises(HuizongError):
         api.accept(ctx, sid, "无")
+
+
+def _outcomes(ctx, files: list[tuple[str, bytes]]) -> list[tuple]:
+    import os
+    import time
+
+    t0 = time.time() - 3600
+    for i, (name, data) in enumerate(files):
+        path = ctx.workspace.inbox / name
+        path.write_bytes(data)
+        os.utime(path, (t0 + i, t0 + i))
+    api.collect(ctx)
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        return [(r["original_name"], r["status"], r["version"], r["problems_json"]) for r in ledger.submissions()]
+
+
+def test_a_collection_s_history_gives_what_asking_the_ledger_per_file_gives(ctx, workspace, tmp_path, monkeypatch):
+    """The outlier check reads the villages' previous months in bulk and keeps them as it records: in one
+    batch, August and September of a village are the history of its October; a village without history
+    is compared with the township's reports of the month recorded so far — exactly as asking the ledger
+    file by file (the way the mail path still does)."""
+    import shutil
+
+    from pipeline.intake import folder
+
+    aug, sep = Month(2026, 8), Month(2026, 9)
+    files = [(f"{m}-{i}.xlsx", filled(ctx, i, m, child_health_managed=12)) for m in (aug, sep) for i in range(4)]
+    files += [(f"10-{i}.xlsx", filled(ctx, i, PERIOD, child_health_managed=50 if i == 1 else 12)) for i in range(4)]
+    files += [(f"new-{i}.xlsx", filled(ctx, i, PERIOD, elderly_checks=75 if i == 9 else 20)) for i in range(5, 10)]
+    files += [("10-1 again.xlsx", filled(ctx, 1, PERIOD, child_health_managed=13))]  # a correction: version 2
+    other = tmp_path / "per-file"
+    shutil.copytree(workspace, other)
+    with_history = _outcomes(ctx, files)
+    monkeypatch.setattr(folder, "OutlierHistory", lambda *a: None)  # every file asks the ledger itself
+    per_file = _outcomes(api.load_context(other), files)
+    assert with_history == per_file
+    flagged = {name for name, _, _, problems in with_history if "R006" in problems}
+    assert flagged == {"10-1.xlsx", "new-9.xlsx"}
+
+
+def test_the_kept_month_median_is_the_median_of_the_other_villages():
+    """The sorted month values a collection keeps give, for any village, exactly statistics.median over the
+    other villages' numbers — after villages send numbers, send again (a correction) or leave a field empty."""
+    import random
+    import statistics
+
+    from pipeline.intake.outliers import _MonthValues
+
+    rng = random.Random(5)
+    for _ in range(300):
+        kept = _MonthValues(("a", "b"))
+        now: dict[str, dict] = {}
+        for _ in range(rng.randint(1, 12)):
+            code = f"v{rng.randint(0, 6)}"
+            fields = {"a": rng.choice([rng.randint(0, 30), 12, 12.0, None, "十二"]), "b": rng.randint(0, 3)}
+            kept.put(code, fields)
+            now[code] = fields
+        for code in [*now, "nobody"]:
+            for fid in ("a", "b"):
+                others = [float(f[fid]) for c, f in now.items() if c != code and isinstance(f[fid], (int, float))]
+                assert kept.median(fid, code) == (len(others), statistics.median(others) if others else 0.0)

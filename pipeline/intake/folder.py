@@ -22,10 +22,11 @@ from ..filenames import MAX_NAME_BYTES, file_name, shorten
 from ..ledger.archive import Archive, sha256
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import HuizongError, Problem
+from ..validate.plausibility import plausibility
 from ..workspace import atomic_write, machine_trouble
 from .checker import Checked, Checker
 from .faults import crash_point
-from .outliers import add_outlier_warnings
+from .outliers import OutlierHistory, add_outlier_warnings
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -124,16 +125,18 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
                 summary.resumed.append(_collected(path.name, row, row["feedback_path"]))
         else:
             todo.append((path, st, ref))
+    rule = plausibility(ctx.programme).outliers
+    known = OutlierHistory(ctx.programme.id, ledger, rule) if rule is not None else None
     with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo)) as checker:
         waiting: tuple[int, list[_Arrived], Iterator[Checked]] | None = None
         for start in range(0, len(todo), BATCH):
             batch = _archive_batch(archive, todo[start:start + BATCH], summary)
             checks = checker.check([(a.data, a.path.name) for a in batch])  # already under way in the workers
             if waiting is not None:
-                _record_batch(ctx, ledger, summary, *waiting, len(todo), progress)
+                _record_batch(ctx, ledger, summary, *waiting, len(todo), progress, known)
             waiting = (start, batch, checks)
         if waiting is not None:
-            _record_batch(ctx, ledger, summary, *waiting, len(todo), progress)
+            _record_batch(ctx, ledger, summary, *waiting, len(todo), progress, known)
 
 
 def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str]], summary: CollectSummary) -> list[_Arrived]:
@@ -162,19 +165,23 @@ def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str
 
 
 def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: int, batch: list[_Arrived],
-                  checks: Iterator[Checked], total: int, progress: Callable[[int, int, str], None] | None) -> None:
+                  checks: Iterator[Checked], total: int, progress: Callable[[int, int, str], None] | None,
+                  known: OutlierHistory | None = None) -> None:
     ws = ctx.workspace
     rows = []
+    checked = list(zip(batch, checks))  # the whole batch (the workers go on with the next one meanwhile)
+    if known is not None:
+        known.prefetch(check for _, (check, _) in checked)  # the villages' previous months, in one query
     with ledger.transaction() as db:
-        for i, (a, (check, annotated)) in enumerate(zip(batch, checks), start=first):
+        for i, (a, (check, annotated)) in enumerate(checked, start=first):
             if progress:
                 progress(i, total, a.path.name)
             try:
-                feedback, row = _record_one(ctx, ledger, db, a, check, annotated)
+                feedback, row = _record_one(ctx, ledger, db, a, check, annotated, known)
             except Exception as exc:  # a defect of ours on this one file: it is sent back as F013, the batch goes on
                 if isinstance(exc, (HuizongError, sqlite3.Error)) or machine_trouble(exc) is not None:
                     raise  # the machine's trouble (disk full, read-only): nothing of this batch is kept
-                feedback, row = _record_one(ctx, ledger, db, a, failed_check(a.path.name, "F013", exc), None)
+                feedback, row = _record_one(ctx, ledger, db, a, failed_check(a.path.name, "F013", exc), None, known)
             rows.append((a, feedback, row))
             crash_point("recorded")
     for a, feedback, row in rows:
@@ -184,19 +191,22 @@ def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: 
 
 
 def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrived, check: FileCheck,
-                annotated: bytes | None) -> tuple[str | None, sqlite3.Row]:
+                annotated: bytes | None, known: OutlierHistory | None = None) -> tuple[str | None, sqlite3.Row]:
     """One file's feedback copy and ledger row, inside a savepoint: a failure leaves no half of it behind."""
     db.execute("SAVEPOINT one_file")
     try:
-        add_outlier_warnings(ctx, ledger, check)
+        add_outlier_warnings(ctx, ledger, check, known)
         feedback = write_feedback(ctx, check, a.data, a.path, a.digest, annotated) if check.status == REJECTED else None
         arrival = Arrival("folder", a.ref, a.path.name, a.digest, len(a.data), a.path.suffix.lower(), None, _arrived(a.st.st_mtime))
-        row = ledger.record_in(db, arrival, outcome_for(ctx, check, feedback))
+        outcome = outcome_for(ctx, check, feedback)
+        row = ledger.record_in(db, arrival, outcome)
     except BaseException:
         db.execute("ROLLBACK TO one_file")
         db.execute("RELEASE one_file")
         raise
     db.execute("RELEASE one_file")
+    if known is not None:
+        known.recorded(row["village_code"], row["period"], row["status"], outcome.record)
     return feedback, row
 
 

@@ -4,25 +4,152 @@ into the ledger and the reply, and marks the village in the 通报 until the tow
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from bisect import bisect_left, insort
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck
-from ..ledger.db import REJECTED, Ledger
-from ..validate.plausibility import outlier_problems, plausibility
+from ..ledger.db import ACCEPTED, REJECTED, Ledger
+from ..programme.periods import Month
+from ..validate.plausibility import Outliers, outlier_problems, plausibility
 
 if TYPE_CHECKING:
     from ..api import Context
 
 
-def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck) -> None:
-    """Append the outlier warnings of a report that will be recorded (the ledger as it stands, this batch included)."""
+class OutlierHistory:
+    """The accepted values the check compares with, read from the ledger in bulk and kept up to date
+    as one collection records reports (it holds the workspace lock: nothing else writes meanwhile).
+
+    Asked file by file, the ledger was read twice per report: the village's previous months, and, for
+    a village with none, every report of the month so far — over a county's first month, n² decodes.
+    """
+
+    def __init__(self, programme_id: str, ledger: Ledger, rule: Outliers):
+        self.programme_id = programme_id
+        self.ledger = ledger
+        self.months = rule.months
+        self.checked = tuple(rule.fields)
+        self.month_values: dict[str, _MonthValues] = {}  # period read whole → its numbers, sorted per field
+        self.fields: dict[tuple[str, str], dict[str, Any]] = {}  # (village code, period) → its current accepted fields
+        self.asked: set[tuple[str, str]] = set()  # pairs already looked up (found or not)
+        self.by_period: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # period → village code → fields
+        self.whole_months: set[str] = set()  # periods read for every village
+
+    def before(self, period: Month) -> list[str]:
+        return [str(period.shift(-i)) for i in range(1, self.months + 1)]
+
+    def prefetch(self, checks: Iterable[FileCheck]) -> None:
+        """Read, in one query, the previous months of every village in ``checks`` not read yet."""
+        wanted: set[tuple[str, str]] = set()
+        for c in checks:
+            village, period = c.identity.village, c.identity.period
+            if village is not None and period is not None and c.status != REJECTED:
+                wanted |= {(village.code, m) for m in self.before(period)}
+        missing = {(code, m) for code, m in wanted if (code, m) not in self.asked and m not in self.whole_months}
+        if not missing:
+            return
+        codes, periods = sorted({c for c, _ in missing}), sorted({m for _, m in missing})
+        for code, month, fields in self.ledger.accepted_fields(self.programme_id, periods, codes):
+            self._keep(code, month, fields)
+        self.asked |= {(c, m) for c in codes for m in periods}
+
+    def history(self, code: str, period: Month) -> list[dict[str, Any]]:
+        months = self.before(period)
+        if any((code, m) not in self.asked and m not in self.whole_months for m in months):
+            self.prefetch_village(code, months)
+        return [self.fields[(code, m)] for m in months if (code, m) in self.fields]
+
+    def prefetch_village(self, code: str, months: list[str]) -> None:
+        for c, period, fields in self.ledger.accepted_fields(self.programme_id, months, code):
+            self._keep(c, period, fields)
+        self.asked |= {(code, m) for m in months}
+
+    def peer_median(self, code: str, period: Month) -> Callable[[str], tuple[int, float]]:
+        """For a field: how many other villages have reported a number for the month, and their median."""
+        key = str(period)
+        if key not in self.whole_months:
+            for c, p, fields in self.ledger.accepted_fields(self.programme_id, [key]):
+                self._keep(c, p, fields)
+            values = self.month_values[key] = _MonthValues(self.checked)
+            for c, fields in self.by_period[key].items():
+                values.put(c, fields)
+            self.whole_months.add(key)
+        values = self.month_values[key]
+        return lambda fid: values.median(fid, code)
+
+    def recorded(self, code: str | None, period: str | None, status: str, record: dict[str, Any] | None) -> None:
+        """A report just recorded: an accepted one is now its village's current version for the month."""
+        if code and period and record is not None and status == ACCEPTED:
+            self._keep(code, period, dict(record.get("fields") or {}))
+
+    def _keep(self, code: str, period: str, fields: dict[str, Any]) -> None:
+        self.fields[(code, period)] = fields
+        self.by_period[period][code] = fields
+        if period in self.month_values:
+            self.month_values[period].put(code, fields)
+
+
+class _MonthValues:
+    """One month's reported numbers per checked field, sorted: the township median without sorting for
+    every file (a county's first month has no history, so every file is compared with the others)."""
+
+    def __init__(self, fields: tuple[str, ...]):
+        self.sorted: dict[str, list[float]] = {f: [] for f in fields}
+        self.own: dict[str, dict[str, float]] = {}  # village code → its numbers in the lists
+
+    def put(self, code: str, fields: Mapping[str, Any]) -> None:
+        for fid, old in self.own.pop(code, {}).items():
+            column = self.sorted[fid]
+            del column[bisect_left(column, old)]
+        mine: dict[str, float] = {}
+        for fid in self.sorted:
+            number = _number(fields.get(fid))
+            if number is not None:
+                mine[fid] = number
+                insort(self.sorted[fid], number)
+        self.own[code] = mine
+
+    def median(self, fid: str, code: str) -> tuple[int, float]:
+        """(count, median) of the other villages' numbers: this village's own, if any, left out."""
+        column = self.sorted[fid]
+        mine = self.own.get(code, {}).get(fid)
+        skip = bisect_left(column, mine) if mine is not None else len(column)
+        n = len(column) - (1 if mine is not None else 0)
+        if n == 0:
+            return 0, 0.0
+
+        def at(k: int) -> float:
+            return column[k + 1] if k >= skip else column[k]
+
+        mid = n // 2
+        return n, (at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2)
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
+
+
+def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: OutlierHistory | None = None) -> None:
+    """Append the outlier warnings of a report that will be recorded (the ledger as it stands, this batch
+    included; ``known``: the values a collection has already read and recorded, instead of asking the ledger)."""
     rule = plausibility(ctx.programme).outliers
     village, period = check.identity.village, check.identity.period
     if rule is None or village is None or period is None or check.status == REJECTED:
         return
-    before = [str(period.shift(-i)) for i in range(1, rule.months + 1)]
-    history = [fields for _, _, fields in ledger.accepted_fields(ctx.programme.id, before, village.code)]
-    peers = [] if history else [f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)]) if code != village.code]
-    found = outlier_problems(check.read.values, check.read.cells, ctx.programme, history, peers, check.file, check.read.sheet)
+    median: Callable[[str], tuple[int, float]] | None = None
+    if known is not None:
+        history: list[dict[str, Any]] = known.history(village.code, period)
+        peers: list[dict[str, Any]] = []
+        if not history:
+            median = known.peer_median(village.code, period)
+    else:
+        before = [str(period.shift(-i)) for i in range(1, rule.months + 1)]
+        history = [fields for _, _, fields in ledger.accepted_fields(ctx.programme.id, before, village.code)]
+        peers = [] if history else [f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)]) if code != village.code]
+    found = outlier_problems(check.read.values, check.read.cells, ctx.programme, history, peers, check.file, check.read.sheet, median)
     if found:
         check.problems.extend(found)

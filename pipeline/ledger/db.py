@@ -266,13 +266,14 @@ class Ledger:
             (submission_id,),
         ).fetchone()
 
-    def accepted_fields(self, programme: str, periods: list[str], village_code: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def accepted_fields(self, programme: str, periods: list[str], village_code: str | list[str] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         """(village code, period, report fields) of the current accepted version per village and month;
-        ``village_code``: that village only (its history, for the plausibility check)."""
+        ``village_code``: that village (or those villages) only (history, for the plausibility check)."""
         if not periods:
             return []
         marks = ",".join("?" * len(periods))
-        where, args = ("AND s.village_code = ?", [village_code]) if village_code is not None else ("", [])
+        codes = [village_code] if isinstance(village_code, str) else village_code
+        where, args = (f"AND s.village_code IN ({','.join('?' * len(codes))})", codes) if codes is not None else ("", [])
         rows = self.conn.execute(
             f"""SELECT s.village_code, s.period, CAST(s.record_json AS BLOB) AS record_json FROM submissions s
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) {where}

@@ -17,7 +17,7 @@ Records in, problems out: the history is handed in by the caller (the ledger bel
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,11 +141,13 @@ def limit_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Progr
 
 def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Programme,
                      history: Sequence[Mapping[str, Any]], peers: Sequence[Mapping[str, Any]],
-                     file: str = "", sheet: str = "") -> list[Problem]:
+                     file: str = "", sheet: str = "",
+                     peer_median: Callable[[str], tuple[int, float]] | None = None) -> list[Problem]:
     """Values far above the village's own previous months (or, with none, the township's median).
 
     ``history``: the village's accepted values of the previous months (any order);
-    ``peers``: the other villages' accepted values of the same month.
+    ``peers``: the other villages' accepted values of the same month — or ``peer_median``, which gives
+    for a field how many of them have a number and their median (kept sorted by a collection).
     """
     rule = plausibility(p).outliers
     if rule is None:
@@ -164,10 +166,13 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
             else:
                 continue
         else:
-            others = [x for x in (_number(h.get(fid)) for h in peers) if x is not None]
-            if len(others) < rule.min_peers:
+            if peer_median is not None:
+                count, median = peer_median(fid)
+            else:
+                others = [x for x in (_number(h.get(fid)) for h in peers) if x is not None]
+                count, median = len(others), (statistics.median(others) if others else 0.0)
+            if count < rule.min_peers:
                 continue
-            median = statistics.median(others)
             if value > rule.factor * median and value > median + rule.margin:
                 detail = f"本村此前没有报表，全镇本月中位数为 {_n(median)}"
             else:
