@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..check import FileCheck
 from ..ledger.db import ACCEPTED, REJECTED, Ledger
 from ..programme.periods import Month
-from ..validate.plausibility import Outliers, outlier_problems, plausibility
+from ..validate.plausibility import Outliers, as_number, outlier_problems, plausibility
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -31,11 +31,9 @@ class OutlierHistory:
         self.ledger = ledger
         self.months = rule.months
         self.checked = tuple(rule.fields)
-        self.month_values: dict[str, _MonthValues] = {}  # period read whole → its numbers, sorted per field
-        self.fields: dict[tuple[str, str], dict[str, Any]] = {}  # (village code, period) → its current accepted fields
-        self.asked: set[tuple[str, str]] = set()  # pairs already looked up (found or not)
-        self.by_period: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # period → village code → fields
-        self.whole_months: set[str] = set()  # periods read for every village
+        self.by_period: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # period → village code → current accepted fields
+        self.asked: set[tuple[str, str]] = set()  # (village code, period) already looked up, found or not
+        self.month_values: dict[str, _MonthValues] = {}  # periods read for every village → their numbers, sorted
 
     def before(self, period: Month) -> list[str]:
         return [str(period.shift(-i)) for i in range(1, self.months + 1)]
@@ -47,35 +45,22 @@ class OutlierHistory:
             village, period = c.identity.village, c.identity.period
             if village is not None and period is not None and c.status != REJECTED:
                 wanted |= {(village.code, m) for m in self.before(period)}
-        missing = {(code, m) for code, m in wanted if (code, m) not in self.asked and m not in self.whole_months}
-        if not missing:
-            return
-        codes, periods = sorted({c for c, _ in missing}), sorted({m for _, m in missing})
-        for code, month, fields in self.ledger.accepted_fields(self.programme_id, periods, codes):
-            self._keep(code, month, fields)
-        self.asked |= {(c, m) for c in codes for m in periods}
+        self._read(wanted)
 
     def history(self, code: str, period: Month) -> list[dict[str, Any]]:
         months = self.before(period)
-        if any((code, m) not in self.asked and m not in self.whole_months for m in months):
-            self.prefetch_village(code, months)
-        return [self.fields[(code, m)] for m in months if (code, m) in self.fields]
-
-    def prefetch_village(self, code: str, months: list[str]) -> None:
-        for c, period, fields in self.ledger.accepted_fields(self.programme_id, months, code):
-            self._keep(c, period, fields)
-        self.asked |= {(code, m) for m in months}
+        self._read({(code, m) for m in months})  # nothing to read when the batch's prefetch has it
+        return [self.by_period[m][code] for m in months if code in self.by_period[m]]
 
     def peer_median(self, code: str, period: Month) -> Callable[[str], tuple[int, float]]:
         """For a field: how many other villages have reported a number for the month, and their median."""
         key = str(period)
-        if key not in self.whole_months:
+        if key not in self.month_values:
             for c, p, fields in self.ledger.accepted_fields(self.programme_id, [key]):
                 self._keep(c, p, fields)
             values = self.month_values[key] = _MonthValues(self.checked)
             for c, fields in self.by_period[key].items():
                 values.put(c, fields)
-            self.whole_months.add(key)
         values = self.month_values[key]
         return lambda fid: values.median(fid, code)
 
@@ -84,8 +69,16 @@ class OutlierHistory:
         if code and period and record is not None and status == ACCEPTED:
             self._keep(code, period, dict(record.get("fields") or {}))
 
+    def _read(self, wanted: set[tuple[str, str]]) -> None:
+        missing = {(code, m) for code, m in wanted if (code, m) not in self.asked and m not in self.month_values}
+        if not missing:
+            return
+        codes, periods = sorted({c for c, _ in missing}), sorted({m for _, m in missing})
+        for code, month, fields in self.ledger.accepted_fields(self.programme_id, periods, codes):
+            self._keep(code, month, fields)
+        self.asked |= {(c, m) for c in codes for m in periods}
+
     def _keep(self, code: str, period: str, fields: dict[str, Any]) -> None:
-        self.fields[(code, period)] = fields
         self.by_period[period][code] = fields
         if period in self.month_values:
             self.month_values[period].put(code, fields)
@@ -105,7 +98,7 @@ class _MonthValues:
             del column[bisect_left(column, old)]
         mine: dict[str, float] = {}
         for fid in self.sorted:
-            number = _number(fields.get(fid))
+            number = as_number(fields.get(fid))
             if number is not None:
                 mine[fid] = number
                 insort(self.sorted[fid], number)
@@ -125,12 +118,6 @@ class _MonthValues:
 
         mid = n // 2
         return n, (at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2)
-
-
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v)
 
 
 def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: OutlierHistory | None = None) -> None:

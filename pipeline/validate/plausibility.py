@@ -155,10 +155,10 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
     specs = {f.id: f for f in p.fields}
     out = []
     for fid in rule.fields:
-        value = _number(values.get(fid))
+        value = as_number(values.get(fid))
         if value is None:
             continue
-        past = [x for x in (_number(h.get(fid)) for h in history) if x is not None]
+        past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
         if past:
             top = max(past)
             if value > rule.factor * top and value > top + rule.margin:
@@ -169,7 +169,7 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
             if peer_median is not None:
                 count, median = peer_median(fid)
             else:
-                others = [x for x in (_number(h.get(fid)) for h in peers) if x is not None]
+                others = [x for x in (as_number(h.get(fid)) for h in peers) if x is not None]
                 count, median = len(others), (statistics.median(others) if others else 0.0)
             if count < rule.min_peers:
                 continue
@@ -182,7 +182,8 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
     return out
 
 
-def _number(v: Any) -> float | None:
+def as_number(v: Any) -> float | None:
+    """A cell value as a number to compare, or None (text, booleans, empty)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     return float(v)

@@ -301,11 +301,17 @@ def _take(
             out = memo[mkey] = normalise(raw, spec)
     else:
         out = normalise(raw, spec)
+    _settle(res, sheet, cell, key, spec, out, out.ok, values, fid)
+
+
+def _settle(res: ReadResult, sheet: _Sheet, cell: str, key: str, spec: FieldSpec, out: Outcome, ok: bool,
+            values: dict[str, Any], fid: str) -> None:
+    """A normalised cell's notes become located problems; its value is kept when valid."""
     for code, shown, detail in out.notes:
         res.problems.append(_problem(res, sheet, cell, key, spec, code, shown, detail))
     if out.empty:
         return  # the schema's "required" reports it, where the field is required
-    if out.ok:
+    if ok:
         values[fid] = out.value
     else:
         res.invalid.add(key)
@@ -432,15 +438,7 @@ def _take_plain_row(sheet: _Sheet, row: list[Any], excel_row: int, index: int,
         else:
             out = normalise(raw, spec)
             ok = out.ok
-        key = f"register.{index}.{fid}"
-        for code, shown, detail in out.notes:
-            res.problems.append(_problem(res, sheet, cell, key, spec, code, shown, detail))
-        if out.empty:
-            continue
-        if ok:
-            values[fid] = out.value
-        else:
-            res.invalid.add(key)
+        _settle(res, sheet, cell, f"register.{index}.{fid}", spec, out, ok, values, fid)
 
 
 def read_table(
