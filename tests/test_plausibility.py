@@ -172,3 +172,22 @@ def test_the_kept_month_median_is_the_median_of_the_other_villages():
             for fid in ("a", "b"):
                 others = [float(f[fid]) for c, f in now.items() if c != code and isinstance(f[fid], (int, float))]
                 assert kept.median(fid, code) == (len(others), statistics.median(others) if others else 0.0)
+
+
+def test_an_unreadable_stored_record_stops_only_its_own_village(ctx):
+    """A stored record the history cannot read (damaged by hand, say) must not stop the batch that reads
+    histories in bulk: the other villages are recorded, and that village's file is sent back located (F013)."""
+    import sqlite3
+
+    sep = Month(2026, 9)
+    _collect(ctx, {f"9-{i}.xlsx": filled(ctx, i, sep) for i in range(3)})
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    con.execute("UPDATE submissions SET record_json = ? WHERE village_code = ?", ('{"fields": [', ctx.registry.villages[1].code))
+    con.commit()
+    con.close()
+    _collect(ctx, {f"10-{i}.xlsx": filled(ctx, i, PERIOD) for i in range(3)})
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        rows = {r["original_name"]: r for r in ledger.submissions()}  # a file sent back with F013 has no period
+    assert rows["10-0.xlsx"]["status"] == rows["10-2.xlsx"]["status"] == "已接收"
+    assert rows["10-1.xlsx"]["status"] == "退回" and "F013" in rows["10-1.xlsx"]["problems_json"]
+    assert not list(ctx.workspace.inbox.glob("*.xlsx"))

@@ -171,7 +171,11 @@ def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: 
     rows = []
     checked = list(zip(batch, checks))  # the whole batch (the workers go on with the next one meanwhile)
     if known is not None:
-        known.prefetch(check for _, (check, _) in checked)  # the villages' previous months, in one query
+        try:
+            known.prefetch(check for _, (check, _) in checked)  # the villages' previous months, in one query
+        except Exception as exc:  # a stored record it cannot read: each file then asks for its own, under its own guard
+            if isinstance(exc, sqlite3.Error) or machine_trouble(exc) is not None:
+                raise
     with ledger.transaction() as db:
         for i, (a, (check, annotated)) in enumerate(checked, start=first):
             if progress:
