@@ -259,7 +259,7 @@ def test_a_file_that_never_finishes_reading_is_refused_and_the_rest_go_on(ctx, m
     import pipeline.intake.checker as checker
 
     monkeypatch.setattr(checker, "POOL_FROM", 1)  # two workers, several files in flight when the pool is ended
-    monkeypatch.setattr(checker, "FILE_SECONDS", 40.0)  # a report takes well under a second; starting a worker on a loaded machine a few
+    monkeypatch.setattr(checker, "FILE_SECONDS", 40.0)  # a check takes well under a second, a worker start on a loaded machine seconds
     monkeypatch.setenv("HUIZONG_HANG_READING", "03.xlsx")
     drop_reports(ctx, 6)
     summary = api.collect(ctx)
