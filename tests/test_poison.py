@@ -252,19 +252,22 @@ def test_workers_do_not_run_the_starting_program_again(ctx, tmp_path):
     assert not mark.exists(), f"workers ran the starting script: {mark.read_text()}"
 
 
-def test_a_file_that_never_finishes_reading_is_refused_and_the_rest_go_on(ctx, monkeypatch):
+@pytest.mark.parametrize("pool_from", [1, 10**6], ids=["two-workers", "one-worker"])
+def test_a_file_that_never_finishes_reading_is_refused_and_the_rest_go_on(ctx, monkeypatch, pool_from):
     """A reader caught in an endless loop on one file (simulated: the worker stops on it for good) must not
     hang the collection: after FILE_SECONDS the worker is ended, the file is refused (F016), the files in its
-    company are checked again, and a second collect changes nothing."""
+    company are checked again, and a second collect changes nothing. With one worker (a township's usual
+    collection) the files waiting behind the stuck one are among them: ending the pool cancels them, and a
+    cancelled check is a file to check again, not a program error (F013)."""
     import pipeline.intake.checker as checker
 
-    monkeypatch.setattr(checker, "POOL_FROM", 1)  # two workers, several files in flight when the pool is ended
-    monkeypatch.setattr(checker, "FILE_SECONDS", 40.0)  # a check takes well under a second, a worker start on a loaded machine seconds
+    monkeypatch.setattr(checker, "POOL_FROM", pool_from)  # two workers: several files in flight when the pool is ended
+    monkeypatch.setattr(checker, "FILE_SECONDS", 40.0)  # a check takes well under a second (the worker's start is not counted)
     monkeypatch.setenv("HUIZONG_HANG_READING", "03.xlsx")
-    drop_reports(ctx, 6)
+    drop_reports(ctx, 8)
     summary = api.collect(ctx)
     statuses = {item.name: item.status for item in summary.items}
-    assert statuses == {f"{i:02d}.xlsx": ("退回" if i == 3 else "已接收") for i in range(6)}
+    assert statuses == {f"{i:02d}.xlsx": ("退回" if i == 3 else "已接收") for i in range(8)}
     (stuck,) = [item for item in summary.items if item.name == "03.xlsx"]
     con = sqlite3.connect(ctx.workspace.ledger_path)
     problems = json.loads(con.execute("SELECT problems_json FROM submissions WHERE id = ?", (stuck.submission_id,)).fetchone()[0])
@@ -274,3 +277,18 @@ def test_a_file_that_never_finishes_reading_is_refused_and_the_rest_go_on(ctx, m
     monkeypatch.delenv("HUIZONG_HANG_READING")
     again = api.collect(ctx)
     assert again.items == [] and state(ctx.workspace.root) == before
+
+
+def test_workers_held_up_at_start_blame_no_file(ctx, monkeypatch):
+    """Workers that never get going (security software holding python back, simulated: every worker stops
+    as it starts) say nothing about the files: after START_SECONDS the files are checked in the collecting
+    process and recorded as usual — none is refused as a file that never finishes (F016)."""
+    import pipeline.intake.checker as checker
+
+    monkeypatch.setattr(checker, "START_SECONDS", 5.0)  # a held-up worker never starts, however long it is given
+    monkeypatch.setattr(checker, "FILE_SECONDS", 1.0)  # a file's own limit, if the start were counted, would blame it
+    monkeypatch.setenv("HUIZONG_STALL_AT", "worker_started:1")
+    drop_reports(ctx, 3)
+    summary = api.collect(ctx)
+    assert {item.name: item.status for item in summary.items} == {f"{i:02d}.xlsx": "已接收" for i in range(3)}
+    assert not list(ctx.workspace.inbox.glob("*.xlsx"))

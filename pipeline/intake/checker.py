@@ -28,8 +28,9 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as Overdue
+from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
@@ -47,6 +48,10 @@ IN_PROCESS = False
 # through (2 million cells) well under a minute even on an old PC; a file still being read after this has caught
 # a reader in an endless loop, and the collection ends that worker and refuses the file (F016) rather than hang
 FILE_SECONDS = 300.0
+# seconds to wait for a new pool's first worker to be ready (it normally takes well under a second): a worker that
+# is still not running after this is held up by the machine (security software asking whether python may run, a
+# resource limit), not by any file — the files are then checked in this process, none is blamed for it (F016)
+START_SECONDS = 120.0
 _worker: dict[str, Any] = {}
 
 Checked = tuple[FileCheck, "bytes | None"]  # the check, and the annotated copy of a file sent back
@@ -144,6 +149,7 @@ class Checker:
         self.pool: ProcessPoolExecutor | None = None
         self.solo: ProcessPoolExecutor | None = None  # one worker, for files checked again alone
         self.shared: str | None = None  # the file the workers read the programme and the registry from
+        self.started: dict[ProcessPoolExecutor, list[Future[int]]] = {}  # each pool's start-up calls (`_ready`)
         if files and not self.in_process:
             self.pool = self._start(self.workers)
 
@@ -153,13 +159,25 @@ class Checker:
             shared = self._share()
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                        initargs=(shared, *self.args[2:]))
-            with _bare_main():
-                for _ in range(workers):  # start the workers now: they import huizong while the first batch is archived
-                    pool.submit(_ready)
+            with _bare_main():  # start the workers now: they import huizong while the first batch is archived
+                self.started[pool] = [pool.submit(_ready) for _ in range(workers)]
         except OSError:  # no process can be made (a resource limit): check here
             self.in_process = True
             return None
         return pool
+
+    def _running(self, pool: ProcessPoolExecutor) -> bool:
+        """Whether a worker of ``pool`` has started (or died trying: that is dealt with as a crash), waiting
+        up to START_SECONDS. False: none is running yet, and this pool is ended and files are checked here."""
+        started = self.started.get(pool)
+        if not started or any(f.done() for f in started):
+            return True
+        done, _ = wait_for(started, timeout=START_SECONDS, return_when=FIRST_COMPLETED)
+        if done:
+            return True
+        self._kill(pool)
+        self.in_process = True
+        return False
 
     def _share(self) -> str:
         """The programme and the registry, pickled once into a private temporary file for the workers."""
@@ -216,13 +234,14 @@ class Checker:
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
+        self.started.pop(pool, None)
         if self.pool is pool:
             self.pool = None
         if self.solo is pool:
             self.solo = None
 
     def _result(self, item: tuple[bytes, str], future: Future[Checked] | None, pool: ProcessPoolExecutor | None) -> Checked:
-        if future is None or pool is None:
+        if future is None or pool is None or not self._running(pool):
             return self._alone(item)
         try:
             # the files before this one are done (results are taken in order), so a worker is on this one now
@@ -232,6 +251,8 @@ class Checker:
             return self._overdue(item)
         except BrokenProcessPool:  # a worker died: this file may be the cause, or only in its company
             self._drop(pool)
+            return self._alone(item)
+        except CancelledError:  # still waiting when its pool was ended for another file's sake: nothing is known of it
             return self._alone(item)
         except Exception as exc:  # the worker raised past check_bytes, or its result could not come back
             return failed_check(item[1], "F013", exc), None
@@ -260,10 +281,11 @@ class Checker:
             solo = self._start(1)
             if solo is not None:
                 try:
-                    solo.submit(_ready).result()
-                    self.solo = solo
+                    if self._running(solo):
+                        self.started[solo][0].result()
+                        self.solo = solo
                 except BrokenProcessPool:
-                    solo.shutdown(wait=False, cancel_futures=True)
+                    self._drop(solo)
                     self.in_process = True
         if self.solo is None:
             return self._here(item)
