@@ -28,7 +28,7 @@ from .score.report import scored_table
 from .score.scorer import Scored, Scorer
 from .status import VillageStatus, note_undelivered, village_statuses
 from .validate.plausibility import OUTLIER, plausibility
-from .validate.registers import Adjustment, AssessmentEntry, adjustments, assessment_entries
+from .validate.registers import Adjustment, AssessmentEntry, Years, adjustments, assessment_entries
 from .validate.registry import build_registry
 from .workbook.reader import ReadResult, read_table
 from .workbook.safety import DEFAULT_LIMITS
@@ -345,12 +345,14 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
 def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
     """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none).
 
-    With ``period``, a 年度 or 日期 far from its assessment year (a year before to a year after) is an error.
+    With ``period``, a 年度, 月份 or 日期 outside its assessment year and every year the ledger has reports
+    for is an error (``Years``): such a row would be left out of the ranking, unseen.
     """
     p = ctx.programme
     problems: list[Problem] = []
     entries: list[AssessmentEntry] = []
     adjustments_: list[Adjustment] = []
+    years = _register_years(ctx, period) if period is not None else None
     for key in ("assessment_register", "adjustments"):
         raw = p.raw.get(key)
         if not raw:
@@ -360,14 +362,21 @@ def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[Asse
             continue
         cols = register_columns(p, key)
         res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits, max_rows=ctx.workspace.limits.max_rows)
-        start = year_start(p, period) if period is not None else None
         if key == "assessment_register":
-            entries, more = assessment_entries(res, cols, ctx.registry, (start.year - 1, start.shift(23).year) if start else None)
+            entries, more = assessment_entries(res, cols, ctx.registry, years)
         else:
-            days = (start.shift(-12).first_day, start.shift(23).last_day) if start else None
-            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"], days)
+            adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"], years)
         problems += more
     return entries, adjustments_, problems
+
+
+def _register_years(ctx: Context, period: Month) -> Years:
+    p = ctx.programme
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        periods = [r[0] for r in ledger.conn.execute(
+            "SELECT DISTINCT period FROM submissions WHERE programme = ? AND status = ? AND period IS NOT NULL", (p.id, ACCEPTED))]
+    in_ledger = frozenset(year_start(p, m).year for m in (Month.try_parse(x) for x in periods) if m is not None)
+    return Years(year_start(p, period).year, in_ledger, p.year_start_month)
 
 
 def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment], list[Problem]] | None = None) -> Scorer:

@@ -6,6 +6,7 @@ and records the FileCheck). Nothing here touches the disk.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,11 @@ def check_bytes(
         period: Month | None = ident.period
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
         problems += limit_problems(res.values, res.cells, programme, ident.village, res.file, res.sheet, skip=res.invalid)
+        village = ident.village
+        if village is not None and period is not None and not village.active(period):  # a typo in 起始/停止月份 hides it
+            when = f"自{village.start.chinese}起参加考核" if village.start and period < village.start else (
+                f"自{village.end.chinese}起不再参加考核" if village.end else "")
+            problems.append(Problem("I008", file=name, value=period.chinese, detail=f"{village.name}{when}"))
         if period is not None:  # a field added later in the year is not asked of an earlier month's report (old template)
             later = {f.id for f in programme.all_inputs if not f.asked_in(str(period))}
             problems = [q for q in problems if not (q.code in ("S003", "V001") and q.field in later)]
@@ -129,16 +135,22 @@ def stored_record(check: FileCheck, programme: Programme) -> dict[str, Any]:
     return record
 
 
+_ID_LIKE = re.compile(r"\d{8,17}[\dXx]?")  # an ID number (or most of one) written into a detail
+
+
 def redacted_problems(check: FileCheck, programme: Programme) -> list[dict[str, Any]]:
-    """Problems as stored in the ledger and shown to the township: personal values masked."""
+    """Problems as stored in the ledger and shown to the township: personal values masked — in the value
+    and wherever the detail repeats it (a cleaned ID number in a V010 note) — and the message written
+    anew from them, never by replacing text in it (an ID typed "8" would turn "应为 18 位" into "1*")."""
     personal = {c.id: c.type for c in (programme.register.columns if programme.register else ()) if c.personal}
     out = []
     for p in check.problems:
-        d = p.to_dict()
         cid = p.field.rsplit(".", 1)[-1]
-        if cid in personal and isinstance(d.get("value"), str):
-            masked = mask(d["value"]) if personal[cid] == "id_number" else mask_name(d["value"])
-            d["message"] = d["message"].replace(d["value"], masked)
-            d["value"] = masked
-        out.append(d)
+        if cid in personal and isinstance(p.value, str):
+            hide = mask if personal[cid] == "id_number" else mask_name
+            detail = p.detail.replace(p.value, hide(p.value)) if p.value and len(p.value) > 1 else p.detail
+            if personal[cid] == "id_number":
+                detail = _ID_LIKE.sub(lambda m: mask(m.group()), detail)
+            p = p.at(value=hide(p.value), detail=detail)
+        out.append(p.to_dict())
     return out

@@ -76,3 +76,47 @@ def test_a_village_that_joined_in_june_is_not_called_unreported_before(workspace
     row = next(r for r in quality.iter_rows(values_only=True) if r[0] == v[3].name)
     assert "自2026年6月起参加考核" in row[5] and "此前各月均未报" not in row[5]
     assert row[5] == "自2026年6月起参加考核；缺报 6月、7月、8月"  # not January to May
+
+
+def test_reports_from_before_the_start_are_not_counted(programme):
+    """The ledger holds a village's reports from January, then its 起始月份 is set to June: its targets start in
+    June, so its sums must too — before, January to May were added to June's targets and the village, 6th,
+    came first with 1060 points and no mark (the counts and the targets covered different months)."""
+    months = [f"2026-{m:02d}" for m in range(1, 11)]
+    rows = [row_ for m in months for row_ in [
+        {"village_code": "N", "period": m, "version": 1, "record_json": '{"fields": {"board_updates": 1, "birth_registrations": 10}}',
+         "received_at": "", "sender": None, "source": "folder", "n_warnings": 0, "id": 0}]]
+    joined = score(programme, [village("A"), replace(village("N"), start=Month(2026, 6))], rows)
+    always = score(programme, [village("A"), village("N")], [r for r in rows if r["period"] >= "2026-06"])
+    k = joined.codes.index("N")
+    assert float(joined.env["birth_registrations"][k]) == 50  # June to October, as its target
+    assert value(joined, "N", "C3.2") == pytest.approx(75 * 50 / 52.5)
+    assert value(joined, "N", "C3.2", "bonus") == 0
+    assert float(joined.env["birth_registrations"][k]) == float(always.env["birth_registrations"][always.codes.index("N")])
+
+
+def test_a_report_from_a_village_not_taking_part_is_flagged_at_collect_and_in_the_summary(workspace):
+    """A 起始月份 typed 2027-06 for 2026-06: the village's October report was 已接收 without a word and the
+    village vanished from the 通报. Now the report carries I008 and 数据质量 says a report came."""
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[0].code: {"start_month": "2027-06"}})
+    ctx = api.load_context(workspace)
+    for i in range(3):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    summary = api.collect(ctx)
+    assert {item.status for item in summary.items} == {"已接收"}  # recorded: the registry may be what is wrong
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    codes = {r[0]: [p["code"] for p in json.loads(r[1])] for r in con.execute("SELECT village_code, problems_json FROM submissions")}
+    assert codes[v[0].code] == ["I008"] and codes[v[1].code] == []
+    (message,) = [p["message"] for r in con.execute("SELECT problems_json FROM submissions WHERE village_code = ?", (v[0].code,))
+                  for p in json.loads(r[0])]
+    assert "2026年10月" in message and "自2027年6月起参加考核" in message and "村名册" in message
+    result = api.consolidate(ctx, PERIOD)
+    assert v[0].code not in result.scored.codes
+    quality = openpyxl.load_workbook(result.path)["数据质量"]
+    line = next(r for r in quality.iter_rows(values_only=True) if r[0] == v[0].name)
+    assert line[1] == "不参加（本期有报表）" and "请核对村名册" in line[5]

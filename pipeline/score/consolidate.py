@@ -188,9 +188,13 @@ def consolidate(
     months = year_months(p, period)
     specs = monthly_fields(p)
     aggregate = {f.id: f.aggregate for f in specs}
-    monthly = {m: reports.month(m) for m in months}
+    # a village counts only the months it takes part in (from its 起始月份, before its 停止月份): a report of an
+    # earlier month in the ledger would add to its sums while its targets start later (spec, 2026-11-27)
+    monthly = {m: _taking_part_in(reports.month(m), villages, m) for m in months}
     in_year = set(months)
-    month_reported = {code: [m for m in ms if m in in_year] for code, ms in reports.reported.items()}
+    by_code = {v.code: v for v in villages}
+    month_reported = {code: [m for m in ms if m in in_year and (code not in by_code or by_code[code].active(m))]
+                      for code, ms in reports.reported.items()}
     month_reported = {code: ms for code, ms in month_reported.items() if ms}
     submissions = {key: sid for key, sid in reports.submission_ids.items() if key[1] in in_year}
     # a village takes part from its 起始月份 until its 停止月份: before or after, it is not ranked
@@ -241,6 +245,20 @@ def consolidate(
     c.inputs = _plan_inputs(plan, c, reg_by_period)
     c.texts = reports.texts.get(period, {})
     return c
+
+
+def _taking_part_in(arrays: dict[str, np.ndarray], villages: list[Village], month: Month) -> dict[str, np.ndarray]:
+    """A month's report arrays with the villages that do not take part that month blanked (NaN: not reported)."""
+    off = [i for i, v in enumerate(villages) if not v.active(month)]
+    if not off:
+        return arrays
+    out = {}
+    for fid, values in arrays.items():
+        kept = values.copy()
+        kept[off] = np.nan
+        kept.flags.writeable = False
+        out[fid] = kept
+    return out
 
 
 def _taking_part(v: Village, ps: PeriodSoFar) -> float:

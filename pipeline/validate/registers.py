@@ -43,31 +43,61 @@ class Adjustment:
         return self.points * self.count
 
 
+@dataclass(frozen=True)
+class Years:
+    """The assessment years a register row may name: the one being consolidated, and any other the ledger
+    holds accepted reports for (a register kept over several years). Any other year is a typo (2025 or
+    2027 for 2026): the row would be left out of every ranking, a veto or a deduction with it."""
+
+    consolidated: int
+    in_ledger: frozenset[int]
+    start_month: int = 1  # the month an assessment year starts (a 统计年度 may start in October)
+
+    def of(self, month: Month) -> int:
+        return month.year if month.month >= self.start_month else month.year - 1
+
+    def allows(self, month: Month) -> bool:
+        year = self.of(month)
+        return year == self.consolidated or year in self.in_ledger
+
+    def name(self, year: int) -> str:
+        return f"{year}年度" if self.start_month == 1 else f"{year}年{self.start_month}月起的考核年度"
+
+    def describe(self) -> str:
+        others = sorted(self.in_ledger - {self.consolidated})
+        said = f"本次汇总的{self.name(self.consolidated)}"
+        return said + (f"，或台账中有报表的{'、'.join(self.name(y) for y in others)}" if others else "")
+
+
 def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[Problem], set[int]]:
+    """Cell problems, and rows whose village is unknown or whose name names another village than its code."""
     problems, bad = validate_table(res, columns)
     for i, row in enumerate(res.register):
         code = row.values.get("village_code")
-        if code is not None and registry.by_code(str(code)) is None:
-            named = registry.by_name(str(row.values.get("village_name", "")))
+        if code is None:
+            continue
+        village = registry.by_code(str(code))
+        typed = row.values.get("village_name")
+        named = registry.by_name(str(typed)) if typed not in (None, "") else None
+        if village is None:
             problems.append(Problem("I001", file=res.file, sheet=res.sheet, cell=row.cells.get("village_code", ""), field="village_code",
                                     value=code if named is None else f"{code}（名称像是{named.name}，代码应为 {named.code}）"))
+            bad.add(i)
+        elif typed not in (None, "") and named is not village:  # the row would count for the code's village, unseen
+            whose = f"；{named.name}的代码是 {named.code}" if named is not None else ""
+            problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("village_name", ""), field="village_name",
+                                    label="村名", value=typed,
+                                    detail=f"村代码 {code} 是{village.name}的，村名却填的是“{typed}”{whose}。请核对这一行是哪个村的"))
             bad.add(i)
     return problems, bad
 
 
 def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry,
-                       years: tuple[int, int] | None = None) -> tuple[list[AssessmentEntry], list[Problem]]:
-    """The register's rows; ``years`` (first, last): the 年度 a row may name (a typo such as 2062 is an error)."""
+                       years: Years | None = None) -> tuple[list[AssessmentEntry], list[Problem]]:
+    """The register's rows; ``years``: the 年度 (or 月份) a row may name — any other is an error."""
     problems = [p for p in res.problems]
     more, bad = _row_problems(res, columns, registry)
     problems += more
-    if years is not None:
-        for i, row in enumerate(res.register):
-            y = row.values.get("year")
-            if i not in bad and isinstance(y, (int, float)) and not years[0] <= int(y) <= years[1]:
-                problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("year", ""), field="year",
-                                        label="年度", value=int(y), detail=f"{years[0]}—{years[1]}年"))
-                bad.add(i)
     fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month")]
     entries: list[AssessmentEntry] = []
     seen: dict[tuple[str, int, str], int] = {}
@@ -80,12 +110,22 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
             if month is None:
                 problems.append(Problem("I002", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", value=v["month"]))
                 continue
+            if years is not None and not years.allows(month):
+                problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month",
+                                        label="月份", value=f"{month.year}年{month.month}月", detail=years.describe()))
+                continue
             key = (str(v["village_code"]), month.year, str(month))
         else:
-            key = (str(v["village_code"]), int(v["year"]), str(v["assessment_period"]))
+            year = int(v["year"])
+            if years is not None and not (year == years.consolidated or year in years.in_ledger):
+                problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("year", ""), field="year",
+                                        label="年度", value=year, detail=years.describe()))
+                continue
+            key = (str(v["village_code"]), year, str(v["assessment_period"]))
         if key in seen:
-            problems.append(Problem("C003", file=res.file, sheet=res.sheet, cell=row.cells.get("assessment_period", ""), field="assessment_period",
-                                    label="考核季", detail=f"同一村同一时段登记了两次（第 {seen[key]} 行和第 {row.row} 行），请合并为一行"))
+            problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("assessment_period", "") or row.cells.get("month", ""),
+                                    field="assessment_period", label="考核季" if "month" not in v else "月份",
+                                    detail=f"同一村同一时段登记了两次（第 {seen[key]} 行和第 {row.row} 行），请合并为一行"))
             continue
         seen[key] = row.row
         entries.append(AssessmentEntry(key[0], key[1], key[2], {f: float(v[f]) for f in fields if f in v}, row.row))
@@ -93,26 +133,41 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
 
 
 def adjustments(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry, items: list[dict[str, Any]],
-                days: tuple[date, date] | None = None) -> tuple[list[Adjustment], list[Problem]]:
-    """The register's rows; ``days`` (first, last): the dates a row may have (a typo such as 2062 is an error)."""
+                years: Years | None = None) -> tuple[list[Adjustment], list[Problem]]:
+    """The register's rows; ``years``: the assessment years a row's date may fall in — any other is an error.
+
+    The same village, day, item and note twice is an error too: a row pasted twice would count twice
+    (two real awards on one day are one row with 次数 2). An item the programme gives once (no ``per``)
+    is one row per award, 次数 1: a 10 typed there would give ten awards.
+    """
     problems = [p for p in res.problems]
     more, bad = _row_problems(res, columns, registry)
     problems += more
-    if days is not None:
-        for i, row in enumerate(res.register):
-            day = row.values.get("date")
-            if i not in bad and isinstance(day, date) and not days[0] <= day <= days[1]:
-                problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("date", ""), field="date",
-                                        label="日期", value=f"{day.year}年{day.month}月{day.day}日",
-                                        detail=f"{days[0].year}年{days[0].month}月{days[0].day}日—{days[1].year}年{days[1].month}月{days[1].day}日"))
-                bad.add(i)
     by_label = {str(i["label"]): i for i in items}
     out = []
+    seen: dict[tuple[Any, ...], int] = {}
     for i, row in enumerate(res.register):
         if i in bad:
             continue
         v = row.values
+        day = v["date"]
+        if years is not None and isinstance(day, date) and not years.allows(Month(day.year, day.month)):
+            problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("date", ""), field="date",
+                                    label="日期", value=f"{day.year}年{day.month}月{day.day}日", detail=years.describe()))
+            continue
         item = by_label[str(v["item"])]  # the schema's enum check guarantees a known label
-        out.append(Adjustment(str(v["village_code"]), v["date"], str(item["id"]), str(item["label"]), float(item["points"]),
-                              int(v["count"]), str(v.get("note", "")), row.row))
+        count = int(v["count"])
+        if not item.get("per") and count != 1:
+            problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("count", ""), field="count", label="次数",
+                                    value=count, detail=f"“{item['label']}”按项计分、不按次数，次数应填 1（另有一次请另起一行）"))
+            continue
+        key = (str(v["village_code"]), day, str(item["id"]), str(v.get("note", "")).strip())
+        if key in seen:
+            problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("item", ""), field="item", label="事项",
+                                    detail=f"同一村同一天的同一事项登记了两次（第 {seen[key]} 行和第 {row.row} 行）。"
+                                           "如是重复粘贴请删去一行；如确有两次，请合并为一行并把次数填 2"))
+            continue
+        seen[key] = row.row
+        out.append(Adjustment(str(v["village_code"]), day, str(item["id"]), str(item["label"]), float(item["points"]),
+                              count, str(v.get("note", "")), row.row))
     return out, problems

@@ -267,9 +267,13 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
             missing = [f"自{v.start.chinese}起参加考核" + (f"；缺报 {'、'.join(missing)}" if missing else "")]
         if not v.active(d.period):
             when = f"自{v.start.chinese}起参加考核" if v.start and d.period < v.start else (f"自{v.end.chinese}起不再参加考核" if v.end else "")
-            cells = [v.name, "不参加", "", "", "", when, "", ""]
+            sent = s is not None and s.state != "未报"  # a report came anyway: the 起始/停止月份 may be a typo
+            cells = [v.name, "不参加（本期有报表）" if sent else "不参加", "", "", "",
+                     when + ("；本期收到了报表，未参加排名，请核对村名册的起始/停止月份" if sent else ""), "", ""]
             for c, text in enumerate(cells):
-                ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#595959"))
+                ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#C00000" if sent else "#595959"))
+            if sent:
+                ws.set_row(row, 15 * (1 + len(cells[5]) // 12))
             row += 1
             continue
         cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
