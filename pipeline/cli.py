@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, api
@@ -114,12 +115,12 @@ def init(
     except HuizongError as exc:
         _fail(exc)
         return
-    out.print(f"已创建工作目录：{ws.root}")
+    out.print(f"已创建工作目录：{ws.root}", markup=False)
     empty = example is False or (example is None and Path(programme).suffix in (".yaml", ".yml"))
     what = "只有表头：请先填写本镇各村的代码、名称、上报邮箱、户籍人口和年度任务" if empty else "示例镇 19 个村：请改成本镇的村名、邮箱和年度任务"
     out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（{what}）", markup=False)
     out.print("  收件箱：inbox/   归档：archive/   报表：reports/")
-    out.print(f"下一步：huizong templates -w {directory} --period 2026-10")
+    out.print(f"下一步：huizong templates -w {directory} --period 2026-10", markup=False)
 
 
 @app.command()
@@ -139,7 +140,7 @@ def templates(
     except HuizongError as exc:
         _fail(exc)
         return
-    out.print(f"已生成 {len(paths)} 份模板，位于 {paths[0].parent}")
+    out.print(f"已生成 {len(paths)} 份模板，位于 {paths[0].parent}", markup=False)
 
 
 def _print_check(check: FileCheck, issues: list[dict[str, Any]]) -> None:
@@ -185,7 +186,7 @@ def validate(
         for c, d in zip(checks, shown):
             _print_check(c, d["issues"])
         bad = sum(1 for c in checks if not c.valid)
-        out.print(f"共 {len(checks)} 个文件：通过 {len(checks) - bad} 个，有错误 {bad} 个。" + (f"标注副本在 {feedback}" if feedback and bad else ""))
+        out.print(f"共 {len(checks)} 个文件：通过 {len(checks) - bad} 个，有错误 {bad} 个。" + (f"标注副本在 {feedback}" if feedback and bad else ""), markup=False)
     raise typer.Exit(0 if all(c.valid for c in checks) else 1)
 
 
@@ -224,7 +225,7 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     for p in summary.problems:
         _say(p)
     if any(i.feedback for i in summary.items + summary.resumed):
-        out.print(f"退回文件的标注副本在 {ctx.workspace.feedback}")
+        out.print(f"退回文件的标注副本在 {ctx.workspace.feedback}", markup=False)
     if summary.problems:
         raise typer.Exit(1)
 
@@ -234,7 +235,7 @@ def _collected_table(title: str, items: list[Any]) -> Table:
     for col in ("文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
         table.add_column(col)
     for i in items:
-        table.add_row(i.name, i.sender or "文件夹", i.village, i.period, i.status, str(i.version or ""), str(i.errors), str(i.warnings))
+        table.add_row(*(escape(str(x)) for x in (i.name, i.sender or "文件夹", i.village, i.period, i.status, i.version or "", i.errors, i.warnings)))
     return table
 
 
@@ -257,8 +258,8 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         state = r.state + ("（迟报）" if r.late else "")
         note = r.note + (f"记录号 {r.submissions[-1]}，确认：huizong accept {r.submissions[-1]} --note 理由" if r.state == "待确认" else "")
         table.add_row(
-            r.name, f"[{colours.get(r.state, 'white')}]{state}[/]", r.received_at.replace("T", " ")[5:16],
-            str(r.version or ""), str(r.errors or ""), "文件夹" if r.sender == "folder" else r.sender, note,
+            escape(r.name), f"[{colours.get(r.state, 'white')}]{state}[/]", r.received_at.replace("T", " ")[5:16],
+            str(r.version or ""), str(r.errors or ""), escape("文件夹" if r.sender == "folder" else r.sender), escape(note),
         )
     out.print(table)
     out.print(state_counts(rows))
@@ -298,7 +299,7 @@ def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
     for col in ("收件人", "主题", "附件"):
         table.add_column(col)
     for r in result.replies:
-        table.add_row("、".join(r.to), r.subject, "、".join(a[0] for a in r.attachments))
+        table.add_row(escape("、".join(r.to)), escape(r.subject), escape("、".join(a[0] for a in r.attachments)))
     out.print(table)
     if result.skipped:
         out.print("村名册中没有上报邮箱、未能发送：" + "、".join(result.skipped), markup=False)
@@ -357,7 +358,7 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
         mark = "※" if scored.codes[k] in waiting else ""
         table.add_row(
             str(int(scored.rank[k])), rank_change(int(scored.rank[k]), int(scored.previous_rank[k])),
-            scored.data.villages[scored.index[k]].name + mark, f"{scored.total[k]:.2f}", f"{scored.base_total[k]:.2f}",
+            escape(scored.data.villages[scored.index[k]].name + mark), f"{scored.total[k]:.2f}", f"{scored.base_total[k]:.2f}",
             f"{scored.bonus_total[k]:.2f}", f"{adj:+g}",
             "；".join(x for x in [verdict[k], "含待核实数据" if mark else "", *scored.flags[k]] if x),
         )
@@ -395,7 +396,7 @@ def consolidate(
         out.print_json(json.dumps(result.table, ensure_ascii=False))
         return
     _print_ranking(result)
-    out.print(f"汇总表：{result.path}")
+    out.print(f"汇总表：{result.path}", markup=False)
 
 
 @app.command()
@@ -415,12 +416,12 @@ def demo(
     except HuizongError as exc:
         _fail(exc)
         return
-    out.print(f"演示工作目录：{result.workspace}")
+    out.print(f"演示工作目录：{result.workspace}", markup=False)
     out.print(f"{month.chinese}：{result.collected.line}")
     status(result.workspace, str(month), False)
     if result.consolidation:
         _print_ranking(result.consolidation, limit=10)
-        out.print(f"汇总表（通报、得分明细、计算说明……）：{result.consolidation.path}")
+        out.print(f"汇总表（通报、得分明细、计算说明……）：{result.consolidation.path}", markup=False)
 
 
 @app.command()

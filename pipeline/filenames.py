@@ -28,6 +28,30 @@ def _piece(text: object) -> str:
     return t.strip().lstrip(".").rstrip(". ")
 
 
+def readable(name: str) -> str:
+    """A name the file system gave as it should be shown and stored: one whose bytes are not UTF-8 (a GBK
+    name from an old unzip tool or a network share, common on 麒麟/UOS) decoded as GB18030, the encoding of
+    Chinese Windows; anything still undecodable shown as "�". Never raises; a UTF-8 name is returned as is."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("utf-8", "replace")
+
+
+def safe_suffix(suffix: str) -> str:
+    """A name's extension as we reuse it in names we make (archive copies, moved files): at most 16
+    characters, else none — "报表.xlsx（最终版）（最终版）…" has a 200-byte one, and a temporary name
+    made from it is longer than any file system takes."""
+    return suffix if len(suffix) <= 16 and not _UNSAFE.search(suffix) else ""
+
+
 def clean(text: object) -> str:
     """A name made safe: unsafe characters replaced by "_", no leading dots, no trailing dots or spaces,
     never a Windows device name."""

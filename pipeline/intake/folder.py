@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck, failed_check, redacted_problems, stored_record
-from ..filenames import MAX_NAME_BYTES, file_name, shorten
-from ..ledger.archive import Archive, sha256
+from ..filenames import MAX_NAME_BYTES, file_name, readable, safe_suffix, shorten
+from ..ledger.archive import Archive, sha256, sha256_file
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import HuizongError, Problem
 from ..validate.plausibility import plausibility
@@ -93,6 +93,27 @@ def inbox_files(inbox: Path) -> list[tuple[Path, os.stat_result]]:
     return sorted(files, key=lambda f: (f[1].st_mtime_ns, f[0].name))
 
 
+def inbox_notices(inbox: Path, processed: Path) -> list[Problem]:
+    """What in inbox/ will not be collected, said rather than passed over: the folder itself missing (deleted,
+    a file in its place, a USB stick or network drive not connected), and folders inside it."""
+    if not inbox.is_dir():
+        return [Problem("X039", detail=str(inbox))]
+    out = []
+    try:
+        entries = sorted(inbox.iterdir(), key=lambda q: q.name)
+    except OSError:
+        return [Problem("X039", detail=str(inbox))]
+    for q in entries:
+        if q.name.startswith(IGNORED_PREFIXES) or q.name.startswith(processed.name):  # 已处理 (or its stand-in)
+            continue
+        try:
+            if q.is_dir():
+                out.append(Problem("X038", value=readable(q.name)))
+        except OSError:
+            continue
+    return out
+
+
 BATCH = 64  # files read into memory at once (two batches at most): bounds memory however full the inbox is
 
 
@@ -101,8 +122,11 @@ class _Arrived:
     path: Path
     st: os.stat_result
     ref: str
+    name: str  # the file's name as shown and stored (``readable``)
     data: bytes
     digest: str
+    size: int
+    refused: FileCheck | None = None  # refused without being read (larger than the size limit)
 
 
 def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: CollectSummary,
@@ -114,24 +138,30 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
     all there, to be done again; archiving is idempotent).
     """
     ws = ctx.workspace
+    summary.problems += inbox_notices(ws.inbox, ws.processed)
     todo = []
     for path, st in inbox_files(ws.inbox):
-        ref = f"folder:{path.name}:{st.st_size}:{st.st_mtime_ns}"
+        name = readable(path.name)  # a GBK name from a network share is stored, shown and moved as Chinese
+        ref = f"folder:{name}:{st.st_size}:{st.st_mtime_ns}"
         receipt = ledger.receipt_for(ref)
+        if receipt is not None and not _same_content(path, receipt["sha256"]):
+            # a corrected file that kept the name, size and time of one recorded before (a copy tool keeps times)
+            ref = f"{ref}:{sha256_file(path)[:16]}"
+            receipt = ledger.receipt_for(ref)
         if receipt is not None:  # recorded by an interrupted run: tidy up, and say what it was
-            _tidy(path, ws.processed)
+            _tidy_or_say(path, name, ws.processed, summary)
             row = ledger.conn.execute("SELECT * FROM submissions WHERE receipt_id = ?", (receipt["id"],)).fetchone()
             if row is not None:
-                summary.resumed.append(_collected(path.name, row, row["feedback_path"]))
+                summary.resumed.append(_collected(name, row, row["feedback_path"]))
         else:
-            todo.append((path, st, ref))
+            todo.append((path, st, ref, name))
     rule = plausibility(ctx.programme).outliers
     known = OutlierHistory(ctx.programme.id, ledger, rule) if rule is not None else None
     with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo)) as checker:
         waiting: tuple[int, list[_Arrived], Iterator[Checked]] | None = None
         for start in range(0, len(todo), BATCH):
-            batch = _archive_batch(archive, todo[start:start + BATCH], summary)
-            checks = checker.check([(a.data, a.path.name) for a in batch])  # already under way in the workers
+            batch = _archive_batch(archive, todo[start:start + BATCH], summary, ws.limits.max_file_bytes)
+            checks = _in_order(batch, checker.check([(a.data, a.name) for a in batch if a.refused is None]))  # under way
             if waiting is not None:
                 _record_batch(ctx, ledger, summary, *waiting, len(todo), progress, known)
             waiting = (start, batch, checks)
@@ -139,24 +169,34 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
             _record_batch(ctx, ledger, summary, *waiting, len(todo), progress, known)
 
 
-def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str]], summary: CollectSummary) -> list[_Arrived]:
+def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str, str]], summary: CollectSummary,
+                   max_bytes: int) -> list[_Arrived]:
     """The raw bytes are safe in the archive before anything parses them (fsyncs overlap in threads).
 
     Each distinct content is stored by one thread only: a village often sends the same file twice,
     and two threads replacing the same (read-only) archive file would fail on Windows. A file that
     cannot be read (held open by another program, no permission) stays in inbox/ for the next run.
+    A file over the size limit is archived in pieces and refused (F010) without being read into
+    memory: a 4 GB file would otherwise stop every collection on an office PC.
     """
     out = []
-    for path, st, ref in items:
+    for path, st, ref, name in items:
         try:
+            if st.st_size > max_bytes:
+                digest, size = archive.put_file(path, Path(name).suffix)
+                refused = failed_check(name, "F010", f"{size / 1024 / 1024:.1f} MB，上限 {max_bytes / 1024 / 1024:.0f} MB")
+                out.append(_Arrived(path, st, ref, name, b"", digest, size, refused))
+                continue
             data = path.read_bytes()
         except FileNotFoundError:  # taken away meanwhile
             continue
         except OSError as exc:
-            summary.problems.append(Problem("X012", file=path.name, detail=f"inbox/{path.name}（{exc.strerror or exc}）"))
+            if machine_trouble(exc) is not None and exc.filename != str(path):  # the archive's disk, not this file
+                raise
+            summary.problems.append(Problem("X012", file=name, detail=f"inbox/{name}（{exc.strerror or exc}）"))
             continue
-        out.append(_Arrived(path, st, ref, data, sha256(data)))
-    distinct = {(a.digest, a.path.suffix.lower()): a.data for a in out}
+        out.append(_Arrived(path, st, ref, name, data, sha256(data), len(data)))
+    distinct = {(a.digest, Path(a.name).suffix.lower()): a.data for a in out if a.refused is None}
     with ThreadPoolExecutor(4) as threads:
         list(threads.map(lambda key: archive.put(distinct[key], key[1]), distinct))
     for _ in out:
@@ -179,19 +219,32 @@ def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: 
     with ledger.transaction() as db:
         for i, (a, (check, annotated)) in enumerate(checked, start=first):
             if progress:
-                progress(i, total, a.path.name)
+                progress(i, total, a.name)
             try:
                 feedback, row = _record_one(ctx, ledger, db, a, check, annotated, known)
             except Exception as exc:  # a defect of ours on this one file: it is sent back as F013, the batch goes on
                 if isinstance(exc, (HuizongError, sqlite3.Error)) or machine_trouble(exc) is not None:
                     raise  # the machine's trouble (disk full, read-only): nothing of this batch is kept
-                feedback, row = _record_one(ctx, ledger, db, a, failed_check(a.path.name, "F013", exc), None, known)
+                feedback, row = _record_one(ctx, ledger, db, a, failed_check(a.name, "F013", exc), None, known)
             rows.append((a, feedback, row))
             crash_point("recorded")
     for a, feedback, row in rows:
-        _tidy(a.path, ws.processed)
+        _tidy_or_say(a.path, a.name, ws.processed, summary)
         crash_point("tidied")
-        summary.items.append(_collected(a.path.name, row, feedback))
+        summary.items.append(_collected(a.name, row, feedback))
+
+
+def _in_order(batch: list[_Arrived], checks: Iterator[Checked]) -> Iterator[Checked]:
+    """The batch's checks in its order: the workers' results, and the refusals made without reading."""
+    for a in batch:
+        yield (a.refused, None) if a.refused is not None else next(checks)
+
+
+def _same_content(path: Path, digest: str) -> bool:
+    try:
+        return sha256_file(path) == digest
+    except OSError:  # cannot be read now: taken for the recorded one (it stays, or is tidied, as before)
+        return True
 
 
 def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrived, check: FileCheck,
@@ -200,8 +253,8 @@ def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrive
     db.execute("SAVEPOINT one_file")
     try:
         add_outlier_warnings(ctx, ledger, check, known)
-        feedback = write_feedback(ctx, check, a.data, a.path, a.digest, annotated) if check.status == REJECTED else None
-        arrival = Arrival("folder", a.ref, a.path.name, a.digest, len(a.data), a.path.suffix.lower(), None, _arrived(a.st.st_mtime))
+        feedback = write_feedback(ctx, check, a.data, Path(a.name), a.digest, annotated) if check.status == REJECTED else None
+        arrival = Arrival("folder", a.ref, a.name, a.digest, a.size, Path(a.name).suffix.lower(), None, _arrived(a.st.st_mtime))
         outcome = outcome_for(ctx, check, feedback)
         row = ledger.record_in(db, arrival, outcome)
     except BaseException:
@@ -252,8 +305,15 @@ def write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, dige
         built, note = feedback_copy(data, check.read.format, path.name, check.problems, feedback_heading(ctx.programme))
         if note is not None:
             check.problems.append(note)
-    atomic_write(target, built)
-    return str(target.relative_to(ctx.workspace.root))
+    for n in range(1, 10):  # the copy of an earlier identical file may be open in Excel: then beside it
+        candidate = target if n == 1 else target.with_name(f"{target.stem} ({n}){target.suffix}")
+        try:
+            atomic_write(candidate, built)
+            return str(candidate.relative_to(ctx.workspace.root))
+        except HuizongError as exc:
+            if n == 9 or any(p.code != "X004" for p in exc.problems):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _arrived(mtime: float) -> str:
@@ -262,17 +322,32 @@ def _arrived(mtime: float) -> str:
     return when.isoformat(timespec="seconds")
 
 
-def _tidy(path: Path, processed: Path) -> None:
+def _tidy_or_say(path: Path, name: str, processed: Path, summary: CollectSummary) -> None:
+    """``_tidy``; a recorded file that cannot be moved (open in Excel on Windows, read-only) stays in inbox/,
+    said in a warning: the next run recognises it and moves it then. One such file never stops a run."""
+    try:
+        _tidy(path, processed, name)
+    except FileNotFoundError:  # taken away meanwhile (antivirus, a sync tool): it is archived and recorded
+        pass
+    except OSError as exc:
+        summary.problems.append(Problem("X037", file=name, value=name, detail=exc.strerror or str(exc)))
+
+
+def _tidy(path: Path, processed: Path, name: str | None = None) -> None:
     """Move a recorded file out of inbox/ into inbox/已处理/<date>/ (never overwriting).
 
-    The name is kept; a name too long for " (2)" to be added is shortened first (whole characters).
+    The name is kept (as ``name``: readable); a name too long for " (2)" to be added is shortened first
+    (whole characters). A file called 已处理 in the way gets the folder a name of its own beside it.
     """
+    name = name or readable(path.name)
+    if processed.exists() and not processed.is_dir():
+        processed = processed.with_name(processed.name + "（已收取）")
     folder = processed / date.today().isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix if len(path.suffix) <= 16 else ""
-    stem = path.name[: len(path.name) - len(suffix)]
+    suffix = safe_suffix(Path(name).suffix)
+    stem = name[: len(name) - len(suffix)]
     room = MAX_NAME_BYTES - len(suffix.encode("utf-8")) - len(" (99)")
-    if len(path.name.encode("utf-8")) > MAX_NAME_BYTES:
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         stem = shorten(stem, room)
     target = folder / f"{stem}{suffix}"
     n = 2

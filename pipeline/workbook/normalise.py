@@ -257,6 +257,9 @@ def normalise_id_number(raw: Any, spec: FieldSpec) -> Outcome:
     if _is_blank(raw):
         out.empty = True
         return out
+    if isinstance(raw, float) and not math.isfinite(raw):  # only a hand-made file holds one: not a number Excel shows
+        out.notes.append(("V014", str(raw), "不是身份证号码"))
+        return out
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         digits = str(raw) if isinstance(raw, int) else str(int(Decimal(f"{raw:.15g}")))  # as Excel shows it
         out.notes.append(("V014", digits, "单元格存成了数字，Excel 已把第 16 位以后改成 0。请把该列设为“文本”格式后重新输入完整号码"))

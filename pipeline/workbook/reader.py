@@ -232,7 +232,7 @@ def _read_meta(book: _Book, main: _Sheet, res: ReadResult) -> None:
             at = meta_sheet.find_text(label, max_rows=20)
             value = meta_sheet.get((at[0], at[1] + 1)) if at else None
         if value not in (None, ""):
-            meta[key] = clean_text(value)[0] if not isinstance(value, float) else f"{value:g}"
+            meta[key] = clean_text(value)[0] if not isinstance(value, float) else _number_text(value)
     for key, _row, _col in (L.VILLAGE_NAME, L.REPORT_PERIOD, L.VILLAGE_CODE, L.TEMPLATE_VERSION):
         target = book.ooxml.names.get(key)
         pos: Pos | None = None
@@ -255,6 +255,11 @@ def _read_meta(book: _Book, main: _Sheet, res: ReadResult) -> None:
             meta[key] = out.value
             res.cells[key] = L.a1(*pos)
     res.meta = meta
+
+
+def _number_text(value: float) -> str:
+    """A number as the cell shows it: a village code 340121001001 stays whole (``:g`` gave 3.40121e+11)."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
 
 
 def _take(
