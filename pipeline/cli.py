@@ -220,8 +220,9 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     out.print(summary.line)
     if summary.messages_without_reports:
         out.print(f"另有 {summary.messages_without_reports} 封邮件没有报表附件（已回复说明）。")
-    for p in summary.notices:  # bounces, auto-replies, newsletters: archived, not answered
-        out.print(f"[提示 {p.code}] {p.message}", markup=False)
+    for p in summary.notices:  # bounces, auto-replies, newsletters (archived, not answered); numbers found out of line later
+        where = "，".join(x for x in (p.file and f"文件 {p.file}", p.where) if x)
+        out.print(f"[提示 {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
     for p in summary.problems:
         _say(p)
     if any(i.feedback for i in summary.items + summary.resumed):

@@ -3,6 +3,7 @@ never published silently as a winner."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import openpyxl
@@ -191,3 +192,30 @@ def test_an_unreadable_stored_record_stops_only_its_own_village(ctx):
     assert rows["10-0.xlsx"]["status"] == rows["10-2.xlsx"]["status"] == "已接收"
     assert rows["10-1.xlsx"]["status"] == "退回" and "F013" in rows["10-1.xlsx"]["problems_json"]
     assert not list(ctx.workspace.inbox.glob("*.xlsx"))
+
+
+@pytest.mark.parametrize("typo_first", [True, False], ids=["typo-first", "typo-last"])
+def test_a_first_month_typo_is_flagged_whichever_file_comes_first(ctx, typo_first):
+    """A first month, no village with history: 75 typed for 20. Arriving last, it was flagged against the
+    others' median; arriving first (no others yet) it was never checked and could win first place with no ※.
+    Once a collection has recorded its files, such reports are compared with the whole month."""
+    typo = {"typo.xlsx": filled(ctx, 5, PERIOD, elderly_checks=75)}
+    others = {f"{i}.xlsx": filled(ctx, i, PERIOD, elderly_checks=20) for i in range(4)}
+    for files in ([typo, others] if typo_first else [others, typo]):
+        for name, data in files.items():
+            (ctx.workspace.inbox / name).write_bytes(data)
+        summary = api.collect(ctx)
+    code = ctx.registry.villages[5].code
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        rows = {r["village_code"]: r for r in ledger.submissions(str(PERIOD))}
+    flagged = [p for p in json.loads(rows[code]["problems_json"]) if p["code"] == "R006"]
+    assert len(flagged) == 1 and "中位数为 20" in flagged[0]["message"]
+    assert flagged[0]["cell"] and flagged[0]["sheet"] and rows[code]["n_warnings"] >= 1
+    assert all("R006" not in r["problems_json"] for c, r in rows.items() if c != code)
+    if typo_first:  # found after the fact: said to the clerk
+        assert [p.code for p in summary.notices] == ["R006"]
+    assert next(v for v in api.consolidate(ctx, PERIOD).table["villages"] if v["code"] == code)["unconfirmed"]
+    before = {c: r["problems_json"] for c, r in rows.items()}
+    api.collect(ctx)  # nothing new: nothing added twice
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        assert {r["village_code"]: r["problems_json"] for r in ledger.submissions(str(PERIOD))} == before

@@ -4,15 +4,19 @@ into the ledger and the reply, and marks the village in the 通报 until the tow
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck
-from ..ledger.db import ACCEPTED, REJECTED, Ledger
+from ..ledger.archive import Archive
+from ..ledger.db import ACCEPTED, REJECTED, Ledger, record_fields
+from ..problems import Problem
 from ..programme.periods import Month
-from ..validate.plausibility import Outliers, as_number, outlier_problems, plausibility
+from ..validate.plausibility import OUTLIER, Outliers, as_number, outlier_problems, plausibility
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -140,3 +144,61 @@ def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: 
     found = outlier_problems(check.read.values, check.read.cells, ctx.programme, history, peers, check.file, check.read.sheet, median)
     if found:
         check.problems.extend(found)
+
+
+def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive, periods: Iterable[str]) -> list[Problem]:
+    """Check again, against the whole month, the reports of villages with no earlier month.
+
+    At arrival such a report is compared with the month's reports so far — none, or too few, for the first
+    to arrive — so whether "150 typed for 15" is flagged depended on the order the files came in. Once a
+    collection has recorded its files, each such report of the months it touched is compared with all
+    the others; a value now out of line gets its outlier warning (R006, the ※ in the 通报) after the fact.
+    Returns the warnings added (a report keeps those it already had; none is ever taken away).
+    """
+    rule = plausibility(ctx.programme).outliers
+    if rule is None:
+        return []
+    added: list[Problem] = []
+    for period in sorted(set(periods)):
+        month = Month.try_parse(period)
+        if month is None:
+            continue
+        before = [str(month.shift(-i)) for i in range(1, rule.months + 1)]
+        seen = ledger.villages_with_reports(ctx.programme.id, before)
+        if ledger.villages_with_reports(ctx.programme.id, [period]) <= seen:  # every village has history: nothing to do
+            continue
+        rows = ledger.current_reports(ctx.programme.id, period)
+        if len(rows) <= rule.min_peers:
+            continue
+        fields = {r["village_code"]: record_fields(r["record_json"] or b"{}") for r in rows}
+        values = _MonthValues(tuple(rule.fields))
+        for code, f in fields.items():
+            values.put(code, f)
+        for row in rows:
+            code = row["village_code"]
+            if code in seen:
+                continue
+            flagged = {p.get("field") for p in json.loads(row["problems_json"]) if p.get("code") == OUTLIER}
+            peers = partial(_median_of, values, code)
+            found = [p for p in outlier_problems(fields[code], {}, ctx.programme, [], [], row["original_name"], "", peers)
+                     if p.field not in flagged]
+            if found:
+                found = _located(ctx, archive, row, found)
+                ledger.add_warnings(row["id"], [p.to_dict() for p in found])
+                added += found
+    return added
+
+
+def _median_of(values: _MonthValues, code: str, fid: str) -> tuple[int, float]:
+    return values.median(fid, code)
+
+
+def _located(ctx: Context, archive: Archive, row: Any, found: list[Problem]) -> list[Problem]:
+    """The warnings with the sheet and cell of their field, read again from the archived original."""
+    from ..workbook.reader import read_report
+
+    try:
+        res = read_report(archive.get(row["sha256"], row["ext"]), row["original_name"], ctx.programme, ctx.workspace.limits)
+    except Exception:  # the warning still names the file and the item; only the cell is missing
+        return found
+    return [p.at(sheet=res.sheet, cell=res.cells.get(p.field, "")) for p in found]

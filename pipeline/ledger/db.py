@@ -103,7 +103,7 @@ class _Fields(msgspec.Struct):
 _FIELDS = msgspec.json.Decoder(_Fields)
 
 
-def _fields(record_json: str | bytes) -> dict[str, Any]:
+def record_fields(record_json: str | bytes) -> dict[str, Any]:
     """A stored record's report fields; the register rows (most of its JSON) are skipped, not built."""
     try:
         fields = _FIELDS.decode(record_json).fields
@@ -281,7 +281,37 @@ class Ledger:
                                    WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
             (programme, ACCEPTED, *periods, *args, ACCEPTED),
         ).fetchall()
-        return [(r["village_code"], r["period"], _fields(r["record_json"] or "{}")) for r in rows]
+        return [(r["village_code"], r["period"], record_fields(r["record_json"] or "{}")) for r in rows]
+
+    def villages_with_reports(self, programme: str, periods: list[str]) -> set[str]:
+        """The villages with an accepted report for any of ``periods`` (no record is read)."""
+        if not periods:
+            return set()
+        marks = ",".join("?" * len(periods))
+        rows = self.conn.execute(f"SELECT DISTINCT village_code FROM submissions WHERE programme = ? AND status = ? AND period IN ({marks})",
+                                 (programme, ACCEPTED, *periods))
+        return {r[0] for r in rows if r[0]}
+
+    def current_reports(self, programme: str, period: str) -> list[sqlite3.Row]:
+        """The current accepted version of every village's report for ``period``: its id, stored record and
+        problems, and where its original is (the receipt's name, digest and extension)."""
+        return self.conn.execute(
+            """SELECT s.id, s.village_code, CAST(s.record_json AS BLOB) AS record_json, s.problems_json,
+                      r.original_name, r.sha256, r.ext
+               FROM submissions s JOIN receipts r ON r.id = s.receipt_id
+               WHERE s.programme = ? AND s.status = ? AND s.period = ?
+                 AND s.version = (SELECT MAX(version) FROM submissions t
+                                  WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
+            (programme, ACCEPTED, period, ACCEPTED),
+        ).fetchall()
+
+    def add_warnings(self, submission_id: int, problems: list[dict[str, Any]]) -> None:
+        """Warnings found after a report was recorded (its problems and warning count grow; nothing else changes)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT problems_json FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+            stored = json.loads(row["problems_json"]) + problems
+            db.execute("UPDATE submissions SET problems_json = ?, n_warnings = n_warnings + ? WHERE id = ?",
+                       (json.dumps(stored, ensure_ascii=False), len(problems), submission_id))
 
     def latest_accepted(self, programme: str, periods: list[str]) -> Iterator[sqlite3.Row]:
         """The current (highest) accepted version per village and month, with its stored record.
