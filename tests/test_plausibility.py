@@ -219,3 +219,13 @@ def test_a_first_month_typo_is_flagged_whichever_file_comes_first(ctx, typo_firs
     api.collect(ctx)  # nothing new: nothing added twice
     with Ledger(ctx.workspace.ledger_path) as ledger:
         assert {r["village_code"]: r["problems_json"] for r in ledger.submissions(str(PERIOD))} == before
+
+
+@pytest.mark.parametrize("field,typed", [("big_campaigns", 1e20), ("slogans", 15000), ("relief_amount_due", 360000),
+                                         ("special_family_visits", 50000), ("deaths_total", 400)])
+def test_an_absurd_number_in_a_field_without_a_task_is_sent_back(ctx, field, typed):
+    """1e20 typed in 大型宣传活动次数 took a village from 7th to 1st (its capped bonuses in full); 360000 in
+    关怀救助应发金额 from 7th to 19th. Fields with no annual task to compare with have limits too."""
+    check = check_bytes(filled(ctx, 1, **{field: typed}), "c.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    (limit,) = [p for p in check.problems if p.code == "V023"]
+    assert limit.field == field and limit.cell and check.status == "退回"
