@@ -731,7 +731,7 @@ def test_huge_ods_with_repeated_rows_is_f011(qianfen):
     data = ods_workbook(
         f'<table:table table:name="表1"><table:table-row table:number-rows-repeated="1048576">{cell}</table:table-row></table:table>'
     )
-    assert sniff(data, "a.ods").format == "ods"
+    assert [p.code for p in sniff(data, "a.ods").problems] == ["F011"]  # counted before calamine expands it
     assert_refused(data, "重复行.ods", "F011", qianfen)
 
 

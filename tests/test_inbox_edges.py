@@ -239,3 +239,40 @@ def test_a_village_code_stored_as_a_number_reads_whole():
     from pipeline.workbook.reader import _number_text
 
     assert _number_text(340121001001.0) == "340121001001" and _number_text(2.5) == "2.5"
+
+
+def _ods(content_body: str) -> bytes:
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2">'
+               f'<office:body><office:spreadsheet>{content_body}</office:spreadsheet></office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def test_an_ods_whose_repeats_expand_past_the_limits_is_refused_before_it_is_read(ctx):
+    """One value repeated 1,000 columns in a row repeated 5,000 times: a few hundred bytes, 5 million cells once
+    read (16,384 × 5,000 took 5 GB). Its extent is counted from the XML first, as an .xlsx sheet's is; the
+    empty repeated cells LibreOffice ends every sheet with do not count."""
+    from pipeline.check import check_bytes
+    from pipeline.workbook.safety import ods_extents
+
+    bomb = _ods('<table:table table:name="月报"><table:table-row table:number-rows-repeated="5000">'
+                '<table:table-cell table:number-columns-repeated="1000" office:value-type="float" office:value="1"/>'
+                '</table:table-row></table:table>')
+    assert len(bomb) < 1500
+    check = check_bytes(bomb, "炸弹.ods", ctx.programme, ctx.registry, ctx.secret)
+    assert [(p.code, p.sheet, p.detail) for p in check.problems] == [("F011", "月报", "5000 行 × 1000 列")]
+    tail = ('<table:table table:name="Sheet1"><table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p>'
+            '</table:table-cell><table:table-cell table:number-columns-repeated="16383"/></table:table-row>'
+            '<table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="16384"/>'
+            '</table:table-row></table:table>')
+    content = zipfile.ZipFile(io.BytesIO(_ods(tail))).read("content.xml")
+    assert ods_extents(content) == {"Sheet1": (1, 1)}
