@@ -54,6 +54,15 @@ class Village:
 class Registry:
     villages: tuple[Village, ...]
     source: str = ""
+    left_out: tuple[tuple[str, str], ...] = ()  # (code, name) of rows left out for an error in them
+
+    def left_out_row(self, code: str, name: str) -> tuple[str, str] | None:
+        """The row left out of the registry (for an error in it) that a file's code or name points to."""
+        key = name_key(name) if name else ""
+        for row_code, row_name in self.left_out:
+            if (code and row_code == code) or (key and name_key(row_name) == key):
+                return row_code, row_name
+        return None
 
     def by_code(self, code: str) -> Village | None:
         return self._codes.get(str(code).strip())

@@ -120,3 +120,29 @@ def test_a_report_from_a_village_not_taking_part_is_flagged_at_collect_and_in_th
     quality = openpyxl.load_workbook(result.path)["数据质量"]
     line = next(r for r in quality.iter_rows(values_only=True) if r[0] == v[0].name)
     assert line[1] == "不参加（本期有报表）" and "请核对村名册" in line[5]
+
+
+def test_a_village_whose_registry_row_has_an_error_is_not_blamed_for_it(workspace):
+    """The township left a village's 户籍人口 blank: the row is left out of the registry, and the village's
+    correct report was sent back with “村名在村名册中找不到”. It waits for the township instead (I009, 待确认)
+    and is accepted once the row is corrected."""
+    import json
+    import sqlite3
+
+    ctx = original = api.load_context(workspace)
+    v = ctx.registry.villages
+    for i in range(2):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    _registry_rows(ctx, **{v[0].code: {"population": None}})
+    ctx = api.load_context(workspace)
+    assert ctx.registry.by_code(v[0].code) is None and [p.code for p in ctx.registry_problems] == ["C003"]
+    summary = api.collect(ctx)
+    assert {i.name: i.status for i in summary.items} == {"0.xlsx": "待确认", "1.xlsx": "已接收"}
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    (sid, problems), = con.execute("SELECT id, problems_json FROM submissions WHERE status = '待确认'").fetchall()
+    (problem,) = json.loads(problems)
+    assert problem["code"] == "I009" and v[0].name in problem["message"] and "不是村里的问题" in problem["message"]
+    _registry_rows(original)  # corrected
+    ctx = api.load_context(workspace)
+    row = api.accept(ctx, sid, "村名册已补上户籍人口", v[0].code)
+    assert row["status"] == "已接收" and row["village_code"] == v[0].code

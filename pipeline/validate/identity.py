@@ -16,7 +16,7 @@ from ..programme.signing import BLANK_VILLAGE, verify
 from ..registry import Registry, Village
 from ..workbook.reader import ReadResult
 
-CONFIRM_CODES = frozenset({"I003", "I004", "I007"})
+CONFIRM_CODES = frozenset({"I003", "I004", "I007", "I009"})
 
 
 @dataclass
@@ -67,7 +67,10 @@ def identify(res: ReadResult, p: Programme, registry: Registry | None, secret: s
             village = named
         elif named is not None and named.code != village.code:
             ident.problems.append(at("I003", value=header_name, detail=f"签名属于{village.name}，表头写的是{named.name}"))
-        if village is None:
+        left_out = registry.left_out_row(code, header_name) if village is None else None
+        if left_out is not None:  # the township's row has an error: the village is not to blame, nor sent back
+            ident.problems.append(at("I009", value=f"{left_out[1]}（{left_out[0]}）" if left_out[0] else left_out[1]))
+        elif village is None:
             ident.problems.append(at("I001", value=header_name or meta.get("hz_village_name", "") or "（空）"))
     ident.village = village
 

@@ -127,4 +127,6 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         for i, e in enumerate(villages_raw)
         if i not in bad_rows and {"code", "name", "population"} <= e.keys()
     )
-    return Registry(villages, source=res.file), problems
+    left_out = tuple((str(e.get("code") or ""), str(e.get("name") or "")) for i, e in enumerate(villages_raw)
+                     if i in bad_rows and (e.get("code") or e.get("name")))
+    return Registry(villages, source=res.file, left_out=left_out), problems
