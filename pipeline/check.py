@@ -79,8 +79,8 @@ def check_bytes(
 ) -> FileCheck:
     try:
         res = read_report(data, name, programme, limits)
-        if not res.readable:
-            return FileCheck(name, res, Identity(), list(res.problems))
+        if not res.readable:  # refused as a whole; whose it is still counts (状态 退回, not 未报) when it says so plainly
+            return FileCheck(name, res, _plain_identity(res, programme, registry, secret), list(res.problems))
         ident = identify(res, programme, registry, secret)
         period: Month | None = ident.period
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
@@ -98,6 +98,17 @@ def check_bytes(
         raise
     except BaseException as exc:  # a defect of ours, or a library panic (pyo3: BaseException), must not stop a collection
         return failed_check(name, "F013", exc)
+
+
+def _plain_identity(res: ReadResult, programme: Programme, registry: Registry | None, secret: str | None) -> Identity:
+    """The village and month of a file refused as a whole, where its meta was read and nothing about them is
+    in doubt (a signature that does not match, another programme: then nobody's)."""
+    if not res.meta:
+        return Identity()
+    ident = identify(res, programme, registry, secret)
+    if any(p.code in ("I001", "I002", "I003", "I005", "I009") for p in ident.problems):
+        return Identity()
+    return Identity(village=ident.village, period=ident.period)
 
 
 def failed_check(name: str, code: str, why: BaseException | str) -> FileCheck:

@@ -19,7 +19,7 @@ import pytest
 from pipeline import api
 from pipeline.intake import folder
 
-from .conftest import filled
+from .conftest import PERIOD, filled
 
 GBK_NAME = "桃园村10月报表.xlsx"
 
@@ -276,3 +276,28 @@ def test_an_ods_whose_repeats_expand_past_the_limits_is_refused_before_it_is_rea
             '</table:table-row></table:table>')
     content = zipfile.ZipFile(io.BytesIO(_ods(tail))).read("content.xml")
     assert ods_extents(content) == {"Sheet1": (1, 1)}
+
+
+def test_a_file_refused_as_a_whole_still_counts_for_its_village(ctx):
+    """A signed report whose 出生登记 is far too long is refused (F011) — and was stored as nobody's: no
+    village, no month, status 未报 (a reminder would chase a village that did report), the annotated copy
+    in feedback/未识别/, and a spurious “找不到登记表的表头” on top."""
+    from pipeline.check import check_bytes
+
+    import openpyxl
+
+    ctx.workspace.settings.setdefault("limits", {})["max_rows"] = 60  # the 月报 has 48 rows, the 出生登记 now 90
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    for r in range(50, 91):
+        wb["出生登记"].cell(row=r, column=1, value=f"王{r}")
+    buf = io.BytesIO()
+    wb.save(buf)
+    data = buf.getvalue()
+    check = check_bytes(data, "长.xlsx", ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits)
+    assert [p.code for p in check.problems] == ["F011"] and check.problems[0].sheet == "出生登记"
+    (ctx.workspace.inbox / "长.xlsx").write_bytes(data)
+    (item,) = api.collect(ctx).items
+    assert (item.status, item.period) == ("退回", "2026-10") and item.village == ctx.registry.villages[0].name
+    (state,) = [s for s in api.status(ctx, PERIOD) if s.code == ctx.registry.villages[0].code]
+    assert state.state == "退回"
+    assert "未识别" not in (item.feedback or "")

@@ -352,6 +352,9 @@ def _read_register(book: _Book, p: Programme, res: ReadResult) -> None:
         res.invalid.add("register")
         return
     res.register_sheet = sheet.name
+    if sheet.name in book.too_long:  # not read at all (F011 says why): no "header not found" on top of it
+        res.invalid.add("register")
+        return
     rows = _table_rows(book, sheet, reg.columns, res, header_row, reg.max_rows)
     if rows is None:
         res.invalid.add("register")
