@@ -120,6 +120,8 @@ def test_a_report_from_a_village_not_taking_part_is_flagged_at_collect_and_in_th
     quality = openpyxl.load_workbook(result.path)["数据质量"]
     line = next(r for r in quality.iter_rows(values_only=True) if r[0] == v[0].name)
     assert line[1] == "不参加（本期有报表）" and "请核对村名册" in line[5]
+    notice = " ".join(str(c.value) for r in openpyxl.load_workbook(result.path)["通报"].iter_rows(max_row=5) for c in r if c.value)
+    assert f"{v[0].name}（本期不参加，但有报表，请核对村名册）" in notice  # the leaders see it, not only 数据质量
 
 
 def test_a_village_whose_registry_row_has_an_error_is_not_blamed_for_it(workspace):

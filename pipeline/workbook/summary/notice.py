@@ -47,6 +47,9 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.programme.label(d.period)}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
     not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
+    # a report from a village the 村名册 says is not taking part this month: an 起始/停止月份 typo hides it otherwise
+    not_ranked += [f"{s.name}（本期不参加，但有报表，请核对村名册）" for s in info.statuses
+                   if s.state == "已报" and (v := d.village_by_code.get(s.code)) is not None and not v.active(d.period)]
     not_ranked += [f"{v.name}（{'、'.join(flags)}）" for v, flags in scored.unranked]
     full = f"按{total_label}从低到高排名"
     if not ascending:
