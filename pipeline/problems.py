@@ -207,10 +207,13 @@ class Problem:
         return d
 
 
+_CONTROL = {c: 0x2400 + c for c in range(32)} | {0x7F: 0x2421}  # shown as ␁ …: "1\x012" must not read "12"
+
+
 def _show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
-    return str(value)
+    return str(value).translate(_CONTROL)
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import sqlite3
@@ -96,10 +97,12 @@ class Workspace:
     def limits(self) -> Limits:
         lim = self.settings.get("limits") or {}
         base = Limits()
-        return Limits(
-            max_file_bytes=int(lim.get("max_file_mb", base.max_file_bytes / 1024 / 1024) * 1024 * 1024),
-            max_rows=int(lim.get("max_rows", base.max_rows)),
-        )
+        mb, rows = lim.get("max_file_mb", base.max_file_bytes / 1024 / 1024), lim.get("max_rows", base.max_rows)
+        for key, value, least in (("max_file_mb", mb, 0.1), ("max_rows", rows, 10)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < least:
+                raise HuizongError(Problem("C002", file=str(self.root / SETTINGS), field=f"limits.{key}",
+                                           detail=f"“{value}”应为不小于 {least:g} 的数"))
+        return Limits(max_file_bytes=int(mb * 1024 * 1024), max_rows=int(rows))
 
     def secret(self) -> str:
         return (self.state / "secret.key").read_text(encoding="ascii").strip()

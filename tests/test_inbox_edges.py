@@ -301,3 +301,37 @@ def test_a_file_refused_as_a_whole_still_counts_for_its_village(ctx):
     (state,) = [s for s in api.status(ctx, PERIOD) if s.code == ctx.registry.villages[0].code]
     assert state.state == "退回"
     assert "未识别" not in (item.feedback or "")
+
+
+@pytest.mark.parametrize("limits", [{"max_file_mb": float("nan")}, {"max_file_mb": "20MB"}, {"max_rows": 0}, {"max_file_mb": True}])
+def test_a_limit_set_wrong_in_the_settings_is_named(ctx, limits):
+    """`max_file_mb: .nan` stopped every command with an internal error (X013)."""
+    from pipeline.problems import HuizongError
+
+    ctx.workspace.settings["limits"] = limits
+    with pytest.raises(HuizongError) as err:
+        api.collect(ctx)
+    (problem,) = err.value.problems
+    assert problem.code == "C002" and problem.field == f"limits.{next(iter(limits))}"
+
+
+def test_a_date_cell_holding_a_number_or_a_time_is_not_a_date():
+    """3 typed in a date-formatted cell reads as 1900-01-03, a time as 1899-12-30: refused, not stored."""
+    from datetime import date, datetime
+
+    from pipeline.programme.config import FieldSpec
+    from pipeline.workbook.normalise import normalise_date
+
+    spec = FieldSpec(id="report_date", label="报出日期", type="date")
+    for raw in (datetime(1900, 1, 3), date(1899, 12, 30), datetime(2262, 1, 1)):
+        out = normalise_date(raw, spec)
+        assert out.value is None and [n[0] for n in out.notes] == ["V011"]
+    assert normalise_date(datetime(2026, 10, 3, 0, 0), spec).value == date(2026, 10, 3)
+
+
+def test_a_control_character_in_a_typed_value_is_shown():
+    from pipeline.problems import Problem
+
+    message = Problem("V002", label="本月出生数", value="1\x012").message
+    assert "1␁2" in message  # "1\x012" read "12": the clerk could not see what was wrong
+    assert "1e+308" in Problem("V002", label="x", value=1e308).message  # not a 309-digit number

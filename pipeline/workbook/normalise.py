@@ -183,16 +183,20 @@ _DATE_PATTERNS = [
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
+_FIRST_YEAR, _LAST_YEAR = 1950, 2100  # a date cell holding 3 (or a time) reads as 1900-01-03: never a real date here
+
+
 def normalise_date(raw: Any, spec: FieldSpec) -> Outcome:
     out = Outcome()
     if _is_blank(raw):
         out.empty = True
         return out
-    if isinstance(raw, datetime):
-        out.value = raw.date()
-        return out
-    if isinstance(raw, date):
-        out.value = raw
+    if isinstance(raw, (date, datetime)):
+        day = raw.date() if isinstance(raw, datetime) else raw
+        if not _FIRST_YEAR <= day.year <= _LAST_YEAR:
+            out.notes.append(("V011", f"{day.year}年{day.month}月{day.day}日", "单元格里可能只填了一个数字或时间，请填完整的日期，如 2026-10-03"))
+            return out
+        out.value = day
         return out
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         if 20000 < raw < 80000 and float(raw).is_integer():
