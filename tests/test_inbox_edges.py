@@ -335,3 +335,13 @@ def test_a_control_character_in_a_typed_value_is_shown():
     message = Problem("V002", label="本月出生数", value="1\x012").message
     assert "1␁2" in message  # "1\x012" read "12": the clerk could not see what was wrong
     assert "1e+308" in Problem("V002", label="x", value=1e308).message  # not a 309-digit number
+
+
+def test_a_shortcut_to_nothing_and_a_pipe_in_inbox_are_said(ctx):
+    (ctx.workspace.inbox / "桃园村.xlsx").symlink_to(ctx.workspace.root / "不存在.xlsx")
+    os.mkfifo(ctx.workspace.inbox / "管道.xlsx")
+    (ctx.workspace.inbox / "01.xlsx").write_bytes(filled(ctx, 1))
+    summary = api.collect(ctx)
+    assert [i.name for i in summary.items] == ["01.xlsx"]
+    assert sorted((p.code, p.value, p.detail) for p in summary.problems) == [
+        ("X040", "桃园村.xlsx", "快捷方式指向的文件不存在"), ("X040", "管道.xlsx", "不是普通文件")]

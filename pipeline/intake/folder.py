@@ -109,6 +109,9 @@ def inbox_notices(inbox: Path, processed: Path) -> list[Problem]:
         try:
             if q.is_dir():
                 out.append(Problem("X038", value=readable(q.name)))
+            elif not q.is_file():  # a shortcut to nothing, a pipe: nothing to read, said rather than passed over
+                why = "快捷方式指向的文件不存在" if q.is_symlink() and not q.exists() else "不是普通文件"
+                out.append(Problem("X040", value=readable(q.name), detail=why))
         except OSError:
             continue
     return out
