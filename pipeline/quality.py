@@ -4,10 +4,14 @@ with out-of-line numbers (outlier warnings) and whether the township has checked
 from __future__ import annotations
 
 import json
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .ledger.db import Ledger
 from .programme.periods import Month
+from .registry import Village
 from .validate.plausibility import OUTLIER
 
 
@@ -52,4 +56,27 @@ def unconfirmed_by_village(flags: list[Flagged]) -> dict[str, list[Flagged]]:
     for f in flags:
         if not f.confirmed:
             out.setdefault(f.village_code, []).append(f)
+    return out
+
+
+DOUBT_FACTOR = 3.0  # a task per head this many times the township's usual, or this many times less
+
+
+def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: float = DOUBT_FACTOR) -> dict[str, list[str]]:
+    """Annual tasks out of line with the village's population, per village code: a digit dropped from a task
+    (223 typed 22) or a population with an extra 0 lets a village meet its task eight times over and come first.
+
+    The township's usual task per head is the median over villages with that task (three at least); a
+    village more than ``factor`` times above or below it is listed with what its population suggests.
+    A task of 0 is not doubted here: it is listed in 数据质量 on its own.
+    """
+    out: dict[str, list[str]] = {}
+    for t in tasks:
+        per_head = [(v, v.tasks.get(t.id, 0.0) / v.population) for v in villages if v.population > 0 and v.tasks.get(t.id)]
+        if len(per_head) < 3:
+            continue
+        usual = statistics.median(r for _, r in per_head)
+        for v, r in per_head:
+            if r > factor * usual or r * factor < usual:
+                out.setdefault(v.code, []).append(f"{t.label} {v.tasks[t.id]:g}（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
     return out

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ...quality import registry_doubts
 from ...score.scorer import Scored
 from ...score.township import field_total, part_total
 from .page import HEAD_ROW, landscape
@@ -290,6 +291,14 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     if zero:
         row += 1
         text = "年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero)
+        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+        ws.set_row(row, 15 * (1 + text_units(text) // 150))
+        row += 1
+    doubts = registry_doubts([v for v in d.villages if v.active(d.period)], d.programme.tasks)
+    if doubts:
+        row += 1
+        text = ("村名册中年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
+                + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in doubts.items()))
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
