@@ -388,3 +388,14 @@ def test_a_county_s_explanations_continue_on_further_sheets(demo, monkeypatch):
         assert xml.count("<brk ") == len(heads) - 1  # a page of its own for every village of the sheet
     ranked = [scored.data.villages[scored.index[k]].name for k in scored.order()]
     assert seen == ranked
+
+
+def test_register_sums_are_labelled_as_sums_of_the_year(demo):
+    """计算说明 labels YTD sums as 累计 (spec): “12 − 3×例会缺席次数 = 12 − 3×3” read as one month's absences
+    while the 3 was the year's three 考核季 added up; a state (组织制度落实项数) is the latest entry."""
+    wb = openpyxl.load_workbook(demo.consolidation.path, read_only=True)
+    lines = [" | ".join(str(c) for c in r if c is not None) for r in wb["计算说明"].iter_rows(values_only=True)]
+    assert any("C1.2" in t and "例会缺席次数（累计）" in t for t in lines)
+    assert any("C1.1" in t and "组织制度落实项数（最新）" in t for t in lines)
+    head = next(r for r in wb["原始数据"].iter_rows(values_only=True) if r and r[0] == "村代码")
+    assert "例会缺席次数（镇考核登记，累计）" in head

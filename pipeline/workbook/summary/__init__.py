@@ -51,6 +51,15 @@ class Sheet1Map:
         return key in self.detail.pos
 
 
+def register_label(field: dict[str, Any], window: str, where: str = "") -> str:
+    """A 镇考核登记 field's name for the value scoring uses: over the year a count is the sum of its 考核季
+    entries (累计, as the spec asks of 计算说明) and a state its latest entry; a monthly window's, as entered.
+    ``where``: the register's name, said first inside the brackets (镇考核登记，累计)."""
+    how = "" if window == "month" else ("最新" if field.get("aggregate") == "latest" else "累计")
+    inside = "，".join(x for x in (where, how) if x)
+    return f"{field['label']}（{inside}）" if inside else str(field["label"])
+
+
 def input_label(scored: Scored, key: str) -> str:
     p = scored.plan.programme
     name, _, scope = key.partition("@")
@@ -58,7 +67,8 @@ def input_label(scored: Scored, key: str) -> str:
     if name.startswith("t:"):
         return f"{name[2:]} 目标任务数（累计）{suffix}".replace("（累计）（", "（")
     labels = {f.id: f.label for f in p.fields} | {t.id: t.label for t in p.tasks} | SPECIAL_NAMES
-    reg = {f["id"]: f"{f['label']}（镇考核登记）" for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
+    reg = {f["id"]: register_label(f, p.window if not scope else "month", "镇考核登记")
+           for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
     labels |= reg
     spec = next((f for f in p.fields if f.id == name), None)
     if spec is not None and not scope:

@@ -12,6 +12,7 @@ from ...programme.formula import Template, template
 from ...programme.formula import words as formula_words
 from ...score.plan import SPECIAL_NAMES, raw_key
 from ...score.scorer import Scored
+from . import register_label
 from .page import HEAD_ROW, start_sheet
 from .styles import Styles, text_units
 
@@ -28,7 +29,7 @@ def _names(scored: Scored) -> dict[str, str]:
     p = scored.plan.programme
     over = "month" if p.window == "month" else "ytd"
     labels = {f.id: f.label_over(over) for f in p.fields} | {t.id: t.label for t in p.tasks} | dict(SPECIAL_NAMES)
-    labels |= {f["id"]: f["label"] for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
+    labels |= {f["id"]: register_label(f, p.window) for f in (p.raw.get("assessment_register") or {}).get("fields", [])}
     labels["t"] = "目标任务数"
     return labels
 
