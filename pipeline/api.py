@@ -339,7 +339,12 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
         if village_code is not None and ctx.registry.by_code(village_code) is None:
             raise HuizongError(Problem("I001", value=village_code))
         row = ledger.accept(submission_id, note, village_code)
-        return {**dict(row), "confirmed": outliers}
+        # now a report of its village and month: compared with the month, as collect does for reports with no history
+        from .intake.outliers import recheck_without_history
+        from .ledger.archive import Archive
+
+        found = [p.message for p in recheck_without_history(ctx, ledger, Archive(ctx.workspace.archive))]
+        return {**dict(row), "confirmed": outliers, "found": found}
 
 
 def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:

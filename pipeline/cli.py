@@ -293,6 +293,8 @@ def accept(
         out.print(f"  已核实：{message}", markup=False)
     if confirmed:
         out.print("汇总时该村不再标 ※。", markup=False)
+    for message in row.get("found", []):  # type: ignore[attr-defined]
+        out.print(f"  [提示 R006] {message}", markup=False)
 
 
 def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:

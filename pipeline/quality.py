@@ -47,7 +47,7 @@ def flagged_numbers(ledger: Ledger, programme: str, months: list[Month]) -> list
             if p["code"] == OUTLIER:
                 out.append(Flagged(row["id"], row["village_code"], row["village_name"] or "", Month.parse(row["period"]),
                                    p.get("label") or p.get("field") or "", p.get("value"), p.get("detail") or "", p.get("cell") or "",
-                                   bool(row["confirmed"])))
+                                   bool(row["confirmed"]) and (row["decision"] or 0) > p.get("after_decision", 0)))
     return out
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..ledger.archive import Archive
-from ..ledger.db import ACCEPTED, Ledger
+from ..ledger.db import Ledger
 from ..problems import HuizongError
 from ..workspace import sweep_temporaries
 from .folder import CollectSummary, collect_folder
@@ -34,9 +34,8 @@ def collect(ctx: Context, progress: Callable[[int, int, str], None] | None = Non
                 collect_mail(ctx, ledger, archive, settings, summary, progress)
             except HuizongError as exc:  # the folder's files are in; say what is wrong with the mailbox
                 summary.problems += exc.problems
-        recorded = {i.period for i in summary.items if i.period and i.status == ACCEPTED}
-        if recorded:  # whether a first month's typo is flagged must not depend on which file came first
-            summary.notices += recheck_without_history(ctx, ledger, archive, recorded)
+        # whether a first month's typo is flagged must not depend on which file came first (nor on a run cut short)
+        summary.notices += recheck_without_history(ctx, ledger, archive)
         if settings is not None:
             report = send_pending(ledger, settings, ws.root)
             summary.replies_sent += report.sent

@@ -33,14 +33,14 @@ class OutlierHistory:
     def __init__(self, programme_id: str, ledger: Ledger, rule: Outliers):
         self.programme_id = programme_id
         self.ledger = ledger
-        self.months = rule.months
+        self.rule = rule
         self.checked = tuple(rule.fields)
         self.by_period: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # period → village code → current accepted fields
         self.asked: set[tuple[str, str]] = set()  # (village code, period) already looked up, found or not
         self.month_values: dict[str, _MonthValues] = {}  # periods read for every village → their numbers, sorted
 
     def before(self, period: Month) -> list[str]:
-        return [str(period.shift(-i)) for i in range(1, self.months + 1)]
+        return months_before(period, self.rule)
 
     def prefetch(self, checks: Iterable[FileCheck]) -> None:
         """Read, in one query, the previous months of every village in ``checks`` not read yet."""
@@ -60,7 +60,7 @@ class OutlierHistory:
         """For a field: how many other villages have reported a number for the month, and their median."""
         key = str(period)
         if key not in self.month_values:
-            for c, p, fields in self.ledger.accepted_fields(self.programme_id, [key]):
+            for c, p, fields in self.ledger.accepted_fields(self.programme_id, [key], skip_unreadable=True):
                 self._keep(c, p, fields)
             values = self.month_values[key] = _MonthValues(self.checked)
             for c, fields in self.by_period[key].items():
@@ -138,54 +138,72 @@ def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: 
         if not history:
             median = known.peer_median(village.code, period)
     else:
-        before = [str(period.shift(-i)) for i in range(1, rule.months + 1)]
+        before = months_before(period, rule)
         history = [fields for _, _, fields in ledger.accepted_fields(ctx.programme.id, before, village.code)]
-        peers = [] if history else [f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)]) if code != village.code]
+        peers = [] if history else [f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)], skip_unreadable=True)
+                                    if code != village.code]
     found = outlier_problems(check.read.values, check.read.cells, ctx.programme, history, peers, check.file, check.read.sheet, median)
     if found:
         check.problems.extend(found)
 
 
-def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive, periods: Iterable[str]) -> list[Problem]:
+def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive) -> list[Problem]:
     """Check again, against the whole month, the reports of villages with no earlier month.
 
     At arrival such a report is compared with the month's reports so far — none, or too few, for the first
-    to arrive — so whether "150 typed for 15" is flagged depended on the order the files came in. Once a
-    collection has recorded its files, each such report of the months it touched is compared with all
-    the others; a value now out of line gets its outlier warning (R006, the ※ in the 通报) after the fact.
-    Returns the warnings added (a report keeps those it already had; none is ever taken away).
+    to arrive — so whether "150 typed for 15" is flagged depended on the order the files came in. At the end
+    of every collection, each month that has such reports (the first month of use, a village that joined)
+    is looked at whole: a value now out of line gets its outlier warning (R006, the ※ in the 通报) after
+    the fact (a confirmation given before it was found does not cover it: ``Ledger.add_warnings``).
+    Returns the warnings added; a report keeps those it had, and one whose stored record cannot be read
+    is passed over (its own check at arrival stands).
     """
     rule = plausibility(ctx.programme).outliers
     if rule is None:
         return []
+    reported: dict[str, set[str]] = defaultdict(set)  # period → villages with an accepted report
+    for code, period in ledger.reported_pairs(ctx.programme.id):
+        reported[period].add(code)
     added: list[Problem] = []
-    for period in sorted(set(periods)):
+    for period in sorted(reported):
         month = Month.try_parse(period)
-        if month is None:
+        if month is None or len(reported[period]) <= rule.min_peers:
             continue
-        before = [str(month.shift(-i)) for i in range(1, rule.months + 1)]
-        seen = ledger.villages_with_reports(ctx.programme.id, before)
-        if ledger.villages_with_reports(ctx.programme.id, [period]) <= seen:  # every village has history: nothing to do
+        seen = set().union(*(reported.get(m, set()) for m in months_before(month, rule)))
+        if reported[period] <= seen:  # every village has history: nothing to do (the usual month)
             continue
-        rows = ledger.current_reports(ctx.programme.id, period)
-        if len(rows) <= rule.min_peers:
+        added += _recheck_month(ctx, ledger, archive, rule, period, seen)
+    return added
+
+
+def months_before(month: Month, rule: Outliers) -> list[str]:
+    """The months a report is compared with: the ``rule.months`` before its own."""
+    return [str(month.shift(-i)) for i in range(1, rule.months + 1)]
+
+
+def _recheck_month(ctx: Context, ledger: Ledger, archive: Archive, rule: Outliers, period: str, seen: set[str]) -> list[Problem]:
+    rows, fields = [], {}
+    for row in ledger.current_reports(ctx.programme.id, period):
+        try:
+            fields[row["village_code"]] = record_fields(row["record_json"] or b"{}")
+        except (ValueError, AttributeError, TypeError):  # a stored record that cannot be read: not compared, not a peer
             continue
-        fields = {r["village_code"]: record_fields(r["record_json"] or b"{}") for r in rows}
-        values = _MonthValues(tuple(rule.fields))
-        for code, f in fields.items():
-            values.put(code, f)
-        for row in rows:
-            code = row["village_code"]
-            if code in seen:
-                continue
-            flagged = {p.get("field") for p in json.loads(row["problems_json"]) if p.get("code") == OUTLIER}
-            peers = partial(_median_of, values, code)
-            found = [p for p in outlier_problems(fields[code], {}, ctx.programme, [], [], row["original_name"], "", peers)
-                     if p.field not in flagged]
-            if found:
-                found = _located(ctx, archive, row, found)
-                ledger.add_warnings(row["id"], [p.to_dict() for p in found])
-                added += found
+        rows.append(row)
+    values = _MonthValues(tuple(rule.fields))
+    for code, f in fields.items():
+        values.put(code, f)
+    added: list[Problem] = []
+    for row in rows:
+        code = row["village_code"]
+        if code in seen:
+            continue
+        flagged = {p.get("field") for p in json.loads(row["problems_json"]) if p.get("code") == OUTLIER}
+        found = [p for p in outlier_problems(fields[code], {}, ctx.programme, [], [], row["original_name"], "",
+                                             partial(_median_of, values, code)) if p.field not in flagged]
+        if found:
+            found = _located(ctx, archive, row, found)
+            ledger.add_warnings(row["id"], [p.to_dict() for p in found])
+            added += found
     return added
 
 

@@ -235,13 +235,15 @@ class Ledger:
 
     def flagged(self, programme: str, periods: list[str], code: str) -> list[sqlite3.Row]:
         """The current accepted versions whose problems include ``code`` (e.g. an outlier warning), each with
-        ``confirmed`` = 1 when the township has decided on that submission (accepted it or confirmed its numbers)."""
+        ``confirmed`` = 1 when the township has decided on that submission (accepted it or confirmed its numbers),
+        and ``decision``: the last such decision's number (a warning found after it is not covered by it)."""
         if not periods:
             return []
         marks = ",".join("?" * len(periods))
         return self.conn.execute(
             f"""SELECT s.id, s.village_code, s.village_name, s.period, s.problems_json,
-                       EXISTS(SELECT 1 FROM decisions d WHERE d.submission_id = s.id) AS confirmed
+                       EXISTS(SELECT 1 FROM decisions d WHERE d.submission_id = s.id) AS confirmed,
+                       (SELECT MAX(d.id) FROM decisions d WHERE d.submission_id = s.id) AS decision
                 FROM submissions s
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) AND s.problems_json LIKE ?
                   AND s.version = (SELECT MAX(version) FROM submissions t
@@ -266,9 +268,12 @@ class Ledger:
             (submission_id,),
         ).fetchone()
 
-    def accepted_fields(self, programme: str, periods: list[str], village_code: str | list[str] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def accepted_fields(self, programme: str, periods: list[str], village_code: str | list[str] | None = None,
+                        skip_unreadable: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
         """(village code, period, report fields) of the current accepted version per village and month;
-        ``village_code``: that village (or those villages) only (history, for the plausibility check)."""
+        ``village_code``: that village (or those villages) only (history, for the plausibility check).
+        ``skip_unreadable``: a stored record that cannot be read is left out (other villages' reports, to
+        compare with: one damaged record must not refuse every village's file) instead of raising."""
         if not periods:
             return []
         marks = ",".join("?" * len(periods))
@@ -281,16 +286,20 @@ class Ledger:
                                    WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
             (programme, ACCEPTED, *periods, *args, ACCEPTED),
         ).fetchall()
-        return [(r["village_code"], r["period"], record_fields(r["record_json"] or "{}")) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                out.append((r["village_code"], r["period"], record_fields(r["record_json"] or "{}")))
+            except (ValueError, AttributeError, TypeError):
+                if not skip_unreadable:
+                    raise
+        return out
 
-    def villages_with_reports(self, programme: str, periods: list[str]) -> set[str]:
-        """The villages with an accepted report for any of ``periods`` (no record is read)."""
-        if not periods:
-            return set()
-        marks = ",".join("?" * len(periods))
-        rows = self.conn.execute(f"SELECT DISTINCT village_code FROM submissions WHERE programme = ? AND status = ? AND period IN ({marks})",
-                                 (programme, ACCEPTED, *periods))
-        return {r[0] for r in rows if r[0]}
+    def reported_pairs(self, programme: str) -> list[tuple[str, str]]:
+        """(village code, period) of every accepted report, in one pass that reads no record."""
+        rows = self.conn.execute("SELECT DISTINCT village_code, period FROM submissions WHERE programme = ? AND status = ?"
+                                 " AND village_code IS NOT NULL AND period IS NOT NULL", (programme, ACCEPTED))
+        return [(r[0], r[1]) for r in rows]
 
     def current_reports(self, programme: str, period: str) -> list[sqlite3.Row]:
         """The current accepted version of every village's report for ``period``: its id, stored record and
@@ -306,10 +315,15 @@ class Ledger:
         ).fetchall()
 
     def add_warnings(self, submission_id: int, problems: list[dict[str, Any]]) -> None:
-        """Warnings found after a report was recorded (its problems and warning count grow; nothing else changes)."""
+        """Warnings found after a report was recorded (its problems and warning count grow; nothing else changes).
+
+        Each carries ``after_decision``: the last decision recorded so far. A confirmation made before the
+        warning was found does not cover it (``flagged``'s ``decision`` must be later).
+        """
         with self.transaction() as db:
             row = db.execute("SELECT problems_json FROM submissions WHERE id = ?", (submission_id,)).fetchone()
-            stored = json.loads(row["problems_json"]) + problems
+            last = db.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0]
+            stored = json.loads(row["problems_json"]) + [{**p, "after_decision": last} for p in problems]
             db.execute("UPDATE submissions SET problems_json = ?, n_warnings = n_warnings + ? WHERE id = ?",
                        (json.dumps(stored, ensure_ascii=False), len(problems), submission_id))
 
