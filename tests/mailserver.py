@@ -169,6 +169,7 @@ class Smtp:
     controller: object | None = None
     refuse_rcpt: dict[str, str] = field(default_factory=dict)  # recipient → reply, e.g. "550 5.1.1 no such user"
     refuse_data: dict[str, str] = field(default_factory=dict)  # text in the subject → reply, e.g. "554 DT:SPM"
+    hang_up: set[str] = field(default_factory=set)  # text in the subject: the server closes the connection on DATA
     logins: list[str] = field(default_factory=list)  # users that logged in (AUTH)
 
     def wait_for(self, n: int, timeout: float = 10) -> list[EmailMessage]:
@@ -198,6 +199,9 @@ def start_smtp(auth: bool = False) -> Smtp:
             for words, reply in box.refuse_data.items():
                 if words in str(message["Subject"]):
                     return reply
+            if any(words in str(message["Subject"]) for words in box.hang_up):  # as a provider does with mail it judges spam
+                server.transport.close()
+                return "421 closing"
             box.raw.append(envelope.original_content or envelope.content)
             box.received.append(message)
             return "250 OK"

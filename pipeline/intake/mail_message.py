@@ -171,9 +171,9 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
                               received, message.message_id)
             row = dict(ledger.record_in(db, arrival, outcome_for(ctx, check, feedback)))
             results.append(Result(name, check, row, feedback, *_standing(db, row)))
-        if box.reply:
+        if box.reply and message.sender:  # no address to answer: the clerk sees the reports in the results
             try:
-                queue(db, message_reply(message, results, ctx.programme, ctx.workspace.organ, box.domain, registered))
+                queue(db, message_reply(message, results, ctx.programme, ctx.workspace.organ, box.domain, registered, digest))
             except Exception as exc:  # the reports are recorded all the same; the clerk answers by hand
                 if local_trouble(exc):
                     raise

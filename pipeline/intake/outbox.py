@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ledger.db import Ledger
-from ..ledger.mail import mark_failed, mark_sent, pending_replies
+from ..ledger.mail import mark_failed, mark_sent, note_hangup, pending_replies
 from ..problems import HuizongError, Problem
 from .faults import crash_point
 from .mailconfig import MailSettings
@@ -129,10 +129,79 @@ def _permanent(exc: Exception) -> str | None:
 
 
 def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> SendReport:
+    """Send the queued replies. One reply that cannot be sent never holds up the others:
+
+    - one that cannot be made (its annotated copy gone, an address that cannot be written) is given up (M017);
+    - one the server refuses for good (5xx) is given up (M012);
+    - one during which the server hangs up (too big, judged spam) is tried again next time, after the others
+      went on over a new connection; the second time the server hangs up on it while taking other mail, it
+      is given up (M012). An outage — nothing goes through — leaves every reply for next time (M004).
+    """
     report = SendReport()
     rows = pending_replies(ledger)
     if not rows or settings is None or settings.smtp is None or not settings.reply:
         return report
+    try:
+        smtp = _connect(settings)
+    except HuizongError as exc:
+        report.problems += exc.problems
+        return report
+    hung_up: list[tuple[Any, str]] = []
+    try:
+        for row in rows:
+            try:
+                to = json.loads(row["to_addrs"])
+                wire = as_wire_bytes(build_mime(row, settings, root))
+            except Exception as exc:  # this reply alone cannot be made: the others go on
+                why = f"{type(exc).__name__}: {str(exc)[:80]}".rstrip(": ")
+                mark_failed(ledger, row["id"], why)
+                report.problems.append(Problem("M017", value=why, detail=row["subject"]))
+                report.failed += 1
+                continue
+            try:
+                refused = smtp.sendmail(settings.from_addr, to, wire)
+            except smtplib.SMTPSenderRefused as exc:  # our own address: every other mail would fail alike
+                report.problems.append(Problem("M015", value=settings.from_addr, detail=_said(exc.smtp_code, exc.smtp_error)))
+                break
+            except smtplib.SMTPServerDisconnected as exc:  # this message, or the connection: go on over a new one
+                hung_up.append((row, str(exc) or "连接被关闭"))
+                try:
+                    smtp = _connect(settings)
+                except HuizongError:  # the server is gone: the rest next time
+                    break
+                continue
+            except smtplib.SMTPException as exc:  # (before OSError: SMTPException is one)
+                permanent = _permanent(exc)
+                if permanent is None:
+                    report.problems.append(Problem("M004", detail=f"{row['subject']}：{_describe(exc)}"))
+                    continue
+                mark_failed(ledger, row["id"], permanent)
+                report.problems.append(Problem("M012", value=permanent, detail=row["subject"]))
+                report.failed += 1
+                continue
+            except OSError as exc:  # the network: the rest next time
+                report.problems.append(Problem("M004", detail=f"{row['subject']}：{exc}"))
+                break
+            crash_point("smtp_accepted")
+            if refused:
+                shown = "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in refused.items())
+                report.problems.append(Problem("M012", value=shown, detail=f"{row['subject']}（其余收件人已收下）"))
+            mark_sent(ledger, row["id"], "accepted" if not refused else json.dumps(refused, ensure_ascii=False, default=str))
+            report.sent += 1
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    for row, why in hung_up:
+        # the server took other mail meanwhile: it is this message it will not take
+        if report.sent and note_hangup(ledger, row["id"], why) >= 2:
+            mark_failed(ledger, row["id"], f"发送这封邮件时服务器两次断开连接（{why}）")
+            report.problems.append(Problem("M012", value=f"服务器两次在发送时断开连接（{why}）", detail=row["subject"]))
+            report.failed += 1
+        else:
+            report.problems.append(Problem("M004", detail=f"{row['subject']}：{why}"))
+    return report
     try:
         smtp = _connect(settings)
     except HuizongError as exc:

@@ -67,7 +67,7 @@ class Result:
 
 
 def message_reply(message: Any, results: list[Result], programme: Programme, organ: str, domain: str,
-                  registered: bool = True) -> Reply:
+                  registered: bool = True, digest: str = "") -> Reply:
     """One reply per received message, covering every report in it (and what was ignored).
 
     To an address that is not in the registry the reply says only that the mail arrived and waits
@@ -75,7 +75,7 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
     in From, and the township's mailbox must not relay a stranger's workbook or words to it.
     """
     if not registered and results:
-        return _unregistered_reply(message, len(results), organ, domain)
+        return _unregistered_reply(message, len(results), organ, domain, digest)
     parts: list[str] = [f"{message.sender_name or message.sender}：", ""]
     attachments: list[tuple[str, str]] = []
     for r in results:
@@ -123,7 +123,7 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         kind, subject = "receipt", f"【已收到】{_title(results, programme)}：校验通过"
     else:
         kind, subject = "receipt", f"【已收到】{_title(results, programme)}：与此前的文件相同，不重复计入"
-    return _reply_to(message, kind, subject, "\n".join(parts), attachments, results, domain)
+    return _reply_to(message, kind, subject, "\n".join(parts), attachments, results, domain, digest)
 
 
 def _resend(r: Result, village: str, period: str) -> str:
@@ -141,7 +141,7 @@ def _resend(r: Result, village: str, period: str) -> str:
             f"{r.current_version} 版，仍以第 {r.current_version} 版为准。")
 
 
-def _unregistered_reply(message: Any, count: int, organ: str, domain: str) -> Reply:
+def _unregistered_reply(message: Any, count: int, organ: str, domain: str, digest: str = "") -> Reply:
     body = "\n".join([
         "您好：",
         "",
@@ -152,12 +152,13 @@ def _unregistered_reply(message: Any, count: int, organ: str, domain: str) -> Re
         organ,
         FOOTER.format(organ=organ),
     ])
-    return _reply_to(message, "unregistered", "【已收到，待核实】发件邮箱未登记", body, [], [], domain)
+    return _reply_to(message, "unregistered", "【已收到，待核实】发件邮箱未登记", body, [], [], domain, digest)
 
 
 def _reply_to(message: Any, kind: str, subject: str, body: str, attachments: list[tuple[str, str]], results: list[Result],
-              domain: str) -> Reply:
-    key = f"reply:{message.message_id}"
+              domain: str, digest: str = "") -> Reply:
+    # one reply per message: its Message-ID and its digest (a broken client or gateway gives several messages one ID)
+    key = f"reply:{message.message_id}" + (f":{digest[:16]}" if digest else "")
     return Reply(kind, key, [message.sender], subject, body, attachments, make_message_id(key, domain),
                  in_reply_to=f"<{message.message_id}>" if "@" in message.message_id else None,
                  village_code=next((r.row["village_code"] for r in results if r.row["village_code"]), None),

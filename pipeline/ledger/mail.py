@@ -11,6 +11,7 @@ server has accepted them, or failed when it refused them for good (never tried a
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,19 @@ def mark_failed(ledger: Ledger, outbox_id: int, response: str) -> None:
     """The server refused this mail for good (5xx): keep it, with the refusal, and never send it again."""
     with ledger.transaction() as db:
         db.execute("UPDATE outbox SET failed_at = ?, smtp_response = ? WHERE id = ?", (now(), response, outbox_id))
+
+
+HANGUP = "断开连接："  # smtp_response of a pending reply during whose sending the server hung up
+
+
+def note_hangup(ledger: Ledger, outbox_id: int, why: str) -> int:
+    """The server hung up while this reply was sent (and took other mail in the same run): how many times now."""
+    with ledger.transaction() as db:
+        row = db.execute("SELECT smtp_response FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
+        earlier = re.match(rf"{HANGUP}(\d+)次", str(row["smtp_response"] or ""))
+        times = (int(earlier.group(1)) if earlier else 0) + 1
+        db.execute("UPDATE outbox SET smtp_response = ? WHERE id = ?", (f"{HANGUP}{times}次（{why}）", outbox_id))
+        return times
 
 
 def failed_replies(ledger: Ledger, period: str | None = None) -> list[sqlite3.Row]:

@@ -17,6 +17,8 @@ from ..registry import Registry, Village
 from ..workbook.reader import ReadResult
 
 CONFIRM_CODES = frozenset({"I003", "I004", "I007", "I009"})
+# whose a file is, or which month, is unknown or in doubt: a file refused as a whole is then nobody's
+DOUBTFUL_IDENTITY = frozenset({"I001", "I002", "I003", "I005", "I009"})
 
 
 @dataclass
@@ -96,8 +98,10 @@ def identify(res: ReadResult, p: Programme, registry: Registry | None, secret: s
 def check_sender(ident: Identity, sender: str, registry: Registry, file: str) -> Problem | None:
     """A report must come from an address registered for its village; otherwise it waits for the clerk."""
     village = ident.village
-    if village is None or not sender:
+    if village is None:
         return None
+    if not sender:  # no address could be read from From: not known to be the village's (mail only calls this)
+        return Problem("I007", file=file, field="sender", value="（没有可读的发件地址）", detail=village.name)
     if sender.lower() in {e.lower() for e in village.emails}:
         return None
     owner = registry.by_email(sender)
