@@ -16,9 +16,10 @@ from .programme.config import Programme
 from .programme.periods import Month
 from .registry import Registry
 from .validate.idcard import mask, mask_name
-from .validate.identity import CONFIRM_CODES, Identity, identify
+from .validate.identity import CONFIRM_CODES, DOUBTFUL_IDENTITY, Identity, identify
 from .validate.plausibility import limit_problems
 from .validate.record import to_record, validate_report
+from .workbook.normalise import clean_text
 from .workbook.reader import ReadResult, read_report
 from .workbook.safety import DEFAULT_LIMITS, Limits
 
@@ -87,9 +88,7 @@ def check_bytes(
         problems += limit_problems(res.values, res.cells, programme, ident.village, res.file, res.sheet, skip=res.invalid)
         village = ident.village
         if village is not None and period is not None and not village.active(period):  # a typo in 起始/停止月份 hides it
-            when = f"自{village.start.chinese}起参加考核" if village.start and period < village.start else (
-                f"自{village.end.chinese}起不再参加考核" if village.end else "")
-            problems.append(Problem("I008", file=name, value=period.chinese, detail=f"{village.name}{when}"))
+            problems.append(Problem("I008", file=name, value=period.chinese, detail=f"{village.name}{village.taking_part(period)}"))
         if period is not None:  # a field added later in the year is not asked of an earlier month's report (old template)
             later = {f.id for f in programme.all_inputs if not f.asked_in(str(period))}
             problems = [q for q in problems if not (q.code in ("S003", "V001") and q.field in later)]
@@ -106,7 +105,7 @@ def _plain_identity(res: ReadResult, programme: Programme, registry: Registry | 
     if not res.meta:
         return Identity()
     ident = identify(res, programme, registry, secret)
-    if any(p.code in ("I001", "I002", "I003", "I005", "I009") for p in ident.problems):
+    if any(p.code in DOUBTFUL_IDENTITY for p in ident.problems):
         return Identity()
     return Identity(village=ident.village, period=ident.period)
 
@@ -159,7 +158,11 @@ def redacted_problems(check: FileCheck, programme: Programme) -> list[dict[str, 
         cid = p.field.rsplit(".", 1)[-1]
         if cid in personal and isinstance(p.value, str):
             hide = mask if personal[cid] == "id_number" else mask_name
-            detail = p.detail.replace(p.value, hide(p.value)) if p.value and len(p.value) > 1 else p.detail
+            detail = p.detail
+            cleaned = clean_text(p.value)[0]  # a V010 note repeats the value as read: "李　芳" as "李 芳"
+            for shown in sorted({p.value, p.value.strip(), cleaned, cleaned.replace(" ", "")}, key=len, reverse=True):
+                if len(shown) > 1:
+                    detail = detail.replace(shown, hide(shown))
             if personal[cid] == "id_number":
                 detail = _ID_LIKE.sub(lambda m: mask(m.group()), detail)
             p = p.at(value=hide(p.value), detail=detail)

@@ -36,13 +36,27 @@ def readable(name: str) -> str:
         name.encode("utf-8")
         return name
     except UnicodeEncodeError:
-        raw = name.encode("utf-8", "surrogateescape")
+        pass
+    try:
+        raw = name.encode("utf-8", "surrogateescape")  # bytes POSIX could not decode
+    except UnicodeEncodeError:  # a lone surrogate NTFS allows: no bytes behind it to decode
+        return name.encode("utf-8", "replace").decode("utf-8")
     for encoding in ("utf-8", "gb18030"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             pass
     return raw.decode("utf-8", "replace")
+
+
+def arrival_key(name: str) -> str:
+    """A name as it can be stored and compared, distinct for distinct names: the name itself, or (one the file
+    system gave as bytes that are not UTF-8) those bytes in hex — two names that ``readable`` shows alike stay apart."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return "bytes:" + name.encode("utf-8", "surrogatepass").hex()
 
 
 def safe_suffix(suffix: str) -> str:

@@ -33,6 +33,14 @@ class Village:
     start: Month | None = None  # 起始月份: the first month it takes part (a village that joins mid-year)
     end: Month | None = None  # 停止月份: from this month on it no longer takes part (merged, dissolved)
 
+    def taking_part(self, month: Month) -> str:
+        """Why the village does not take part in ``month`` (自2027年6月起参加考核), or "" when it does."""
+        if self.active(month):
+            return ""
+        if self.start is not None and month < self.start:
+            return f"自{self.start.chinese}起参加考核"
+        return f"自{self.end.chinese}起不再参加考核" if self.end is not None else ""
+
     def active(self, month: Month) -> bool:
         """Takes part in ``month``: neither before its 起始月份 nor from its 停止月份 on."""
         return (self.start is None or month >= self.start) and (self.end is None or month < self.end)

@@ -233,6 +233,11 @@ def test_masking_keeps_the_message_whole_and_hides_the_number_everywhere(ctx):
                               detail=f"身份证号码 {good}（去掉了空格）")]
     (masked,) = redacted_problems(check, ctx.programme)
     assert good not in json.dumps(masked, ensure_ascii=False) and good[:6] in masked["message"]
+    check.problems = [Problem("V010", field="register.0.mother_name", label="母亲姓名", value="李　芳",
+                              detail="文字“李 芳”（去掉了看不见的字符或全角空格）"),
+                      Problem("V014", field="register.0.mother_id", label="母亲身份证号", value="1101051990", detail="共 10 位")]
+    stored = json.dumps(redacted_problems(check, ctx.programme), ensure_ascii=False)
+    assert "芳" not in stored and "1101051990" not in stored  # a name as read in a note; a short ID kept whole by mask()
 
 
 def test_a_village_code_stored_as_a_number_reads_whole():
@@ -345,3 +350,20 @@ def test_a_shortcut_to_nothing_and_a_pipe_in_inbox_are_said(ctx):
     assert [i.name for i in summary.items] == ["01.xlsx"]
     assert sorted((p.code, p.value, p.detail) for p in summary.problems) == [
         ("X040", "桃园村.xlsx", "快捷方式指向的文件不存在"), ("X040", "管道.xlsx", "不是普通文件")]
+
+
+def test_two_names_shown_alike_stay_two_files(ctx):
+    """The same name once as UTF-8 and once as GBK bytes, same size and time, different content: both are
+    recorded (the arrival is keyed on the name as the disk gives it, not as it is shown)."""
+    a, b = filled(ctx, 0, elderly_checks=20), filled(ctx, 0, elderly_checks=21)
+    pad = max(len(a), len(b)) + 8
+    a, b = _with_comment(a, b"a" * (pad - len(a))), _with_comment(b, b"b" * (pad - len(b)))
+    inbox = os.fsencode(ctx.workspace.inbox)
+    for raw_name, data in ((GBK_NAME.encode("utf-8"), a), (GBK_NAME.encode("gbk"), b)):
+        with open(inbox + b"/" + raw_name, "wb") as f:
+            f.write(data)
+        os.utime(inbox + b"/" + raw_name, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    summary = api.collect(ctx)
+    assert [i.name for i in summary.items] == [GBK_NAME, GBK_NAME]
+    assert len({i.submission_id for i in summary.items}) == 2 and len(_ledger(ctx)) == 2
+    assert _waiting(ctx) == []

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..check import FileCheck, failed_check, redacted_problems, stored_record
-from ..filenames import MAX_NAME_BYTES, file_name, readable, safe_suffix, shorten
+from ..filenames import MAX_NAME_BYTES, arrival_key, file_name, readable, safe_suffix, shorten
 from ..ledger.archive import Archive, sha256, sha256_file
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import HuizongError, Problem
@@ -53,7 +53,7 @@ class CollectSummary:
     items: list[Collected] = field(default_factory=list)
     resumed: list[Collected] = field(default_factory=list)  # recorded by an interrupted earlier run, only tidied now
     problems: list[Problem] = field(default_factory=list)  # mailbox or SMTP trouble (the rest went on)
-    notices: list[Problem] = field(default_factory=list)  # mail not answered (bounces, auto-replies...): for the clerk
+    notices: list[Problem] = field(default_factory=list)  # for the clerk: mail not answered (bounces, auto-replies...), numbers found out of line after the fact
     messages_without_reports: int = 0
     replies_sent: int = 0
 
@@ -104,7 +104,7 @@ def inbox_notices(inbox: Path, processed: Path) -> list[Problem]:
     except OSError:
         return [Problem("X039", detail=str(inbox))]
     for q in entries:
-        if q.name.startswith(IGNORED_PREFIXES) or q.name.startswith(processed.name):  # 已处理 (or its stand-in)
+        if q.name.startswith(IGNORED_PREFIXES) or q.name in (processed.name, processed.name + PROCESSED_STAND_IN):
             continue
         try:
             if q.is_dir():
@@ -116,6 +116,8 @@ def inbox_notices(inbox: Path, processed: Path) -> list[Problem]:
             continue
     return out
 
+
+PROCESSED_STAND_IN = "（已收取）"  # the tidy folder's name beside a plain file called 已处理
 
 BATCH = 64  # files read into memory at once (two batches at most): bounds memory however full the inbox is
 
@@ -145,12 +147,11 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
     todo = []
     for path, st in inbox_files(ws.inbox):
         name = readable(path.name)  # a GBK name from a network share is stored, shown and moved as Chinese
-        ref = f"folder:{name}:{st.st_size}:{st.st_mtime_ns}"
-        receipt = ledger.receipt_for(ref)
-        if receipt is not None and not _same_content(path, receipt["sha256"]):
-            # a corrected file that kept the name, size and time of one recorded before (a copy tool keeps times)
-            ref = f"{ref}:{sha256_file(path)[:16]}"
-            receipt = ledger.receipt_for(ref)
+        try:
+            ref, receipt = _arrival(ledger, path, st)
+        except OSError as exc:  # cannot be read now (held open, taken away): it stays for the next run
+            summary.problems.append(Problem("X012", file=name, detail=f"inbox/{name}（{exc.strerror or exc}）"))
+            continue
         if receipt is not None:  # recorded by an interrupted run: tidy up, and say what it was
             _tidy_or_say(path, name, ws.processed, summary)
             row = ledger.conn.execute("SELECT * FROM submissions WHERE receipt_id = ?", (receipt["id"],)).fetchone()
@@ -199,7 +200,7 @@ def _archive_batch(archive: Archive, items: list[tuple[Path, os.stat_result, str
             summary.problems.append(Problem("X012", file=name, detail=f"inbox/{name}（{exc.strerror or exc}）"))
             continue
         out.append(_Arrived(path, st, ref, name, data, sha256(data), len(data)))
-    distinct = {(a.digest, Path(a.name).suffix.lower()): a.data for a in out if a.refused is None}
+    distinct = {(a.digest, safe_suffix(Path(a.name).suffix.lower())): a.data for a in out if a.refused is None}  # one archive file, one thread
     with ThreadPoolExecutor(4) as threads:
         list(threads.map(lambda key: archive.put(distinct[key], key[1]), distinct))
     for _ in out:
@@ -243,11 +244,21 @@ def _in_order(batch: list[_Arrived], checks: Iterator[Checked]) -> Iterator[Chec
         yield (a.refused, None) if a.refused is not None else next(checks)
 
 
-def _same_content(path: Path, digest: str) -> bool:
-    try:
-        return sha256_file(path) == digest
-    except OSError:  # cannot be read now: taken for the recorded one (it stays, or is tidied, as before)
-        return True
+def _arrival(ledger: Ledger, path: Path, st: os.stat_result) -> tuple[str, Any]:
+    """The file's arrival reference, and its receipt if an earlier (interrupted) run recorded it.
+
+    Name, size and modification time, as the file system gives the name (two names shown alike stay
+    apart); where they match a receipt whose content differs — a corrected file that kept the name,
+    size and time of the one before, as copy tools keep times — the content's digest as well.
+    """
+    ref = f"folder:{arrival_key(path.name)}:{st.st_size}:{st.st_mtime_ns}"
+    receipt = ledger.receipt_for(ref)
+    if receipt is not None:
+        digest = sha256_file(path)
+        if digest != receipt["sha256"]:
+            ref = f"{ref}:{digest[:16]}"
+            receipt = ledger.receipt_for(ref)
+    return ref, receipt
 
 
 def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrived, check: FileCheck,
@@ -308,15 +319,15 @@ def write_feedback(ctx: Context, check: FileCheck, data: bytes, path: Path, dige
         built, note = feedback_copy(data, check.read.format, path.name, check.problems, feedback_heading(ctx.programme))
         if note is not None:
             check.problems.append(note)
-    for n in range(1, 10):  # the copy of an earlier identical file may be open in Excel: then beside it
-        candidate = target if n == 1 else target.with_name(f"{target.stem} ({n}){target.suffix}")
+    candidates = [target] + [target.with_name(f"{target.stem} ({n}){target.suffix}") for n in range(2, 10)]
+    for candidate in candidates:  # the copy of an earlier identical file may be open in Excel: then beside it
         try:
             atomic_write(candidate, built)
-            return str(candidate.relative_to(ctx.workspace.root))
+            break
         except HuizongError as exc:
-            if n == 9 or any(p.code != "X004" for p in exc.problems):
+            if candidate == candidates[-1] or any(p.code != "X004" for p in exc.problems):
                 raise
-    raise AssertionError("unreachable")
+    return str(candidate.relative_to(ctx.workspace.root))
 
 
 def _arrived(mtime: float) -> str:
@@ -344,7 +355,7 @@ def _tidy(path: Path, processed: Path, name: str | None = None) -> None:
     """
     name = name or readable(path.name)
     if processed.exists() and not processed.is_dir():
-        processed = processed.with_name(processed.name + "（已收取）")
+        processed = processed.with_name(processed.name + PROCESSED_STAND_IN)
     folder = processed / date.today().isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     suffix = safe_suffix(Path(name).suffix)

@@ -57,6 +57,7 @@ class Archive:
             path = self.path_for(digest, ext)
             if path.exists() and path.stat().st_size == size:
                 return digest, size
+            _replaceable(path)
             if not path.parent.is_dir():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 owner_only(path.parent, directory=True)
@@ -73,6 +74,7 @@ class Archive:
         path = self.path_for(digest, ext)
         if path.exists() and path.stat().st_size == len(data):
             return digest, path
+        _replaceable(path)
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True, exist_ok=True)
             owner_only(path.parent, directory=True)
@@ -85,3 +87,9 @@ class Archive:
         if sha256(data) != digest:
             raise OSError(f"archive file {digest} does not match its hash")
         return data
+
+
+def _replaceable(path: Path) -> None:
+    """A damaged copy (its size wrong) is replaced: made writable first, as Windows will not replace a read-only file."""
+    if path.exists():
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)

@@ -21,7 +21,7 @@ def is_valid(number: str) -> bool:
 
 def mask(number: str) -> str:
     """110105********002X: the region and the last four kept, birth date and sequence hidden."""
-    if len(number) < 8:
+    if len(number) < 11:  # too short to keep 10 characters and hide anything: all hidden
         return "*" * len(number)
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
 

@@ -267,7 +267,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
         if joined and v.start is not None:
             missing = [f"自{v.start.chinese}起参加考核" + (f"；缺报 {'、'.join(missing)}" if missing else "")]
         if not v.active(d.period):
-            when = f"自{v.start.chinese}起参加考核" if v.start and d.period < v.start else (f"自{v.end.chinese}起不再参加考核" if v.end else "")
+            when = v.taking_part(d.period)
             sent = s is not None and s.state != "未报"  # a report came anyway: the 起始/停止月份 may be a typo
             cells = [v.name, "不参加（本期有报表）" if sent else "不参加", "", "", "",
                      when + ("；本期收到了报表，未参加排名，请核对村名册的起始/停止月份" if sent else ""), "", ""]
