@@ -367,3 +367,14 @@ def test_two_names_shown_alike_stay_two_files(ctx):
     assert [i.name for i in summary.items] == [GBK_NAME, GBK_NAME]
     assert len({i.submission_id for i in summary.items}) == 2 and len(_ledger(ctx)) == 2
     assert _waiting(ctx) == []
+
+
+def test_the_workers_start_data_left_by_a_killed_run_is_swept(ctx):
+    """The programme and registry (with the villages' e-mail addresses) the workers start from were left in
+    the system's temporary folder by every killed run. They now live in the workspace and the next collection
+    sweeps what a killed one left."""
+    stale = ctx.workspace.state / ".tmp-huizong-left.pickle"
+    stale.write_bytes(b"left by a killed run")
+    (ctx.workspace.inbox / "01.xlsx").write_bytes(filled(ctx, 1))
+    assert [i.status for i in api.collect(ctx).items] == ["已接收"]
+    assert not list(ctx.workspace.state.glob(".tmp-*"))

@@ -32,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessP
 from concurrent.futures import TimeoutError as Overdue
 from concurrent.futures import wait as wait_for
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Literal
 
 from ..check import FileCheck, check_bytes, failed_check
@@ -140,8 +141,11 @@ def _check(item: tuple[bytes, str]) -> Checked:
 
 class Checker:
     def __init__(self, programme: Any, registry: Any, secret: str | None, limits: Any, files: int,
-                 feedback: Feedback = "rejected"):
+                 feedback: Feedback = "rejected", share_dir: Path | None = None):
         self.args = (programme, registry, secret, limits, feedback)
+        # where the workers' start data goes: a workspace's own folder, whose leftovers (a run killed) the next
+        # collection sweeps under its lock (``sweep_temporaries``); else the system's temporary folder
+        self.share_dir = share_dir
         self.workers = min(os.cpu_count() or 1, 8) if files >= POOL_FROM else 1
         # True when no worker process can be started at all (or for profiling): then files are checked in this
         # process, as they were before workers; refusing every file for a fault of the machine would be worse
@@ -182,7 +186,7 @@ class Checker:
     def _share(self) -> str:
         """The programme and the registry, pickled once into a private temporary file for the workers."""
         if self.shared is None:
-            fd, path = tempfile.mkstemp(prefix="huizong-", suffix=".pickle")  # 0600: this user only
+            fd, path = tempfile.mkstemp(prefix=".tmp-huizong-", suffix=".pickle", dir=self.share_dir)  # 0600: this user only
             try:
                 with os.fdopen(fd, "wb") as f:
                     pickle.dump(self.args[:2], f, protocol=pickle.HIGHEST_PROTOCOL)

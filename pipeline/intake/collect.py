@@ -24,7 +24,7 @@ def collect(ctx: Context, progress: Callable[[int, int, str], None] | None = Non
     summary = CollectSummary()
     settings = mail_settings(ws.settings) if mail else None
     with workspace_lock(ws), Ledger(ws.ledger_path) as ledger:
-        sweep_temporaries(ws.archive, ws.feedback)  # a run killed mid-write left its temp files: the lock says it is over
+        sweep_temporaries(ws.archive, ws.feedback, ws.state)  # a run killed mid-write left its temp files: the lock says it is over
         archive = Archive(ws.archive)
         collect_folder(ctx, ledger, archive, summary, progress)
         if settings is not None and settings.imap is not None:

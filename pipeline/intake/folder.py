@@ -161,7 +161,7 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
             todo.append((path, st, ref, name))
     rule = plausibility(ctx.programme).outliers
     known = OutlierHistory(ctx.programme.id, ledger, rule) if rule is not None else None
-    with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo)) as checker:
+    with Checker(ctx.programme, ctx.registry, ctx.secret, ws.limits, len(todo), share_dir=ws.state) as checker:
         waiting: tuple[int, list[_Arrived], Iterator[Checked]] | None = None
         for start in range(0, len(todo), BATCH):
             batch = _archive_batch(archive, todo[start:start + BATCH], summary, ws.limits.max_file_bytes)

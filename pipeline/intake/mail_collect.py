@@ -45,7 +45,8 @@ def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailS
         uids = new_uids(client, state.last_uid if state.uidvalidity == validity else 0, since)
         tidy = AfterProcessing(client, settings)
         # attachments are read in a worker process, as inbox files are: a native crash kills a worker, not the run
-        checker = Checker(ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits, len(uids), feedback="none")
+        checker = Checker(ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits, len(uids), feedback="none",
+                          share_dir=ctx.workspace.state)
         box = Mailbox(key, validity, settings.reply and settings.smtp is not None, settings.from_addr.rpartition("@")[2], checker)
         with checker:
             _each(ctx, ledger, archive, box, client, uids, tidy, settings, summary, progress)
