@@ -80,3 +80,18 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
             if r > factor * usual or r * factor < usual:
                 out.setdefault(v.code, []).append(f"{t.label} {v.tasks[t.id]:g}（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
     return out
+
+
+COUNT_DOUBT = 3  # 次数 above this on one 加分扣分登记 row (one day's events) is worth a second look
+
+
+def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT) -> dict[str, list[str]]:
+    """Rows of 加分扣分登记 with a 次数 above ``limit``, per village code: one row is one day's events, and a
+    1 typed as 10 on 迎接省级检查达标 is +200 — the last village first. They count (the spec bounds no
+    次数); the 通报 says the row is to be checked."""
+    out: dict[str, list[str]] = {}
+    for code, rows in adjustments.items():
+        for a in rows:
+            if a.count > limit:
+                out.setdefault(code, []).append(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）")
+    return out

@@ -143,3 +143,23 @@ def test_a_monthly_register_row_for_a_month_of_another_year_stops_the_consolidat
     (problem,) = err.value.problems
     assert problem.code == "V022" and problem.label == "月份" and problem.cell.endswith(str(4 + where))
     assert "2025年9月" in problem.message and "2026年度" in problem.message
+
+
+def test_a_row_with_many_events_counts_and_is_marked_in_the_notice(collected):
+    """迎接省级检查达标 with 次数 10 (a 1 typed 10) is +200: the last village first. The spec bounds no 次数, so
+    it counts — and the 通报 says the row is to be checked, under a legend that says what the mark means."""
+    import openpyxl
+
+    ctx = collected
+    v = ctx.registry.villages
+    _write(ctx, "adjustments", [_adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10),
+                                _adjustment(ctx, 0, date(2026, 9, 16), "迎接本市检查达标", count=2)])
+    result = api.consolidate(ctx, PERIOD)
+    wb = openpyxl.load_workbook(result.path)
+    rows = {str(r[2]).rstrip("※"): r for r in wb["通报"].iter_rows(values_only=True) if r[2]}
+    assert "加分扣分登记待核实" in rows[v[2].name][-1] and "加分扣分登记待核实" not in (rows[v[0].name][-1] or "")
+    texts = [str(c) for r in wb["通报"].iter_rows(values_only=True) for c in r if c]
+    assert any(t.startswith("加分扣分登记待核实：") for t in texts)
+    assert any(t.startswith("分类得分为基本分") for t in texts)  # written in row order: constant_memory dropped it before
+    quality = "\n".join(str(c) for r in wb["数据质量"].iter_rows(values_only=True) for c in r if c)
+    assert f"{v[2].name}：迎接省级检查达标 ×10（+200 分" in quality

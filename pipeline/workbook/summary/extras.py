@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...quality import registry_doubts
+from ...quality import COUNT_DOUBT, adjustment_doubts, registry_doubts
 from ...score.scorer import Scored
 from ...score.township import field_total, part_total
 from .page import HEAD_ROW, landscape
@@ -299,6 +299,14 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
         row += 1
         text = ("村名册中年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
                 + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in doubts.items()))
+        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+        ws.set_row(row, 15 * (1 + text_units(text) // 150))
+        row += 1
+    counts = adjustment_doubts(d.adjustments)
+    if counts:
+        row += 1
+        text = (f"加分扣分登记中次数大于 {COUNT_DOUBT} 的行（一行是一天的事项，请核对是否多打了数字；这些村在通报中注明“加分扣分登记待核实”）："
+                + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in counts.items() if c in d.village_by_code))
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...quality import registry_doubts
+from ...quality import COUNT_DOUBT, adjustment_doubts, registry_doubts
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import landscape
@@ -33,6 +33,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     total_label = rules.total_label if rules else "总分"
     unit = p.unit_label
     doubts = registry_doubts([v for v in d.villages if v.active(d.period)], p.tasks)  # the same list 数据质量 gives
+    counts = adjustment_doubts(d.adjustments)
     has_bonus = scored.bonus_attainable > 0
     bonus_head = [f"加分\n（≤{scored.bonus_attainable:g}）"] if has_bonus else []
     headers = (["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats])
@@ -103,6 +104,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
         notes = [verdict[k]] + (["※含待核实数据"] if waiting else []) + (["村名册待核实"] if scored.codes[k] in doubts else [])
+        notes += ["加分扣分登记待核实"] if scored.codes[k] in counts else []
         notes += scored.flags[k] + scored.rank_bonus_detail[k] + progress(scored, k)
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
@@ -147,16 +149,19 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.merge_range(row, c, row, c + 1, label, st.get(font_name="宋体", font_size=9, bg_color=colour, border=1, align="center"))
         c += 2
     ws.write_string(row, c, "未报/不参评", st.get(font_name="宋体", font_size=9, bg_color=MISSING_FILL, border=1, align="center", italic=True))
+    marks = []  # what each mark in 备注 means, in red under the legend
     if any(info.unconfirmed(c) for c in scored.codes):
-        ws.write_string(row + 2, 1, "※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。",
-                        st.get(font_name="宋体", font_size=9, font_color="#C00000"))
+        marks.append("※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。")
     if any(c in doubts for c in scored.codes):
-        ws.write_string(row + 3, 1, "村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”）。",
-                        st.get(font_name="宋体", font_size=9, font_color="#C00000"))
+        marks.append("村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”）。")
+    if any(c in counts for c in scored.codes):
+        marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”）。")
     ws.write_string(row + 1, 1, "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
                     st.get(font_name="宋体", font_size=9, font_color="#595959"))
+    for i, text in enumerate(marks):
+        ws.write_string(row + 2 + i, 1, text, st.get(font_name="宋体", font_size=9, font_color="#C00000"))
     _ = NA_FILL
-    row += 4
+    row += 3 + max(1, len(marks))
     ws.merge_range(row, last - 5, row, last, info.organ, st.meta_right)
     g = info.generated
     ws.merge_range(row + 1, last - 5, row + 1, last, f"{g.year}年{g.month}月{g.day}日", st.meta_right)
