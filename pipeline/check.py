@@ -166,5 +166,7 @@ def redacted_problems(check: FileCheck, programme: Programme) -> list[dict[str, 
             if personal[cid] == "id_number":
                 detail = _ID_LIKE.sub(lambda m: mask(m.group()), detail)
             p = p.at(value=hide(p.value), detail=detail)
+        elif p.code == "F013":  # a program error's text may quote a cell: an ID number in it is hidden
+            p = p.at(detail=_ID_LIKE.sub(lambda m: mask(m.group()), p.detail))
         out.append(p.to_dict())
     return out

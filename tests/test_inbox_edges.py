@@ -238,6 +238,8 @@ def test_masking_keeps_the_message_whole_and_hides_the_number_everywhere(ctx):
                       Problem("V014", field="register.0.mother_id", label="母亲身份证号", value="1101051990", detail="共 10 位")]
     stored = json.dumps(redacted_problems(check, ctx.programme), ensure_ascii=False)
     assert "芳" not in stored and "1101051990" not in stored  # a name as read in a note; a short ID kept whole by mask()
+    check.problems = [Problem("F013", file="a.xlsx", detail="ValueError: invalid literal for int(): '110105199001011234'")]
+    assert "110105199001011234" not in json.dumps(redacted_problems(check, ctx.programme), ensure_ascii=False)
 
 
 def test_a_village_code_stored_as_a_number_reads_whole():
