@@ -102,7 +102,8 @@ def test_a_file_that_cannot_be_moved_is_left_and_said_and_the_rest_go_on(ctx, mo
     assert _waiting(ctx) == ["01.xlsx"]
     (ctx.workspace.inbox / "03.xlsx").write_bytes(filled(ctx, 3))
     again = api.collect(ctx)  # still open: the new file goes on all the same
-    assert [i.name for i in again.items] == ["03.xlsx"] and [i.name for i in again.resumed] == ["01.xlsx"]
+    assert [i.name for i in again.items] == ["03.xlsx"] and again.resumed == []  # not “moved”: it is still there
+    assert [p.code for p in again.problems] == ["X037"]
     assert _waiting(ctx) == ["01.xlsx"]
     monkeypatch.setattr(folder.os, "replace", real)  # closed in Excel
     last = api.collect(ctx)

@@ -152,10 +152,10 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
         except OSError as exc:  # cannot be read now (held open, taken away): it stays for the next run
             summary.problems.append(Problem("X012", file=name, detail=f"inbox/{name}（{exc.strerror or exc}）"))
             continue
-        if receipt is not None:  # recorded by an interrupted run: tidy up, and say what it was
-            _tidy_or_say(path, name, ws.processed, summary)
+        if receipt is not None:  # recorded by an earlier run: tidy up, and say what it was (X037 if it cannot move yet)
+            moved = _tidy_or_say(path, name, ws.processed, summary)
             row = ledger.conn.execute("SELECT * FROM submissions WHERE receipt_id = ?", (receipt["id"],)).fetchone()
-            if row is not None:
+            if row is not None and moved:
                 summary.resumed.append(_collected(name, row, row["feedback_path"]))
         else:
             todo.append((path, st, ref, name))
@@ -336,15 +336,18 @@ def _arrived(mtime: float) -> str:
     return when.isoformat(timespec="seconds")
 
 
-def _tidy_or_say(path: Path, name: str, processed: Path, summary: CollectSummary) -> None:
+def _tidy_or_say(path: Path, name: str, processed: Path, summary: CollectSummary) -> bool:
     """``_tidy``; a recorded file that cannot be moved (open in Excel on Windows, read-only) stays in inbox/,
-    said in a warning: the next run recognises it and moves it then. One such file never stops a run."""
+    said in a warning: the next run recognises it and moves it then. One such file never stops a run.
+    Whether it left inbox/."""
     try:
         _tidy(path, processed, name)
     except FileNotFoundError:  # taken away meanwhile (antivirus, a sync tool): it is archived and recorded
         pass
     except OSError as exc:
         summary.problems.append(Problem("X037", file=name, value=name, detail=exc.strerror or str(exc)))
+        return False
+    return True
 
 
 def _tidy(path: Path, processed: Path, name: str | None = None) -> None:
