@@ -491,3 +491,17 @@ def test_never_raises(noise: bytes, cut: int, at: int) -> None:
         assert isinstance(msg, Message)
         for text in [msg.subject, msg.sender_name, *names(msg), *(i.name for i in msg.ignored)]:
             assert "\ufffd" not in text
+
+
+@pytest.mark.parametrize("cte", [b"8bit", b"binary"])
+def test_an_attachment_sent_as_raw_bytes_arrives_whole(cte: bytes) -> None:
+    """Content-Transfer-Encoding: 8bit or binary carries the file's bytes as they are: every non-ASCII byte
+    became U+FFFD, and a good report was archived corrupted and refused (F008)."""
+    raw = b"\r\n".join([
+        b"From: a@b.c", b"To: clerk@township.test", b"Subject: x", b"Message-ID: <x@b.c>", b"MIME-Version: 1.0",
+        b'Content-Type: multipart/mixed; boundary="=B="', b"", b"--=B=", b"Content-Type: text/plain; charset=utf-8", b"",
+        "请查收。".encode(), b"--=B=",
+        b"Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        b"Content-Transfer-Encoding: " + cte, b'Content-Disposition: attachment; filename="x.xlsx"', b"", XLSX, b"--=B=--", b""])
+    (attachment,) = parse_message(raw).attachments
+    assert attachment.data == XLSX

@@ -178,7 +178,10 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
     if cte in (b"x-uuencode", b"uuencode", b"x-uue"):
         decoded = part.get_payload(decode=True)
         return (decoded, True) if isinstance(decoded, bytes) else (b"", False)
-    return raw, True
+    # 8bit, binary, 7bit or none: the bytes as sent. get_payload() without decode turns every non-ASCII byte
+    # into U+FFFD (compat32 decodes its surrogates with 'replace'); with decode it gives the kept bytes back
+    kept = part.get_payload(decode=True)
+    return (kept if isinstance(kept, bytes) else raw), True
 
 
 class _Walk:
