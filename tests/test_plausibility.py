@@ -285,3 +285,16 @@ def test_a_number_found_out_of_line_after_the_township_decided_is_still_marked(w
     api.accept(ctx, pending["id"], "已电话核实")
     table = api.consolidate(ctx, PERIOD).table
     assert not next(x for x in table["villages"] if x["code"] == v[5].code)["unconfirmed"]
+
+
+def test_the_recheck_leaves_months_no_current_notice_shows(ctx, monkeypatch):
+    """Every collection looks again at months with reports of villages without history — only those of the
+    last twelve months before the newest: a first month two years back is not read again and again."""
+    import pipeline.intake.collect as collect_module
+
+    old = Month(2024, 10)
+    monkeypatch.setattr(collect_module, "recheck_without_history", lambda *args: [])
+    _collect(ctx, {"typo.xlsx": filled(ctx, 5, old, elderly_checks=75)} | {f"{i}.xlsx": filled(ctx, i, old, elderly_checks=20) for i in range(4)})
+    monkeypatch.undo()
+    (ctx.workspace.inbox / "now.xlsx").write_bytes(filled(ctx, 0, PERIOD))
+    assert api.collect(ctx).notices == []

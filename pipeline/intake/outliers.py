@@ -164,10 +164,11 @@ def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive) -> l
     reported: dict[str, set[str]] = defaultdict(set)  # period → villages with an accepted report
     for code, period in ledger.reported_pairs(ctx.programme.id):
         reported[period].add(code)
+    months = {period: m for period in reported if (m := Month.try_parse(period)) is not None}
+    recent = max(months.values()).shift(-rule.months) if months else None  # older months no 通报 of the year shows
     added: list[Problem] = []
-    for period in sorted(reported):
-        month = Month.try_parse(period)
-        if month is None or len(reported[period]) <= rule.min_peers:
+    for period, month in sorted(months.items()):
+        if recent is None or month < recent or len(reported[period]) <= rule.min_peers:
             continue
         seen = set().union(*(reported.get(m, set()) for m in months_before(month, rule)))
         if reported[period] <= seen:  # every village has history: nothing to do (the usual month)
