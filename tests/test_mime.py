@@ -505,3 +505,17 @@ def test_an_attachment_sent_as_raw_bytes_arrives_whole(cte: bytes) -> None:
         b"Content-Transfer-Encoding: " + cte, b'Content-Disposition: attachment; filename="x.xlsx"', b"", XLSX, b"--=B=--", b""])
     (attachment,) = parse_message(raw).attachments
     assert attachment.data == XLSX
+
+
+def test_a_bare_cr_in_a_header_does_not_end_the_headers() -> None:
+    """A display name typed "Bai\\rShi" ended the header block at the CR: the whole message became body text,
+    and a village's report was taken for spam from nobody (M008). The attachment's bytes stay as sent."""
+    raw = b"\r\n".join([
+        b'From: "Bai\rShi" <baishi@qq.com>', b"To: clerk@township.test", b"Subject: x", b"Message-ID: <y@qq.com>",
+        b"MIME-Version: 1.0", b'Content-Type: multipart/mixed; boundary="=B="', b"", b"--=B=",
+        b"Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        b"Content-Transfer-Encoding: binary", b'Content-Disposition: attachment; filename="x.xlsx"', b"", XLSX, b"--=B=--", b""])
+    message = parse_message(raw)
+    assert message.sender == "baishi@qq.com" and message.subject == "x"
+    (attachment,) = message.attachments
+    assert attachment.data == XLSX

@@ -48,14 +48,32 @@ def parse(raw: bytes | Path, digest: Any = None) -> Message:
     setattr(parser, "_input", _Lines())  # noqa: B010 - private, read lazily by the parser's generator (not started yet)
     if isinstance(raw, Path):
         with raw.open("rb") as fh:
+            first = True
             while chunk := fh.read(FEED):
                 if digest is not None:
                     digest.update(chunk)
-                parser.feed(chunk)
+                parser.feed(_header_crs(chunk) if first else chunk)
+                first = False
         return parser.close()
     if digest is not None:
         digest.update(raw)
     view = memoryview(raw)
     for start in range(0, len(raw), FEED):
-        parser.feed(bytes(view[start:start + FEED]))
+        chunk = bytes(view[start:start + FEED])
+        parser.feed(_header_crs(chunk) if start == 0 else chunk)
     return parser.close()
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _header_crs(first: bytes) -> bytes:
+    """The message's first bytes with a bare CR in its header block made a space. The parser ends the header
+    block at one: a display name typed "Bai\rShi" made the whole message body text, a village's report
+    taken for spam from nobody. The body is never touched (a binary attachment's bytes stay as sent);
+    a header block longer than the first slice is left as it is."""
+    end = _HEADER_END.search(first)
+    if end is None or b"\r" not in first[:end.start()]:
+        return first
+    return _BARE_CR.sub(b" ", first[:end.start()]) + first[end.start():]
