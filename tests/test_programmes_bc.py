@@ -234,3 +234,22 @@ def test_shipped_programmes_run_end_to_end(tmp_path, pid):
     result = run_demo(tmp_path / "ws", Month(2026, 9) if pid == "monthly-b" else Month(2026, 7), programme=pid)
     assert result.consolidation is not None and result.consolidation.path.is_file()
     assert result.consolidation.table["villages"]
+
+
+def test_b_the_quarter_criticises_only_the_bottom_three_below_target(b):
+    """Of the quarter's bottom three, only those below target are 通报批评、责令整改 (spec): seven 社区 meeting
+    every target were criticised for ranking 5th–7th on 重点工作 points alone. Below target over the quarter
+    is judged on its summed numbers (G: 8 of 10 in July, 1 of 10 in August and September — 10 of 30)."""
+    villages = [village(x, task_early_cases=48) for x in "ABCDEFG"]
+    rows, entries = [], []
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for i, x in enumerate("ABCDEFG"):
+            fields = dict(B_GOOD)
+            if x == "G" and m != "2026-07":
+                fields["early_registered"] = 1
+            rows.append(row(x, m, **fields))
+            entries.append(monthly_entry(x, m, key_work_points=10 - i))
+    s = score(b, villages, rows, entries, period="2026-09")
+    notes = dict(zip(s.codes, s.rank_reward.notes))
+    assert [x for x in "ABCDEFG" if "通报批评、责令整改" in notes[x]] == ["G"]
+    assert "作出检讨" in notes["G"]

@@ -13,6 +13,7 @@ import numpy as np
 from ..problems import HuizongError, Problem
 from ..programme.calendar import months_elapsed, period_of, periods_so_far, year_start
 from ..programme.config import FieldSpec, Programme
+from ..programme.formula import names
 from ..programme.periods import Month
 from ..registry import Registry, Village
 from ..validate.registers import Adjustment, AssessmentEntry
@@ -226,14 +227,29 @@ class Scorer:
         money = np.array([float(spec["amounts"][x - 1]) if x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])
         notes: list[list[str]] = [[] for _ in codes]
         bottom = int(spec.get("criticise_bottom", 0))
+        below = self._below_target(current.months, codes) if bottom else np.ones(len(codes), dtype=bool)
         ordered = np.sort(r)
         for k, x in enumerate(r.tolist()):
             worse = len(codes) - int(np.searchsorted(ordered, x, side="right"))
-            if bottom and worse < bottom:
+            if bottom and worse < bottom and below[k]:  # of the bottom ones, those below target (spec), as monthly
                 notes[k].append("通报批评、责令整改")
             if spec.get("review_last") and x == int(r.max()) and len(codes) > 1:
                 notes[k].append("作出检讨")
         return RankReward(spec["name"], current.name, sums, r, money, notes, [m.chinese for m in current.months])
+
+    def _below_target(self, months: Iterable[Month], codes: list[str]) -> np.ndarray:
+        """The ranking's criticise condition over a 考核季: its rates from the months' summed numerators and
+        denominators (never averaged); every village where the programme sets no condition."""
+        node = self.rules.criticise_if
+        if node is None:
+            return np.ones(len(codes), dtype=bool)
+        at = np.array([self.reports.index[c] for c in codes], dtype=int)
+        env: dict[str, Any] = {}
+        for fid in names(node):
+            arrays = [self.reports.month(m).get(fid) for m in months]
+            present = [a for a in arrays if a is not None]
+            env[fid] = np.nansum(np.vstack(present), axis=0)[at] if present else np.zeros(len(codes))
+        return truth(node, env, len(codes))
 
     def _rank_bonuses(self, period: Month, codes: list[str]) -> tuple[np.ndarray, list[list[str]]]:
         """考核季综合排名第1、2名 +4/+2: the YTD ranking without rank bonuses at each ended 考核季."""
