@@ -234,6 +234,13 @@ def test_shipped_programmes_run_end_to_end(tmp_path, pid):
     result = run_demo(tmp_path / "ws", Month(2026, 9) if pid == "monthly-b" else Month(2026, 7), programme=pid)
     assert result.consolidation is not None and result.consolidation.path.is_file()
     assert result.consolidation.table["villages"]
+    if pid == "monthly-b":  # the money follows the numbers: a village marked ※ in the 通报 is marked where its 元 are
+        import openpyxl
+
+        waiting = {v["name"] for v in result.consolidation.table["villages"] if v.get("unconfirmed")}
+        assert waiting
+        money = [str(c) for r in openpyxl.load_workbook(result.consolidation.path)["奖惩"].iter_rows(values_only=True) for c in r if c]
+        assert all(f"{name}※" in money for name in waiting) and any("请勿发放" in t for t in money)
 
 
 def test_b_the_quarter_criticises_only_the_bottom_three_below_target(b):

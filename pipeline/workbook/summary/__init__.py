@@ -98,7 +98,7 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     write_notice(wb, sheets["通报"], st, scored, info, m)
     write_explanations([sheets[name] for name in explained], st, scored)
     write_township(wb, sheets["乡镇合计"], sheets["图表"], st, scored, info)
-    write_rewards(sheets["奖惩"], st, scored)
+    write_rewards(sheets["奖惩"], st, scored, info)
     write_quality(sheets["数据质量"], st, scored, info)
     sheets["通报"].activate()
     wb.close()

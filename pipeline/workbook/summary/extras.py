@@ -135,7 +135,7 @@ def _charts(wb: Any, ws: Any, st: Styles, scored: Scored, township_sheet: str, h
     landscape(ws)
 
 
-def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
+def write_rewards(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     bonus = ((scored.plan.programme.raw.get("adjustments") or {}).get("rank_bonus") or {})
     points = "、".join(f"第{i}名 +{x:g}" for i, x in enumerate(bonus.get("points") or [], start=1))
     note = "说明：加分扣分登记中本年至本期的事项" + (f"，以及{bonus.get('label', '考核季综合排名加分')}（{points}，由系统按各考核季末累计得分计算）" if points else "") + "。"
@@ -166,11 +166,17 @@ def write_rewards(ws: Any, st: Styles, scored: Scored) -> None:
     if row == HEAD_ROW + 1:
         ws.merge_range(row, 0, row, 6, "本年至本期没有登记加分、扣分事项。", st.cell(align="center"))
         row += 1
-    row = _money(ws, st, scored, row + 1)
+    row = _money(ws, st, scored, row + 1, info)
 
 
-def _money(ws: Any, st: Styles, scored: Scored, row: int) -> int:
-    """Rewards and subsidies in 元, and the rank rewards of a 考核季 that ends with this period."""
+def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
+    """Rewards and subsidies in 元, and the rank rewards of a 考核季 that ends with this period. A village
+    whose numbers are not yet confirmed (※ in the 通报) carries the ※ here too: the money follows them."""
+    marked = {c for c in scored.codes if info.unconfirmed(c)}
+
+    def name(v: Any) -> str:
+        return v.name + ("※" if v.code in marked else "")
+
     if scored.rewards:
         ws.merge_range(row, 0, row, 6, "奖励与工作补贴（元）", st.cell(bold=True, bg_color="#EDEDED"))
         row += 1
@@ -182,7 +188,7 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int) -> int:
         first = row
         for k in scored.order():
             v = scored.data.villages[scored.index[k]]
-            ws.write_string(row, 0, v.name, st.cell())
+            ws.write_string(row, 0, name(v), st.cell())
             for c, r in enumerate(scored.rewards[:5], start=1):
                 ws.write_number(row, c, float(r.amounts[k]), st.number(2))
             n = min(len(scored.rewards), 5)
@@ -197,7 +203,12 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int) -> int:
             if c == min(len(scored.rewards), 5) + 1:
                 total = float(sum(float(r.amounts.sum()) for r in scored.rewards[:5] if r.due))
             ws.write_formula(row, c, f"=SUM({col}{first + 1}:{col}{row})", st.number(2, bold=True), total)
-        row += 2
+        row += 1
+        if marked:
+            ws.merge_range(row, 0, row, 6, "※ 含待核实数据：金额按所填数字计算，镇里核实确认之前请勿发放（见“数据质量”）。",
+                           st.cell(font_size=9, font_color="#C00000"))
+            row += 1
+        row += 1
     rr = scored.rank_reward
     if rr is not None:
         ws.merge_range(row, 0, row, 6, f"{rr.period_name}{rr.name}（按{'、'.join(rr.months)}各月总分之和排名）", st.cell(bold=True, bg_color="#EDEDED"))
@@ -207,7 +218,7 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int) -> int:
         row += 1
         for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k], scored.codes[k])):
             v = scored.data.villages[scored.index[k]]
-            ws.write_string(row, 0, v.name, st.cell())
+            ws.write_string(row, 0, name(v), st.cell())
             ws.write_number(row, 1, float(rr.sums[k]), st.number(2))
             ws.write_number(row, 2, int(rr.ranks[k]), st.number(0))
             ws.write_number(row, 3, float(rr.amounts[k]), st.number(2))
