@@ -26,6 +26,21 @@ def _township_rows(scored: Scored) -> list[tuple[str, float, float, float, dict[
     return out
 
 
+def _villages_outside(d: Any, ind: dict[str, Any], scale: float, lo: float | None, hi: float | None) -> list[tuple[str, float]]:
+    """The villages whose own rate over the year so far (from their summed parts) is outside the indicator's
+    range, worst first."""
+    num, den = d.year_all.get(ind["numerator"]), d.year_all.get(ind["denominator"])
+    if num is None or den is None:
+        return []
+    out = []
+    for i, v in enumerate(d.villages):
+        if den[i] > 0 and v.active(d.period):
+            rate = float(num[i] / den[i] * scale)
+            if (hi is not None and rate > hi) or (lo is not None and rate < lo):
+                out.append((v.name, rate))
+    return sorted(out, key=lambda x: -x[1] if hi is not None else x[1])
+
+
 def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, info: Any) -> None:
     d = scored.data
     p = scored.plan.programme
@@ -40,12 +55,15 @@ def write_township(wb: Any, ws: Any, charts: Any, st: Styles, scored: Scored, in
         ws.write_number(row, 1, num, st.number(0 if num.is_integer() else 2))
         ws.write_number(row, 2, den, st.number(0 if den.is_integer() else 2))
         cached: Any = round(value, 10) if np.isfinite(value) else "—"
-        ws.write_formula(row, 3, f'=IF(C{row + 1}=0,"—",B{row + 1}/C{row + 1}*{scale:g})', st.number(1), cached)
+        ws.write_formula(row, 3, f'=IF(C{row + 1}=0,"—",B{row + 1}/C{row + 1}*{scale:g})', st.number(2), cached)  # 2.0097‰ is not "2.0"
         lo, hi = ind.get("low"), ind.get("high")
         rng = (f"{lo:g}–{hi:g}" if lo is not None and hi is not None else (f"≥{lo:g}" if lo is not None else (f"≤{hi:g}" if hi is not None else "—")))
         ws.write_string(row, 4, f"{rng}{unit if unit in ('%', '‰') and rng != '—' else ''}", st.cell(align="center"))
         verdict = "—" if not np.isfinite(value) else ("达标" if (lo is None or value >= lo) and (hi is None or value <= hi) else ("偏高" if hi is not None and value > hi else "未达标"))
         note = verdict + (f"。{ind['note']}" if ind.get("note") and verdict != "达标" else "")
+        outside = _villages_outside(d, ind, scale, lo, hi)
+        if outside:  # by name, with their rates (spec): the leaders see who, not only that
+            note += f"。{'高于' if hi is not None else '低于'}目标的村（本年累计）：" + "、".join(f"{n} {r:.2f}{unit}" for n, r in outside)
         ws.write_string(row, 5, note, st.cell(text_wrap=True, font_size=9, font_color="#C00000" if verdict in ("未达标", "偏高") else "#000000"))
         if len(note) > 22:
             ws.set_row(row, 13 * (1 + len(note) // 22))
