@@ -218,6 +218,10 @@ def village_templates(ctx: Context, period: Month | None, out_dir: Path | None =
     p, ws = ctx.programme, ctx.workspace
     if period is None:
         raise HuizongError(Problem("X005", value="（未指定）"))
+    if period.month not in p.report_months:
+        from .check import report_months_text
+
+        raise HuizongError(Problem("X041", value=period.chinese, detail=report_months_text(p)))
     folder = (out_dir or (ws.templates / str(period))).resolve()
     secret = ctx.secret
     written: dict[str, Path] = {}

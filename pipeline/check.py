@@ -86,6 +86,8 @@ def check_bytes(
         period: Month | None = ident.period
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
         problems += limit_problems(res.values, res.cells, programme, ident.village, res.file, res.sheet, skip=res.invalid)
+        if period is not None and period.month not in programme.report_months:  # counted in no ranking: said, sent back
+            problems.append(Problem("I010", file=name, value=period.chinese, detail=report_months_text(programme)))
         village = ident.village
         if village is not None and period is not None and not village.active(period):  # a typo in 起始/停止月份 hides it
             problems.append(Problem("I008", file=name, value=period.chinese, detail=f"{village.name}{village.taking_part(period)}"))
@@ -97,6 +99,11 @@ def check_bytes(
         raise
     except BaseException as exc:  # a defect of ours, or a library panic (pyo3: BaseException), must not stop a collection
         return failed_check(name, "F013", exc)
+
+
+def report_months_text(programme: Programme) -> str:
+    months = sorted(programme.report_months)
+    return "每月" if len(months) == 12 else "、".join(f"{m}月" for m in months)
 
 
 def _plain_identity(res: ReadResult, programme: Programme, registry: Registry | None, secret: str | None) -> Identity:

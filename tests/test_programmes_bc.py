@@ -270,3 +270,30 @@ def test_b_the_quarter_criticises_only_the_bottom_three_below_target(b):
     notes = dict(zip(s.codes, s.rank_reward.notes))
     assert [x for x in "ABCDEFG" if "通报批评、责令整改" in notes[x]] == ["G"]
     assert "作出检讨" in notes["G"]
+
+
+def test_c_a_report_for_a_month_outside_the_season_is_sent_back(tmp_path):
+    """Programme C reports June to December: a May report was 已接收 without a word and then counted in
+    nothing; templates were made for May too."""
+    from pipeline import api
+    from pipeline.check import check_bytes
+    from pipeline.problems import HuizongError
+
+    api.init_workspace(tmp_path / "ws", programme="fruitfly-c", example=True)
+    ctx = api.load_context(tmp_path / "ws")
+    with pytest.raises(HuizongError) as err:
+        api.make_templates(ctx, Month(2026, 5))
+    assert [p.code for p in err.value.problems] == ["X041"] and "6月" in err.value.problems[0].message
+    from dataclasses import replace
+
+    from pipeline.example import example_values
+    from pipeline.workbook.fill import fill_template
+
+    all_year = api.Context(ctx.workspace, replace(ctx.programme, report_months=tuple(range(1, 13))), ctx.registry, [])
+    v = ctx.registry.villages[0]
+    path = api.village_templates(all_year, Month(2026, 5), tmp_path / "may", [v.code])[v.code]  # as a May template would be
+    values, register = example_values(ctx.programme, v, Month(2026, 5))
+    data = fill_template(path.read_bytes(), values, register)
+    check = check_bytes(data, "五月.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    codes = [p.code for p in check.problems]
+    assert "I010" in codes and check.status == "退回"
