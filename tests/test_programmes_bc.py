@@ -75,6 +75,7 @@ def test_b_forced_bottom_veto_and_criticism(b):
     assert [v.code for v, _ in s.vetoed] == ["B"]
     ranks = dict(zip(s.codes, s.rank.tolist()))
     assert ranks["A"] == 6  # forced below every other 社区 despite the best total
+    assert float(s.env["B4:base"][s.codes.index("A")]) == 0  # a verified complaint is also 依法行政 0 (spec), without entering it twice
     assert ranks["C"] == 1
     verdict = dict(zip(s.codes, s.verdicts))
     assert verdict["A"] == "通报批评"
