@@ -298,3 +298,25 @@ def test_c_a_report_for_a_month_outside_the_season_is_sent_back(tmp_path):
     check = check_bytes(data, "五月.xlsx", ctx.programme, ctx.registry, ctx.secret)
     codes = [p.code for p in check.problems]
     assert "I010" in codes and check.status == "退回"
+
+
+def test_b_a_village_that_joined_during_the_quarter_is_not_ranked_for_it(b):
+    """A 社区 that joined in August had a third fewer months in its Q3 sum: it came last and was told to
+    作出检讨 and 通报批评 for a month it was not there. It is left out of the quarter's ranking, and says why."""
+    from dataclasses import replace
+
+    villages = [village(x, task_early_cases=48) for x in "ABCDEFG"]
+    villages[0] = replace(villages[0], start=Month(2026, 8))
+    rows, entries = [], []
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for i, x in enumerate("ABCDEFG"):
+            if x == "A" and m == "2026-07":
+                continue
+            rows.append(row(x, m, **B_GOOD))
+            entries.append(monthly_entry(x, m, key_work_points=10 - i))
+    s = score(b, villages, rows, entries, period="2026-09")
+    rr = s.rank_reward
+    got = {c: (int(r), float(a), n) for c, r, a, n in zip(s.codes, rr.ranks, rr.amounts, rr.notes)}
+    assert got["A"][0] == 0 and got["A"][1] == 0 and "本季度未全程参加考核（自2026年8月起参加考核）" in got["A"][2][0]
+    assert [got[x][0] for x in "BCDEFG"] == [1, 2, 3, 4, 5, 6]
+    assert [got[x][1] for x in "BCD"] == [2000, 1500, 1000] and "作出检讨" in got["G"][2]

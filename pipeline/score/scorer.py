@@ -223,17 +223,29 @@ class Scorer:
                 if c in pos:
                     sums[pos[c]] += t
         order = "desc" if self.rules.order == "desc" else "asc"
-        r = ranks(sums, order, np.zeros(len(codes), dtype=bool))
-        money = np.array([float(spec["amounts"][x - 1]) if x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])
         notes: list[list[str]] = [[] for _ in codes]
+        # a 社区 that joined (or left) during the 考核季 has a sum of fewer months: not ranked for it (rank 0),
+        # rather than ranked last and told to 检讨 for months it was not there
+        villages = [self.registry.by_code(c) for c in codes]
+        part = np.array([v is None or all(v.active(m) for m in current.months) for v in villages])
+        for k, v in enumerate(villages):
+            if not part[k] and v is not None:
+                missing = next(m for m in current.months if not v.active(m))
+                notes[k].append(f"本季度未全程参加考核（{v.taking_part(missing)}），不参加季度排名")
+        r = np.zeros(len(codes), dtype=int)
+        r[part] = ranks(sums[part], order, np.zeros(int(part.sum()), dtype=bool))
+        money = np.array([float(spec["amounts"][x - 1]) if 0 < x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])
         bottom = int(spec.get("criticise_bottom", 0))
         below = self._below_target(current.months, codes) if bottom else np.ones(len(codes), dtype=bool)
-        ordered = np.sort(r)
+        ranked = int(part.sum())
+        ordered = np.sort(r[part])
         for k, x in enumerate(r.tolist()):
-            worse = len(codes) - int(np.searchsorted(ordered, x, side="right"))
+            if not part[k]:
+                continue
+            worse = ranked - int(np.searchsorted(ordered, x, side="right"))
             if bottom and worse < bottom and below[k]:  # of the bottom ones, those below target (spec), as monthly
                 notes[k].append("通报批评、责令整改")
-            if spec.get("review_last") and x == int(r.max()) and len(codes) > 1:
+            if spec.get("review_last") and x == int(ordered[-1]) and ranked > 1:
                 notes[k].append("作出检讨")
         return RankReward(spec["name"], current.name, sums, r, money, notes, [m.chinese for m in current.months])
 

@@ -234,11 +234,14 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
         for c, h in enumerate(["村（社区）", "各月总分之和", "名次", "金额（元）", "备注"]):
             ws.write_string(row, c, h, st.head)
         row += 1
-        for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k], scored.codes[k])):
+        for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k] == 0, rr.ranks[k], scored.codes[k])):
             v = scored.data.villages[scored.index[k]]
             ws.write_string(row, 0, name(v), st.cell())
             ws.write_number(row, 1, float(rr.sums[k]), st.number(2))
-            ws.write_number(row, 2, int(rr.ranks[k]), st.number(0))
+            if rr.ranks[k]:
+                ws.write_number(row, 2, int(rr.ranks[k]), st.number(0))
+            else:  # not ranked for the 考核季 (joined or left during it)
+                ws.write_string(row, 2, "—", st.cell(align="center"))
             ws.write_number(row, 3, float(rr.amounts[k]), st.number(2))
             ws.merge_range(row, 4, row, 6, "；".join(rr.notes[k]), st.cell(font_size=9))
             row += 1
