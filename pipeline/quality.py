@@ -95,3 +95,17 @@ def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUB
             if a.count > limit:
                 out.setdefault(code, []).append(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）")
     return out
+
+
+@dataclass(frozen=True)
+class Doubts:
+    """Township inputs the 通报 marks for a second look (and 数据质量 lists): found once per summary."""
+
+    registry: dict[str, list[str]]  # village code → tasks out of line with its population
+    counts: dict[str, list[str]]  # village code → 加分扣分登记 rows with many events
+
+
+def doubts_of(data: Any) -> Doubts:
+    """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period."""
+    return Doubts(registry_doubts([v for v in data.villages if v.active(data.period)], data.programme.tasks),
+                  adjustment_doubts(data.adjustments))

@@ -103,6 +103,11 @@ class _Fields(msgspec.Struct):
 _FIELDS = msgspec.json.Decoder(_Fields)
 
 
+# the current version of a village's month among its accepted reports (one ``?``: ACCEPTED), on ``s`` = submissions
+CURRENT = ("s.version = (SELECT MAX(version) FROM submissions t"
+           " WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)")
+
+
 def record_fields(record_json: str | bytes) -> dict[str, Any]:
     """A stored record's report fields; the register rows (most of its JSON) are skipped, not built."""
     try:
@@ -246,8 +251,7 @@ class Ledger:
                        (SELECT MAX(d.id) FROM decisions d WHERE d.submission_id = s.id) AS decision
                 FROM submissions s
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) AND s.problems_json LIKE ?
-                  AND s.version = (SELECT MAX(version) FROM submissions t
-                                   WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)
+                  AND {CURRENT}
                 ORDER BY s.village_code, s.period""",
             (programme, ACCEPTED, *periods, f'%"{code}"%', ACCEPTED),
         ).fetchall()
@@ -282,8 +286,7 @@ class Ledger:
         rows = self.conn.execute(
             f"""SELECT s.village_code, s.period, CAST(s.record_json AS BLOB) AS record_json FROM submissions s
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}) {where}
-                  AND s.version = (SELECT MAX(version) FROM submissions t
-                                   WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
+                  AND {CURRENT}""",
             (programme, ACCEPTED, *periods, *args, ACCEPTED),
         ).fetchall()
         out = []
@@ -305,12 +308,11 @@ class Ledger:
         """The current accepted version of every village's report for ``period``: its id, stored record and
         problems, and where its original is (the receipt's name, digest and extension)."""
         return self.conn.execute(
-            """SELECT s.id, s.village_code, CAST(s.record_json AS BLOB) AS record_json, s.problems_json,
+            f"""SELECT s.id, s.village_code, CAST(s.record_json AS BLOB) AS record_json, s.problems_json,
                       r.original_name, r.sha256, r.ext
                FROM submissions s JOIN receipts r ON r.id = s.receipt_id
                WHERE s.programme = ? AND s.status = ? AND s.period = ?
-                 AND s.version = (SELECT MAX(version) FROM submissions t
-                                  WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)""",
+                 AND {CURRENT}""",
             (programme, ACCEPTED, period, ACCEPTED),
         ).fetchall()
 
@@ -340,8 +342,7 @@ class Ledger:
                        r.received_at, r.sender, r.source
                 FROM submissions s JOIN receipts r ON r.id = s.receipt_id
                 WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks})
-                  AND s.version = (SELECT MAX(version) FROM submissions t
-                                   WHERE t.village_code = s.village_code AND t.period = s.period AND t.status = ?)
+                  AND {CURRENT}
                 ORDER BY s.village_code, s.period""",
             (programme, ACCEPTED, *periods, ACCEPTED),
         )

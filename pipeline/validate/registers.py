@@ -57,7 +57,9 @@ class Years:
         return month.year if month.month >= self.start_month else month.year - 1
 
     def allows(self, month: Month) -> bool:
-        year = self.of(month)
+        return self.allows_year(self.of(month))
+
+    def allows_year(self, year: int) -> bool:
         return year == self.consolidated or year in self.in_ledger
 
     def name(self, year: int) -> str:
@@ -117,7 +119,7 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
             key = (str(v["village_code"]), month.year, str(month))
         else:
             year = int(v["year"])
-            if years is not None and not (year == years.consolidated or year in years.in_ledger):
+            if years is not None and not years.allows_year(year):
                 problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("year", ""), field="year",
                                         label="年度", value=year, detail=years.describe()))
                 continue

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xlsxwriter
 
+from ...quality import doubts_of
 from ...score.plan import SPECIAL_NAMES
 from ...score.scorer import Scored
 from .grid import Grid
@@ -95,11 +96,12 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     from .extras import write_quality, write_rewards, write_township
     from .notice import write_notice
 
-    write_notice(wb, sheets["通报"], st, scored, info, m)
+    doubted = doubts_of(scored.data)  # what 通报 marks and 数据质量 lists, found once
+    write_notice(wb, sheets["通报"], st, scored, info, m, doubted)
     write_explanations([sheets[name] for name in explained], st, scored)
     write_township(wb, sheets["乡镇合计"], sheets["图表"], st, scored, info)
     write_rewards(sheets["奖惩"], st, scored, info)
-    write_quality(sheets["数据质量"], st, scored, info)
+    write_quality(sheets["数据质量"], st, scored, info, doubted)
     sheets["通报"].activate()
     wb.close()
     return buf.getvalue()

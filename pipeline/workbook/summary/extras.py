@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...quality import COUNT_DOUBT, adjustment_doubts, registry_doubts
+from ...quality import COUNT_DOUBT, Doubts
 from ...score.scorer import Scored
 from ...score.township import field_total, part_total
 from .page import HEAD_ROW, landscape
@@ -280,7 +280,7 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
     return row
 
 
-def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
+def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubts) -> None:
     d = scored.data
     _start(ws, st, f"数据质量（{d.programme.label(d.period)}）",
            "说明：各村本期报送情况、本年缺报月份（未计入累计）、镇考核登记缺少的考核季（按 0 计）及读取时自动规范的填写（提示）。",
@@ -326,7 +326,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
-    doubts = registry_doubts([v for v in d.villages if v.active(d.period)], d.programme.tasks)
+    doubts = doubted.registry
     if doubts:
         row += 1
         text = ("村名册中年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
@@ -334,7 +334,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
-    counts = adjustment_doubts(d.adjustments)
+    counts = doubted.counts
     if counts:
         row += 1
         text = (f"加分扣分登记中次数大于 {COUNT_DOUBT} 的行（一行是一天的事项，请核对是否多打了数字；这些村在通报中注明“加分扣分登记待核实”）："

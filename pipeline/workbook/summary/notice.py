@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...quality import COUNT_DOUBT, adjustment_doubts, registry_doubts
+from ...quality import COUNT_DOUBT, Doubts
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import landscape
@@ -23,7 +23,7 @@ def category_max(scored: Scored) -> dict[str, float]:
     return out
 
 
-def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo, m: Sheet1Map) -> None:
+def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo, m: Sheet1Map, doubted: Doubts) -> None:
     p = scored.plan.programme
     d = scored.data
     cats = scored.plan.categories
@@ -32,8 +32,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ascending = rules is not None and rules.order == "asc"
     total_label = rules.total_label if rules else "总分"
     unit = p.unit_label
-    doubts = registry_doubts([v for v in d.villages if v.active(d.period)], p.tasks)  # the same list 数据质量 gives
-    counts = adjustment_doubts(d.adjustments)
+    doubts, counts = doubted.registry, doubted.counts  # the same lists 数据质量 gives
     has_bonus = scored.bonus_attainable > 0
     bonus_head = [f"加分\n（≤{scored.bonus_attainable:g}）"] if has_bonus else []
     headers = (["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats])
