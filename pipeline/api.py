@@ -322,9 +322,12 @@ def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:
                  "failed_at": r["failed_at"], "response": r["smtp_response"]} for r in failed_replies(ledger, str(period))]
 
 
-def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None) -> dict[str, object]:
+def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None, replace: bool = False) -> dict[str, object]:
     """Accept a 待确认 submission, or confirm the out-of-line numbers (※) of an accepted one, explicitly
     (recorded with the clerk's note). Either way its outlier warnings count as checked from then on.
+
+    A 待确认 report that arrived before the village's current report (a correction sent since) is not
+    accepted over it unless ``replace``: accepting it would make the older numbers count, unseen (X042).
 
     The result carries ``confirmed``: the messages of the outlier warnings this decision covers.
     """
@@ -342,6 +345,13 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
             raise HuizongError(Problem("I001", value=sub["village_name"] or "（空）"))
         if village_code is not None and ctx.registry.by_code(village_code) is None:
             raise HuizongError(Problem("I001", value=village_code))
+        village = village_code or sub["village_code"]
+        newer = ledger.later_accepted(submission_id, village, sub["period"]) if sub["period"] else None
+        if newer is not None and not replace:
+            known = ctx.registry.by_code(village)
+            name = known.name if known is not None else village
+            raise HuizongError(Problem("X042", value=f"{name} {sub['period']}",
+                                       detail=f"第 {newer['version']} 版，记录号 {newer['id']}，{str(newer['received_at'])[:16].replace('T', ' ')} 收到"))
         row = ledger.accept(submission_id, note, village_code)
         # now a report of its village and month: compared with the month, as collect does for reports with no history
         from .intake.outliers import recheck_without_history

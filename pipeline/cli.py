@@ -278,11 +278,12 @@ def accept(
     note: Annotated[str, typer.Option("--note", help="确认的理由，如“已电话核实为该村所报”")],
     workspace: WorkspaceOpt = Path("."),
     village: Annotated[str | None, typer.Option("--village", help="村代码（文件未能识别村时必填）")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="该村该月已有之后收到的报表时，仍以这份较早的为准")] = False,
 ) -> None:
     """确认接收一份“待确认”的报表，或确认一份含待核实数据（※）的报表的数字无误（记录确认人填写的理由）。"""
     ctx = _context(workspace)
     try:
-        row = api.accept(ctx, submission, note, village)
+        row = api.accept(ctx, submission, note, village, replace)
     except HuizongError as exc:
         _fail(exc)
         return

@@ -62,8 +62,11 @@ def village_statuses(registry: Registry, rows: list[Any], period: Month, deadlin
             st.sender = best["sender"] or best["source"]
             st.late = _after(best["received_at"], limit)
             later = [r for r in subs if r["id"] > best["id"] and r["status"] in (REJECTED, PENDING)]
-            if later:
-                st.note = f"之后又收到 {len(later)} 份（{later[-1]['status']}），仍以第 {best['version']} 版为准"
+            earlier = [r["id"] for r in subs if r["id"] < best["id"] and r["status"] == PENDING]
+            notes = [f"之后又收到 {len(later)} 份（{later[-1]['status']}），仍以第 {best['version']} 版为准"] if later else []
+            if earlier:
+                notes.append(f"另有较早收到的待确认 {len(earlier)} 份（记录号 {'、'.join(map(str, earlier))}），以第 {best['version']} 版为准")
+            st.note = "；".join([st.note, *notes] if st.note else notes)
         elif subs:
             last = subs[-1]
             st.state, st.received_at, st.errors = last["status"], last["received_at"], last["n_errors"]

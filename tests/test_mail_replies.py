@@ -72,3 +72,25 @@ def test_a_resent_identical_file_is_told_its_true_status(mctx):
     states = {s.code: s for s in api.status(ctx, PERIOD)}
     assert (states[v1.code].state, states[v0.code].state, states[v0.code].version) == ("退回", "已报", 2)
     assert ctx.registry.villages[2].code in mailkit.accepted_villages(ctx)
+
+
+def test_an_old_refused_file_sent_again_after_a_good_version_asks_for_nothing(mctx):
+    """The same refused bytes are checked again (a fixed 村名册 may let them through now); refused again
+    while the village has a good version since, the reply says that version counts, not 请修改后重发."""
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    bad, good = filled(ctx, 1, births_total="十二"), filled(ctx, 1)
+    imap.append(message(v1.emails[0], [("月报.xlsx", bad)], subject="第一次"))
+    imap.append(message(v1.emails[0], [("月报.xlsx", good)], subject="改好了"))
+    collect_twice(ctx, smtp)
+    before = len(smtp.received)
+    imap.append(message(v1.emails[0], [("月报.xlsx", bad)], subject="转发旧邮件"))
+    collect_twice(ctx, smtp)
+    (reply,) = smtp.received[before:]
+    assert "请修改后重发" not in str(reply["Subject"]) and "不重复计入" in str(reply["Subject"])
+    assert "退回的文件完全相同" in _body(reply) and "仍以第 1 版为准" in _body(reply)
+    assert list(reply.iter_attachments()) == []
+    statuses = [r["status"] for r in ledger_rows(ctx, "SELECT status FROM submissions ORDER BY id")]
+    assert statuses == ["退回", "已接收", "退回"]  # checked again, refused again: not a 重复 of a refusal
+    state = {s.code: s for s in api.status(ctx, PERIOD)}[v1.code]
+    assert (state.state, state.version) == ("已报", 1)

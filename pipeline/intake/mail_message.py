@@ -207,13 +207,19 @@ def _feedback(ctx: Context, check: FileCheck, data: bytes, name: str, digest: st
 
 def _standing(db: sqlite3.Connection, row: dict[str, object]) -> tuple[dict[str, object] | None, int | None]:
     """For a resend (重复): the submission the same bytes made first, as it stands now, and the
-    accepted version that counts now for its village and month."""
-    if row["status"] != DUPLICATE or row["duplicate_of"] is None:
+    accepted version that counts now for its village and month. For a file refused again: the
+    refusal of the same bytes before it (they are checked again, and refused again, unchanged)."""
+    if row["status"] == REJECTED:
+        first = db.execute("SELECT s.*, r.received_at FROM submissions s JOIN receipts r ON r.id = s.receipt_id"
+                           " WHERE s.sha256 = ? AND s.id < ? AND s.status = ? ORDER BY s.id LIMIT 1",
+                           (row["sha256"], row["id"], REJECTED)).fetchone()
+    elif row["status"] == DUPLICATE and row["duplicate_of"] is not None:
+        first = db.execute(
+            "SELECT s.*, r.received_at FROM submissions s JOIN receipts r ON r.id = s.receipt_id WHERE s.id = ?",
+            (row["duplicate_of"],),
+        ).fetchone()
+    else:
         return None, None
-    first = db.execute(
-        "SELECT s.*, r.received_at FROM submissions s JOIN receipts r ON r.id = s.receipt_id WHERE s.id = ?",
-        (row["duplicate_of"],),
-    ).fetchone()
     if first is None:
         return None, None
     current = db.execute("SELECT MAX(version) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status = ?",

@@ -53,16 +53,18 @@ class Result:
     check: FileCheck
     row: dict[str, Any]  # the submission as recorded
     feedback: str | None  # workspace-relative annotated copy, for a file sent back
-    earlier: dict[str, Any] | None = None  # for 重复: the submission the same bytes made first, as it stands now
+    earlier: dict[str, Any] | None = None  # for 重复 (or a file refused again): the same bytes' first submission, as it stands now
     current_version: int | None = None  # the accepted version that counts now for its village and month
 
     @property
     def standing(self) -> str:
         """What this file amounts to now: a resend is what its first arrival became."""
-        if self.row["status"] != DUPLICATE or self.earlier is None:
+        if self.row["status"] not in (DUPLICATE, REJECTED) or self.earlier is None:
             return str(self.row["status"])
         if self.earlier["status"] == REJECTED and self.current_version:
             return DUPLICATE  # sent back once, but the village has a good version since: nothing to fix
+        if self.row["status"] == REJECTED:
+            return REJECTED
         return str(self.earlier["status"])
 
 
@@ -89,8 +91,8 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
             if check.warnings:
                 parts.append("  读取时自动规范了以下填写，请核对：")
                 parts += _problem_lines(FileCheck(check.file, check.read, check.identity, check.warnings))
-        elif status == REJECTED or r.standing == REJECTED:
-            if status == REJECTED:
+        elif r.standing == REJECTED:
+            if r.earlier is None or r.earlier["status"] != REJECTED:
                 parts.append(f"■ {name}：{village} {period}{programme.report_word}未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
             else:
                 parts.append(f"■ {name}：与此前退回的文件完全相同（没有修改），仍未通过校验，错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
@@ -101,7 +103,7 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         elif status == PENDING:
             parts.append(f"■ {name}：{village} {period}{programme.report_word}已收到，内容校验通过，但需镇里核实后才计入（原因见下）：")
             parts += _problem_lines(FileCheck(check.file, check.read, check.identity, [p for p in check.problems if p.code.startswith("I")]))
-        elif status == DUPLICATE:
+        elif status == DUPLICATE or r.standing == DUPLICATE:
             parts.append(f"■ {name}：{_resend(r, village, period)}")
         parts.append("")
     if message.ignored:

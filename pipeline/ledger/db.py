@@ -2,7 +2,8 @@
 
 One transaction per received file. A submission is 已接收 (accepted, with a version number per
 village and month), 退回 (rejected, with its problems), 待确认 (identity in doubt: never scored
-until the clerk accepts it) or 重复 (the same bytes arrived before).
+until the clerk accepts it) or 重复 (the same bytes as a report already accepted or waiting; the same
+bytes as a refused one are checked again).
 """
 
 from __future__ import annotations
@@ -179,8 +180,11 @@ class Ledger:
              arrival.sender, arrival.message_id, arrival.received_at),
         )
         receipt_id = cur.lastrowid
+        # the same bytes as a report already counted or waiting: 重复. The same bytes as a refused one are
+        # checked again: what refused them (a 村名册 typo, a limit) may have been put right since.
         first = db.execute(
-            "SELECT id FROM submissions WHERE sha256 = ? ORDER BY id LIMIT 1", (arrival.sha256,)
+            "SELECT id FROM submissions WHERE sha256 = ? AND status IN (?, ?) ORDER BY id LIMIT 1",
+            (arrival.sha256, ACCEPTED, PENDING),
         ).fetchone()
         status, version, duplicate_of = outcome.status, None, None
         if first is not None:
@@ -225,6 +229,14 @@ class Ledger:
                 (submission_id, ACCEPTED, village, per, note, now()),
             )
             return db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+
+    def later_accepted(self, submission_id: int, village_code: str, period: str) -> sqlite3.Row | None:
+        """The current report of a village's month when it arrived after ``submission_id`` (else None)."""
+        return self.conn.execute(
+            f"""SELECT s.id, s.version, r.received_at FROM submissions s JOIN receipts r ON r.id = s.receipt_id
+                WHERE s.village_code = ? AND s.period = ? AND s.status = ? AND s.id > ? AND {CURRENT}""",
+            (village_code, period, ACCEPTED, submission_id, ACCEPTED),
+        ).fetchone()
 
     def confirm(self, submission_id: int, note: str) -> sqlite3.Row:
         """The clerk's decision that an accepted report's out-of-line numbers are right (recorded, with the reason)."""

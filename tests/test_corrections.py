@@ -1,0 +1,72 @@
+"""The clerk's work over time: corrections, late decisions, a fixed 村名册 — the counted version stays the right one."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from pipeline import api
+from pipeline.example import example_report
+from pipeline.problems import HuizongError
+from pipeline.workbook.fill import fill_template
+from pipeline.workbook.template import TemplateIdentity, build_template
+
+from .conftest import PERIOD, filled
+from .test_collect import drop, rows
+from .test_joining import _registry_rows
+
+
+def _on_a_blank_template(ctx: api.Context, index: int, **overrides: object) -> bytes:
+    """The village's report on the township's blank template: its identity is in doubt (待确认)."""
+    v = ctx.registry.villages[index]
+    blank = build_template(TemplateIdentity(ctx.programme, ctx.workspace.organ, period=PERIOD))
+    values, register = example_report(v, PERIOD)
+    values = dict(values, village_name=v.name, report_period="2026年10月", **overrides)
+    return fill_template(blank, values, register, register_columns=[c.id for c in ctx.programme.register.columns])
+
+
+def test_an_older_waiting_report_is_not_accepted_over_a_correction_sent_since(ctx):
+    t0 = time.time() - 3600
+    drop(ctx, "blank.xlsx", _on_a_blank_template(ctx, 2, child_health_managed=1), t0)
+    drop(ctx, "own.xlsx", filled(ctx, 2, child_health_managed=20), t0 + 60)
+    api.collect(ctx)
+    pending, current = rows(ctx)
+    assert (pending["status"], current["status"], current["version"]) == ("待确认", "已接收", 1)
+    with pytest.raises(HuizongError) as refused:
+        api.accept(ctx, pending["id"], "电话核实")
+    (problem,) = refused.value.problems
+    assert problem.code == "X042"
+    assert "第 1 版" in problem.message and f"记录号 {current['id']}" in problem.message and "--replace" in problem.message
+    state = {s.code: s for s in api.status(ctx, PERIOD)}[ctx.registry.villages[2].code]
+    assert (state.state, state.version) == ("已报", 1)
+    assert f"较早收到的待确认 1 份（记录号 {pending['id']}）" in state.note
+    # the clerk who means it says so, and the decision is recorded
+    row = api.accept(ctx, pending["id"], "村里说较早那份才对", replace=True)
+    assert row["version"] == 2
+
+
+def test_a_report_sent_back_because_of_a_registry_typo_is_checked_again_when_sent_again(workspace):
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages[0]
+    right = v.tasks["task_child_health"]
+    _registry_rows(ctx, **{v.code: {"task_child_health": 2}})  # 240 typed as 2: a month of 20 is "above the year"
+    ctx = api.load_context(workspace)
+    report = filled(ctx, 0, child_health_managed=20)
+    drop(ctx, "青龙村.xlsx", report)
+    api.collect(ctx)
+    (first,) = rows(ctx)
+    assert first["status"] == "退回"
+    _registry_rows(ctx, **{v.code: {"task_child_health": right}})
+    ctx = api.load_context(workspace)
+    drop(ctx, "青龙村（重发）.xlsx", report)  # the very same file
+    os.utime(ctx.workspace.inbox / "青龙村（重发）.xlsx")
+    api.collect(ctx)
+    second = rows(ctx)[1]
+    assert (second["status"], second["version"], second["duplicate_of"]) == ("已接收", 1, None)
+    assert api.status(ctx, PERIOD)[0].state == "已报"
+    # the same file once more is a duplicate of the accepted one, as before
+    drop(ctx, "青龙村（又发）.xlsx", report)
+    api.collect(ctx)
+    assert rows(ctx)[2]["status"] == "重复"
