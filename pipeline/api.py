@@ -389,6 +389,29 @@ def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[Asse
     return entries, adjustments_, problems
 
 
+def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:
+    """Accepted reports of the assessment year (up to the period) whose village code is no longer in the
+    村名册: a village deleted, or given a new code, would drop out of every ranking with its history (an
+    earlier 考核季's rank bonus passing to another village), unseen. One error per code (C009)."""
+    start, p = year_start(ctx.programme, period), ctx.programme
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        found = ledger.conn.execute(
+            "SELECT village_code, MAX(village_name) AS name, GROUP_CONCAT(DISTINCT period) AS periods FROM submissions"
+            " WHERE programme = ? AND status = ? AND village_code IS NOT NULL AND period >= ? AND period <= ?"
+            " GROUP BY village_code ORDER BY village_code",
+            (p.id, ACCEPTED, str(start), str(period))).fetchall()
+    out = []
+    for row in found:
+        if ctx.registry.by_code(row["village_code"]) is not None:
+            continue
+        months = sorted(Month.parse(m) for m in row["periods"].split(","))
+        said = "、".join(p.label(m) for m in months[:6]) + (f" 等 {len(months)} 个月" if len(months) > 6 else "")
+        named = ctx.registry.by_name(row["name"]) if row["name"] else None
+        hint = f"；村名册里的{named.name}是代码 {named.code}" if named is not None else ""
+        out.append(Problem("C009", value=row["village_code"], detail=f"{row['name'] or '名称不明'}，{said}{hint}"))
+    return out
+
+
 def _register_years(ctx: Context, period: Month) -> Years:
     p = ctx.programme
     with Ledger(ctx.workspace.ledger_path) as ledger:
@@ -432,7 +455,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         raise HuizongError(faults)
     registers = load_registers(ctx, period)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
-    invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
+    invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error] + reports_of_no_village(ctx, period)
     if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
         raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):

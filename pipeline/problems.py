@@ -119,6 +119,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("C006", E, "找不到配置文件或工作簿：{detail}"),
         Kind("C007", E, "方案设计表填写有误：{detail}"),
         Kind("C008", E, "登记表中“{label}”不正确：{detail}"),
+        Kind("C009", E, "台账里有村代码 {value} 的已接收报表（{detail}），村名册里却没有这个代码：这些报表不会计入任何排名，该村会从通报中消失。撤并或不再参加考核的村，请在村名册里保留它这一行并填写停止月份；改了代码的村请改回原代码（村改名时代码不变）。"),
         Kind("X001", E, "{detail} 不是汇总工作目录（缺少 huizong.yaml）。请先运行 huizong init {detail}。"),
         Kind("X002", E, "{detail} 已经是一个汇总工作目录。如确需重建设置和村名册，请加 --force（原文件会先备份到 .huizong/backup，归档和台账保留）。"),
         Kind("X008", E, "{detail}没有任何村的已接收报表，无法汇总。请先收取（huizong collect）并处理退回、待确认的报表。"),

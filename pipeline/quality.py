@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .ledger.db import Ledger
@@ -103,9 +103,24 @@ class Doubts:
 
     registry: dict[str, list[str]]  # village code → tasks out of line with its population
     counts: dict[str, list[str]]  # village code → 加分扣分登记 rows with many events
+    outside: dict[str, str] = field(default_factory=dict)  # village code → reports left out by its 起始/停止月份
+
+
+def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any]]) -> dict[str, str]:
+    """Villages taking part this period with accepted reports of months outside their 起始/停止月份 this year:
+    those months are left out of their sums (rightly, if the 村名册 is right). A 起始月份 typed in the wrong row
+    or a year late drops a village's earlier months, and its rank with them: the 通报 says the 村名册 is in doubt."""
+    out = {}
+    for v in villages:
+        months = not_counted.get(v.code)
+        if months:
+            said = "、".join(f"{m.month}月" for m in months)
+            out[v.code] = f"{said}已收到的报表未计入"
+    return out
 
 
 def doubts_of(data: Any) -> Doubts:
     """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period."""
-    return Doubts(registry_doubts([v for v in data.villages if v.active(data.period)], data.programme.tasks),
-                  adjustment_doubts(data.adjustments))
+    taking_part = [v for v in data.villages if v.active(data.period)]
+    return Doubts(registry_doubts(taking_part, data.programme.tasks), adjustment_doubts(data.adjustments),
+                  reports_outside(taking_part, data.not_counted))

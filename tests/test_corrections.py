@@ -70,3 +70,37 @@ def test_a_report_sent_back_because_of_a_registry_typo_is_checked_again_when_sen
     drop(ctx, "青龙村（又发）.xlsx", report)
     api.collect(ctx)
     assert rows(ctx)[2]["status"] == "重复"
+
+
+def _without_row(ctx: api.Context, code: str) -> None:
+    from pipeline.registry import registry_columns
+    from pipeline.workbook.registers import build_table_workbook
+
+    rows = [{"code": v.code, "name": v.name, "emails": ";".join(v.emails), "population": v.population, **v.tasks}
+            for v in ctx.registry.villages if v.code != code]
+    ctx.workspace.registry_path.write_bytes(build_table_workbook("村名册", "村名册", registry_columns(ctx.programme.tasks), rows, "", "镇"))
+
+
+def test_a_village_whose_code_changed_or_row_went_stops_the_ranking_with_its_months_named(workspace):
+    full = api.load_context(workspace)  # the 村名册 as it was, all 19 rows
+    v = full.registry.villages
+    for i in (0, 1, 2):
+        drop(full, f"{i}.xlsx", filled(full, i))
+    api.collect(full)
+    api.consolidate(full, PERIOD)
+    new_code = v[0].code[:-3] + "999"
+    _registry_rows(full, **{v[0].code: {"code": new_code}})
+    with pytest.raises(HuizongError) as stopped:
+        api.consolidate(api.load_context(workspace), PERIOD)
+    (problem,) = stopped.value.problems
+    assert problem.code == "C009" and problem.value == v[0].code
+    assert "2026年10月" in problem.message and f"村名册里的{v[0].name}是代码 {new_code}" in problem.message
+    # a village deleted from the 村名册 (merged): the same; keeping its row with a 停止月份 is the way
+    _without_row(full, v[1].code)
+    with pytest.raises(HuizongError) as stopped:
+        api.consolidate(api.load_context(workspace), PERIOD)
+    assert [(p.code, p.value) for p in stopped.value.problems] == [("C009", v[1].code)]
+    assert "停止月份" in stopped.value.problems[0].message
+    _registry_rows(full, **{v[1].code: {"end_month": "2026-11"}})
+    result = api.consolidate(api.load_context(workspace), PERIOD)
+    assert v[1].code in {row["code"] for row in result.table["villages"]}

@@ -174,3 +174,26 @@ def test_a_task_or_population_out_of_line_is_marked_in_the_notice(workspace):
     assert "村名册待核实" not in (rows[v[4].name][-1] or "")
     quality = "\n".join(str(c) for r in wb["数据质量"].iter_rows(values_only=True) for c in r if c)
     assert f"{v[2].name}：" in quality and "年度任务与户籍人口不相称" in quality
+
+
+def test_a_start_month_that_leaves_out_reports_already_received_marks_the_registry(workspace):
+    """起始月份 2026-10 typed in the row of a village that has reported since September: its September report
+    was dropped from its sums and its rank fell, with 数据质量 saying only 自2026年10月起参加考核. Now the
+    通报 marks the village 村名册待核实 with a line saying why, and 数据质量 names the months left out."""
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    for m in (Month(2026, 9), PERIOD):
+        for i in range(4):
+            (ctx.workspace.inbox / f"{m}-{i}.xlsx").write_bytes(filled(ctx, i, m))
+        api.collect(ctx)
+    _registry_rows(ctx, **{v[2].code: {"start_month": "2026-10"}})
+    ctx = api.load_context(workspace)
+    book = openpyxl.load_workbook(api.consolidate(ctx, PERIOD).path)
+    notice = [r for r in book["通报"].iter_rows(values_only=True)]
+    row = next(r for r in notice if r[2] == v[2].name)
+    assert "村名册待核实" in row[-1]
+    assert any(isinstance(c, str) and "起始月份（或停止月份）未计入累计" in c for r in notice for c in r)
+    others = [r for r in notice if r[2] in (v[0].name, v[1].name)]
+    assert all("村名册待核实" not in (r[-1] or "") for r in others)
+    quality = next(r for r in book["数据质量"].iter_rows(values_only=True) if r[0] == v[2].name)
+    assert quality[5] == "自2026年10月起参加考核；9月已收到的报表未计入，请核对村名册"

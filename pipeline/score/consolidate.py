@@ -49,6 +49,8 @@ class Consolidated:
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the period's text, choice and date fields per village code
     year_all: dict[str, np.ndarray] = field(default_factory=dict)  # report fields over the year so far
     register_year: dict[str, np.ndarray] = field(default_factory=dict)  # register fields over the year so far
+    # village code → months of the year so far with an accepted report outside its 起始/停止月份: not counted
+    not_counted: dict[str, list[Month]] = field(default_factory=dict)
 
     @property
     def codes(self) -> list[str]:
@@ -196,6 +198,8 @@ def consolidate(
     month_reported = {code: [m for m in ms if m in in_year and (code not in by_code or by_code[code].active(m))]
                       for code, ms in reports.reported.items()}
     month_reported = {code: ms for code, ms in month_reported.items() if ms}
+    not_counted = {code: [m for m in ms if m in in_year and not by_code[code].active(m)]
+                   for code, ms in reports.reported.items() if code in by_code}
     submissions = {key: sid for key, sid in reports.submission_ids.items() if key[1] in in_year}
     # a village takes part from its 起始月份 until its 停止月份: before or after, it is not ranked
     reported = np.array([period in month_reported.get(v.code, []) and v.active(period) for v in villages])
@@ -241,7 +245,8 @@ def consolidate(
             adj[a.village_code].append(a)
 
     c = Consolidated(p, period, villages, months, so_far, reported, dict(month_reported), monthly, ytd, by_period,
-                     register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year)
+                     register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year,
+                     not_counted={code: sorted(ms) for code, ms in not_counted.items() if ms})
     c.inputs = _plan_inputs(plan, c, reg_by_period)
     c.texts = reports.texts.get(period, {})
     return c

@@ -296,8 +296,10 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         earlier = [m for m in d.months if m != d.period and v.active(m)]
         missing = ["此前各月均未报"] if earlier and len(lacking) == len(earlier) else [f"{m.month}月" for m in lacking]
         joined = v.start is not None and d.months[0] < v.start <= d.period
+        left_out = doubted.outside.get(v.code)  # reports its 起始月份 leaves out: sums, and rank, lower than sent
         if joined and v.start is not None:
-            missing = [f"自{v.start.chinese}起参加考核" + (f"；缺报 {'、'.join(missing)}" if missing else "")]
+            missing = [f"自{v.start.chinese}起参加考核" + (f"；缺报 {'、'.join(missing)}" if missing else "")
+                       + (f"；{left_out}，请核对村名册" if left_out else "")]
         if not v.active(d.period):
             when = v.taking_part(d.period)
             sent = s is not None and s.state != "未报"  # a report came anyway: the 起始/停止月份 may be a typo
@@ -312,7 +314,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
                  str(s.version or "") if s else "", "是" if s and s.late else "", "、".join(missing),
                  "、".join(d.register_missing.get(v.code, [])), str(warn_count.get(v.code, 0))]
-        bad = bool(not s or s.state != "已报" or lacking)
+        bad = bool(not s or s.state != "已报" or lacking or left_out)
         for c, text in enumerate(cells):
             ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#C00000" if bad and c in (1, 5) else "#000000"))
         if max(len(cells[5]), len(cells[6])) > 12:

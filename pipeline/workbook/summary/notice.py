@@ -32,7 +32,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ascending = rules is not None and rules.order == "asc"
     total_label = rules.total_label if rules else "总分"
     unit = p.unit_label
-    doubts, counts = doubted.registry, doubted.counts  # the same lists 数据质量 gives
+    doubts, counts, outside = doubted.registry, doubted.counts, doubted.outside  # the same lists 数据质量 gives
     has_bonus = scored.bonus_attainable > 0
     bonus_head = [f"加分\n（≤{scored.bonus_attainable:g}）"] if has_bonus else []
     headers = (["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats])
@@ -102,7 +102,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         adj = float(scored.adj_bonus[k] - scored.adj_deduction[k] + scored.rank_bonus[k])
         adj_formula = f"={m.detail_ref('adj_bonus', k, True)}-{m.detail_ref('adj_deduction', k, True)}+{m.detail_ref('rank_bonus', k, True)}"
         ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
-        notes = [verdict[k]] + (["※含待核实数据"] if waiting else []) + (["村名册待核实"] if scored.codes[k] in doubts else [])
+        notes = [verdict[k]] + (["※含待核实数据"] if waiting else []) + (["村名册待核实"] if scored.codes[k] in doubts or scored.codes[k] in outside else [])
         notes += ["加分扣分登记待核实"] if scored.codes[k] in counts else []
         notes += scored.flags[k] + scored.rank_bonus_detail[k] + progress(scored, k)
         status = statuses.get(scored.codes[k])
@@ -153,6 +153,8 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         marks.append("※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。")
     if any(c in doubts for c in scored.codes):
         marks.append("村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”）。")
+    if any(c in outside for c in scored.codes):
+        marks.append("村名册待核实：该村有已收到的报表因村名册的起始月份（或停止月份）未计入累计，如起始月份填错，得分和名次偏低（见“数据质量”）。")
     if any(c in counts for c in scored.codes):
         marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”）。")
     ws.write_string(row + 1, 1, "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
