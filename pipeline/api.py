@@ -361,7 +361,7 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
         return {**dict(row), "confirmed": outliers, "found": found}
 
 
-def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
+def load_registers(ctx: Context, period: Month | None = None, today: datetime | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
     """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none).
 
     With ``period``, a 年度, 月份 or 日期 outside its assessment year and every year the ledger has reports
@@ -371,7 +371,7 @@ def load_registers(ctx: Context, period: Month | None = None) -> tuple[list[Asse
     problems: list[Problem] = []
     entries: list[AssessmentEntry] = []
     adjustments_: list[Adjustment] = []
-    years = _register_years(ctx, period) if period is not None else None
+    years = _register_years(ctx, period, today or datetime.now()) if period is not None else None
     for key in ("assessment_register", "adjustments"):
         raw = p.raw.get(key)
         if not raw:
@@ -412,13 +412,13 @@ def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:
     return out
 
 
-def _register_years(ctx: Context, period: Month) -> Years:
+def _register_years(ctx: Context, period: Month, today: datetime) -> Years:
     p = ctx.programme
     with Ledger(ctx.workspace.ledger_path) as ledger:
         periods = [r[0] for r in ledger.conn.execute(
             "SELECT DISTINCT period FROM submissions WHERE programme = ? AND status = ? AND period IS NOT NULL", (p.id, ACCEPTED))]
     in_ledger = frozenset(year_start(p, m).year for m in (Month.try_parse(x) for x in periods) if m is not None)
-    return Years(year_start(p, period).year, in_ledger, p.year_start_month)
+    return Years(year_start(p, period).year, in_ledger, p.year_start_month, year_start(p, Month(today.year, today.month)).year)
 
 
 def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment], list[Problem]] | None = None) -> Scorer:
@@ -453,7 +453,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     faults = static_problems(ctx.programme)  # every fault of the programme at once, as `programme check` names them
     if faults:
         raise HuizongError(faults)
-    registers = load_registers(ctx, period)
+    registers = load_registers(ctx, period, now)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error] + reports_of_no_village(ctx, period)
     if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking

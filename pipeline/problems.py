@@ -76,7 +76,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("V019", E, "“{label}”填写的“{value}”不符合要求：{detail}"),
         Kind("V020", E, "“{label}”的文字过长（{detail} 个字以内），填写了 {value} 个字。"),
         Kind("V021", W, "“{label}”中的电话号码被存成了数字，已按“{value}”读取。"),
-        Kind("V022", E, "“{label}”填写的 {value} 不属于{detail}，这一行不会计入任何排名，请核对是否填错。往年的行请移到另一份登记表。"),
+        Kind("V022", E, "“{label}”填写的 {value} 不属于{detail}，这一行不会计入任何排名，请核对是否填错。"),
         Kind("V023", E, "“{label}”填写的 {value} 超过了合理上限 {detail}，请核实是否填错。如数字确实无误，请电话告知镇里（镇里可调整年度任务或上限）。"),
         Kind("R001", E, "“{label}”（{value}）不能大于{detail}。"),
         Kind("R002", E, "“{label}”（{value}）应等于{detail}。"),

@@ -6,7 +6,7 @@ register kept over several years)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -37,9 +37,12 @@ def _adjustment(ctx: api.Context, i: int, day: date, item: str, count: int = 1, 
     return {"village_code": v.code, "village_name": v.name if name is None else name, "date": day, "item": item, "count": count, "note": note}
 
 
-def _refused(ctx: api.Context) -> dict[tuple[str, str], Any]:
+MADE = datetime(2026, 11, 27, 9, 0)  # when the 通报 is made: 2027 has not begun
+
+
+def _refused(ctx: api.Context, now: datetime = MADE) -> dict[tuple[str, str], Any]:
     with pytest.raises(HuizongError) as err:
-        api.consolidate(ctx, PERIOD)
+        api.consolidate(ctx, PERIOD, now=now)
     assert not (ctx.workspace.reports / f"{PERIOD}-汇总排名.xlsx").exists()
     return {(p.code, p.cell): p for p in err.value.problems}
 
@@ -81,6 +84,19 @@ def test_last_year_s_rows_are_kept_where_the_ledger_has_last_year_s_reports(coll
     assert result.path.is_file()
     assert not result.scored.data.adjustments.get(ctx.registry.villages[1].code)  # 2025's deduction: not in 2026's ranking
     assert not result.scored.adj_deduction.any()
+
+
+def test_a_row_of_the_next_year_counts_there_once_that_year_has_begun(collected):
+    """December's 通报 is made in January, after a 3 January event was entered: the 2027 row is right, and
+    counts in 2027. Before, it stopped the 2026 通报 and told the clerk to move it to "another register"
+    (huizong reads one). Typed in November, before 2027 began, the same row is a typo (V022)."""
+    ctx = collected
+    _write(ctx, "adjustments", [_adjustment(ctx, 1, date(2027, 1, 3), "本市检查不达标")])
+    problems = _refused(ctx, MADE)
+    assert set(problems) == {("V022", "C4")}
+    assert "另一份登记表" not in problems[("V022", "C4")].message
+    result = api.consolidate(ctx, PERIOD, now=datetime(2027, 1, 5, 9, 0))
+    assert not result.scored.adj_deduction.any()  # 2027's deduction: not in 2026's ranking
 
 
 def test_a_deduction_dated_in_a_year_no_ranking_uses_stops_the_consolidation(collected):

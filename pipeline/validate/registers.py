@@ -52,6 +52,8 @@ class Years:
     consolidated: int
     in_ledger: frozenset[int]
     start_month: int = 1  # the month an assessment year starts (a 统计年度 may start in October)
+    begun: int = 0  # the latest assessment year begun by today: its rows (a January event entered before
+    # December's 通报 is made) count next year, and a later year's row is a typo
 
     def of(self, month: Month) -> int:
         return month.year if month.month >= self.start_month else month.year - 1
@@ -60,7 +62,7 @@ class Years:
         return self.allows_year(self.of(month))
 
     def allows_year(self, year: int) -> bool:
-        return year == self.consolidated or year in self.in_ledger
+        return year == self.consolidated or year in self.in_ledger or self.consolidated < year <= self.begun
 
     def name(self, year: int) -> str:
         return f"{year}年度" if self.start_month == 1 else f"{year}年{self.start_month}月起的考核年度"
@@ -68,7 +70,9 @@ class Years:
     def describe(self) -> str:
         others = sorted(self.in_ledger - {self.consolidated})
         said = f"本次汇总的{self.name(self.consolidated)}"
-        return said + (f"，或台账中有报表的{'、'.join(self.name(y) for y in others)}" if others else "")
+        said += f"，或台账中有报表的{'、'.join(self.name(y) for y in others)}" if others else ""
+        later = [y for y in range(self.consolidated + 1, self.begun + 1) if y not in self.in_ledger]
+        return said + (f"，或已经开始的{'、'.join(self.name(y) for y in later)}" if later else "")
 
 
 def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[Problem], set[int]]:
