@@ -26,6 +26,7 @@ class VillageStatus:
     sender: str = ""
     submissions: list[int] = field(default_factory=list)
     note: str = ""
+    correction: str = ""  # a later file of an accepted month, not counted: 退回 or 待确认 (the last one's state)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -60,8 +61,10 @@ def village_statuses(registry: Registry, rows: list[Any], period: Month, deadlin
             best = max(accepted, key=lambda r: r["version"])
             st.state, st.version, st.received_at = REPORTED, best["version"], best["received_at"]
             st.sender = best["sender"] or best["source"]
-            st.late = _after(best["received_at"], limit)
+            # on time is when the first good report came: a correction after the deadline is not 迟报
+            st.late = _after(min(accepted, key=lambda r: r["id"])["received_at"], limit)
             later = [r for r in subs if r["id"] > best["id"] and r["status"] in (REJECTED, PENDING)]
+            st.correction = later[-1]["status"] if later else ""
             earlier = [r["id"] for r in subs if r["id"] < best["id"] and r["status"] == PENDING]
             notes = [f"之后又收到 {len(later)} 份（{later[-1]['status']}），仍以第 {best['version']} 版为准"] if later else []
             if earlier:

@@ -104,3 +104,34 @@ def test_a_village_whose_code_changed_or_row_went_stops_the_ranking_with_its_mon
     _registry_rows(full, **{v[1].code: {"end_month": "2026-11"}})
     result = api.consolidate(api.load_context(workspace), PERIOD)
     assert v[1].code in {row["code"] for row in result.table["villages"]}
+
+
+def _sheet(path, name: str) -> list[tuple]:
+    import openpyxl
+
+    return list(openpyxl.load_workbook(path)[name].iter_rows(values_only=True))
+
+
+def test_a_correction_after_the_deadline_is_not_late_and_a_refused_one_is_said_in_the_notice(ctx):
+    """Reported on 3 November (deadline the 5th) and corrected on the 20th: the 通报 called the village 迟报.
+    A correction sent back left the 通报 and 数据质量 silent: the leaders read numbers the village had
+    itself corrected, with no hint."""
+    from datetime import datetime
+
+    on_time, after = datetime(2026, 11, 3, 9).timestamp(), datetime(2026, 11, 20, 9).timestamp()
+    for i in range(3):
+        drop(ctx, f"{i}.xlsx", filled(ctx, i), on_time)
+    api.collect(ctx)
+    drop(ctx, "0-更正.xlsx", filled(ctx, 0, special_family_visits=2), after)  # accepted: version 2
+    drop(ctx, "1-更正.xlsx", filled(ctx, 1, births_total="十二"), after)  # sent back
+    api.collect(ctx)
+    v = ctx.registry.villages
+    path = api.consolidate(ctx, PERIOD, now=datetime(2026, 11, 21, 9)).path
+    notice = {r[2]: r for r in _sheet(path, "通报") if len(r) > 2}
+    assert "迟报" not in (notice[v[0].name][-1] or "")
+    assert "更正件退回，按第 1 版计" in notice[v[1].name][-1]
+    assert "更正件" not in (notice[v[2].name][-1] or "")
+    assert any(isinstance(c, str) and c.startswith("更正件退回/待确认") for r in _sheet(path, "通报") for c in r)
+    quality = {r[0]: r for r in _sheet(path, "数据质量")}
+    assert quality[v[0].name][1:5] == ("已报", "2026-11-20 09:00", "2", "")
+    assert quality[v[1].name][1] == "已报（之后又收到 1 份（退回），仍以第 1 版为准）"

@@ -311,14 +311,16 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
                 ws.set_row(row, 15 * (1 + len(cells[5]) // 12))
             row += 1
             continue
-        cells = [v.name, s.state if s else "未报", (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
+        state = (s.state + (f"（{s.note}）" if s.note else "")) if s else "未报"  # e.g. a correction sent back since
+        cells = [v.name, state, (s.received_at.replace("T", " ")[:16] if s and s.received_at else ""),
                  str(s.version or "") if s else "", "是" if s and s.late else "", "、".join(missing),
                  "、".join(d.register_missing.get(v.code, [])), str(warn_count.get(v.code, 0))]
-        bad = bool(not s or s.state != "已报" or lacking or left_out)
+        bad = bool(not s or s.state != "已报" or lacking or left_out or s.correction)
         for c, text in enumerate(cells):
             ws.write_string(row, c, text, st.cell(text_wrap=True, font_color="#C00000" if bad and c in (1, 5) else "#000000"))
-        if max(len(cells[5]), len(cells[6])) > 12:
-            ws.set_row(row, 15 * (1 + max(len(cells[5]), len(cells[6])) // 12))
+        tallest = max(len(cells[5]) // 12, len(cells[6]) // 12, len(cells[1]) // 5)
+        if tallest:
+            ws.set_row(row, 15 * (1 + tallest))
         row += 1
     zero = [f"{v.name}（{'、'.join(t.label for t in d.programme.tasks if not v.tasks.get(t.id))}）"
             for v in d.villages if v.active(d.period) and any(not v.tasks.get(t.id) for t in d.programme.tasks)]

@@ -108,6 +108,8 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
             notes.append("迟报")
+        if status is not None and status.correction:
+            notes.append(f"更正件{status.correction}，按第 {status.version} 版计")
         note = "；".join(x for x in notes if x)
         ws.write_string(row, last, note, st.cell(font_size=9, text_wrap=True))
         if len(note) > 16:
@@ -155,6 +157,8 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         marks.append("村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”）。")
     if any(c in outside for c in scored.codes):
         marks.append("村名册待核实：该村有已收到的报表因村名册的起始月份（或停止月份）未计入累计，如起始月份填错，得分和名次偏低（见“数据质量”）。")
+    if any(s.correction for s in info.statuses if s.state == "已报"):
+        marks.append("更正件退回/待确认：该村本期又发来一份更正，未通过校验或待镇里核实，本表仍按已采用的那一版计（见“数据质量”；更正通过后重新汇总）。")
     if any(c in counts for c in scored.codes):
         marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”）。")
     ws.write_string(row + 1, 1, "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
