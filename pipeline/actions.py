@@ -129,6 +129,8 @@ def _validate(ctx: api.Context, period: Month, progress: Progress | None, dry_ru
 def _consolidate(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
     result = api.consolidate(ctx, period)
     message = f"已汇总排名：{len(result.scored.index)} 个参评，汇总表 {result.path.name}"
+    if result.revision is not None:  # the month was made before with other numbers
+        message += "。" + result.revision.line()
     return Outcome("consolidate", message, [ranking_view(result)], result.register_problems, str(result.path))
 
 

@@ -7,8 +7,9 @@ HuizongError (which carries its problems).
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, PENDING, Ledger
+from .ledger.editions import Edition, Revision, compare, last_edition, remember
 from .ledger.mail import failed_replies
 from .problems import HuizongError, Problem
 from .programme.calendar import year_start
@@ -442,6 +444,7 @@ class Consolidation:
     table: dict[str, Any]
     statuses: list[VillageStatus]
     register_problems: list[Problem]
+    revision: Revision | None = None  # the month was made before, with other numbers: what changed, and why
 
 
 def consolidate(ctx: Context, period: Month, programme: str | None = None, now: datetime | None = None) -> Consolidation:
@@ -468,17 +471,63 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         with Ledger(ctx.workspace.ledger_path) as ledger:
             flags = flagged_numbers(ledger, ctx.programme.id, scored.data.months)
         generated = now or datetime.now()
-        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings, flags)
-        data = build_summary(scored, info)
         path = ctx.workspace.summary_path(period)
+        edition = Edition(generated.isoformat(timespec="seconds"), standings_of(scored), _inputs(ctx, scored, registers))
+        with Ledger(ctx.workspace.ledger_path) as ledger:
+            before = last_edition(ledger.conn, ctx.programme.id, str(period))
+        revision = compare(before, edition) if before is not None else None
+        if revision is not None and path.is_file():  # the earlier file is kept: it may be the one already sent on
+            revision = replace(revision, kept_as=str(_kept_path(ctx.workspace, path, revision.before).relative_to(ctx.workspace.root)))
+        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings, flags,
+                           revision)
+        data = build_summary(scored, info)
         with machine_errors(str(path.parent)):
+            if revision is not None and revision.kept_as:
+                kept = ctx.workspace.root / revision.kept_as
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, kept)
             atomic_write(path, data)
+        with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
+            remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
     table = scored_table(scored, statuses)
     waiting = unconfirmed_by_village(flags)
     for v in table["villages"]:
         v["unconfirmed"] = [{"submission": f.submission_id, "period": str(f.period), "label": f.label, "value": f.value, "detail": f.detail}
                             for f in waiting.get(v["code"], [])]
-    return Consolidation(path, scored, table, statuses, registers[2])
+    return Consolidation(path, scored, table, statuses, registers[2], revision)
+
+
+def standings_of(scored: Scored) -> dict[str, tuple[str, int, float]]:
+    """Each village's rank and total as published (0 and 0.0 for one shown but not ranked)."""
+    out = {scored.codes[k]: (scored.data.villages[scored.index[k]].name, int(scored.rank[k]), float(scored.total[k]))
+           for k in range(len(scored.index))}
+    out.update({v.code: (v.name, 0, 0.0) for v, _ in [*scored.vetoed, *scored.unranked]})
+    return out
+
+
+def _inputs(ctx: Context, scored: Scored, registers: tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]) -> dict[str, str]:
+    """A digest of each input a 通报 is made from, as read (a workbook saved again unchanged is the same)."""
+    def digest(value: object) -> str:
+        return sha256(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode())
+
+    return {
+        "村名册": digest([v.to_dict() for v in ctx.registry.villages]),
+        "镇考核登记": digest([{k: v for k, v in vars(e).items() if k != "row"} for e in registers[0]]),
+        "加分扣分登记": digest([{k: v for k, v in vars(a).items() if k != "row"} for a in registers[1]]),
+        "报表": digest(sorted((code, str(m), sid) for (code, m), sid in scored.data.submissions.items())),
+    }
+
+
+def _kept_path(ws: Workspace, path: Path, before: Edition) -> Path:
+    """reports/旧版/2026-12-汇总排名（2027-01-05 0930）.xlsx: where a replaced 汇总表 is kept."""
+    stamp = before.made_at[:16].replace("T", " ").replace(":", "")
+    folder = path.parent / "旧版"
+    kept = folder / f"{path.stem}（{stamp}）{path.suffix}"
+    n = 2
+    while kept.exists():
+        kept = folder / f"{path.stem}（{stamp}）({n}){path.suffix}"
+        n += 1
+    return kept
 
 
 def _cutoff(statuses: list[VillageStatus], generated: datetime) -> str:

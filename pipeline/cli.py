@@ -401,6 +401,9 @@ def consolidate(
         return
     _print_ranking(result)
     out.print(f"汇总表：{result.path}", markup=False)
+    if result.revision is not None:
+        for line in result.revision.lines():
+            out.print(line, markup=False, style="red")
 
 
 @app.command()

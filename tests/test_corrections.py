@@ -135,3 +135,34 @@ def test_a_correction_after_the_deadline_is_not_late_and_a_refused_one_is_said_i
     quality = {r[0]: r for r in _sheet(path, "数据质量")}
     assert quality[v[0].name][1:5] == ("已报", "2026-11-20 09:00", "2", "")
     assert quality[v[1].name][1] == "已报（之后又收到 1 份（退回），仍以第 1 版为准）"
+
+
+def test_a_month_made_again_with_other_numbers_says_what_moved_and_keeps_the_earlier_file(workspace):
+    """Next year's tasks entered in the 村名册, then last December made again for a late correction: its
+    ranking changed for 14 villages, and the 通报 already sent on was overwritten, without a word."""
+    from datetime import datetime
+
+    full = api.load_context(workspace)
+    v = full.registry.villages
+    for i in range(5):
+        drop(full, f"{i}.xlsx", filled(full, i))
+    api.collect(full)
+    first = api.consolidate(full, PERIOD, now=datetime(2026, 11, 6, 9, 30))
+    assert first.revision is None
+    again = api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 6, 10, 0))
+    assert again.revision is None and not (first.path.parent / "旧版").exists()  # the same numbers: nothing to say
+    published = again.path.read_bytes()
+    # the 村名册 edited since: one village's task halved
+    _registry_rows(full, **{v[3].code: {"task_child_health": v[3].tasks["task_child_health"] / 2}})
+    result = api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 20, 15, 0))
+    revision = result.revision
+    assert revision is not None and revision.causes == ["村名册"]
+    assert any(line.startswith(f"{v[3].name}：第 ") for line in revision.changed)
+    assert revision.kept_as == "reports/旧版/2026-10-汇总排名（2026-11-06 1000）.xlsx"
+    assert (workspace / revision.kept_as).read_bytes() == published  # the file as it was sent on
+    lines = [r[0] for r in _sheet(result.path, "数据质量") if r[0]]
+    assert any(str(x).startswith("本月的汇总表此前已于 2026-11-06 10:00 做过") for x in lines)
+    assert any(str(x).strip().startswith(f"{v[3].name}：第 ") for x in lines)
+    # made once more, unchanged: compared with the last edition, so nothing more to say
+    assert api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 21, 9, 0)).revision is None
+    assert len(list((workspace / "reports" / "旧版").iterdir())) == 1

@@ -136,9 +136,11 @@ class Ledger:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
+        from .editions import SCHEMA as EDITIONS
         from .mail import ensure_schema  # noqa: PLC0415 - mail.py imports this module
 
         ensure_schema(self.conn)
+        self.conn.executescript(EDITIONS)
 
     def close(self) -> None:
         self.conn.close()

@@ -346,6 +346,11 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
+    if info.revision is not None:  # made before with other numbers: which villages moved, and from which inputs
+        row += 1
+        for i, text in enumerate(info.revision.lines()):
+            ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, bold=i == 0, font_color="#C00000"))
+            row += 1
     row = _flagged(ws, st, info, row + 1, d.programme.label)
     row += 1
     ws.merge_range(row, 0, row, 7, "读取时自动规范的填写（已按括号中的值计入）", st.cell(bold=True, bg_color="#EDEDED"))
