@@ -36,12 +36,13 @@ def write_raw(ws: Any, st: Styles, scored: Scored, input_label: Any) -> Grid:
     columns = [Column(k, input_label(scored, k), 12.0, "本年累计（计分所用）") for k in keys]
     columns += [Column(key, label, 12.0, "登记与排名加减分") for key, label in
                 (("adj_bonus", "加分扣分登记：加分"), ("adj_deduction", "加分扣分登记：扣分"), ("rank_bonus", "考核季排名加分"))]
-    columns += [Column(f"month:{f.id}", f.label_over("month"), 12.0, f"本月（{scored.data.period.month}月）报表") for f in p.measures]
+    columns += [Column(f"month:{f.id}", f.label_over("month"), 12.0, f"本月（{scored.data.period.month}月）报表，仅供核对") for f in p.measures]
     said = [f for f in p.fields if not f.numeric]  # text, choices, dates: shown as reported (never computed with)
     columns += [Column(f"text:{f.id}", f.label, 18.0, f"本月（{scored.data.period.month}月）报表：文字") for f in said]
     grid = pack(columns, len(scored.index), TOP)
     _sheet_top(ws, st, f"原始数据（{scored.data.programme.label(scored.data.period)}）",
-               "说明：各村计分所用的数（流量按月累计，存量取最新月末数）、登记加减分与本月报表数，供“得分明细”的公式引用；不含个人信息。", grid)
+               ("说明：各村计分所用的数（流量按月累计，存量取最新月末数）与登记加减分，供“得分明细”的公式引用：改正其中一个数，得分、总分和名次一起重算。"
+                "“本月”各列只供核对，不参与计算；考核季排名加分按各考核季末的名次算出，改动其他数不会重新分配。不含个人信息。"), grid)
     money = {f.id for f in p.fields if (f.decimals or 0) > 0}
     month = scored.data.monthly[scored.data.period]
     nums = {d: st.number(d) for d in (0, 1, 2)}
