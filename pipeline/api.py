@@ -458,7 +458,9 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         raise HuizongError(faults)
     registers = load_registers(ctx, period, now)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
-    invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error] + reports_of_no_village(ctx, period)
+    invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
+    if not any(p.is_error for p in ctx.registry_problems):  # (a row with an error is left out: C003 says why)
+        invalid += reports_of_no_village(ctx, period)
     if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
         raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):

@@ -166,3 +166,14 @@ def test_a_month_made_again_with_other_numbers_says_what_moved_and_keeps_the_ear
     # made once more, unchanged: compared with the last edition, so nothing more to say
     assert api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 21, 9, 0)).revision is None
     assert len(list((workspace / "reports" / "旧版").iterdir())) == 1
+
+
+def test_a_registry_row_with_an_error_is_not_also_called_missing(workspace):
+    full = api.load_context(workspace)
+    v = full.registry.villages
+    drop(full, "0.xlsx", filled(full, 0))
+    api.collect(full)
+    _registry_rows(full, **{v[0].code: {"population": 0}})
+    with pytest.raises(HuizongError) as stopped:
+        api.consolidate(api.load_context(workspace), PERIOD)
+    assert [p.code for p in stopped.value.problems] == ["C003"]  # not C009 "村名册里没有这个代码" on top
