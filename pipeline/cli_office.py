@@ -104,7 +104,36 @@ def button(
     except HuizongError as exc:
         finish(None, exc.problems)
         return
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a defect: the console still gets its outcome text (not "could not be opened")
+        finish(None, [_unexpected(exc, workspace)])
+        return
     finish(outcome, [])
+
+
+BUTTON_LOG = "button.log"
+
+
+def _unexpected(exc: Exception, workspace: Path) -> Problem:
+    """X011/X012 for a full disk or a read-only folder, else X013; the traceback goes to .huizong/button.log."""
+    import traceback
+
+    from .workspace import STATE_DIR, machine_trouble
+
+    trouble = machine_trouble(exc)
+    if trouble is not None:
+        return trouble
+    logged = ""
+    try:
+        log = workspace / STATE_DIR / BUTTON_LOG
+        if log.parent.is_dir():
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(traceback.format_exc())
+            logged = f"，详情已记入 {STATE_DIR}/{BUTTON_LOG}"
+    except OSError:
+        pass  # the log cannot be written: the clerk still gets the sentence
+    return Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ") + logged)
 
 
 @app.command("excel-console")
