@@ -23,6 +23,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import defusedxml.ElementTree as SafeET
@@ -142,15 +143,15 @@ class Installed:
     port: int
     url: str
     registered: list[Path] = field(default_factory=list)
-    autostart: Path | None = None
+    autostart: str | None = None  # the .desktop file, or the registry value (Windows)
 
     def to_dict(self) -> dict[str, object]:
-        return {"port": self.port, "url": self.url, "registered": [str(p) for p in self.registered],
-                "autostart": str(self.autostart) if self.autostart else None}
+        return {"port": self.port, "url": self.url, "registered": [str(p) for p in self.registered], "autostart": self.autostart}
 
 
 def install(ws: Workspace, port: int | None = None, jsaddons: Path | None = None, jsplugins_mode: bool = False,
-            autostart: bool = True, platform: str = sys.platform, autostart_dir: Path | None = None) -> Installed:
+            autostart: bool = True, platform: str = sys.platform, autostart_dir: Path | None = None,
+            registry: Any = None) -> Installed:
     from ..autostart import install_autostart
 
     port = port_for(ws.settings, port)
@@ -160,23 +161,22 @@ def install(ws: Workspace, port: int | None = None, jsaddons: Path | None = None
         register(path, port, jsplugins_mode=path.name == JSPLUGINS)
     done = Installed(port, addin_url(port), files)
     if autostart:
-        done.autostart = install_autostart(ws.root, port, platform=platform, folder=autostart_dir)
+        done.autostart = install_autostart(ws.root, port, platform=platform, folder=autostart_dir, registry=registry)
     atomic_write(ws.root / STATE_DIR / RECORD, json.dumps(done.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
     return done
 
 
 def uninstall(ws: Workspace, jsaddons: Path | None = None, platform: str = sys.platform,
-              autostart_dir: Path | None = None) -> list[Path]:
-    """Undo :func:`install`: our entries in publish.xml and jsplugins.xml, the login start; the paths changed."""
-    from ..autostart import autostart_path, remove_autostart
+              autostart_dir: Path | None = None, registry: Any = None) -> list[str]:
+    """Undo :func:`install`: our entries in publish.xml and jsplugins.xml, the login start; what changed."""
+    from ..autostart import remove_autostart
 
     record_path = ws.root / STATE_DIR / RECORD
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
     folder = jsaddons or jsaddons_dir(platform)
     candidates = {folder / PUBLISH, folder / JSPLUGINS} | {Path(p) for p in record.get("registered", [])}
-    changed = [p for p in sorted(candidates) if unregister(p)]
-    starts = {autostart_path(platform, autostart_dir)} | ({Path(record["autostart"])} if record.get("autostart") else set())
-    changed += [p for p in sorted(s for s in starts if s is not None) if remove_autostart(p)]
+    changed = [str(p) for p in sorted(candidates) if unregister(p)]
+    changed += remove_autostart(platform, autostart_dir, registry=registry, recorded=record.get("autostart"))
     if record_path.exists():
         record_path.unlink()
     return changed
