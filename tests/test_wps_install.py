@@ -45,9 +45,11 @@ def test_install_registers_publish_xml_and_autostart_and_uninstall_undoes_it(ctx
     assert done.registered == [jsaddons / "publish.xml"]
     got = entries(jsaddons / "publish.xml")
     assert got[0]["name"] == "oa-helper"  # another add-in's entry is kept
-    # the entry wpsjs' configPublish writes for an add-in served over http
+    # an add-in served over http, with the attributes of wpsjs' release build (build.js CreatePublishXml): no debug=""
+    # (the `wpsjs debug` entry of debug_publish.js, which gives the add-in a JS debugger button)
     assert got[1] == {"tag": "jspluginonline", "name": "huizong", "type": "et", "url": f"http://127.0.0.1:{port}/addin/",
-                      "debug": "", "enable": "enable_dev", "install": "null", "customDomain": ""}
+                      "enable": "enable_dev", "install": "null", "customDomain": ""}
+    assert "debug" not in (jsaddons / "publish.xml").read_text(encoding="utf-8")
     assert not (jsaddons / "jsplugins.xml").exists()
     assert done.autostart == str(starts / "huizong-serve.desktop") and (starts / "huizong-serve.desktop").is_file()
     # installing again (another port) replaces our entry instead of adding a second one

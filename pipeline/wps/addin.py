@@ -3,10 +3,13 @@
 
 The file formats are those the official ``wpsjs`` tool (npm package ``wpsjs`` 2.2.3) writes:
 
-- ``publish.xml`` in the user's ``jsaddons`` folder (``src/lib/debug_publish.js``, ``configPublish``):
-  personal WPS from 12.1.0.16910 and every non-Windows build read it (``src/lib/debug.js``,
-  ``needPublishDebug``). An add-in served over http is a ``<jspluginonline>`` entry; ``<jsplugin>``
-  is the offline element (a ``.7z`` package or a ``name_version`` folder, ``src/lib/build.js``).
+- ``publish.xml`` in the user's ``jsaddons`` folder: personal WPS from 12.1.0.16910 and every non-Windows
+  build read it (``src/lib/debug.js``, ``needPublishDebug``). An add-in served over http is a
+  ``<jspluginonline>`` entry (``src/lib/debug_publish.js``, ``configPublish``: how entries are replaced);
+  ``<jsplugin>`` is the offline element (a ``.7z`` package or a ``name_version`` folder). Its attributes
+  are those of the release build, ``src/lib/build.js`` ``CreatePublishXml`` — ``enable="enable_dev"
+  install="null" customDomain=""`` and no ``debug`` — not those of the ``wpsjs debug`` entry, whose
+  ``debug=""`` marks an add-in under development (WPS shows a JS debugger button for it).
   Other add-ins' entries are kept; an entry of ours (same name, or same address) is replaced.
 - ``jsplugins.xml`` in the same folder (``src/lib/debug_xmlplugin.js``) for builds in "jsplugins.xml
   mode", which WPS enters only when ``office6/cfgs/oem.ini`` says ``[Support] JsApiPlugin=true`` and
@@ -114,8 +117,8 @@ def register(path: Path, port: int, jsplugins_mode: bool = False) -> None:
     attrs = {"name": NAME, "type": TYPE, "url": url}
     if jsplugins_mode:  # debug_xmlplugin.js
         attrs["customDomain"] = ""
-    else:  # debug_publish.js configPublish
-        attrs.update({"debug": "", "enable": "enable_dev", "install": "null", "customDomain": ""})
+    else:  # build.js CreatePublishXml (the release build), not debug_publish.js's debug="" entry
+        attrs.update({"enable": "enable_dev", "install": "null", "customDomain": ""})
     ET.SubElement(root, "jspluginonline", attrs)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_plugins(path, root)
