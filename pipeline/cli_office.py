@@ -193,7 +193,7 @@ def wps_addin(
     jsaddons: Annotated[Path | None, typer.Option("--jsaddons", help="WPS 的 jsaddons 文件夹（默认按本机系统）")] = None,
 ) -> None:
     """安装 WPS 加载项（功能区“汇总”选项卡）：在 WPS 的 publish.xml 中登记，并让汇总服务在登录时自动启动。"""
-    from .wps.addin import JSPLUGINS, OEM_INI, install
+    from .wps.addin import JSPLUGINS, OEM_INI, install, oem_ini_paths, restart_wps
     from .wps.addin import uninstall as remove
 
     ws = _open_workspace(workspace)
@@ -201,7 +201,7 @@ def wps_addin(
         if uninstall:
             changed = remove(ws, jsaddons=jsaddons)
             out.print("已撤销：" + ("、".join(str(p) for p in changed) if changed else "（没有找到要撤销的内容）"), markup=False)
-            out.print("请重新启动 WPS。汇总服务如仍在运行，可关闭它（或注销后重新登录）。", markup=False)
+            out.print(f"请{restart_wps()}，再打开 WPS。汇总服务如仍在运行，可关闭它（或注销后重新登录）。", markup=False)
             return
         done = install(ws, port, jsaddons=jsaddons, jsplugins_mode=jsplugins, autostart=not no_autostart)
     except HuizongError as exc:
@@ -212,10 +212,11 @@ def wps_addin(
         out.print(f"登录时自动启动汇总服务：{done.autostart}", markup=False)
     out.print("下一步：", markup=False)
     out.print(f"  1. 现在启动一次汇总服务：huizong serve -w \"{ws.root}\" --port {done.port}（以后登录时会自动启动）。", markup=False)
-    out.print("  2. 完全退出 WPS 后重新打开 WPS 表格：功能区出现“汇总”选项卡（如提示是否信任加载项，选“信任”，再重启一次 WPS）。", markup=False)
+    out.print(f"  2. {restart_wps()}，再打开 WPS 表格：功能区出现“汇总”选项卡（如提示是否信任加载项，选“信任”，再照此重启一次 WPS）。",
+              markup=False)
     if jsplugins:
         path = next(p for p in done.registered if p.name == JSPLUGINS)
-        out.print("  jsplugins.xml 模式还需管理员在 WPS 安装目录的 office6\\cfgs\\oem.ini 中加入（见《安装说明》）：", markup=False)
+        out.print(f"  jsplugins.xml 模式还需管理员在 {' 或 '.join(oem_ini_paths())} 中加入（见《安装说明》）：", markup=False)
         out.print(OEM_INI.format(jsplugins=path), markup=False)
 
 

@@ -260,3 +260,25 @@ def test_every_ribbon_callback_and_button_is_the_registry():
     assert buttons == ["btnPeriod", *[a.button for a in actions.ACTIONS]]
     labels = [b.get("label") for b in ET.fromstring(ribbon).iter("{http://schemas.microsoft.com/office/2006/01/customui}button")][1:]
     assert labels == [a.label for a in actions.ACTIONS]
+
+
+def test_wps_addin_tells_how_to_restart_wps_for_real_and_where_oem_ini_is(ctx, tmp_path):
+    from pipeline.wps.addin import oem_ini_paths, restart_wps
+
+    # on 麒麟/统信 UOS closing WPS's windows leaves it loaded: it never reads the new publish.xml
+    linux = restart_wps("linux")
+    assert "注销后重新登录" in linux and "quickstartoffice restart" in linux and "/opt/apps/cn.wps.wps-office-pro/files/bin/" in linux
+    assert "quickstartoffice" not in restart_wps("win32") and "完全退出 WPS" in restart_wps("win32")
+    assert oem_ini_paths("linux") == ["/opt/kingsoft/wps-office/office6/cfgs/oem.ini",
+                                      "/opt/apps/cn.wps.wps-office-pro/files/kingsoft/wps-office/office6/cfgs/oem.ini"]
+    assert sys.platform.startswith("linux")  # the command's own steps, as printed on this system
+    res = CliRunner().invoke(app, ["wps-addin", "-w", str(ctx.workspace.root), "--jsaddons", str(tmp_path / "jsaddons"),
+                                   "--no-autostart", "--jsplugins"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    flat = res.output.replace("\n", "")
+    assert "2. " + linux in flat
+    assert "/opt/apps/cn.wps.wps-office-pro/files/kingsoft/wps-office/office6/cfgs/oem.ini" in flat
+    assert "office6\\cfgs" not in flat  # no Windows path on Linux
+    res = CliRunner().invoke(app, ["wps-addin", "-w", str(ctx.workspace.root), "--jsaddons", str(tmp_path / "jsaddons"), "--uninstall"],
+                             catch_exceptions=False)
+    assert linux in res.output.replace("\n", "")

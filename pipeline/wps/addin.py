@@ -185,6 +185,27 @@ def uninstall(ws: Workspace, jsaddons: Path | None = None, platform: str = sys.p
     return changed
 
 
+def restart_wps(platform: str = sys.platform) -> str:
+    """How the clerk makes WPS start afresh (it reads publish.xml, the ribbon and the page only when it starts)."""
+    if platform.startswith("linux"):
+        # closing its windows does not end WPS on Linux: it stays loaded (quick start) and never re-reads the add-ins.
+        # wpsjs runs `quickstartoffice restart` after changing oem.ini (src/lib/debug_xmlplugin.js, configOem).
+        return ("注销后重新登录（在麒麟、统信 UOS 上关掉 WPS 的窗口并不会让它完全退出，它在后台预加载），"
+                "或在终端运行 quickstartoffice restart（提示找不到命令时，到 WPS 安装目录的 bin 文件夹中运行，"
+                "如 /opt/apps/cn.wps.wps-office-pro/files/bin/quickstartoffice restart）")
+    return "完全退出 WPS（关闭所有 WPS 窗口）"
+
+
+def oem_ini_paths(platform: str = sys.platform) -> list[str]:
+    """Where WPS's oem.ini is (wpsjs src/lib/debug_xmlplugin.js, GetOffice6Path + cfgs/oem.ini)."""
+    if platform == "win32":
+        return ["WPS 安装目录\\office6\\cfgs\\oem.ini"]
+    if platform == "darwin":
+        return ["/Applications/wpsoffice.app/Contents/Resources/office6/cfgs/oem.ini"]
+    return ["/opt/kingsoft/wps-office/office6/cfgs/oem.ini",
+            "/opt/apps/cn.wps.wps-office-pro/files/kingsoft/wps-office/office6/cfgs/oem.ini"]
+
+
 OEM_INI = """[Support]
 JsApiPlugin=true
 [Server]
