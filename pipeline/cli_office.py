@@ -193,6 +193,7 @@ def wps_addin(
     jsaddons: Annotated[Path | None, typer.Option("--jsaddons", help="WPS 的 jsaddons 文件夹（默认按本机系统）")] = None,
 ) -> None:
     """安装 WPS 加载项（功能区“汇总”选项卡）：在 WPS 的 publish.xml 中登记，并让汇总服务在登录时自动启动。"""
+    from .serve import port_for
     from .wps.addin import JSPLUGINS, OEM_INI, install, oem_ini_paths, restart_wps
     from .wps.addin import uninstall as remove
 
@@ -210,6 +211,12 @@ def wps_addin(
     out.print(f"已在 WPS 中登记加载项（{done.url}）：" + "、".join(str(p) for p in done.registered), markup=False)
     if done.autostart:
         out.print(f"登录时自动启动汇总服务：{done.autostart}", markup=False)
+    configured = port_for(ws.settings, None)
+    if done.port != configured:  # the Excel console's 服务端口 (hz_port) comes from the settings, not from --port
+        out.print(f"注意：Excel 控制台的“服务端口”取自设置文件 huizong.yaml 的 serve.port（现在是 {configured}），不是这里的 --port。"
+                  f"要让 Excel 控制台的按钮也经这个服务（端口 {done.port}）运行，请在 {ws.root / 'huizong.yaml'} 中写上", markup=False)
+        out.print(f"serve:\n  port: {done.port}", markup=False)
+        out.print(f"再运行 huizong excel-console -w \"{ws.root}\" 重新生成控制台。", markup=False)
     out.print("下一步：", markup=False)
     out.print(f"  1. 现在启动一次汇总服务：huizong serve -w \"{ws.root}\" --port {done.port}（以后登录时会自动启动）。", markup=False)
     out.print(f"  2. {restart_wps()}，再打开 WPS 表格：功能区出现“汇总”选项卡（如提示是否信任加载项，选“信任”，再照此重启一次 WPS）。",

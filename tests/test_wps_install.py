@@ -282,3 +282,27 @@ def test_wps_addin_tells_how_to_restart_wps_for_real_and_where_oem_ini_is(ctx, t
     res = CliRunner().invoke(app, ["wps-addin", "-w", str(ctx.workspace.root), "--jsaddons", str(tmp_path / "jsaddons"), "--uninstall"],
                              catch_exceptions=False)
     assert linux in res.output.replace("\n", "")
+
+
+def test_wps_addin_port_says_the_excel_console_reads_serve_port_from_the_settings(ctx, tmp_path):
+    import io
+
+    import openpyxl
+    import yaml
+
+    from pipeline import api
+    from pipeline.excel.console import build_console
+    from pipeline.programme.periods import Month
+
+    args = ["wps-addin", "-w", str(ctx.workspace.root), "--jsaddons", str(tmp_path / "jsaddons"), "--no-autostart"]
+    res = CliRunner().invoke(app, [*args, "--port", "18999"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "huizong.yaml 的 serve.port（现在是 8765）" in res.output.replace("\n", "")
+    snippet = res.output[res.output.index("serve:"):].split("\n再运行")[0]
+    settings = yaml.safe_load((ctx.workspace.root / "huizong.yaml").read_text(encoding="utf-8"))
+    settings.update(yaml.safe_load(snippet))  # what the clerk is told to write, written
+    (ctx.workspace.root / "huizong.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    console = openpyxl.load_workbook(io.BytesIO(build_console(api.open_workspace(ctx.workspace.root), Month(2026, 10))), keep_vba=True)
+    assert console["控制台"]["B7"].value == 18999  # hz_port: the console's buttons find this service
+    res = CliRunner().invoke(app, [*args, "--port", "18999"], catch_exceptions=False)
+    assert "serve.port" not in res.output  # the same port as the settings: nothing to say
