@@ -104,7 +104,36 @@ def button(
     except HuizongError as exc:
         finish(None, exc.problems)
         return
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # a defect: the console still gets its outcome text (not "could not be opened")
+        finish(None, [_unexpected(exc, workspace)])
+        return
     finish(outcome, [])
+
+
+BUTTON_LOG = "button.log"
+
+
+def _unexpected(exc: Exception, workspace: Path) -> Problem:
+    """X011/X012 for a full disk or a read-only folder, else X013; the traceback goes to .huizong/button.log."""
+    import traceback
+
+    from .workspace import STATE_DIR, machine_trouble
+
+    trouble = machine_trouble(exc)
+    if trouble is not None:
+        return trouble
+    logged = ""
+    try:
+        log = workspace / STATE_DIR / BUTTON_LOG
+        if log.parent.is_dir():
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(traceback.format_exc())
+            logged = f"，详情已记入 {STATE_DIR}/{BUTTON_LOG}"
+    except OSError:
+        pass  # the log cannot be written: the clerk still gets the sentence
+    return Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ") + logged)
 
 
 @app.command("excel-console")
@@ -164,7 +193,8 @@ def wps_addin(
     jsaddons: Annotated[Path | None, typer.Option("--jsaddons", help="WPS 的 jsaddons 文件夹（默认按本机系统）")] = None,
 ) -> None:
     """安装 WPS 加载项（功能区“汇总”选项卡）：在 WPS 的 publish.xml 中登记，并让汇总服务在登录时自动启动。"""
-    from .wps.addin import JSPLUGINS, OEM_INI, install
+    from .serve import port_for
+    from .wps.addin import JSPLUGINS, OEM_INI, install, oem_ini_paths, restart_wps
     from .wps.addin import uninstall as remove
 
     ws = _open_workspace(workspace)
@@ -172,7 +202,7 @@ def wps_addin(
         if uninstall:
             changed = remove(ws, jsaddons=jsaddons)
             out.print("已撤销：" + ("、".join(str(p) for p in changed) if changed else "（没有找到要撤销的内容）"), markup=False)
-            out.print("请重新启动 WPS。汇总服务如仍在运行，可关闭它（或注销后重新登录）。", markup=False)
+            out.print(f"请{restart_wps()}，再打开 WPS。汇总服务如仍在运行，可关闭它（或注销后重新登录）。", markup=False)
             return
         done = install(ws, port, jsaddons=jsaddons, jsplugins_mode=jsplugins, autostart=not no_autostart)
     except HuizongError as exc:
@@ -181,12 +211,19 @@ def wps_addin(
     out.print(f"已在 WPS 中登记加载项（{done.url}）：" + "、".join(str(p) for p in done.registered), markup=False)
     if done.autostart:
         out.print(f"登录时自动启动汇总服务：{done.autostart}", markup=False)
+    configured = port_for(ws.settings, None)
+    if done.port != configured:  # the Excel console's 服务端口 (hz_port) comes from the settings, not from --port
+        out.print(f"注意：Excel 控制台的“服务端口”取自设置文件 huizong.yaml 的 serve.port（现在是 {configured}），不是这里的 --port。"
+                  f"要让 Excel 控制台的按钮也经这个服务（端口 {done.port}）运行，请在 {ws.root / 'huizong.yaml'} 中写上", markup=False)
+        out.print(f"serve:\n  port: {done.port}", markup=False)
+        out.print(f"再运行 huizong excel-console -w \"{ws.root}\" 重新生成控制台。", markup=False)
     out.print("下一步：", markup=False)
     out.print(f"  1. 现在启动一次汇总服务：huizong serve -w \"{ws.root}\" --port {done.port}（以后登录时会自动启动）。", markup=False)
-    out.print("  2. 完全退出 WPS 后重新打开 WPS 表格：功能区出现“汇总”选项卡（如提示是否信任加载项，选“信任”，再重启一次 WPS）。", markup=False)
+    out.print(f"  2. {restart_wps()}，再打开 WPS 表格：功能区出现“汇总”选项卡（如提示是否信任加载项，选“信任”，再照此重启一次 WPS）。",
+              markup=False)
     if jsplugins:
         path = next(p for p in done.registered if p.name == JSPLUGINS)
-        out.print("  jsplugins.xml 模式还需管理员在 WPS 安装目录的 office6\\cfgs\\oem.ini 中加入（见《安装说明》）：", markup=False)
+        out.print(f"  jsplugins.xml 模式还需管理员在 {' 或 '.join(oem_ini_paths())} 中加入（见《安装说明》）：", markup=False)
         out.print(OEM_INI.format(jsplugins=path), markup=False)
 
 

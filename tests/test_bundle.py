@@ -70,7 +70,7 @@ def test_the_windows_bundle_is_complete(tmp_path):
     for w in wheels:  # every one a Windows (64-bit) or pure wheel
         assert w.name.endswith(("-win_amd64.whl", "-none-any.whl")), w.name
     names = {w.name.split("-")[0].lower() for w in wheels}
-    assert {"huizong", "numpy", "xlwings", "pywin32", "pylnk3", "keyring", "python_calamine"} <= names
+    assert {"huizong", "numpy", "xlwings", "pywin32", "keyring", "python_calamine"} <= names
     bat = (folder / "安装.bat").read_bytes().decode("utf-8")
     assert "--no-index --find-links" in bat and "\r\n" in bat
 

@@ -125,3 +125,23 @@ def test_consolidate_without_reports_says_so_and_with_reports_prints_the_table(c
     assert len(table["not_scored"]) == len(ctx.registry.villages) - 3
     res = run("consolidate", "-w", str(ctx.workspace.root), "--period", "2026-10")
     assert "汇总表" in res.output and "未参评" in res.output
+
+
+def test_button_writes_its_outcome_text_for_an_unexpected_error_too(workspace, tmp_path):
+    # the console's command-line route reads --out-text; without it the clerk saw X032 "cannot run huizong"
+    import subprocess
+    import sys
+
+    from pipeline import actions
+
+    (workspace / ".huizong" / "ledger.sqlite").write_bytes(b"not a database " * 20)  # sqlite3.DatabaseError: a defect, not a HuizongError
+    out = tmp_path / "结果 outcome.txt"
+    done = subprocess.run([sys.executable, "-m", "pipeline", "button", "collect", "-w", str(workspace), "--period", "2026-10",
+                           "--out-text", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    text = out.read_bytes().decode("utf-8")
+    assert text.startswith(actions.TEXT_MAGIC + "\r\nok\t0\r\ntext\t程序内部错误（DatabaseError: file is not a database，详情已记入 .huizong/button.log）")
+    assert text.endswith("end\r\n")
+    log = (workspace / ".huizong" / "button.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "sqlite3.DatabaseError" in log

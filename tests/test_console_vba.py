@@ -70,6 +70,7 @@ Public Function RunCalls(path As String) As String
                 Case "SafeForCommandLine": r = CStr(SafeForCommandLine(f(1)))
                 Case "CommandLine": r = CommandLine(f(1), f(2), f(3), f(4), f(5), B(f(6)))
                 Case "JobBody": r = JobBody(f(1), B(f(2)))
+                Case "FallsBack": r = CStr(FallsBack(f(1)))
                 Case "Unescape": r = Replace(Replace(Unescape(f(1)), vbLf, "<LF>"), vbTab, "<TAB>")
                 Case "Paint": PaintText ThisWorkbook, ReadFile(f(1)): r = "painted"
                 Case Else: r = "unknown " & f(0)
@@ -234,6 +235,7 @@ def test_the_vba_takes_the_command_line_without_an_interpreter_and_paints_its_ou
         ["CommandLine", sys.executable, "collect", str(odd), str(later), str(outfile), "b:false"],
         ["CommandLine", "", "remind", str(odd), "", str(outfile), "b:true"],
         ["JobBody", "2026-10", "b:true"],
+        *[["FallsBack", a.name] for a in actions.ACTIONS],  # after RunPython's -1
     ]
     results, _ = run_calls(doc, calls, tmp_path / "lo1")
     assert results[:4] == ["命令行", "xlwings", "汇总服务", "命令行"]
@@ -241,6 +243,9 @@ def test_the_vba_takes_the_command_line_without_an_interpreter_and_paints_its_ou
     assert results[8:10] == ["True", "False"]
     assert windows_argv(results[11]) == ["huizong", "button", "remind", "-w", str(odd), "--yes", "--out-text", str(outfile)]
     assert results[12] == '{"period": "2026-10", "confirmed": true}'
+    # a second run on the command line only for actions that cannot mail the villages twice
+    fallback = dict(zip((a.name for a in actions.ACTIONS), results[13:]))
+    assert fallback == {a.name: ("False" if a.name in ("send-templates", "remind") else "True") for a in actions.ACTIONS}
     argv = windows_argv(results[10])
     assert argv == [sys.executable, "-m", "pipeline", "button", "collect", "-w", str(odd), "--period", "2026-10", "--out-text", str(outfile)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)  # the fallback, really run

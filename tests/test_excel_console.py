@@ -24,6 +24,7 @@ from pipeline.excel.console import (
     ribbon_xml,
     write_console,
 )
+from pipeline.excel.macros import NO_FALLBACK
 from pipeline.programme.periods import Month
 
 from . import lo
@@ -231,3 +232,41 @@ def test_the_macro_free_console_runs_the_chosen_action_through_main(ctx, tmp_pat
     assert book.app.alerts == ["将给2026年10月未报和被退回的村发送催报邮件，确定吗？"]
     book.wb["控制台"]["B5"] = "格式化硬盘"
     assert glue.main(book).startswith("汇总服务没有操作“格式化硬盘”")
+
+
+# ---- RunPython's -1 must mean "nothing ran" ----------------------------------------------------------
+# xlwings' RunPython returns -1 whenever the Python it started exits non-zero, and the console's VBA then
+# runs the action again on the command line. glue.act is what RunPython runs; an exception leaving it is
+# that non-zero exit. xlwings.Book.caller() needs a running Excel (COM), so it is the one thing replaced.
+
+def test_act_returns_normally_when_the_status_cannot_be_written_after_the_action_ran(console, monkeypatch):
+    ctx, data = console
+    for i in range(3):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    book = xw.load(data)
+    del book.wb.defined_names["hz_status"]  # the status write at the end fails (as when Excel is busy)
+    monkeypatch.setattr(glue, "_caller", lambda: book)
+    assert glue.act("collect", False) is None  # no exception: Python would exit 0, RunPython would not say -1
+    assert sorted(p.name for p in ctx.workspace.inbox.iterdir() if p.is_file()) == []  # the action did run, once
+    assert [s.state for s in api.status(ctx, Month(2026, 10))].count("已报") == 3
+    assert book.wb["上报情况"]["A1"].value == "2026年10月 上报情况"
+    log = (ctx.workspace.root / ".huizong" / "excel.log").read_text(encoding="utf-8")
+    assert "KeyError" in log and "hz_status" in log
+
+
+def test_act_returns_normally_when_excel_does_not_answer(console, monkeypatch):
+    def no_caller():
+        raise RuntimeError("(-2147418111, 'Call was rejected by callee.')")
+
+    monkeypatch.setattr(glue, "_caller", no_caller)
+    assert glue.act("remind", True) is None
+
+
+def test_a_failed_runpython_reruns_only_actions_that_cannot_mail_twice(console):
+    _, data = console
+    buttons = modules_of(data)["HuizongButtons"]
+    assert set(NO_FALLBACK) == {"send-templates", "remind"} <= {a.name for a in actions.ACTIONS}
+    assert f'Private Const NO_FALLBACK As String = "{"|".join(NO_FALLBACK)}"' in buttons
+    fallback = re.search(r"If rc = -1 Then\s+If FallsBack\(name\) Then\s+way = ROUTE_CLI\s+PaintText wb, RunCommandLine\(wb, name, period, confirmed\)"
+                         r"\s+Else\s+Say wb, Replace\(CANNOT_RUN, \"\{detail\}\", MAIL_NOT_RETRIED\)\s+End If\s+End If", buttons)
+    assert fallback, "after -1 the command line runs only where FallsBack says so; else the clerk is told"

@@ -113,14 +113,26 @@ def console_of(book: Any) -> Any:
 Ask = Callable[[str], bool]
 
 
+def _log(book: Any) -> None:
+    """The current exception's traceback, appended to the workspace's .huizong/excel.log (when the book names one)."""
+    try:
+        log = Path(_setting(book, "hz_workspace")) / STATE_DIR / "excel.log"
+        if log.parent.is_dir():
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(traceback.format_exc())
+    except Exception:
+        pass  # nowhere to write it: the clerk still gets the sentence, and nothing more can be done
+
+
 def run(name: str, book: Any | None = None, confirmed: bool = False, ask: Ask | None = None) -> str:
     """Run one button's action for the console of ``book`` (the calling workbook); returns the text shown.
 
     ``ask`` puts an action's confirmation to the clerk (the macro-free console); the VBA asks before it
-    calls and passes ``confirmed``."""
-    book = book if book is not None else _caller()
+    calls and passes ``confirmed``. Nothing raises out of here: the action may already have sent mail."""
     target = book
+    done: actions.Outcome | None = None
     try:
+        book = target = book if book is not None else _caller()
         target = console_of(book)
         ctx = api.load_context(Path(_setting(target, "hz_workspace")))
         period = actions.period_or_default(_raw(target, "hz_period"), ctx, _this_month())
@@ -132,29 +144,37 @@ def run(name: str, book: Any | None = None, confirmed: bool = False, ask: Ask | 
                 _say(target, actions.CANCELLED)
                 return actions.CANCELLED
             confirmed = True
-        outcome = actions.perform(action.name, ctx, period, confirmed=confirmed)
-        for view in outcome.views:
+        done = actions.perform(action.name, ctx, period, confirmed=confirmed)
+        for view in done.views:
             paint(target, view)
-        if outcome.open_path:
-            target.app.books.open(outcome.path)
-        text = outcome.text
+        if done.open_path:
+            target.app.books.open(done.path)
+        text = done.text
     except HuizongError as exc:
         text = actions.failure_text(exc.problems)
     except Exception as exc:  # the clerk sees a sentence; the details go to the workspace log
-        text = Problem("X013", detail=f"{type(exc).__name__}，详情已记入 .huizong/excel.log").message
-        try:
-            log = Path(_setting(target, "hz_workspace")) / STATE_DIR / "excel.log"
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(traceback.format_exc())
-        except Exception:
-            pass
-    _say(target, text)
+        if done is not None:  # the action did its work; only the write-back failed — say what was done
+            text = done.text + f"（写回工作表时出错：{type(exc).__name__}，详情已记入 .huizong/excel.log）"
+        else:
+            text = Problem("X013", detail=f"{type(exc).__name__}，详情已记入 .huizong/excel.log").message
+        _log(target)
+    try:
+        _say(target, text)
+    except Exception:  # the status cell cannot be written (name deleted, Excel busy): the log still has it
+        _log(target)
     return text
 
 
 def act(name: str, confirmed: bool = False) -> None:
-    """What the console's VBA calls through RunPython: ``g.act('collect', False)``."""
-    run(name, confirmed=confirmed)
+    """What the console's VBA calls through RunPython: ``g.act('collect', False)``.
+
+    It returns normally whatever happens, so Python exits 0: xlwings reports any non-zero exit as -1,
+    and the VBA would then run the action a second time on the command line — after this run may
+    already have mailed the villages. Errors go to the status cell and .huizong/excel.log."""
+    try:
+        run(name, confirmed=confirmed)
+    except BaseException:  # run() handles every Exception; not even an interrupt may turn into a second run
+        traceback.print_exc()
 
 
 def main(book: Any | None = None) -> str:

@@ -8,7 +8,10 @@ into the console's 途径 cell:
 2. the Python named in the hidden ``xlwings.conf`` sheet exists: xlwings' RunPython runs
    ``pipeline.excel.glue.act``. RunPython shows its own message box and returns without raising when
    it fails, so the interpreter is checked *before* the call and RunPython's return value (-1 on a
-   failure) is checked *after* it; a failure falls through to
+   failure) is checked *after* it; a failure falls through to 3 — except for the actions that mail
+   every village (:data:`NO_FALLBACK`): -1 means only "Python exited non-zero", which could come after
+   some mails went, so those say so and leave the retry to the clerk (the glue itself never exits
+   non-zero once it has started, :func:`pipeline.excel.glue.act`);
 3. the command line: ``huizong button <action> -w "…" --period "…" --out-text "…"``, every argument
    in quotes, run by WScript.Shell and waited for.
 
@@ -28,6 +31,11 @@ from ..views import INERT_FORMAT
 from .vba import Module
 
 CONSOLE_NAME = "汇总控制台.xlsm"
+# Actions that mail every village again each time they run: no automatic second run after RunPython's -1.
+# (收取邮件 replies too, but each reply is recorded in the ledger and sent once however often it runs.)
+NO_FALLBACK = ("send-templates", "remind")
+MAIL_NOT_RETRIED = ("经 xlwings 运行时出错，邮件可能已经发出了一部分，为免给村里重复发信没有自动重新运行：请先在邮箱的“已发送”中核对，"
+                    "需要补发时把“运行方式”改为“命令行”或启动汇总服务（huizong serve）后再点一次")
 ROUTE_SERVICE, ROUTE_XLWINGS, ROUTE_CLI = "汇总服务", "xlwings", "命令行"
 MODE_AUTO, MODE_CLI = "自动", "命令行"
 
@@ -45,6 +53,7 @@ def _messages() -> str:
         "BAD_PERIOD": Problem("X005", value="{value}").message,
         "UNSAFE_PATH": Problem("X031", detail="{detail}").message,
         "CANNOT_RUN": Problem("X032", detail="{detail}").message,
+        "MAIL_NOT_RETRIED": MAIL_NOT_RETRIED,
         "CANCELLED": CANCELLED,
         "TEXT_FORMAT": INERT_FORMAT,
         "CONSOLE_NAME": CONSOLE_NAME,
@@ -52,6 +61,7 @@ def _messages() -> str:
         "ROUTE_XLWINGS": ROUTE_XLWINGS,
         "ROUTE_CLI": ROUTE_CLI,
         "MODE_CLI": MODE_CLI,
+        "NO_FALLBACK": "|".join(NO_FALLBACK),
     }
     lines = [f'Private Function MAGIC() As String\n    MAGIC = "{magic}" & vbTab & "{tab}"\nEnd Function']
     lines += [f"Private Const {k} As String = {_vba_string(v)}" for k, v in consts.items()]
@@ -140,6 +150,12 @@ Public Function Route(mode As String, up As Boolean, pythonFound As Boolean) As 
     Else
         Route = ROUTE_CLI
     End If
+End Function
+
+' After RunPython's -1 (Python exited non-zero): run again on the command line only if a second run
+' cannot mail the villages twice.
+Public Function FallsBack(name As String) As Boolean
+    FallsBack = (InStr("|" & NO_FALLBACK & "|", "|" & name & "|") = 0)
 End Function
 
 Private Function FileFound(path As String) As Boolean
@@ -411,8 +427,12 @@ Private Sub Act(name As String, label As String, confirmText As String)
     ElseIf way = ROUTE_XLWINGS Then
         rc = RunPython("import pipeline.excel.glue as g; g.act('" & name & "', " & IIf(confirmed, "True", "False") & ")")
         If rc = -1 Then
-            way = ROUTE_CLI
-            PaintText wb, RunCommandLine(wb, name, period, confirmed)
+            If FallsBack(name) Then
+                way = ROUTE_CLI
+                PaintText wb, RunCommandLine(wb, name, period, confirmed)
+            Else
+                Say wb, Replace(CANNOT_RUN, "{detail}", MAIL_NOT_RETRIED)
+            End If
         End If
     Else
         PaintText wb, RunCommandLine(wb, name, period, confirmed)

@@ -3,10 +3,13 @@
 
 The file formats are those the official ``wpsjs`` tool (npm package ``wpsjs`` 2.2.3) writes:
 
-- ``publish.xml`` in the user's ``jsaddons`` folder (``src/lib/debug_publish.js``, ``configPublish``):
-  personal WPS from 12.1.0.16910 and every non-Windows build read it (``src/lib/debug.js``,
-  ``needPublishDebug``). An add-in served over http is a ``<jspluginonline>`` entry; ``<jsplugin>``
-  is the offline element (a ``.7z`` package or a ``name_version`` folder, ``src/lib/build.js``).
+- ``publish.xml`` in the user's ``jsaddons`` folder: personal WPS from 12.1.0.16910 and every non-Windows
+  build read it (``src/lib/debug.js``, ``needPublishDebug``). An add-in served over http is a
+  ``<jspluginonline>`` entry (``src/lib/debug_publish.js``, ``configPublish``: how entries are replaced);
+  ``<jsplugin>`` is the offline element (a ``.7z`` package or a ``name_version`` folder). Its attributes
+  are those of the release build, ``src/lib/build.js`` ``CreatePublishXml`` — ``enable="enable_dev"
+  install="null" customDomain=""`` and no ``debug`` — not those of the ``wpsjs debug`` entry, whose
+  ``debug=""`` marks an add-in under development (WPS shows a JS debugger button for it).
   Other add-ins' entries are kept; an entry of ours (same name, or same address) is replaced.
 - ``jsplugins.xml`` in the same folder (``src/lib/debug_xmlplugin.js``) for builds in "jsplugins.xml
   mode", which WPS enters only when ``office6/cfgs/oem.ini`` says ``[Support] JsApiPlugin=true`` and
@@ -23,6 +26,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import defusedxml.ElementTree as SafeET
@@ -113,8 +117,8 @@ def register(path: Path, port: int, jsplugins_mode: bool = False) -> None:
     attrs = {"name": NAME, "type": TYPE, "url": url}
     if jsplugins_mode:  # debug_xmlplugin.js
         attrs["customDomain"] = ""
-    else:  # debug_publish.js configPublish
-        attrs.update({"debug": "", "enable": "enable_dev", "install": "null", "customDomain": ""})
+    else:  # build.js CreatePublishXml (the release build), not debug_publish.js's debug="" entry
+        attrs.update({"enable": "enable_dev", "install": "null", "customDomain": ""})
     ET.SubElement(root, "jspluginonline", attrs)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_plugins(path, root)
@@ -142,15 +146,15 @@ class Installed:
     port: int
     url: str
     registered: list[Path] = field(default_factory=list)
-    autostart: Path | None = None
+    autostart: str | None = None  # the .desktop file, or the registry value (Windows)
 
     def to_dict(self) -> dict[str, object]:
-        return {"port": self.port, "url": self.url, "registered": [str(p) for p in self.registered],
-                "autostart": str(self.autostart) if self.autostart else None}
+        return {"port": self.port, "url": self.url, "registered": [str(p) for p in self.registered], "autostart": self.autostart}
 
 
 def install(ws: Workspace, port: int | None = None, jsaddons: Path | None = None, jsplugins_mode: bool = False,
-            autostart: bool = True, platform: str = sys.platform, autostart_dir: Path | None = None) -> Installed:
+            autostart: bool = True, platform: str = sys.platform, autostart_dir: Path | None = None,
+            registry: Any = None) -> Installed:
     from ..autostart import install_autostart
 
     port = port_for(ws.settings, port)
@@ -160,26 +164,46 @@ def install(ws: Workspace, port: int | None = None, jsaddons: Path | None = None
         register(path, port, jsplugins_mode=path.name == JSPLUGINS)
     done = Installed(port, addin_url(port), files)
     if autostart:
-        done.autostart = install_autostart(ws.root, port, platform=platform, folder=autostart_dir)
+        done.autostart = install_autostart(ws.root, port, platform=platform, folder=autostart_dir, registry=registry)
     atomic_write(ws.root / STATE_DIR / RECORD, json.dumps(done.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
     return done
 
 
 def uninstall(ws: Workspace, jsaddons: Path | None = None, platform: str = sys.platform,
-              autostart_dir: Path | None = None) -> list[Path]:
-    """Undo :func:`install`: our entries in publish.xml and jsplugins.xml, the login start; the paths changed."""
-    from ..autostart import autostart_path, remove_autostart
+              autostart_dir: Path | None = None, registry: Any = None) -> list[str]:
+    """Undo :func:`install`: our entries in publish.xml and jsplugins.xml, the login start; what changed."""
+    from ..autostart import remove_autostart
 
     record_path = ws.root / STATE_DIR / RECORD
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
     folder = jsaddons or jsaddons_dir(platform)
     candidates = {folder / PUBLISH, folder / JSPLUGINS} | {Path(p) for p in record.get("registered", [])}
-    changed = [p for p in sorted(candidates) if unregister(p)]
-    starts = {autostart_path(platform, autostart_dir)} | ({Path(record["autostart"])} if record.get("autostart") else set())
-    changed += [p for p in sorted(s for s in starts if s is not None) if remove_autostart(p)]
+    changed = [str(p) for p in sorted(candidates) if unregister(p)]
+    changed += remove_autostart(platform, autostart_dir, registry=registry, recorded=record.get("autostart"))
     if record_path.exists():
         record_path.unlink()
     return changed
+
+
+def restart_wps(platform: str = sys.platform) -> str:
+    """How the clerk makes WPS start afresh (it reads publish.xml, the ribbon and the page only when it starts)."""
+    if platform.startswith("linux"):
+        # closing its windows does not end WPS on Linux: it stays loaded (quick start) and never re-reads the add-ins.
+        # wpsjs runs `quickstartoffice restart` after changing oem.ini (src/lib/debug_xmlplugin.js, configOem).
+        return ("注销后重新登录（在麒麟、统信 UOS 上关掉 WPS 的窗口并不会让它完全退出，它在后台预加载），"
+                "或在终端运行 quickstartoffice restart（提示找不到命令时，到 WPS 安装目录的 bin 文件夹中运行，"
+                "如 /opt/apps/cn.wps.wps-office-pro/files/bin/quickstartoffice restart）")
+    return "完全退出 WPS（关闭所有 WPS 窗口）"
+
+
+def oem_ini_paths(platform: str = sys.platform) -> list[str]:
+    """Where WPS's oem.ini is (wpsjs src/lib/debug_xmlplugin.js, GetOffice6Path + cfgs/oem.ini)."""
+    if platform == "win32":
+        return ["WPS 安装目录\\office6\\cfgs\\oem.ini"]
+    if platform == "darwin":
+        return ["/Applications/wpsoffice.app/Contents/Resources/office6/cfgs/oem.ini"]
+    return ["/opt/kingsoft/wps-office/office6/cfgs/oem.ini",
+            "/opt/apps/cn.wps.wps-office-pro/files/kingsoft/wps-office/office6/cfgs/oem.ini"]
 
 
 OEM_INI = """[Support]

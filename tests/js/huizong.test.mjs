@@ -30,10 +30,24 @@ class Sheet {
   formulas() { return [...this.cells.values()].filter((c) => c.formula !== null).map((c) => c.formula); }
 }
 class Book {
-  constructor() { const self = this; this.list = [new Sheet("Sheet1")];
+  constructor(app, marked = false) { const self = this; this.app = app; this.list = [new Sheet("Sheet1")]; this.names = [];
     this.Sheets = { get Count() { return self.list.length; }, Item(i) { return self.list[i - 1]; },
-                    Add(before, after) { const s = new Sheet("Sheet" + (self.list.length + 1)); self.list.push(s); return s; } }; }
+                    Add(before, after) { const s = new Sheet("Sheet" + (self.list.length + 1)); self.list.push(s); return s; } };
+    this.Names = { get Count() { return self.names.length; }, Item(i) { return self.names[i - 1]; },
+                   Add(name, refersTo, visible) { const n = { Name: name, RefersTo: refersTo, Visible: visible }; self.names.push(n); return n; } };
+    if (marked) this.Names.Add("hz_workspace", "=控制台!$B$4");  // as the Excel console (汇总控制台.xlsm) carries it
+  }
+  Activate() { if (this.app) this.app.active = this; }
   sheet(name) { return this.list.find((s) => s.Name === name); }
+}
+// Application.Workbooks / ActiveWorkbook: the open workbooks, the active one, Add() making a new active one.
+class App {
+  constructor() { const self = this; this.books = []; this.active = null; this.opened = []; this.StatusBar = "";
+    this.Workbooks = { get Count() { return self.books.length; }, Item(i) { return self.books[i - 1]; },
+                       Add() { const b = new Book(self); self.books.push(b); self.active = b; return b; },
+                       Open(p) { self.opened.push(p); } }; }
+  get ActiveWorkbook() { return this.active; }
+  open(book) { book.app = this; this.books.push(book); this.active = book; return book; }
 }
 
 async function get(path) {
@@ -43,17 +57,20 @@ async function get(path) {
 }
 
 // Load the add-in as WPS does: the page, its entry main.js, and every script main.js writes.
+// Load the add-in as WPS does: the page, its entry main.js, and every script main.js writes.
+// The active workbook is huizong's console (marked) unless a test opens another one.
 async function load({ fetchImpl = globalThis.fetch, answers = {} } = {}) {
-  const book = new Book();
+  const application = new App();
+  const book = application.open(new Book(null, true));
   const alerts = [];
-  const opened = [];
+  const opened = application.opened;
   const confirms = [];
   const store = new Map();
   const invalidated = [];
+  application.PluginStorage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)) };
   const context = {
     location: { origin: base },
-    Application: { ActiveWorkbook: book, StatusBar: "", Workbooks: { Open: (p) => opened.push(p) },
-                   PluginStorage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)) } },
+    Application: application,
     fetch: fetchImpl, setTimeout, console,
     alert: (t) => alerts.push(t),
     confirm: (t) => { confirms.push(t); return answers.confirm ?? true; },
@@ -69,7 +86,7 @@ async function load({ fetchImpl = globalThis.fetch, answers = {} } = {}) {
   assert.deepEqual(scripts, ["js/actions.js", "js/huizong.js"]);
   for (const src of scripts) vm.runInContext(await get("/addin/" + src), context);
   const ribbonUI = { InvalidateControl: (id) => invalidated.push(id) };
-  return { context, book, alerts, opened, confirms, store, invalidated, ribbonUI, api: context.Huizong };
+  return { context, book, application, alerts, opened, confirms, store, invalidated, ribbonUI, api: context.Huizong };
 }
 
 const tick = (ms = 50) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +109,7 @@ test("a view is written as inert text: no formula from any value", { skip }, asy
   const probe = new Cell();
   probe.Value2 = "=1+1";
   assert.equal(probe.formula, "=1+1", "the stand-in turns such text into a formula, as WPS does");
-  api.writeView({ ActiveWorkbook: book }, {
+  api.writeView(book, {
     sheet: "问题清单", title: HOSTILE[1], headers: ["村", "填写的值"],
     rows: HOSTILE.map((h) => [h, h]).concat([["青龙村", 12.5]]), colours: HOSTILE.map(() => "#FFC7CE").concat([null]), note: HOSTILE[0],
   });
@@ -173,4 +190,41 @@ test("against the real huizong serve: the buttons write the sheets back and say 
   assert.deepEqual(opened, [open.path]);
   for (const sheet of book.list) assert.deepEqual(sheet.formulas(), [], sheet.Name);
   if (process.env.HUIZONG_TEST_OUT) writeFileSync(process.env.HUIZONG_TEST_OUT, JSON.stringify(texts));
+});
+
+test("a clerk's own workbook with a sheet named 排名 is never cleared: the views go into huizong's workbook", { skip }, async () => {
+  const { api, application, alerts } = await load();
+  api.setPeriod(process.env.HUIZONG_TEST_PERIOD || "2026-10");
+  const console_ = application.ActiveWorkbook;
+  application.books.length = 0;           // only the clerk's workbook is open, and it is the active one
+  const own = application.open(new Book(null));
+  const ranking = own.Sheets.Add(null, own.Sheets.Item(1));
+  ranking.Name = "排名";
+  ranking.Cells.Item(1, 1).Value2 = "全镇干部考勤排名";
+  ranking.Cells.Item(5, 2).Value2 = 97.5;
+  const before = JSON.stringify([...ranking.cells.entries()]);
+  assert.throws(() => api.writeView(own, { sheet: "排名", title: "x", headers: [], rows: [], colours: [], note: "" }),
+                /不是汇总的工作簿/);
+  await api.perform("btnCollect");
+  const ranked = await api.perform("btnConsolidate");
+  assert.equal(alerts.at(-1), ranked.text);
+  assert.equal(JSON.stringify([...ranking.cells.entries()]), before, "the clerk's 排名 is as it was");
+  assert.deepEqual(own.list.map((s) => s.Name), ["Sheet1", "排名"], "and no sheet was added to the clerk's workbook");
+  assert.equal(application.books.length, 2, "one new workbook, made by the add-in");
+  const made = application.books[1];
+  assert.ok(api.marked(made) && !api.marked(own));
+  assert.equal(made.names[0].Visible, false);
+  assert.equal(made.sheet("排名").value(4, 1), 1);
+  assert.ok(made.sheet("上报情况"), "both clicks wrote into the same new workbook");
+  // the clerk goes back to the own workbook and clicks again: the marked workbook is found, nothing new is made
+  application.active = own;
+  await api.perform("btnConsolidate");
+  assert.equal(application.books.length, 2);
+  assert.equal(application.ActiveWorkbook, made, "huizong's workbook is brought to the front");
+  assert.equal(JSON.stringify([...ranking.cells.entries()]), before);
+  // the Excel console opened in WPS is huizong's too: written when it is the active workbook
+  application.open(console_);
+  await api.perform("btnConsolidate");
+  assert.equal(application.books.length, 3);
+  assert.equal(console_.sheet("排名").value(4, 1), 1);
 });

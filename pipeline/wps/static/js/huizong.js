@@ -1,4 +1,4 @@
-/* 汇总 WPS 加载项：按钮调用本机的 huizong 服务，结果写回当前表格。
+/* 汇总 WPS 加载项：按钮调用本机的 huizong 服务，结果写回汇总的工作簿（带 hz_workspace 记号的），从不写用户自己的表格。
  * It runs in WPS's built-in browser, loaded by main.js from the page the service itself serves
  * (so the service's address is this page's own origin). `Application` is the WPS 表格 object model
  * (like Excel's); HUIZONG_ACTIONS and HUIZONG_TEXT (js/actions.js) are the action registry of
@@ -127,7 +127,41 @@
     return job.result;
   }
 
-  // ---- writing a view (上报情况 / 排名 / 问题清单) into the open workbook ----------------------
+  // ---- which workbook the views go into ----------------------------------------------------------
+  // Only a workbook marked as huizong's is ever written: the Excel console (its defined name
+  // hz_workspace) or a workbook this add-in made and marked the same way. A clerk's own workbook
+  // that happens to have a sheet called 排名 is never cleared, whether or not it is the active one.
+  var MARK = "hz_workspace";
+
+  function marked(book) {
+    try {
+      var names = book.Names;
+      for (var i = 1; i <= names.Count; i++) {
+        if (String(names.Item(i).Name) === MARK) { return true; }
+      }
+    } catch (e) { /* no names to read: not ours */ }
+    return false;
+  }
+
+  function viewBook(app) {
+    var active = null;
+    try { active = app.ActiveWorkbook; } catch (e) { active = null; }
+    if (active && marked(active)) { return active; }
+    var books = app.Workbooks;
+    for (var i = 1; i <= books.Count; i++) {
+      var open = books.Item(i);
+      if (marked(open)) {
+        try { open.Activate(); } catch (e) { /* shown or not, it is the right workbook */ }
+        return open;
+      }
+    }
+    var made = books.Add();
+    // hidden, and a constant rather than a range: Excel's add-in (which looks for a range) never takes it for a console
+    made.Names.Add(MARK, "=\"汇总加载项\"", false);
+    return made;
+  }
+
+  // ---- writing a view (上报情况 / 排名 / 问题清单) into huizong's workbook ------------------------
   function sheetNamed(book, name) {
     var sheets = book.Sheets;
     for (var i = 1; i <= sheets.Count; i++) {
@@ -149,9 +183,8 @@
     cell.Value2 = (v === null || v === undefined) ? "" : String(v);
   }
 
-  function writeView(app, view) {
-    var book = app.ActiveWorkbook;
-    if (!book) { throw new Error("请先打开或新建一个表格，再点按钮。"); }
+  function writeView(book, view) {
+    if (!book || !marked(book)) { throw new Error("这个表格不是汇总的工作簿，结果没有写入。"); } // never Clear() a clerk's sheet
     var sheet = sheetNamed(book, view.sheet);
     sheet.Cells.Clear();
     put(sheet.Cells.Item(1, 1), view.title);
@@ -189,7 +222,10 @@
     say("汇总：正在" + spec.label + "……");
     var result = await runJob(spec.name, { period: period, confirmed: !!spec.confirm });
     app = app || root.Application;
-    for (var i = 0; i < result.views.length; i++) { writeView(app, result.views[i]); }
+    if (result.views.length) {
+      var book = viewBook(app);
+      for (var i = 0; i < result.views.length; i++) { writeView(book, result.views[i]); }
+    }
     if (result.open && result.path) { app.Workbooks.Open(result.path); }
     tell(result.text);
     return result;
@@ -227,7 +263,7 @@
 
   var api = {
     OnAddinLoad: OnAddinLoad, OnAction: OnAction, GetPeriodLabel: GetPeriodLabel,
-    perform: perform, writeView: writeView, runJob: runJob, lastMonth: lastMonth, colour: colour,
+    perform: perform, writeView: writeView, viewBook: viewBook, marked: marked, runJob: runJob, lastMonth: lastMonth, colour: colour,
     getPeriod: getPeriod, setPeriod: setPeriod, isPeriod: isPeriod, byButton: byButton
   };
   root.OnAddinLoad = OnAddinLoad;
