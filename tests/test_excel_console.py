@@ -268,5 +268,5 @@ def test_a_failed_runpython_reruns_only_actions_that_cannot_mail_twice(console):
     assert set(NO_FALLBACK) == {"send-templates", "remind"} <= {a.name for a in actions.ACTIONS}
     assert f'Private Const NO_FALLBACK As String = "{"|".join(NO_FALLBACK)}"' in buttons
     fallback = re.search(r"If rc = -1 Then\s+If FallsBack\(name\) Then\s+way = ROUTE_CLI\s+PaintText wb, RunCommandLine\(wb, name, period, confirmed\)"
-                         r"\s+Else\s+Say wb, Replace\(CANNOT_RUN, \"\{detail\}\", MAIL_NOT_RETRIED\)\s+End If\s+End If", buttons)
+                         r"\s+Else\s+Say wb, Replace\(MAIL_NOT_RETRIED, \"\{detail\}\", label\)\s+End If\s+End If", buttons)
     assert fallback, "after -1 the command line runs only where FallsBack says so; else the clerk is told"

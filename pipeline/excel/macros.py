@@ -34,8 +34,6 @@ CONSOLE_NAME = "汇总控制台.xlsm"
 # Actions that mail every village again each time they run: no automatic second run after RunPython's -1.
 # (收取邮件 replies too, but each reply is recorded in the ledger and sent once however often it runs.)
 NO_FALLBACK = ("send-templates", "remind")
-MAIL_NOT_RETRIED = ("经 xlwings 运行时出错，邮件可能已经发出了一部分，为免给村里重复发信没有自动重新运行：请先在邮箱的“已发送”中核对，"
-                    "需要补发时把“运行方式”改为“命令行”或启动汇总服务（huizong serve）后再点一次")
 ROUTE_SERVICE, ROUTE_XLWINGS, ROUTE_CLI = "汇总服务", "xlwings", "命令行"
 MODE_AUTO, MODE_CLI = "自动", "命令行"
 
@@ -53,7 +51,7 @@ def _messages() -> str:
         "BAD_PERIOD": Problem("X005", value="{value}").message,
         "UNSAFE_PATH": Problem("X031", detail="{detail}").message,
         "CANNOT_RUN": Problem("X032", detail="{detail}").message,
-        "MAIL_NOT_RETRIED": MAIL_NOT_RETRIED,
+        "MAIL_NOT_RETRIED": Problem("X043", detail="{detail}").message,
         "CANCELLED": CANCELLED,
         "TEXT_FORMAT": INERT_FORMAT,
         "CONSOLE_NAME": CONSOLE_NAME,
@@ -431,7 +429,7 @@ Private Sub Act(name As String, label As String, confirmText As String)
                 way = ROUTE_CLI
                 PaintText wb, RunCommandLine(wb, name, period, confirmed)
             Else
-                Say wb, Replace(CANNOT_RUN, "{detail}", MAIL_NOT_RETRIED)
+                Say wb, Replace(MAIL_NOT_RETRIED, "{detail}", label)
             End If
         End If
     Else
