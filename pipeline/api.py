@@ -484,11 +484,16 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
                            revision)
         data = build_summary(scored, info)
         with machine_errors(str(path.parent)):
-            if revision is not None and revision.kept_as:
-                kept = ctx.workspace.root / revision.kept_as
+            kept = ctx.workspace.root / revision.kept_as if revision is not None and revision.kept_as else None
+            if kept is not None:
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, kept)
-            atomic_write(path, data)
+            try:
+                atomic_write(path, data)
+            except BaseException:
+                if kept is not None:  # the earlier file is still in its place (e.g. open in Excel): no copy piles up
+                    kept.unlink(missing_ok=True)
+                raise
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
     table = scored_table(scored, statuses)

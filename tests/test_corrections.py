@@ -177,3 +177,56 @@ def test_a_registry_row_with_an_error_is_not_also_called_missing(workspace):
     with pytest.raises(HuizongError) as stopped:
         api.consolidate(api.load_context(workspace), PERIOD)
     assert [p.code for p in stopped.value.problems] == ["C003"]  # not C009 "村名册里没有这个代码" on top
+
+
+def test_an_old_refused_file_sent_again_after_a_correction_is_a_duplicate_not_a_new_version(workspace):
+    """The same refused bytes are checked again only while the village has nothing good since: after its
+    correction was accepted, the old file forwarded again is 重复 — never 第 2 版 over the correction (once the
+    村名册 typo that refused it is fixed), nor a 更正件退回 in the 通报."""
+    full = api.load_context(workspace)
+    v = full.registry.villages[0]
+    right = v.tasks["task_child_health"]
+    _registry_rows(full, **{v.code: {"task_child_health": 2}})
+    ctx = api.load_context(workspace)
+    old = filled(ctx, 0, child_health_managed=20)
+    drop(ctx, "旧.xlsx", old)
+    api.collect(ctx)
+    drop(ctx, "更正.xlsx", filled(ctx, 0, child_health_managed=1, special_family_visits=3))
+    api.collect(ctx)
+    _registry_rows(full, **{v.code: {"task_child_health": right}})
+    ctx = api.load_context(workspace)
+    drop(ctx, "旧-转发.xlsx", old)
+    api.collect(ctx)
+    assert [(r["status"], r["version"]) for r in rows(ctx)] == [("退回", None), ("已接收", 1), ("重复", None)]
+    state = api.status(ctx, PERIOD)[0]
+    assert (state.state, state.version, state.correction, state.note) == ("已报", 1, "", "")
+
+
+def test_a_summary_held_open_keeps_no_extra_copy_of_the_earlier_one(workspace, monkeypatch):
+    """The 汇总表 open in Excel cannot be replaced (X004): the copy of the earlier file made for the move is
+    taken back, so clicking again after closing Excel leaves one copy in 旧版, not one per click."""
+    from datetime import datetime
+
+    from pipeline.problems import Problem
+
+    full = api.load_context(workspace)
+    v = full.registry.villages
+    drop(full, "0.xlsx", filled(full, 0))
+    drop(full, "1.xlsx", filled(full, 1))
+    api.collect(full)
+    api.consolidate(full, PERIOD, now=datetime(2026, 11, 6, 9, 30))
+    _registry_rows(full, **{v[1].code: {"task_child_health": v[1].tasks["task_child_health"] / 3}})
+    real = api.atomic_write
+
+    def held_open(path, data):
+        raise HuizongError(Problem("X004", file=str(path), detail=str(path)))
+
+    monkeypatch.setattr(api, "atomic_write", held_open)
+    for _ in range(3):
+        with pytest.raises(HuizongError):
+            api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 7, 9, 0))
+    assert list((workspace / "reports" / "旧版").iterdir()) == []
+    monkeypatch.setattr(api, "atomic_write", real)
+    result = api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 7, 9, 5))
+    assert result.revision is not None
+    assert [p.name for p in (workspace / "reports" / "旧版").iterdir()] == ["2026-10-汇总排名（2026-11-06 0930）.xlsx"]

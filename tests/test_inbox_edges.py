@@ -130,7 +130,7 @@ def test_an_annotated_copy_open_in_excel_does_not_stop_the_batch(ctx, monkeypatc
     (ctx.workspace.inbox / "a.xlsx").write_bytes(bad)
     (ctx.workspace.inbox / "01.xlsx").write_bytes(filled(ctx, 1))
     summary = api.collect(ctx)
-    assert {i.name: i.status for i in summary.items} == {"a.xlsx": "重复", "01.xlsx": "已接收"}
+    assert {i.name: i.status for i in summary.items} == {"a.xlsx": "退回", "01.xlsx": "已接收"}  # checked again
     copies = [r["feedback_path"] for r in _ledger(ctx) if r["feedback_path"]]
     assert copies == [first, first.replace("_校验结果.xlsx", "_校验结果 (2).xlsx")]
     assert all((ctx.workspace.root / c).is_file() for c in copies)

@@ -75,8 +75,8 @@ def test_a_resent_identical_file_is_told_its_true_status(mctx):
 
 
 def test_an_old_refused_file_sent_again_after_a_good_version_asks_for_nothing(mctx):
-    """The same refused bytes are checked again (a fixed 村名册 may let them through now); refused again
-    while the village has a good version since, the reply says that version counts, not 请修改后重发."""
+    """The old refused file forwarded after a good version: 重复, and the reply says that version counts,
+    not 请修改后重发."""
     ctx, imap, smtp = mctx
     v1 = ctx.registry.villages[1]
     bad, good = filled(ctx, 1, births_total="十二"), filled(ctx, 1)
@@ -91,6 +91,24 @@ def test_an_old_refused_file_sent_again_after_a_good_version_asks_for_nothing(mc
     assert "退回的文件完全相同" in _body(reply) and "仍以第 1 版为准" in _body(reply)
     assert list(reply.iter_attachments()) == []
     statuses = [r["status"] for r in ledger_rows(ctx, "SELECT status FROM submissions ORDER BY id")]
-    assert statuses == ["退回", "已接收", "退回"]  # checked again, refused again: not a 重复 of a refusal
+    assert statuses == ["退回", "已接收", "重复"]  # an old file: never checked again over the correction
     state = {s.code: s for s in api.status(ctx, PERIOD)}[v1.code]
     assert (state.state, state.version) == ("已报", 1)
+
+
+def test_a_refused_correction_sent_again_is_still_asked_to_be_fixed(mctx):
+    """第 1 版 accepted, a correction refused, the same correction sent again: the village is still trying to
+    correct its report, so the reply lists the problems again with the annotated copy (it once said 不重复计入)."""
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    good, bad = filled(ctx, 1), filled(ctx, 1, births_total="十二")
+    imap.append(message(v1.emails[0], [("月报.xlsx", good)], subject="月报"))
+    imap.append(message(v1.emails[0], [("更正.xlsx", bad)], subject="更正"))
+    collect_twice(ctx, smtp)
+    before = len(smtp.received)
+    imap.append(message(v1.emails[0], [("更正.xlsx", bad)], subject="再发更正"))
+    collect_twice(ctx, smtp)
+    (reply,) = smtp.received[before:]
+    assert "请修改后重发" in str(reply["Subject"])
+    assert "与此前退回的文件完全相同" in _body(reply) and "十二" in _body(reply)
+    assert len(list(reply.iter_attachments())) == 1

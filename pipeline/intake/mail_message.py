@@ -207,8 +207,9 @@ def _feedback(ctx: Context, check: FileCheck, data: bytes, name: str, digest: st
 
 def _standing(db: sqlite3.Connection, row: dict[str, object]) -> tuple[dict[str, object] | None, int | None]:
     """For a resend (重复): the submission the same bytes made first, as it stands now, and the
-    accepted version that counts now for its village and month. For a file refused again: the
-    refusal of the same bytes before it (they are checked again, and refused again, unchanged)."""
+    accepted version that counts now for its village and month — after a refusal, only a version
+    accepted since it (a correction), else None: the village still has something to fix. For a file
+    refused again: the refusal of the same bytes before it (checked again, refused again, unchanged)."""
     if row["status"] == REJECTED:
         first = db.execute("SELECT s.*, r.received_at FROM submissions s JOIN receipts r ON r.id = s.receipt_id"
                            " WHERE s.sha256 = ? AND s.id < ? AND s.status = ? ORDER BY s.id LIMIT 1",
@@ -222,8 +223,9 @@ def _standing(db: sqlite3.Connection, row: dict[str, object]) -> tuple[dict[str,
         return None, None
     if first is None:
         return None, None
-    current = db.execute("SELECT MAX(version) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status = ?",
-                         (first["village_code"], first["period"], ACCEPTED)).fetchone()
+    since = first["id"] if first["status"] == REJECTED else 0
+    current = db.execute("SELECT MAX(version) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status = ? AND id > ?",
+                         (first["village_code"], first["period"], ACCEPTED, since)).fetchone()
     return dict(first), (int(current["v"]) if current and current["v"] is not None else None)
 
 

@@ -54,17 +54,15 @@ class Result:
     row: dict[str, Any]  # the submission as recorded
     feedback: str | None  # workspace-relative annotated copy, for a file sent back
     earlier: dict[str, Any] | None = None  # for 重复 (or a file refused again): the same bytes' first submission, as it stands now
-    current_version: int | None = None  # the accepted version that counts now for its village and month
+    current_version: int | None = None  # the accepted version that counts now (after a refusal: one accepted since it)
 
     @property
     def standing(self) -> str:
         """What this file amounts to now: a resend is what its first arrival became."""
         if self.row["status"] not in (DUPLICATE, REJECTED) or self.earlier is None:
             return str(self.row["status"])
-        if self.earlier["status"] == REJECTED and self.current_version:
-            return DUPLICATE  # sent back once, but the village has a good version since: nothing to fix
-        if self.row["status"] == REJECTED:
-            return REJECTED
+        if self.earlier["status"] == REJECTED:  # sent back once: nothing to fix if a good version came since
+            return DUPLICATE if self.current_version else REJECTED
         return str(self.earlier["status"])
 
 

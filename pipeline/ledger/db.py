@@ -182,12 +182,7 @@ class Ledger:
              arrival.sender, arrival.message_id, arrival.received_at),
         )
         receipt_id = cur.lastrowid
-        # the same bytes as a report already counted or waiting: 重复. The same bytes as a refused one are
-        # checked again: what refused them (a 村名册 typo, a limit) may have been put right since.
-        first = db.execute(
-            "SELECT id FROM submissions WHERE sha256 = ? AND status IN (?, ?) ORDER BY id LIMIT 1",
-            (arrival.sha256, ACCEPTED, PENDING),
-        ).fetchone()
+        first = self._same_bytes(db, arrival.sha256)
         status, version, duplicate_of = outcome.status, None, None
         if first is not None:
             status, duplicate_of = DUPLICATE, first["id"]
@@ -204,6 +199,23 @@ class Ledger:
              outcome.feedback_path, now()),
         )
         return db.execute("SELECT * FROM submissions WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+    @staticmethod
+    def _same_bytes(db: sqlite3.Connection, digest: str) -> sqlite3.Row | None:
+        """The submission a file with these bytes is a 重复 of, or None when it is to be counted on its own.
+
+        The same bytes as a report accepted or waiting: 重复. The same bytes as a refused one are checked
+        again (what refused them, a 村名册 typo or a limit, may have been put right since) — unless the
+        village has had a good report of that month accepted after the refusal: then it is an old file sent
+        again (a mail forwarded), 重复, and never a newer version over the correction."""
+        kept = db.execute("SELECT id FROM submissions WHERE sha256 = ? AND status IN (?, ?) ORDER BY id LIMIT 1",
+                          (digest, ACCEPTED, PENDING)).fetchone()
+        if kept is not None:
+            return kept
+        return db.execute(
+            "SELECT r.id FROM submissions r WHERE r.sha256 = ? AND r.status = ? AND EXISTS (SELECT 1 FROM submissions a"
+            " WHERE a.village_code = r.village_code AND a.period = r.period AND a.status = ? AND a.id > r.id)"
+            " ORDER BY r.id LIMIT 1", (digest, REJECTED, ACCEPTED)).fetchone()
 
     @staticmethod
     def _next_version(db: sqlite3.Connection, village: str | None, period: str | None) -> int:
