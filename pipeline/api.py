@@ -420,7 +420,8 @@ def _register_years(ctx: Context, period: Month, today: datetime) -> Years:
         periods = [r[0] for r in ledger.conn.execute(
             "SELECT DISTINCT period FROM submissions WHERE programme = ? AND status = ? AND period IS NOT NULL", (p.id, ACCEPTED))]
     in_ledger = frozenset(year_start(p, m).year for m in (Month.try_parse(x) for x in periods) if m is not None)
-    return Years(year_start(p, period).year, in_ledger, p.year_start_month, year_start(p, Month(today.year, today.month)).year)
+    return Years(year_start(p, period).year, in_ledger, p.year_start_month, Month(today.year, today.month),
+                 {a.name: a.months[0] for a in p.assessment_periods})
 
 
 def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment], list[Problem]] | None = None) -> Scorer:

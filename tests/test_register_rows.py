@@ -99,6 +99,22 @@ def test_a_row_of_the_next_year_counts_there_once_that_year_has_begun(collected)
     assert not result.scored.adj_deduction.any()  # 2027's deduction: not in 2026's ranking
 
 
+def test_in_january_a_year_typo_naming_a_season_or_day_still_to_come_stops_the_consolidation(collected):
+    """December's 通报 made in January: the 第三考核季 findings typed 2027 (a 瞒报出生 veto with them) and a
+    deduction dated 2027-11-20 name what has not begun. Allowing the whole of 2027 once January came let the
+    veto row count for a future 考核季 and dropped the deduction, unsaid."""
+    ctx = collected
+    rows = _assessment_rows(ctx)
+    veto = 2 * len(ctx.registry.villages)  # 第三考核季 of the first village
+    rows[veto].update(year=2027, births_concealed=1)
+    _write(ctx, "assessment_register", rows)
+    _write(ctx, "adjustments", [_adjustment(ctx, 1, date(2027, 11, 20), "本市检查不达标"),
+                                _adjustment(ctx, 2, date(2027, 1, 3), "本市检查不达标")])  # this one has happened
+    problems = _refused(ctx, datetime(2027, 1, 5, 9, 0))
+    assert set(problems) == {("V022", f"C{4 + veto}"), ("V022", "C4")}
+    assert "到今天（2027年1月）为止已经开始的月份和考核季" in problems[("V022", "C4")].message
+
+
 def test_a_deduction_dated_in_a_year_no_ranking_uses_stops_the_consolidation(collected):
     ctx = collected
     _write(ctx, "adjustments", [_adjustment(ctx, 1, date(2025, 9, 15), "本市检查不达标"),

@@ -6,7 +6,8 @@ reported (file, sheet, cell) and left out, never guessed at.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -47,22 +48,34 @@ class Adjustment:
 class Years:
     """The assessment years a register row may name: the one being consolidated, and any other the ledger
     holds accepted reports for (a register kept over several years). Any other year is a typo (2025 or
-    2027 for 2026): the row would be left out of every ranking, a veto or a deduction with it."""
+    2027 for 2026): the row would be left out of every ranking, a veto or a deduction with it. A later
+    year's row is right only for what has begun by the day the 通报 is made (a January event entered
+    before December's 通报): a 考核季 or date still to come is a typo too, however near."""
 
     consolidated: int
     in_ledger: frozenset[int]
     start_month: int = 1  # the month an assessment year starts (a 统计年度 may start in October)
-    begun: int = 0  # the latest assessment year begun by today: its rows (a January event entered before
-    # December's 通报 is made) count next year, and a later year's row is a typo
+    today: Month | None = None  # the day the 通报 is made (its month): a later year's row may name up to it
+    season_starts: Mapping[str, int] = field(default_factory=dict)  # 考核季 name → its first month (1–12)
 
     def of(self, month: Month) -> int:
         return month.year if month.month >= self.start_month else month.year - 1
 
-    def allows(self, month: Month) -> bool:
-        return self.allows_year(self.of(month))
+    def in_year(self, year: int, number: int) -> Month:
+        """Month ``number`` (1–12) of assessment year ``year``."""
+        return Month(year if number >= self.start_month else year + 1, number)
 
-    def allows_year(self, year: int) -> bool:
-        return year == self.consolidated or year in self.in_ledger or self.consolidated < year <= self.begun
+    def _kept(self, year: int) -> bool:
+        return year == self.consolidated or year in self.in_ledger
+
+    def allows(self, month: Month) -> bool:
+        year = self.of(month)
+        return self._kept(year) or (year > self.consolidated and self.today is not None and month <= self.today)
+
+    def allows_season(self, year: int, season: str) -> bool:
+        first = self.season_starts.get(season)
+        return self._kept(year) or (year > self.consolidated and self.today is not None and first is not None
+                                    and self.in_year(year, first) <= self.today)
 
     def name(self, year: int) -> str:
         return f"{year}年度" if self.start_month == 1 else f"{year}年{self.start_month}月起的考核年度"
@@ -71,8 +84,9 @@ class Years:
         others = sorted(self.in_ledger - {self.consolidated})
         said = f"本次汇总的{self.name(self.consolidated)}"
         said += f"，或台账中有报表的{'、'.join(self.name(y) for y in others)}" if others else ""
-        later = [y for y in range(self.consolidated + 1, self.begun + 1) if y not in self.in_ledger]
-        return said + (f"，或已经开始的{'、'.join(self.name(y) for y in later)}" if later else "")
+        if self.today is not None and self.of(self.today) > self.consolidated:
+            said += f"，或到今天（{self.today.chinese}）为止已经开始的月份和考核季"
+        return said
 
 
 def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[Problem], set[int]]:
@@ -123,7 +137,7 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
             key = (str(v["village_code"]), month.year, str(month))
         else:
             year = int(v["year"])
-            if years is not None and not years.allows_year(year):
+            if years is not None and not years.allows_season(year, str(v["assessment_period"])):
                 problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("year", ""), field="year",
                                         label="年度", value=year, detail=years.describe()))
                 continue
