@@ -506,10 +506,11 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
 
 
 def standings_of(scored: Scored) -> dict[str, tuple[str, int, float]]:
-    """Each village's rank and total as published (0 and 0.0 for one shown but not ranked)."""
+    """Each village's rank and total as published (rank 0 for one shown but not ranked, −1 for 一票否决)."""
     out = {scored.codes[k]: (scored.data.villages[scored.index[k]].name, int(scored.rank[k]), float(scored.total[k]))
            for k in range(len(scored.index))}
-    out.update({v.code: (v.name, 0, 0.0) for v, _ in [*scored.vetoed, *scored.unranked]})
+    out.update({v.code: (v.name, 0, 0.0) for v, _ in scored.unranked})
+    out.update({v.code: (v.name, -1, 0.0) for v, _ in scored.vetoed})
     return out
 
 

@@ -230,3 +230,19 @@ def test_a_summary_held_open_keeps_no_extra_copy_of_the_earlier_one(workspace, m
     result = api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 7, 9, 5))
     assert result.revision is not None
     assert [p.name for p in (workspace / "reports" / "旧版").iterdir()] == ["2026-10-汇总排名（2026-11-06 0930）.xlsx"]
+
+
+def test_editions_compare_ranks_totals_and_how_a_village_is_left_out():
+    from pipeline.ledger.editions import Edition, compare
+
+    before = Edition("2026-11-06T09:30:00", {"A": ("甲村", 1, 990.0), "B": ("乙村", 0, 0.0), "C": ("丙村", 2, 980.0)},
+                     {"村名册": "x", "报表": "y"})
+    same = Edition("2026-11-07T09:00:00", {"A": ("甲村", 1, 990.0 + 1e-9), "B": ("乙村", 0, 0.0), "C": ("丙村", 2, 980.0)},
+                   {"村名册": "z", "报表": "y"})
+    assert compare(before, same) is None  # float noise is no change, whatever the inputs' digests
+    now = Edition("2026-11-07T09:00:00", {"A": ("甲村", 1, 990.0), "B": ("乙村", -1, 0.0), "D": ("丁村", 2, 985.0)},
+                  {"村名册": "z", "报表": "y"})
+    revision = compare(before, now)
+    assert revision is not None and revision.causes == ["村名册"]
+    assert revision.changed == ["乙村：不参评 → 一票否决", "丙村：第 2 名 980.00 → 不在表中", "丁村：不在表中 → 第 2 名 985.00"]
+    assert revision.lines()[0] == "本月的汇总表此前已于 2026-11-06 09:30 做过；这次有 3 个村的名次或总分不同（村名册在那之后有变动）："

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS editions (
     programme TEXT NOT NULL,
     period TEXT NOT NULL,
     made_at TEXT NOT NULL,
-    standings_json TEXT NOT NULL,  -- village code → [name, rank (0: not ranked), total]
+    standings_json TEXT NOT NULL,  -- village code → [name, rank (0: not ranked, -1: vetoed), total]
     inputs_json TEXT NOT NULL,     -- what it was made from → digest
     kept_as TEXT                   -- where the earlier file went when this one replaced it
 );
@@ -31,7 +31,7 @@ TOLERANCE = 1e-6  # totals closer than this are equal, as in the ranking
 @dataclass(frozen=True)
 class Edition:
     made_at: str
-    standings: dict[str, tuple[str, int, float]]  # village code → (name, rank; 0 when not ranked, total)
+    standings: dict[str, tuple[str, int, float]]  # village code → (name, rank (0: not ranked, −1: 一票否决), total)
     inputs: dict[str, str]  # 村名册 / 镇考核登记 / 加分扣分登记 / 报表 → a digest of what was used
 
 
@@ -63,7 +63,7 @@ class Revision:
 
 
 def _standing(rank: int, total: float) -> str:
-    return f"第 {rank} 名 {total:.2f}" if rank else "不参评"
+    return f"第 {rank} 名 {total:.2f}" if rank > 0 else "一票否决" if rank < 0 else "不参评"
 
 
 def compare(before: Edition, now: Edition) -> Revision | None:
