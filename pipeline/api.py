@@ -479,6 +479,9 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         with Ledger(ctx.workspace.ledger_path) as ledger:
             before = last_edition(ledger.conn, ctx.programme.id, str(period))
         revision = compare(before, edition) if before is not None else None
+        if before is None and path.is_file():  # made by a version that kept no editions: kept all the same
+            made = datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+            revision = Revision(Edition(made, {}, {}), [], [])
         if revision is not None and path.is_file():  # the earlier file is kept: it may be the one already sent on
             revision = replace(revision, kept_as=str(_kept_path(ctx.workspace, path, revision.before).relative_to(ctx.workspace.root)))
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings, flags,

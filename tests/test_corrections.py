@@ -246,3 +246,29 @@ def test_editions_compare_ranks_totals_and_how_a_village_is_left_out():
     assert revision is not None and revision.causes == ["村名册"]
     assert revision.changed == ["乙村：不参评 → 一票否决", "丙村：第 2 名 980.00 → 不在表中", "丁村：不在表中 → 第 2 名 985.00"]
     assert revision.lines()[0] == "本月的汇总表此前已于 2026-11-06 09:30 做过；这次有 3 个村的名次或总分不同（村名册在那之后有变动）："
+
+
+def test_a_summary_made_before_editions_were_kept_is_kept_when_made_again(workspace):
+    """After an upgrade, the first time a month already made is made again: the ledger has no record of the
+    earlier 通报, which may be the one sent on; it was overwritten. It is kept, and the clerk told."""
+    from datetime import datetime
+
+    ctx = api.load_context(workspace)
+    drop(ctx, "0.xlsx", filled(ctx, 0))
+    api.collect(ctx)
+    first = api.consolidate(ctx, PERIOD, now=datetime(2026, 11, 6, 9, 30))
+    import sqlite3
+
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    con.execute("DROP TABLE editions")  # as an earlier version left it
+    con.commit()
+    con.close()
+    old = first.path.read_bytes()
+    stamp = datetime(2026, 11, 6, 9, 30).timestamp()
+    os.utime(first.path, (stamp, stamp))
+    result = api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 20, 9, 0))
+    assert result.revision is not None and result.revision.unrecorded
+    assert result.revision.kept_as == "reports/旧版/2026-10-汇总排名（2026-11-06 0930）.xlsx"
+    assert (workspace / result.revision.kept_as).read_bytes() == old
+    assert "没有记下各村名次" in result.revision.lines()[0]
+    assert api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 20, 9, 5)).revision is None

@@ -44,14 +44,24 @@ class Revision:
     causes: list[str]  # 村名册 / 镇考核登记 / 加分扣分登记 / 报表: those that differ
     kept_as: str = field(default="")  # the earlier file, kept (workspace-relative), once it is moved
 
+    @property
+    def unrecorded(self) -> bool:
+        """The earlier file was made by a version that kept no record of its ranks (nothing to compare)."""
+        return not self.before.standings
+
     def line(self) -> str:
         """One line for a button's status cell."""
         kept = "，此前那份已另存、没有覆盖" if self.kept_as else ""
+        if self.unrecorded:
+            return f"注意：本月的汇总表此前已做过（{self.before.made_at[:16].replace('T', ' ')}，较早的版本，没有记下各村名次）{kept}"
         return (f"注意：与 {self.before.made_at[:16].replace('T', ' ')} 做的那份相比，{len(self.changed)} 个村的名次或总分不同"
                 f"（{'、'.join(self.causes) or '计算方法'}有变动）{kept}")
 
     def lines(self) -> list[str]:
         when = self.before.made_at[:16].replace("T", " ")
+        if self.unrecorded:
+            out = [f"本月的汇总表此前已于 {when} 做过（由较早的版本生成，没有记下各村名次，无法逐村比较），请核对这次的结果。"]
+            return out + ([f"  此前那份汇总表已另存为 {self.kept_as}，没有覆盖。"] if self.kept_as else [])
         said = "、".join(self.causes) if self.causes else "计算方法（程序或考核方案）"
         out = [f"本月的汇总表此前已于 {when} 做过；这次有 {len(self.changed)} 个村的名次或总分不同（{said}在那之后有变动）："]
         out += [f"  {line}" for line in self.changed[:30]]
