@@ -116,9 +116,9 @@ def test_b_monthly_subsidies_and_quarterly_rewards(b):
     assert rewards["超早孕建册任务补贴"]["A"] == 200 * (8 - 4)
     rr = s.rank_reward
     assert rr is not None and rr.period_name == "第三季度"
-    assert dict(zip(s.codes, rr.sums.tolist())) == pytest.approx({"A": 300, "B": 297, "C": 294, "D": 291})
-    assert dict(zip(s.codes, rr.amounts.tolist())) == {"A": 2000, "B": 1500, "C": 1000, "D": 0}
-    assert "作出检讨" in rr.notes[s.codes.index("D")]
+    assert dict(zip(rr.codes, rr.sums.tolist())) == pytest.approx({"A": 300, "B": 297, "C": 294, "D": 291})
+    assert dict(zip(rr.codes, rr.amounts.tolist())) == {"A": 2000, "B": 1500, "C": 1000, "D": 0}
+    assert "作出检讨" in rr.notes[rr.codes.index("D")]
     assert score(b, villages, rows[:8], entries[:8], period="2026-08").rank_reward is None  # the quarter has not ended
 
 
@@ -268,7 +268,7 @@ def test_b_the_quarter_criticises_only_the_bottom_three_below_target(b):
             rows.append(row(x, m, **fields))
             entries.append(monthly_entry(x, m, key_work_points=10 - i))
     s = score(b, villages, rows, entries, period="2026-09")
-    notes = dict(zip(s.codes, s.rank_reward.notes))
+    notes = dict(zip(s.rank_reward.codes, s.rank_reward.notes))
     assert [x for x in "ABCDEFG" if "通报批评、责令整改" in notes[x]] == ["G"]
     assert "作出检讨" in notes["G"]
 
@@ -300,6 +300,28 @@ def test_c_a_report_for_a_month_outside_the_season_is_sent_back(tmp_path):
     assert "I010" in codes and check.status == "退回"
 
 
+def test_b_a_month_not_reported_counts_0_in_the_quarter_and_says_so(b):
+    """D did not report August, C did not report September (the quarter's last month): D's sum lacked a month
+    with no word, and C vanished from the money table altogether, the others' ranks shifting under it."""
+    villages = [village(x, task_early_cases=48) for x in "ABCDE"]
+    rows, entries = [], []
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for i, x in enumerate("ABCDE"):
+            if (x, m) in (("D", "2026-08"), ("C", "2026-09")):
+                continue
+            rows.append(row(x, m, **B_GOOD))
+            entries.append(monthly_entry(x, m, key_work_points=10 - i))
+    s = score(b, villages, rows, entries, period="2026-09")
+    rr = s.rank_reward
+    got = {c: (float(t), int(r), n) for c, t, r, n in zip(rr.codes, rr.sums, rr.ranks, rr.notes)}
+    assert set(got) == set("ABCDE")
+    assert {x: (round(t, 6), r) for x, (t, r, _) in got.items()} == {
+        "A": (300, 1), "B": (297, 2), "E": (288, 3), "C": (196, 4), "D": (194, 5)}  # 100, 99, 98, 97, 96 a month
+    assert dict(zip(rr.codes, rr.amounts.tolist()))["E"] == 1000
+    assert "9月未报，按 0 计" in got["C"][2] and "8月未报，按 0 计" in got["D"][2] and "作出检讨" in got["D"][2]
+    assert all("未报" not in "".join(got[x][2]) for x in "ABE")
+
+
 def test_b_a_village_that_joined_during_the_quarter_is_not_ranked_for_it(b):
     """A 社区 that joined in August had a third fewer months in its Q3 sum: it came last and was told to
     作出检讨 and 通报批评 for a month it was not there. It is left out of the quarter's ranking, and says why."""
@@ -316,7 +338,7 @@ def test_b_a_village_that_joined_during_the_quarter_is_not_ranked_for_it(b):
             entries.append(monthly_entry(x, m, key_work_points=10 - i))
     s = score(b, villages, rows, entries, period="2026-09")
     rr = s.rank_reward
-    got = {c: (int(r), float(a), n) for c, r, a, n in zip(s.codes, rr.ranks, rr.amounts, rr.notes)}
+    got = {c: (int(r), float(a), n) for c, r, a, n in zip(rr.codes, rr.ranks, rr.amounts, rr.notes)}
     assert got["A"][0] == 0 and got["A"][1] == 0 and "本季度未全程参加考核（自2026年8月起参加考核）" in got["A"][2][0]
     assert [got[x][0] for x in "BCDEFG"] == [1, 2, 3, 4, 5, 6]
     assert [got[x][1] for x in "BCD"] == [2000, 1500, 1000] and "作出检讨" in got["G"][2]

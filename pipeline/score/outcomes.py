@@ -71,6 +71,7 @@ class RankReward:
     amounts: np.ndarray
     notes: list[list[str]] = field(default_factory=list)
     months: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)  # the 社区 of each entry: every one ranked in a month of the 考核季
 
 
 def compile_rules(p: Programme, register_fields: set[str]) -> Rules:

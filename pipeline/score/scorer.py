@@ -152,7 +152,7 @@ class Scorer:
         scored.unranked = not_ranked
         scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
-            scored.rank_reward = self._rank_reward(period, codes, total)
+            scored.rank_reward = self._rank_reward(period, codes, total, {v.code for v, _ in vetoed})
         self._cache[key] = scored
         return scored
 
@@ -202,41 +202,42 @@ class Scorer:
         month = data.monthly[data.period]
         return {**env, **{fid: np.nan_to_num(values[index], nan=0.0) for fid, values in month.items()}}
 
-    def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray) -> RankReward | None:
-        """At the end of a 考核季: rank by the sum of its monthly totals, pay the best, name the worst."""
+    def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray, vetoed: set[str]) -> RankReward | None:
+        """At the end of a 考核季: rank by the sum of its monthly totals, pay the best, name the worst.
+
+        Every 社区 ranked in a month of the 考核季 is in it (not only those of its last month: one that missed
+        March vanished from the money table); a month it did not report counts 0, and its note says so."""
         if not self.rules.rank_rewards:
             return None
         current = period_of(self.programme, period)
         if current is None or not current.ended or current.last_month != period:
             return None
         spec = self.rules.rank_rewards[0]
-        sums = np.zeros(len(codes))
-        pos = {c: k for k, c in enumerate(codes)}
-        for m in current.months:
-            if m == period:
-                sums += total
-                continue
-            s = self.score(m, previous=False)
-            if s is None:
-                continue
-            for c, t in zip(s.codes, s.total.tolist()):
-                if c in pos:
-                    sums[pos[c]] += t
+        months = [m for m in current.months if m.month in self.programme.report_months]
+        per_month: dict[Month, dict[str, float]] = {}
+        for m in months:
+            s = None if m == period else self.score(m, previous=False)
+            per_month[m] = dict(zip(codes, total.tolist())) if m == period else dict(zip(s.codes, s.total.tolist())) if s else {}
+        others = set().union(*per_month.values()) - set(codes) - vetoed
+        members = list(codes) + sorted(others)
+        sums = np.array([sum(per_month[m].get(c, 0.0) for m in months) for c in members])
         order = "desc" if self.rules.order == "desc" else "asc"
-        notes: list[list[str]] = [[] for _ in codes]
+        notes: list[list[str]] = [[] for _ in members]
         # a 社区 that joined (or left) during the 考核季 has a sum of fewer months: not ranked for it (rank 0),
         # rather than ranked last and told to 检讨 for months it was not there
-        villages = [self.registry.by_code(c) for c in codes]
+        villages = [self.registry.by_code(c) for c in members]
         part = np.array([v is None or all(v.active(m) for m in current.months) for v in villages])
         for k, v in enumerate(villages):
             if not part[k] and v is not None:
                 missing = next(m for m in current.months if not v.active(m))
                 notes[k].append(f"本季度未全程参加考核（{v.taking_part(missing)}），不参加季度排名")
-        r = np.zeros(len(codes), dtype=int)
+            elif unreported := [m for m in months if members[k] not in per_month[m]]:
+                notes[k].append(f"{'、'.join(f'{m.month}月' for m in unreported)}未报，按 0 计")
+        r = np.zeros(len(members), dtype=int)
         r[part] = ranks(sums[part], order, np.zeros(int(part.sum()), dtype=bool))
         money = np.array([float(spec["amounts"][x - 1]) if 0 < x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])
         bottom = int(spec.get("criticise_bottom", 0))
-        below = self._below_target(current.months, codes) if bottom else np.ones(len(codes), dtype=bool)
+        below = self._below_target(current.months, members) if bottom else np.ones(len(members), dtype=bool)
         ranked = int(part.sum())
         ordered = np.sort(r[part])
         for k, x in enumerate(r.tolist()):
@@ -247,7 +248,7 @@ class Scorer:
                 notes[k].append("通报批评、责令整改")
             if spec.get("review_last") and x == int(ordered[-1]) and ranked > 1:
                 notes[k].append("作出检讨")
-        return RankReward(spec["name"], current.name, sums, r, money, notes, [m.chinese for m in current.months])
+        return RankReward(spec["name"], current.name, sums, r, money, notes, [m.chinese for m in current.months], members)
 
     def _below_target(self, months: Iterable[Month], codes: list[str]) -> np.ndarray:
         """The ranking's criticise condition over a 考核季: its rates from the months' summed numerators and

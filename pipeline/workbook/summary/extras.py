@@ -234,8 +234,8 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
         for c, h in enumerate(["村（社区）", "各月总分之和", "名次", "金额（元）", "备注"]):
             ws.write_string(row, c, h, st.head)
         row += 1
-        for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k] == 0, rr.ranks[k], scored.codes[k])):
-            v = scored.data.villages[scored.index[k]]
+        for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k] == 0, rr.ranks[k], rr.codes[k])):
+            v = scored.data.village_by_code[rr.codes[k]]
             ws.write_string(row, 0, name(v), st.cell())
             ws.write_number(row, 1, float(rr.sums[k]), st.number(2))
             if rr.ranks[k]:
