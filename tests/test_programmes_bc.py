@@ -342,3 +342,19 @@ def test_b_a_village_that_joined_during_the_quarter_is_not_ranked_for_it(b):
     assert got["A"][0] == 0 and got["A"][1] == 0 and "本季度未全程参加考核（自2026年8月起参加考核）" in got["A"][2][0]
     assert [got[x][0] for x in "BCDEFG"] == [1, 2, 3, 4, 5, 6]
     assert [got[x][1] for x in "BCD"] == [2000, 1500, 1000] and "作出检讨" in got["G"][2]
+
+
+def test_c_a_village_that_missed_december_is_told_its_season_reward_waits(tmp_path):
+    """The tier is paid once, on December's 通报, to the villages scored in December: one that missed December
+    (1‰ from June to November) had no row in 奖惩 and no word — its 800 元 simply absent."""
+    import openpyxl
+
+    from pipeline.demo import run_demo
+
+    result = run_demo(tmp_path / "ws", Month(2026, 12), programme="fruitfly-c")
+    assert result.consolidation is not None
+    missing = {s.name for s in result.consolidation.statuses if s.state != "已报"}
+    assert missing  # the demo's village that never reports, and one waiting to be confirmed
+    lines = [str(c) for r in openpyxl.load_workbook(result.consolidation.path)["奖惩"].iter_rows(values_only=True) for c in r if c]
+    said = next(t for t in lines if t.startswith("本期未报（或未通过、待确认）的村不在上表中"))
+    assert "联防专班分档奖励待补报后重新汇总核定" in said and all(name in said for name in missing)

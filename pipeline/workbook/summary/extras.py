@@ -226,6 +226,15 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
             ws.merge_range(row, 0, row, 6, "※ 含待核实数据：金额按所填数字计算，镇里核实确认之前请勿发放（见“数据质量”）。",
                            st.cell(font_size=9, font_color="#C00000"))
             row += 1
+        ending = [r.name for r in scored.rewards if r.due and r.every != "month"]  # e.g. the season's tiers, paid once
+        absent = [s.name for s in info.statuses if s.state != "已报" and s.code and s.code in scored.data.village_by_code
+                  and scored.data.village_by_code[s.code].active(scored.data.period)]
+        if ending and absent:  # not in the table above: their reward is not refused, it waits for the report
+            text = (f"本期未报（或未通过、待确认）的村不在上表中，{'、'.join(ending)}待补报后重新汇总核定："
+                    + "、".join(absent) + "。")
+            ws.merge_range(row, 0, row, 6, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+            ws.set_row(row, 15 * (1 + text_units(text) // 100))
+            row += 1
         row += 1
     rr = scored.rank_reward
     if rr is not None:
