@@ -272,3 +272,16 @@ def test_a_summary_made_before_editions_were_kept_is_kept_when_made_again(worksp
     assert (workspace / result.revision.kept_as).read_bytes() == old
     assert "没有记下各村名次" in result.revision.lines()[0]
     assert api.consolidate(api.load_context(workspace), PERIOD, now=datetime(2026, 11, 20, 9, 5)).revision is None
+
+
+def test_a_ledger_made_by_the_first_version_takes_new_files(ctx):
+    """Its receipts table had no message_id column: every collect after the upgrade failed (X013), for ever."""
+    import sqlite3
+
+    con = sqlite3.connect(ctx.workspace.ledger_path)  # as the first version made it
+    con.executescript("""DROP TABLE receipts; CREATE TABLE receipts (id INTEGER PRIMARY KEY, source TEXT NOT NULL, source_ref TEXT NOT NULL UNIQUE,
+        original_name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, ext TEXT NOT NULL, sender TEXT,
+        received_at TEXT NOT NULL);""")
+    con.close()
+    drop(ctx, "0.xlsx", filled(ctx, 0))
+    assert api.collect(ctx).items[0].status == "已接收"

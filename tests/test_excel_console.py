@@ -270,3 +270,23 @@ def test_a_failed_runpython_reruns_only_actions_that_cannot_mail_twice(console):
     fallback = re.search(r"If rc = -1 Then\s+If FallsBack\(name\) Then\s+way = ROUTE_CLI\s+PaintText wb, RunCommandLine\(wb, name, period, confirmed\)"
                          r"\s+Else\s+Say wb, Replace\(MAIL_NOT_RETRIED, \"\{detail\}\", label\)\s+End If\s+End If", buttons)
     assert fallback, "after -1 the command line runs only where FallsBack says so; else the clerk is told"
+
+
+def test_a_console_made_by_an_earlier_version_still_works(console, monkeypatch):
+    """Consoles and add-ins made by earlier versions call g.collect(), g.remind()… (one function per button).
+    After an upgrade every button showed xlwings' traceback box (no such attribute). They run the action now,
+    and an action that mails asks first, since those consoles did not ask."""
+    ctx, data = console
+    for i in range(2):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    book = xw.load(data, app=xw.App(answer="cancel"))
+    monkeypatch.setattr(glue, "_caller", lambda: book)
+    assert glue.collect() is None
+    assert [s.state for s in api.status(ctx, Month(2026, 10))].count("已报") == 2
+    glue.consolidate()
+    assert ctx.workspace.summary_path(Month(2026, 10)).is_file()
+    glue.remind()  # the clerk says No: nothing is sent
+    assert book.app.alerts == ["将给2026年10月未报和被退回的村发送催报邮件，确定吗？"]
+    assert book.wb["控制台"][book.wb.defined_names["hz_status"].attr_text.split("!")[1].replace("$", "")].value == "已取消。"
+    assert {f.__name__ for f in (glue.templates, glue.send_templates, glue.validate, glue.open_summary)} == {
+        "templates", "send_templates", "validate", "open_summary"}

@@ -177,13 +177,37 @@ def act(name: str, confirmed: bool = False) -> None:
         traceback.print_exc()
 
 
+def _confirm_in_excel(book: Any) -> Ask:
+    def ask(text: str) -> bool:
+        return str(book.app.alert(text, title="汇总", buttons="ok_cancel")).lower() == "ok"
+
+    return ask
+
+
+def _earlier_console(name: str) -> Callable[[], None]:
+    """What consoles and add-ins made by earlier versions call: ``g.collect()``, ``g.send_templates()``…
+    (one function per button, no confirmation from the VBA). Kept so an upgrade does not turn every button
+    of a console already in use into a traceback box; an action that mails asks here first. Like ``act``,
+    it never lets an error out."""
+    def call() -> None:
+        try:
+            book = _caller()
+            run(name, book, ask=_confirm_in_excel(book))
+        except BaseException:
+            traceback.print_exc()
+
+    call.__name__ = name.replace("-", "_")
+    return call
+
+
+templates, send_templates, collect, validate, consolidate, remind, open_summary = (
+    _earlier_console(n) for n in ("templates", "send-templates", "collect", "validate", "consolidate", "remind", "open-summary"))
+
+
 def main(book: Any | None = None) -> str:
     """The macro-free console (汇总控制台.xlsx): run the action chosen in its 操作 cell, asking first
     where the action asks (xlwings' own add-in calls this through 汇总控制台.py's main())."""
     book = book if book is not None else _caller()
     choice = _setting(book, "hz_action")
 
-    def ask(text: str) -> bool:
-        return str(book.app.alert(text, title="汇总", buttons="ok_cancel")).lower() == "ok"
-
-    return run(choice, book, ask=ask)
+    return run(choice, book, ask=_confirm_in_excel(book))

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     failed_at TEXT                   -- refused for good (5xx): never sent again
 );
 """
-_ADDED = (  # columns later versions added to tables an older ledger already has
+_ADDED = (  # columns later versions added to tables an older ledger already has (mail's and the ledger's own)
+    ("receipts", "message_id", "TEXT"),
     ("mailbox_state", "since", "TEXT"),
     ("messages", "code", "TEXT"),
     ("messages", "note", "TEXT"),
