@@ -30,7 +30,7 @@ from .validate.plausibility import plausibility
 from .workbook.fill import fill_template
 from .workbook.registers import build_table_workbook
 from .workbook.template import TemplateIdentity, build_template
-from .workspace import SETTINGS, atomic_write
+from .workspace import SETTINGS, STATE_DIR, atomic_write
 
 DEMO_PERIOD = Month(2026, 10)
 NEVER_REPORTS = 5  # index in the registry of the village that never reports
@@ -53,6 +53,7 @@ def run_demo(out: Path, period: Month | None = None, progress: api.Progress | No
     period = period or DEMO_PERIOD
     _clear(out)
     api.init_workspace(out, programme=programme, example=True)
+    (out / DEMO_MARK).write_text("这是 huizong demo 生成的演示目录；再次运行 demo 时会整个删除重建。\n", encoding="utf-8")
     ctx = api.load_context(out)
     months = year_months(ctx.programme, period)
     total = len(months)
@@ -199,11 +200,15 @@ def _register_rows(ctx: api.Context, period: Month) -> list[dict[str, Any]]:
     return rows
 
 
+DEMO_MARK = Path(STATE_DIR) / "demo.txt"  # written into every demo workspace: only such a folder is ever deleted
+
+
 def _clear(out: Path) -> None:
-    """Start the demo afresh — but only ever delete a folder that is a huizong workspace."""
+    """Start the demo afresh — but only ever delete a folder the demo made: a township's real workspace
+    (its archive of originals, its ledger) given as --out by mistake was deleted without a backup."""
     if not out.exists():
         return
-    if (out / SETTINGS).is_file():
+    if (out / SETTINGS).is_file() and (out / DEMO_MARK).is_file():
         shutil.rmtree(out)
     elif any(out.iterdir()):
         raise HuizongError(Problem("X007", detail=str(out)))

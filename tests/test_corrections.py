@@ -285,3 +285,23 @@ def test_a_ledger_made_by_the_first_version_takes_new_files(ctx):
     con.close()
     drop(ctx, "0.xlsx", filled(ctx, 0))
     assert api.collect(ctx).items[0].status == "已接收"
+
+
+def test_demo_never_deletes_a_real_workspace(workspace, tmp_path):
+    """`huizong demo --out` deleted any folder with a huizong.yaml: a township's workspace given by mistake lost
+    its archived originals and its ledger, with no backup. Only a folder the demo made is replaced."""
+    from pipeline.demo import run_demo
+    from pipeline.programme.periods import Month
+
+    ctx = api.load_context(workspace)
+    drop(ctx, "0.xlsx", filled(ctx, 0))
+    api.collect(ctx)
+    kept = sorted(p for p in workspace.rglob("*") if p.is_file())
+    with pytest.raises(HuizongError) as refused:
+        run_demo(workspace, Month(2026, 1))
+    assert refused.value.problems[0].code == "X007"
+    assert sorted(p for p in workspace.rglob("*") if p.is_file()) == kept
+    demo = tmp_path / "演示"
+    run_demo(demo, Month(2026, 1))
+    run_demo(demo, Month(2026, 2))  # its own folder: made afresh
+    assert (demo / "reports" / "2026-02-汇总排名.xlsx").is_file() and not (demo / "reports" / "2026-01-汇总排名.xlsx").exists()
