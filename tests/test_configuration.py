@@ -154,3 +154,15 @@ def test_a_report_open_in_excel_is_a_clear_message_and_nothing_is_left_behind(tm
     assert p.code == "X004" and "2026-10-汇总排名.xlsx" in p.message and "关闭" in p.message
     assert target.read_bytes() == b"old"
     assert [x.name for x in target.parent.iterdir()] == [target.name]  # no temp file left
+
+
+def test_settings_errors_are_said_in_chinese(tmp_path):
+    """jsonschema's English leaked into the message: 有不认识的配置项（Additional properties are not allowed
+    ('foo' was unexpected)）, 应为 integer."""
+    from pipeline.programme.config import schema_problems
+
+    problems = schema_problems({"limits": {"max_file_mb": "20"}, "foo": 1}, "settings", "huizong.yaml")
+    messages = " | ".join(p.message for p in problems)
+    assert "foo" in messages and "可能拼错了" in messages and "Additional properties" not in messages
+    assert "应为数字（不加引号）" in messages or "应为整数（不加引号）" in messages
+    assert not any(word in messages for word in ("integer", "number", "unexpected"))

@@ -189,16 +189,25 @@ def schema_problems(data: Any, schema_name: str, source: str) -> list[Problem]:
     return out
 
 
+_TYPE_WORDS = {"integer": "整数（不加引号）", "number": "数字（不加引号）", "string": "文字", "boolean": "true 或 false",
+               "object": "一组设置（下一级缩进的若干项）", "array": "列表（每项以 - 开头）", "null": "空"}
+
+
 def _schema_message(err: Any) -> str:
     v = err.validator
     if v == "required":
         return f"缺少必填项 {err.message.split(' ')[0]}"
     if v == "additionalProperties":
-        return f"有不认识的配置项（{err.message}）"
+        allowed = set(err.schema.get("properties") or {})
+        extra = [k for k in (err.instance or {}) if k not in allowed] if isinstance(err.instance, dict) else []
+        known = f"；这里可以写的是 {'、'.join(sorted(allowed))}" if allowed else ""
+        return f"有不认识的配置项 {'、'.join(map(str, extra)) or '（未知）'}（可能拼错了，或是别的版本的设置）{known}"
     if v == "enum":
         return f"取值 {err.instance!r} 不在允许的范围 {err.validator_value} 内"
     if v == "type":
-        return f"取值 {err.instance!r} 的类型不对，应为 {err.validator_value}"
+        kinds = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        said = "或".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
+        return f"取值 {err.instance!r} 的类型不对，应为{said}"
     if v == "pattern":
         return f"取值 {err.instance!r} 的格式不对（应符合 {err.validator_value}）"
     if v in ("minimum", "maximum"):
