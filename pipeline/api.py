@@ -484,7 +484,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
             revision = Revision(Edition(made, {}, {}), [], [])
         if revision is not None and path.is_file():  # the earlier file is kept: it may be the one already sent on
             revision = replace(revision, kept_as=str(_kept_path(ctx.workspace, path, revision.before).relative_to(ctx.workspace.root)))
-        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated), statuses, warnings, flags,
+        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received), statuses, warnings, flags,
                            revision)
         data = build_summary(scored, info)
         with machine_errors(str(path.parent)):
@@ -542,8 +542,10 @@ def _kept_path(ws: Workspace, path: Path, before: Edition) -> Path:
     return kept
 
 
-def _cutoff(statuses: list[VillageStatus], generated: datetime) -> str:
-    latest = max((s.received_at for s in statuses if s.received_at), default="")
+def _cutoff(statuses: list[VillageStatus], generated: datetime, counted: str = "") -> str:
+    """数据截止: the last arrival among the period's reports and every report the year's sums count (a month
+    brought in late changes the sums as much as this month's reports)."""
+    latest = max([s.received_at for s in statuses if s.received_at] + ([counted] if counted else []), default="")
     when = datetime.fromisoformat(latest) if latest else generated
     return f"{when.year}年{when.month}月{when.day}日 {when:%H:%M}（最后收到的报表）"
 

@@ -106,6 +106,19 @@ class Doubts:
     outside: dict[str, str] = field(default_factory=dict)  # village code → reports left out by its 起始/停止月份
 
 
+EMPTY_MONTHS = ("注意：台账中没有任何村{months}的报表，累计数只含已收到的月份，任务却按全年进度分解，得分普遍偏低、名次不反映全年。"
+                "如本镇是年中开始用本系统收报表的，请把此前各月的报表放进 inbox/ 补收后重新汇总。")
+
+
+def months_without_reports(data: Any) -> list[Any]:
+    """Months of the year before the period with no village's report at all (``score.consolidate.Consolidated``):
+    a township that began using huizong in July has sums of fewer months than its targets. Empty for a
+    programme scored on the month alone."""
+    if (data.programme.raw.get("scoring") or {}).get("window", "ytd") == "month":
+        return []
+    return [m for m in data.months if m != data.period and not any(m in ms for ms in data.month_reported.values())]
+
+
 def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any]]) -> dict[str, str]:
     """Villages taking part this period with accepted reports of months outside their 起始/停止月份 this year:
     those months are left out of their sums (rightly, if the 村名册 is right). A 起始月份 typed in the wrong row

@@ -10,6 +10,7 @@ import pytest
 from pipeline import api
 from pipeline.example import example_report
 from pipeline.problems import HuizongError
+from pipeline.programme.periods import Month
 from pipeline.workbook.fill import fill_template
 from pipeline.workbook.template import TemplateIdentity, build_template
 
@@ -305,3 +306,42 @@ def test_demo_never_deletes_a_real_workspace(workspace, tmp_path):
     run_demo(demo, Month(2026, 1))
     run_demo(demo, Month(2026, 2))  # its own folder: made afresh
     assert (demo / "reports" / "2026-02-汇总排名.xlsx").is_file() and not (demo / "reports" / "2026-01-汇总排名.xlsx").exists()
+
+
+def test_a_notice_of_a_township_that_began_mid_year_says_its_sums_are_short(ctx):
+    """First collect in October: the 通报 read 1—10月累计 and 全部按时上报 over October alone, against ten
+    months of targets — ranks scrambled, and only 数据质量 said 此前各月均未报."""
+    from datetime import datetime
+
+    on_time, late = datetime(2026, 11, 3, 9).timestamp(), datetime(2026, 11, 9, 9).timestamp()
+    for i in range(3):
+        drop(ctx, f"{i}.xlsx", filled(ctx, i), late if i == 2 else on_time)
+    api.collect(ctx)
+    rows_ = _sheet(api.consolidate(ctx, PERIOD, now=datetime(2026, 11, 10, 9)).path, "通报")
+    head = [str(r[0]) for r in rows_[:5] if r[0]]
+    assert any(t.startswith("注意：台账中没有任何村1月、2月、3月、4月、5月、6月、7月、8月、9月的报表") for t in head)
+    assert not any("全部按时上报" in t for t in head)
+    # the months brought in: the warning goes, and 数据截止 is the last report counted, of whichever month
+    backfill = datetime(2026, 11, 12, 15, 30).timestamp()
+    for m in range(1, 10):
+        for i in range(3):
+            drop(ctx, f"{m}-{i}.xlsx", filled(ctx, i, Month(2026, m)), backfill)
+    api.collect(ctx)
+    head = [str(r[0]) for r in _sheet(api.consolidate(ctx, PERIOD, now=datetime(2026, 11, 13, 9)).path, "通报")[:5] if r[0]]
+    assert not any(t.startswith("注意") for t in head)
+    assert any("数据截止：2026年11月12日 15:30" in t for t in head)
+    missing = [s.name for s in api.status(ctx, PERIOD) if s.state != "已报"]
+    assert missing and any(f"未参评 {len(missing)} 个" in t for t in head)
+
+
+def test_a_notice_with_everyone_reported_but_some_late_does_not_say_all_on_time(ctx):
+    from datetime import datetime
+
+    on_time, late = datetime(2026, 11, 3, 9).timestamp(), datetime(2026, 11, 9, 9).timestamp()
+    villages = ctx.registry.villages
+    for i in range(len(villages)):
+        drop(ctx, f"{i}.xlsx", filled(ctx, i), late if i == 4 else on_time)
+    api.collect(ctx)
+    head = [str(r[0]) for r in _sheet(api.consolidate(ctx, PERIOD, now=datetime(2026, 11, 10, 9)).path, "通报")[:5] if r[0]]
+    assert any(f"全部已报，其中迟报 1 个：{villages[4].name}" in t for t in head)
+    assert not any("全部按时上报" in t for t in head)

@@ -51,6 +51,7 @@ class Consolidated:
     register_year: dict[str, np.ndarray] = field(default_factory=dict)  # register fields over the year so far
     # village code → months of the year so far with an accepted report outside its 起始/停止月份: not counted
     not_counted: dict[str, list[Month]] = field(default_factory=dict)
+    received: str = ""  # when the last report counted (any month of the year so far) arrived: 数据截止
 
     @property
     def codes(self) -> list[str]:
@@ -140,6 +141,7 @@ class Reports:
         rows_of: dict[Month, tuple[list[int], list[list[float]]]] = {}  # month → (village positions, values)
         self.reported: dict[str, list[Month]] = defaultdict(list)
         self.submission_ids: dict[tuple[str, Month], int] = {}
+        self.received: dict[Month, str] = {}  # month → when the last of its counted reports arrived
         self.text_ids = [f.id for f in p.fields if not f.numeric]
         self.texts: dict[Month, dict[str, dict[str, str]]] = {}  # month → village code → field → text
         decoder = _Decoder(p)
@@ -157,6 +159,8 @@ class Reports:
             values.append([nan if (v := derived.get(fid, fields.get(fid))) is None else float(v) for fid in fids])
             self.reported[code].append(m)
             self.submission_ids[(code, m)] = row["id"]
+            if (when := row["received_at"] or "") > self.received.get(m, ""):
+                self.received[m] = when
             said = {fid: str(fields[fid]) for fid in self.text_ids if fields.get(fid) not in (None, "")}
             if said:  # text, choices, dates: shown in the summary as reported, never computed with
                 self.texts.setdefault(m, {})[code] = said
@@ -246,7 +250,8 @@ def consolidate(
 
     c = Consolidated(p, period, villages, months, so_far, reported, dict(month_reported), monthly, ytd, by_period,
                      register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year,
-                     not_counted={code: sorted(ms) for code, ms in not_counted.items() if ms})
+                     not_counted={code: sorted(ms) for code, ms in not_counted.items() if ms},
+                     received=max((reports.received.get(m, "") for m in months), default=""))
     c.inputs = _plan_inputs(plan, c, reg_by_period)
     c.texts = reports.texts.get(period, {})
     return c

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...quality import COUNT_DOUBT, Doubts
+from ...quality import COUNT_DOUBT, EMPTY_MONTHS, Doubts, months_without_reports
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import landscape
@@ -56,14 +56,22 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     full = f"按{total_label}从低到高排名"
     if not ascending:
         full = f"满分（截至本期）：{scored.attainable:g} 分" + (f"，各项加分合计最多 {scored.bonus_attainable:g} 分" if has_bonus else "")
+    late = [s.name for s in info.statuses if s.state == "已报" and s.late]
+    everyone = f"；全部已报，其中迟报 {len(late)} 个：" + "、".join(late) if late else "；全部按时上报"
     lines = [
         f"考核方案：{p.name}　报告期：{d.programme.label(d.period)}　{full}",
         f"数据截止：{info.cutoff}　参评 {len(scored.index)} 个村（社区）"
-        + (f"；未参评 {len(not_ranked)} 个：" + "、".join(not_ranked) if not_ranked else "；全部按时上报"),
+        + (f"；未参评 {len(not_ranked)} 个：" + "、".join(not_ranked) if not_ranked else everyone),
     ]
+    # months of the year no village has a report for (a township that began using huizong in July): the sums
+    # are of fewer months than the targets, and the 通报 must not read as the year's
+    empty = months_without_reports(d)
+    if empty:
+        lines.append(EMPTY_MONTHS.format(months="、".join(f"{m.month}月" for m in empty)))
     width = sum(widths)
     for r, text in enumerate(lines, start=2):
-        ws.merge_range(r, 0, r, last, text, st.meta)
+        ws.merge_range(r, 0, r, last, text, st.meta if r < 4 else st.get(font_name="宋体", font_size=10, bold=True, font_color="#C00000",
+                                                                            text_wrap=True, valign="vcenter"))
         units = text_units(text)
         ws.set_row(r, 18 * (1 + units // max(width, 1)))
     head_row = 5
