@@ -429,3 +429,23 @@ def test_every_cell_written_reaches_the_file(demo, monkeypatch):
     monkeypatch.setattr(xlsxwriter, "Workbook", InMemory)
     whole = cells(api.consolidate(ctx, period, now=now).path)
     assert streamed == whole
+
+
+def test_explanations_call_only_a_declared_veto_a_veto():
+    """计算说明 called every IF(…, 0, …) 一票否决: programme B's 依法行政 (0 after a complaint) and programme C's
+    village with no fruit checked read as 一票否决, which in B is something else (恶劣影响: out of the year)."""
+    from pipeline.programme.formula import parse, words
+
+    node = parse("IF(OR(violations>0,negative_reports>0),0,10)")
+    assert words(node, {"violations": "1", "negative_reports": "0"}) == "若 OR(1>0, 0>0)，则计 0 分；否则 10"
+    assert "一票否决（计 0 分）" in words(node, {"violations": "1", "negative_reports": "0"}, veto=True)
+    from pipeline.programme.config import load_programme
+    from pipeline.score.check import register_columns_for
+    from pipeline.score.plan import build_plan
+
+    def vetoed_items(pid: str) -> list[str]:
+        p = load_programme(pid)
+        return [i.code for i in build_plan(p, {f.id for f in register_columns_for(p)}).items if i.veto]
+
+    vetoes = {pid: vetoed_items(pid) for pid in ("qianfen", "monthly-b", "fruitfly-c")}
+    assert vetoes == {"qianfen": ["C2.1"], "monthly-b": [], "fruitfly-c": []}

@@ -86,7 +86,8 @@ TABLES: dict[tuple[str, ...], Table] = {
         Col("labels", "中间量名称", "pairs", 24, "每行一个：rate = 中文名"),
         Col("base", "基本分公式", "formula", 44, "Excel 写法，不写等号；字段用字段代码"), Col("bonus", "加分公式", "formula", 30),
         Col("bonus_max", "加分上限", "num", 8), Col("per_period", "按考核季计分", "bool", 8), Col("period_max", "每考核季满分", "num", 8),
-        Col("period_bonus_max", "每考核季加分上限", "num", 8), Col("explain", "说明", width=20)),
+        Col("period_bonus_max", "每考核季加分上限", "num", 8), Col("veto", "一票否决", "bool", 8, "基本分 IF(条件,0,…) 原文件称一票否决的写“是”"),
+        Col("explain", "说明", width=20)),
         "说明：每个考核项一行。基本分限在 0～满分之间；有加分公式的必须写加分上限。公式中可用：字段代码、年度任务代码、t（目标）、"
         "population（户籍人口）、months_elapsed（已过月数）。"),
     ("plausibility", "limits"): Table("合理上限", (Col("field", "字段", width=24), Col("max", "上限（数字或公式）", "formula", 26),

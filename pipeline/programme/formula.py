@@ -350,12 +350,13 @@ def with_values(node: Node, values: Mapping[str, str]) -> str:
 
 
 def words(node: Node, values: Mapping[str, str], veto: bool = False) -> str:
-    """The formula in words for 计算说明: a top-level IF reads 若…，则…；否则…, and with ``veto`` (an item's
-    base) an IF whose answer is 0 reads as the 一票否决 it is."""
+    """The formula in words for 计算说明: a top-level IF reads 若…，则…；否则…; an IF whose answer is 0 reads
+    计 0 分, and with ``veto`` (the base of an item the programme marks ``veto: true``) 一票否决 — only there:
+    a 依法行政 set to 0 by a complaint, or a village with no fruit checked, is no 一票否决."""
     if isinstance(node, Call) and node.fn == "IF" and len(node.args) == 3:
         cond, yes, no = (with_values(a, values) for a in node.args)
-        if veto and isinstance(node.args[1], Num) and node.args[1].value == 0:
-            return f"若 {cond}，一票否决（计 0 分）；否则 {no}"
+        if isinstance(node.args[1], Num) and node.args[1].value == 0:
+            return f"若 {cond}，{'一票否决（计 0 分）' if veto else '则计 0 分'}；否则 {no}"
         return f"若 {cond}，则 {yes}；否则 {no}"
     return with_values(node, values)
 

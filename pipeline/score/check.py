@@ -116,7 +116,7 @@ def simulate(p: Programme, registry: Registry, year: int) -> Simulation:
         for v in registry.villages:
             values, register = example_values(p, v, m)
             fields = {f.id: values[f.id] for f in p.measures if f.id in values}
-            rows.append({"village_code": v.code, "period": str(m), "id": 0,
+            rows.append({"village_code": v.code, "period": str(m), "id": 0, "received_at": "",
                          "record_json": json.dumps({"fields": fields, "register": register}, default=str, ensure_ascii=False)})
     entries = _clean_register(p, registry, months)
     scored = Scorer(p, registry, rows, entries, []).score(last, previous=False)

@@ -40,6 +40,7 @@ class Item:
     labels: tuple[tuple[str, str], ...] = ()
     bonus_max: float | None = None  # the most the item's bonus adds (per-period items: over all 考核季)
     period_bonus_max: float | None = None  # per-period items: the most one 考核季 adds
+    veto: bool = False  # the base's IF(…, 0, …) is a 一票否决 (source's word); else it reads 计 0 分
 
     def attainable(self, periods: int) -> float:
         """Base maximum at a period with ``periods`` 考核季 begun."""
@@ -187,6 +188,7 @@ def build_plan(p: Programme, register_fields: set[str], periods: list[int] | Non
             labels=tuple((raw.get("labels") or {}).items()),
             bonus_max=None if bonus_max is None else float(bonus_max),
             period_bonus_max=None if period_bonus_max is None else float(period_bonus_max),
+            veto=bool(raw.get("veto")),
         ))
     codes = [i.code for i in items]
     if len(set(codes)) != len(codes):

@@ -68,7 +68,7 @@ def _lines_of(scored: Scored) -> list[_Line]:
             continue
         names = _free_names(comp.node)
         named = labels if comp.scope is None else {**labels, **scoped}
-        words = formula_words(comp.node, {n: named.get(n) or scored.plan.item(comp.item).label(n) for n in names}, veto=comp.role == "base")
+        words = formula_words(comp.node, {n: named.get(n) or scored.plan.item(comp.item).label(n) for n in names}, veto=comp.role == "base" and scored.plan.item(comp.item).veto)
         numbers = template(comp.node, excel=False)
         keys = tuple(scored.plan.resolve(n, comp.item, comp.scope) for n in numbers.holes)
         out.append(_Line(comp.key, label, words, keys, numbers, (), max(_lines(words), _lines(label, 13)), _cut(comp)))
