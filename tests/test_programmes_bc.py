@@ -358,3 +358,32 @@ def test_c_a_village_that_missed_december_is_told_its_season_reward_waits(tmp_pa
     lines = [str(c) for r in openpyxl.load_workbook(result.consolidation.path)["奖惩"].iter_rows(values_only=True) for c in r if c]
     said = next(t for t in lines if t.startswith("本期未报（或未通过、待确认）的村不在上表中"))
     assert "联防专班分档奖励待补报后重新汇总核定" in said and all(name in said for name in missing)
+
+
+def test_b_the_quarter_shows_a_vetoed_community_and_says_who_tied(b):
+    """A 社区 vetoed (恶劣影响) was absent from the quarter's table without a line; two tied for third were both
+    paid 1,000 元 with nothing saying why four were paid."""
+    villages = [village(x, task_early_cases=48) for x in "ABCDEF"]
+    rows, entries = [], []
+    points = {"A": 10, "B": 9, "C": 8, "D": 8, "E": 6, "F": 5}
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for x in "ABCDEF":
+            rows.append(row(x, m, **B_GOOD))
+            entries.append(monthly_entry(x, m, key_work_points=points[x], severe_cases=int(x == "F" and m == "2026-08")))
+    s = score(b, villages, rows, entries, period="2026-09")
+    rr = s.rank_reward
+    got = {c: (int(r), float(a), n) for c, r, a, n in zip(rr.codes, rr.ranks, rr.amounts, rr.notes)}
+    assert got["F"] == (0, 0.0, ["一票否决，不参加季度排名"])
+    assert (got["C"][:2], got["D"][:2]) == ((3, 1000.0), (3, 1000.0)) and "并列第3名" in got["C"][2] and "并列第3名" in got["D"][2]
+    assert "并列" not in "".join(got["A"][2] + got["B"][2])
+
+
+def test_b_january_s_rank_change_is_against_december(b):
+    """Programme B ranks each month on its own: January showed — for every 社区, though December was ranked."""
+    villages = [village(x) for x in "ABC"]
+    rows = [row(x, m, **B_GOOD) for m in ("2026-12", "2027-01") for x in "ABC"]
+    entries = [monthly_entry(x, "2026-12", key_work_points=10 - i) for i, x in enumerate("ABC")]
+    entries += [monthly_entry(x, "2027-01", key_work_points=8 + i) for i, x in enumerate("ABC")]
+    s = score(b, villages, rows, entries, period="2027-01")
+    assert dict(zip(s.codes, s.previous_rank.tolist())) == {"A": 1, "B": 2, "C": 3}
+    assert dict(zip(s.codes, s.rank.tolist())) == {"A": 3, "B": 2, "C": 1}

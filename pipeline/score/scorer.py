@@ -139,7 +139,10 @@ class Scorer:
         names_env = self._names_env(data, index, total, scope="period")
         verdict = verdicts(self.rules, rank, names_env, raised, criticised[keep])
         prev = np.zeros(n, dtype=int)
-        if previous and period.shift(-1) >= year_start(self.programme, period):
+        # the month before: within the assessment year, or any month for a programme ranked on the month alone
+        # (programme B: January's change is against December's ranking)
+        monthly = (self.programme.raw.get("scoring") or {}).get("window", "ytd") == "month"
+        if previous and (monthly or period.shift(-1) >= year_start(self.programme, period)):
             before = self.score(period.shift(-1), rank_bonus=rank_bonus, previous=False)
             if before is not None:
                 prev_by_code = dict(zip(before.codes, before.rank.tolist()))
@@ -218,17 +221,19 @@ class Scorer:
         for m in months:
             s = None if m == period else self.score(m, previous=False)
             per_month[m] = dict(zip(codes, total.tolist())) if m == period else dict(zip(s.codes, s.total.tolist())) if s else {}
-        others = set().union(*per_month.values()) - set(codes) - vetoed
-        members = list(codes) + sorted(others)
+        others = (set().union(*per_month.values()) | vetoed) - set(codes)
+        members = list(codes) + sorted(others)  # a 社区 vetoed since is shown, not ranked (as in the 通报)
         sums = np.array([sum(per_month[m].get(c, 0.0) for m in months) for c in members])
         order = "desc" if self.rules.order == "desc" else "asc"
         notes: list[list[str]] = [[] for _ in members]
         # a 社区 that joined (or left) during the 考核季 has a sum of fewer months: not ranked for it (rank 0),
         # rather than ranked last and told to 检讨 for months it was not there
         villages = [self.registry.by_code(c) for c in members]
-        part = np.array([v is None or all(v.active(m) for m in current.months) for v in villages])
+        part = np.array([(v is None or all(v.active(m) for m in current.months)) and c not in vetoed for c, v in zip(members, villages)])
         for k, v in enumerate(villages):
-            if not part[k] and v is not None:
+            if members[k] in vetoed:
+                notes[k].append("一票否决，不参加季度排名")
+            elif not part[k] and v is not None:
                 missing = next(m for m in current.months if not v.active(m))
                 notes[k].append(f"本季度未全程参加考核（{v.taking_part(missing)}），不参加季度排名")
             elif unreported := [m for m in months if members[k] not in per_month[m]]:
@@ -243,6 +248,8 @@ class Scorer:
         for k, x in enumerate(r.tolist()):
             if not part[k]:
                 continue
+            if int((r[part] == x).sum()) > 1:  # a tie at a paid rank pays each of them: say so
+                notes[k].append(f"并列第{x}名")
             worse = ranked - int(np.searchsorted(ordered, x, side="right"))
             if bottom and worse < bottom and below[k]:  # of the bottom ones, those below target (spec), as monthly
                 notes[k].append("通报批评、责令整改")
