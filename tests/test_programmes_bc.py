@@ -387,3 +387,17 @@ def test_b_january_s_rank_change_is_against_december(b):
     s = score(b, villages, rows, entries, period="2027-01")
     assert dict(zip(s.codes, s.previous_rank.tolist())) == {"A": 1, "B": 2, "C": 3}
     assert dict(zip(s.codes, s.rank.tolist())) == {"A": 3, "B": 2, "C": 1}
+
+
+def test_b_a_denominator_typed_0_after_steady_months_is_marked(b):
+    """7 new pregnancies typed 0: 早孕建册率 counts 100 %, full marks and 通报表扬, and the outlier rule only
+    looked upward. A 0 after at least three months of at least 3 is now a warning (※ until confirmed)."""
+    from pipeline.validate.plausibility import outlier_problems
+
+    steady = [{"pregnancies_new": n, "postpartum_due": 4} for n in (7, 6, 8)]
+    found = outlier_problems({"pregnancies_new": 0, "postpartum_due": 4}, {"pregnancies_new": "C5"}, b, steady, [])
+    assert [(p.code, p.field, p.cell) for p in found] == [("R006", "pregnancies_new", "C5")]
+    assert "此前 3 个月每月至少 6，本月为 0" in found[0].message
+    assert outlier_problems({"pregnancies_new": 0}, {}, b, steady[:2], []) == []  # two months say too little
+    assert outlier_problems({"pregnancies_new": 0}, {}, b, [*steady, {"pregnancies_new": 2}], []) == []  # a small month before
+    assert outlier_problems({"pregnancies_new": 1}, {}, b, steady, []) == []

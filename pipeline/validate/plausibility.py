@@ -38,6 +38,9 @@ class Limit:
     why: str = ""
 
 
+ZERO_HISTORY = 3  # months of history before a 0 is compared with them
+
+
 @dataclass(frozen=True)
 class Outliers:
     fields: tuple[str, ...]
@@ -45,6 +48,8 @@ class Outliers:
     margin: float
     months: int
     min_peers: int
+    zero_fields: tuple[str, ...] = ()  # a 0 here after months that were all at least ``zero_min``: a typo?
+    zero_min: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,12 @@ def _compile(p: Programme) -> Plausibility:
         for f in fields:
             if f not in numeric:
                 bad("plausibility.outliers.fields", f"“{f}”不是月报中的数值字段")
+        zero = o.get("zero_after") or {}
+        for f in zero.get("fields") or []:
+            if f not in numeric:
+                bad("plausibility.outliers.zero_after.fields", f"“{f}”不是月报中的数值字段")
         outliers = Outliers(fields, float(o.get("factor", 3)), float(o.get("margin", 10)), int(o.get("months", 12)),
-                            int(o.get("min_peers", 3)))
+                            int(o.get("min_peers", 3)), tuple(zero.get("fields") or ()), float(zero.get("min", 3)))
     if problems:
         raise HuizongError(problems)
     return Plausibility(tuple(limits), outliers)
@@ -154,6 +163,11 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
         return []
     specs = {f.id: f for f in p.fields}
     out = []
+    for fid in rule.zero_fields:  # a denominator typed 0 scores the full rate (7 pregnancies → 0: 通报表扬)
+        past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
+        if as_number(values.get(fid)) == 0 and len(past) >= ZERO_HISTORY and min(past) >= rule.zero_min:
+            out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
+                               value=0, detail=f"此前 {len(past)} 个月每月至少 {_n(min(past))}，本月为 0"))
     for fid in rule.fields:
         value = as_number(values.get(fid))
         if value is None:
