@@ -21,7 +21,7 @@ from .ledger.db import ACCEPTED, PENDING, Ledger
 from .ledger.editions import Edition, Revision, compare, last_edition, remember
 from .ledger.mail import failed_replies
 from .problems import HuizongError, Problem
-from .programme.calendar import year_start
+from .programme.calendar import period_of, year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .quality import flagged_numbers, unconfirmed_by_village
@@ -472,7 +472,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
             raise HuizongError(Problem("X008", detail=ctx.programme.label(period)))
         warnings = [w for w in period_warnings(ctx, period) if w["code"] != OUTLIER]
         with Ledger(ctx.workspace.ledger_path) as ledger:
-            flags = flagged_numbers(ledger, ctx.programme.id, scored.data.months)
+            flags = flagged_numbers(ledger, ctx.programme.id, months_used(scored))
         generated = now or datetime.now()
         path = ctx.workspace.summary_path(period)
         edition = Edition(generated.isoformat(timespec="seconds"), standings_of(scored), _inputs(ctx, scored, registers))
@@ -506,6 +506,17 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         v["unconfirmed"] = [{"submission": f.submission_id, "period": str(f.period), "label": f.label, "value": f.value, "detail": f.detail}
                             for f in waiting.get(v["code"], [])]
     return Consolidation(path, scored, table, statuses, registers[2], revision)
+
+
+def months_used(scored: Scored) -> list[Month]:
+    """The months whose reports the period's scores and money use: the year so far; for a programme scored on
+    the month alone (B), the month — and its 考核季 when the 考核季's ranking ends with it. A number awaiting
+    confirmation marks (※) only where it counts: May's figures do not mark December's 通报."""
+    d = scored.data
+    if (d.programme.raw.get("scoring") or {}).get("window", "ytd") != "month":
+        return list(d.months)
+    current = period_of(d.programme, d.period) if scored.rank_reward is not None else None
+    return sorted({d.period, *(current.months if current is not None else ())})
 
 
 def standings_of(scored: Scored) -> dict[str, tuple[str, int, float]]:

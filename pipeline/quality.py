@@ -116,7 +116,8 @@ def months_without_reports(data: Any) -> list[Any]:
     programme scored on the month alone."""
     if (data.programme.raw.get("scoring") or {}).get("window", "ytd") == "month":
         return []
-    return [m for m in data.months if m != data.period and not any(m in ms for ms in data.month_reported.values())]
+    return [m for m in data.months if m != data.period and any(v.active(m) for v in data.villages)  # (before every 起始月份: none due)
+            and not any(m in ms for ms in data.month_reported.values())]
 
 
 def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any]]) -> dict[str, str]:

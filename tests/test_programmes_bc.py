@@ -401,3 +401,84 @@ def test_b_a_denominator_typed_0_after_steady_months_is_marked(b):
     assert outlier_problems({"pregnancies_new": 0}, {}, b, steady[:2], []) == []  # two months say too little
     assert outlier_problems({"pregnancies_new": 0}, {}, b, [*steady, {"pregnancies_new": 2}], []) == []  # a small month before
     assert outlier_problems({"pregnancies_new": 1}, {}, b, steady, []) == []
+
+
+def test_b_the_quarter_counts_every_community_of_the_registry_and_a_veto_of_any_month(b):
+    """X, vetoed in August (恶劣影响, the year), sent no September report: it was ranked on July alone and told
+    8月、9月未报 and 作出检讨. Y sent nothing all quarter and was not in the table at all."""
+    villages = [village(x, task_early_cases=48) for x in "ABCXY"]
+    rows, entries = [], []
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for i, x in enumerate("ABCX"):
+            if x == "X" and m == "2026-09":
+                continue
+            rows.append(row(x, m, **B_GOOD))
+            entries.append(monthly_entry(x, m, key_work_points=10 - i, severe_cases=int(x == "X" and m == "2026-08")))
+    s = score(b, villages, rows, entries, period="2026-09")
+    rr = s.rank_reward
+    got = {c: (int(r), n) for c, r, n in zip(rr.codes, rr.ranks, rr.notes)}
+    assert got["X"] == (0, ["一票否决，不参加季度排名"])
+    assert got["Y"][0] == 4 and got["Y"][1][0] == "7月、8月、9月未报，按 0 计" and "作出检讨" in got["Y"][1]
+    assert [got[x][0] for x in "ABC"] == [1, 2, 3] and all("作出检讨" not in got[x][1] for x in "ABC")
+
+
+def test_b_marks_only_numbers_the_period_uses(b):
+    """Programme B scores each month alone: a May number awaiting confirmation marked December's 通报 and its
+    money ※ (请勿发放), though nothing in December uses May. At a quarter's end its months count too."""
+    villages = [village(x) for x in "ABC"]
+    rows = [row(x, f"2026-{m:02d}", **B_GOOD) for m in range(4, 13) for x in "ABC"]
+    entries = [monthly_entry(x, f"2026-{m:02d}") for m in range(4, 13) for x in "ABC"]
+    assert api.months_used(score(b, villages, rows, entries, period="2026-11")) == [Month(2026, 11)]
+    assert api.months_used(score(b, villages, rows, entries, period="2026-12")) == [Month(2026, m) for m in (10, 11, 12)]
+
+
+def test_a_township_whose_villages_all_start_in_july_is_not_told_months_are_missing(programme):
+    from dataclasses import replace
+
+    from pipeline.quality import months_without_reports
+
+    from .test_scoring import row as a_row
+    from .test_scoring import score as a_score
+    from .test_scoring import village as a_village
+
+    villages = [replace(a_village(x), start=Month(2026, 7)) for x in "AB"]
+    rows = [a_row(x, f"2026-{m:02d}", board_updates=1) for m in (7, 8, 9, 10) for x in "AB"]
+    assert months_without_reports(a_score(programme, villages, rows).data) == []
+    everyone = [a_village(x) for x in "AB"]  # the same reports, but the villages take part from January
+    assert months_without_reports(a_score(programme, everyone, rows).data) == [Month(2026, m) for m in range(1, 7)]
+
+
+def test_b_quarter_money_of_a_community_unscored_this_month_carries_its_mark(b):
+    """X's July numbers await confirmation and X sent no September report: it was paid in the quarter's table
+    with no ※ and no 请勿发放, the mark being looked for only among the 社区 scored in September."""
+    import io
+
+    import openpyxl
+    import xlsxwriter
+
+    from pipeline.workbook.summary.extras import _money
+    from pipeline.workbook.summary.styles import Styles
+
+    villages = [village(x, task_early_cases=48) for x in "XABC"]
+    rows, entries = [], []
+    for m in ("2026-07", "2026-08", "2026-09"):
+        for i, x in enumerate("XABC"):
+            if x == "X" and m == "2026-09":
+                continue
+            rows.append(row(x, m, **B_GOOD))
+            entries.append(monthly_entry(x, m, key_work_points=10 - i))
+    s = score(b, villages, rows, entries, period="2026-09")
+    assert "X" not in s.codes and "X" in s.rank_reward.codes
+
+    class Info:
+        statuses: list = []
+
+        def unconfirmed(self, code):
+            return ["7月的待核实数"] if code == "X" else []
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    _money(wb.add_worksheet("奖惩"), Styles(wb), s, 0, Info())
+    wb.close()
+    cells = [str(c) for r in openpyxl.load_workbook(buf)["奖惩"].iter_rows(values_only=True) for c in r if c is not None]
+    assert "社区X※" in cells and any("请勿发放" in c for c in cells)

@@ -155,7 +155,8 @@ class Scorer:
         scored.unranked = not_ranked
         scored.rewards = self._rewards(data, index, names_env, period)
         if previous:
-            scored.rank_reward = self._rank_reward(period, codes, total, {v.code for v, _ in vetoed})
+            scored.rank_reward = self._rank_reward(period, codes, total, {v.code for v, _ in vetoed},
+                                                   {v.code: flags for v, flags in not_ranked})
         self._cache[key] = scored
         return scored
 
@@ -205,11 +206,13 @@ class Scorer:
         month = data.monthly[data.period]
         return {**env, **{fid: np.nan_to_num(values[index], nan=0.0) for fid, values in month.items()}}
 
-    def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray, vetoed: set[str]) -> RankReward | None:
+    def _rank_reward(self, period: Month, codes: list[str], total: np.ndarray, vetoed: set[str],
+                     unranked: dict[str, list[str]]) -> RankReward | None:
         """At the end of a 考核季: rank by the sum of its monthly totals, pay the best, name the worst.
 
-        Every 社区 ranked in a month of the 考核季 is in it (not only those of its last month: one that missed
-        March vanished from the money table); a month it did not report counts 0, and its note says so."""
+        Every 社区 of the 村名册 taking part in the 考核季 is in it (not only those ranked in its last month: one
+        that missed March vanished from the money table); a month it did not report counts 0, and its note
+        says so. A 社区 vetoed in any month of it (一票否决 holds for the year) is shown, not ranked."""
         if not self.rules.rank_rewards:
             return None
         current = period_of(self.programme, period)
@@ -218,26 +221,38 @@ class Scorer:
         spec = self.rules.rank_rewards[0]
         months = [m for m in current.months if m.month in self.programme.report_months]
         per_month: dict[Month, dict[str, float]] = {}
+        left_out: dict[Month, dict[str, list[str]]] = {}  # month → 社区 reported but not ranked (a flag) → why
+        vetoed_since = set(vetoed)
         for m in months:
             s = None if m == period else self.score(m, previous=False)
             per_month[m] = dict(zip(codes, total.tolist())) if m == period else dict(zip(s.codes, s.total.tolist())) if s else {}
-        others = (set().union(*per_month.values()) | vetoed) - set(codes)
-        members = list(codes) + sorted(others)  # a 社区 vetoed since is shown, not ranked (as in the 通报)
+            if s is not None:
+                vetoed_since |= {v.code for v, _ in s.vetoed}
+                left_out[m] = {v.code: flags for v, flags in s.unranked}
+        left_out[period] = dict(unranked)
+        taking_part = {v.code for v in self.registry.villages if any(v.active(m) for m in current.months)}
+        members = list(codes) + sorted((taking_part | vetoed_since) - set(codes))
         sums = np.array([sum(per_month[m].get(c, 0.0) for m in months) for c in members])
         order = "desc" if self.rules.order == "desc" else "asc"
         notes: list[list[str]] = [[] for _ in members]
         # a 社区 that joined (or left) during the 考核季 has a sum of fewer months: not ranked for it (rank 0),
         # rather than ranked last and told to 检讨 for months it was not there
         villages = [self.registry.by_code(c) for c in members]
-        part = np.array([(v is None or all(v.active(m) for m in current.months)) and c not in vetoed for c, v in zip(members, villages)])
+        part = np.array([(v is None or all(v.active(m) for m in current.months)) and c not in vetoed_since
+                         for c, v in zip(members, villages)])
         for k, v in enumerate(villages):
-            if members[k] in vetoed:
+            c = members[k]
+            if c in vetoed_since:
                 notes[k].append("一票否决，不参加季度排名")
             elif not part[k] and v is not None:
                 missing = next(m for m in current.months if not v.active(m))
                 notes[k].append(f"本季度未全程参加考核（{v.taking_part(missing)}），不参加季度排名")
-            elif unreported := [m for m in months if members[k] not in per_month[m]]:
-                notes[k].append(f"{'、'.join(f'{m.month}月' for m in unreported)}未报，按 0 计")
+            else:
+                absent = [m for m in months if c not in per_month[m]]
+                flagged = [f"{m.month}月{'、'.join(left_out.get(m, {})[c])}" for m in absent if c in left_out.get(m, {})]
+                unreported = [f"{m.month}月" for m in absent if c not in left_out.get(m, {})]
+                if absent:
+                    notes[k].append("、".join([*(["、".join(unreported) + "未报"] if unreported else []), *flagged]) + "，按 0 计")
         r = np.zeros(len(members), dtype=int)
         r[part] = ranks(sums[part], order, np.zeros(int(part.sum()), dtype=bool))
         money = np.array([float(spec["amounts"][x - 1]) if 0 < x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])

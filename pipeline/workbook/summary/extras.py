@@ -190,7 +190,8 @@ def write_rewards(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
 def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
     """Rewards and subsidies in 元, and the rank rewards of a 考核季 that ends with this period. A village
     whose numbers are not yet confirmed (※ in the 通报) carries the ※ here too: the money follows them."""
-    marked = {c for c in scored.codes if info.unconfirmed(c)}
+    quarter = scored.rank_reward.codes if scored.rank_reward is not None else []
+    marked = {c for c in (*scored.codes, *quarter) if info.unconfirmed(c)}  # (one paid for the 考核季 may be unscored now)
 
     def name(v: Any) -> str:
         return v.name + ("※" if v.code in marked else "")
