@@ -166,3 +166,12 @@ def test_settings_errors_are_said_in_chinese(tmp_path):
     assert "foo" in messages and "可能拼错了" in messages and "Additional properties" not in messages
     assert "应为数字（不加引号）" in messages or "应为整数（不加引号）" in messages
     assert not any(word in messages for word in ("integer", "number", "unexpected"))
+
+
+def test_a_mistyped_key_of_a_scoring_item_is_refused(tmp_path):
+    """`vetoo: true` (or `explian:`) loaded without a word: the item read 计 0 分 where the township meant 一票否决."""
+    path, data = _copy_programme(tmp_path)
+    data["scoring"]["items"][2]["vetoo"] = True
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (problem,) = _problems(path)
+    assert problem.code == "C002" and problem.field == "scoring.items[2]" and "vetoo" in problem.message and "veto" in problem.message
