@@ -242,6 +242,11 @@ def test_shipped_programmes_run_end_to_end(tmp_path, pid):
         assert waiting
         money = [str(c) for r in openpyxl.load_workbook(result.consolidation.path)["奖惩"].iter_rows(values_only=True) for c in r if c]
         assert all(f"{name}※" in money for name in waiting) and any("请勿发放" in t for t in money)
+        # 奖惩 holds several tables: none prints the first one's header over the others; each starts a page
+        sheet = openpyxl.load_workbook(result.consolidation.path)["奖惩"]
+        assert not sheet.print_title_rows
+        starts = [r[0].row for r in sheet.iter_rows() if str(r[0].value or "").startswith(("奖励与工作补贴", "第三季度"))]
+        assert len(starts) == 2 and sorted(b.id for b in sheet.row_breaks.brk) == [r - 1 for r in starts]
     if pid == "fruitfly-c":  # the villages above the township's goal, by name, with their rates (spec)
         import re
 
@@ -318,7 +323,7 @@ def test_b_a_month_not_reported_counts_0_in_the_quarter_and_says_so(b):
     assert {x: (round(t, 6), r) for x, (t, r, _) in got.items()} == {
         "A": (300, 1), "B": (297, 2), "E": (288, 3), "C": (196, 4), "D": (194, 5)}  # 100, 99, 98, 97, 96 a month
     assert dict(zip(rr.codes, rr.amounts.tolist()))["E"] == 1000
-    assert "9月未报，按 0 计" in got["C"][2] and "8月未报，按 0 计" in got["D"][2] and "作出检讨" in got["D"][2]
+    assert "9月无已接收的报表，按 0 计" in got["C"][2] and "8月无已接收的报表，按 0 计" in got["D"][2] and "作出检讨" in got["D"][2]
     assert all("未报" not in "".join(got[x][2]) for x in "ABE")
 
 
@@ -418,7 +423,7 @@ def test_b_the_quarter_counts_every_community_of_the_registry_and_a_veto_of_any_
     rr = s.rank_reward
     got = {c: (int(r), n) for c, r, n in zip(rr.codes, rr.ranks, rr.notes)}
     assert got["X"] == (0, ["一票否决，不参加季度排名"])
-    assert got["Y"][0] == 4 and got["Y"][1][0] == "7月、8月、9月未报，按 0 计" and "作出检讨" in got["Y"][1]
+    assert got["Y"][0] == 4 and got["Y"][1][0] == "7月、8月、9月无已接收的报表，按 0 计" and "作出检讨" in got["Y"][1]
     assert [got[x][0] for x in "ABC"] == [1, 2, 3] and all("作出检讨" not in got[x][1] for x in "ABC")
 
 

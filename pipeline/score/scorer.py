@@ -252,7 +252,7 @@ class Scorer:
                 flagged = [f"{m.month}月{'、'.join(left_out.get(m, {})[c])}" for m in absent if c in left_out.get(m, {})]
                 unreported = [f"{m.month}月" for m in absent if c not in left_out.get(m, {})]
                 if absent:
-                    notes[k].append("、".join([*(["、".join(unreported) + "未报"] if unreported else []), *flagged]) + "，按 0 计")
+                    notes[k].append("、".join([*(["、".join(unreported) + "无已接收的报表"] if unreported else []), *flagged]) + "，按 0 计")
         r = np.zeros(len(members), dtype=int)
         r[part] = ranks(sums[part], order, np.zeros(int(part.sum()), dtype=bool))
         money = np.array([float(spec["amounts"][x - 1]) if 0 < x <= len(spec["amounts"]) else 0.0 for x in r.tolist()])

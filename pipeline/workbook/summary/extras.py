@@ -158,7 +158,7 @@ def write_rewards(ws: Any, st: Styles, scored: Scored, info: Any) -> None:
     points = "、".join(f"第{i}名 +{x:g}" for i, x in enumerate(bonus.get("points") or [], start=1))
     note = "说明：加分扣分登记中本年至本期的事项" + (f"，以及{bonus.get('label', '考核季综合排名加分')}（{points}，由系统按各考核季末累计得分计算）" if points else "") + "。"
     _start(ws, st, f"奖惩（{scored.data.programme.label(scored.data.period)}）", note,
-           ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30])
+           ["村（社区）", "日期/考核季", "项目", "分值", "次数", "合计", "备注"], [11, 14, 30, 8, 8, 9, 30], repeat=False)
     row = HEAD_ROW + 1
     for k in scored.order():
         v = scored.data.villages[scored.index[k]]
@@ -192,11 +192,13 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
     whose numbers are not yet confirmed (※ in the 通报) carries the ※ here too: the money follows them."""
     quarter = scored.rank_reward.codes if scored.rank_reward is not None else []
     marked = {c for c in (*scored.codes, *quarter) if info.unconfirmed(c)}  # (one paid for the 考核季 may be unscored now)
+    breaks: list[int] = []  # each money table starts a printed page, under its own header
 
     def name(v: Any) -> str:
         return v.name + ("※" if v.code in marked else "")
 
     if scored.rewards:
+        breaks.append(row)
         ws.merge_range(row, 0, row, 6, "奖励与工作补贴（元）", st.cell(bold=True, bg_color="#EDEDED"))
         row += 1
         heads = ["村（社区）"] + [r.name + ("" if r.due else "（季末发放，测算）") for r in scored.rewards] + ["合计（元）"]
@@ -239,10 +241,12 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
         row += 1
     rr = scored.rank_reward
     if rr is not None:
+        breaks.append(row)
         ws.merge_range(row, 0, row, 6, f"{rr.period_name}{rr.name}（按{'、'.join(rr.months)}各月总分之和排名）", st.cell(bold=True, bg_color="#EDEDED"))
         row += 1
-        for c, h in enumerate(["村（社区）", "各月总分之和", "名次", "金额（元）", "备注"]):
+        for c, h in enumerate(["村（社区）", "各月总分之和", "名次", "金额（元）"]):
             ws.write_string(row, c, h, st.head)
+        ws.merge_range(row, 4, row, 6, "备注", st.head)  # over the notes, merged below as well
         row += 1
         for k in sorted(range(len(rr.ranks)), key=lambda k: (rr.ranks[k] == 0, rr.ranks[k], rr.codes[k])):
             v = scored.data.village_by_code[rr.codes[k]]
@@ -255,6 +259,8 @@ def _money(ws: Any, st: Styles, scored: Scored, row: int, info: Any) -> int:
             ws.write_number(row, 3, float(rr.amounts[k]), st.number(2))
             ws.merge_range(row, 4, row, 6, "；".join(rr.notes[k]), st.cell(font_size=9))
             row += 1
+    if breaks:
+        ws.set_h_pagebreaks(breaks)
     return row
 
 

@@ -12,7 +12,10 @@ HEAD_ROW = 2
 FOOTER = "&C&\"宋体\"&10第 &P 页，共 &N 页"
 
 
-def start_sheet(ws: Any, st: Styles, title: str, note: str, headers: Sequence[str], widths: Sequence[float]) -> None:
+def start_sheet(ws: Any, st: Styles, title: str, note: str, headers: Sequence[str], widths: Sequence[float],
+                repeat: bool = True) -> None:
+    """Title, note and the first table's header (repeated on every printed page unless ``repeat`` is False:
+    a sheet of several tables would print the first one's header over the others)."""
     last = len(headers) - 1
     ws.set_row(0, 28)
     ws.merge_range(0, 0, 0, last, title, st.title)
@@ -22,7 +25,8 @@ def start_sheet(ws: Any, st: Styles, title: str, note: str, headers: Sequence[st
         ws.write_string(HEAD_ROW, c, h, st.head)
         ws.set_column(c, c, w)
     landscape(ws)
-    ws.repeat_rows(HEAD_ROW)
+    if repeat:
+        ws.repeat_rows(HEAD_ROW)
     ws.freeze_panes(HEAD_ROW + 1, 0)
 
 
