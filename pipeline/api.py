@@ -28,7 +28,7 @@ from .quality import flagged_numbers, unconfirmed_by_village
 from .registry import Registry, Village, registry_columns
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
-from .status import VillageStatus, note_undelivered, village_statuses
+from .status import VillageStatus, deadline, note_undelivered, village_statuses
 from .validate.plausibility import OUTLIER, plausibility
 from .validate.registers import Adjustment, AssessmentEntry, Years, adjustments, assessment_entries
 from .validate.registry import build_registry
@@ -617,7 +617,9 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
     settings = mail_settings(ctx.workspace.settings)
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     today = today or datetime.now().date().isoformat()
-    todo = [s for s in status(ctx, period) if s.state in ("未报", "退回") and s.code]
+    # a village not taking part this month is not chased (a report from it anyway is the 村名册's question, I008)
+    todo = [s for s in status(ctx, period) if s.state in ("未报", "退回") and s.code
+            and (v := ctx.registry.by_code(s.code)) is not None and v.active(period)]
     paths = village_templates(ctx, period, villages=[s.code for s in todo]) if todo else {}
     replies, skipped = [], []
     for s in todo:
@@ -626,8 +628,9 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
             skipped.append(s.name)
             continue
         path = paths[v.code]
+        late = today > deadline(period, ctx.workspace.deadline_day).date().isoformat()
         replies.append(reminder(v, period, s.state, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
-                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today, ctx.programme))
+                                (path.name, str(path.relative_to(ctx.workspace.root))), domain, today, ctx.programme, late))
     return _mail_out(ctx, replies, dry_run, skipped)
 
 

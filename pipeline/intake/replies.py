@@ -6,6 +6,7 @@ Pure functions: they compose a :class:`Reply`; queuing and sending are the outbo
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED
 from ..ledger.mail import Reply
 from ..programme.config import Programme
 from ..programme.periods import Month
+from ..validate.plausibility import OUTLIER
 
 SHOWN_PROBLEMS = 30
 FOOTER = "（本邮件由汇总系统自动发送，如有疑问请直接回复本邮件，或电话联系{organ}。）"
@@ -78,17 +80,32 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         return _unregistered_reply(message, len(results), organ, domain, digest)
     parts: list[str] = [f"{message.sender_name or message.sender}：", ""]
     attachments: list[tuple[str, str]] = []
+    # several reports of one village and month in this mail: the one accepted last counts (say which), and a
+    # refused one before it needs no fixing
+    counted = {(r.row["village_code"], r.row["period"]): r for r in results if r.row["status"] == ACCEPTED and r.row["village_code"]}
+    accepted_here = Counter((r.row["village_code"], r.row["period"]) for r in results if r.row["status"] == ACCEPTED)
     for r in results:
         name, check, row, feedback = r.name, r.check, r.row, r.feedback
         village = row["village_name"] or "（未能识别的村）"
         period = programme.label(Month.parse(row["period"])) if row["period"] else "（报告期不明）"
         status = row["status"]
+        best = counted.get((row["village_code"], row["period"]))
         if status == ACCEPTED:
             parts.append(f"■ {name}：{village} {period}{programme.report_word}已收到，校验通过（第 {row['version']} 版，以最后一次通过的为准）。请核对以下主要数据：")
+            if accepted_here[(row["village_code"], row["period"])] > 1:
+                parts.append(f"  本邮件中{village} {period}有 {accepted_here[(row['village_code'], row['period'])]} 份通过校验，"
+                             f"以附件中排在后面的“{best.name if best else name}”为准；如不对，请只重发正确的那一份。")
             parts += _figures(check, programme)
-            if check.warnings:
+            outliers = [p for p in check.warnings if p.code == OUTLIER]
+            others = [p for p in check.warnings if p.code != OUTLIER]
+            if outliers:
+                parts.append("  以下数字与往月差异过大，请核实（照常计分，镇里核实确认之前通报中标 ※）：")
+                parts += _problem_lines(FileCheck(check.file, check.read, check.identity, outliers))
+            if others:
                 parts.append("  读取时自动规范了以下填写，请核对：")
-                parts += _problem_lines(FileCheck(check.file, check.read, check.identity, check.warnings))
+                parts += _problem_lines(FileCheck(check.file, check.read, check.identity, others))
+        elif status == REJECTED and best is not None and best.row["id"] > row["id"]:
+            parts.append(f"■ {name}：未通过校验，但同一邮件中的“{best.name}”已校验通过（第 {best.row['version']} 版），以它为准，这一份不必再改。")
         elif r.standing == REJECTED:
             if r.earlier is None or r.earlier["status"] != REJECTED:
                 parts.append(f"■ {name}：{village} {period}{programme.report_word}未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
@@ -112,7 +129,8 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的报表作为附件重新发送（不要截图或拍照）。")
         parts.append("")
     parts += [f"{organ}", FOOTER.format(organ=organ)]
-    standings = [r.standing for r in results]
+    standings = [DUPLICATE if r.row["status"] == REJECTED and (b := counted.get((r.row["village_code"], r.row["period"]))) is not None
+                 and b.row["id"] > r.row["id"] else r.standing for r in results]
     if not results:
         kind, subject = "no_report", "【未找到报表】请把报表作为附件重新发送"
     elif REJECTED in standings:
@@ -176,13 +194,14 @@ def _stem(name: str) -> str:
 
 
 def reminder(village: Any, period: Month, state: str, deadline: str, organ: str, template: tuple[str, str], domain: str, today: str,
-             programme: Programme | None = None) -> Reply:
+             programme: Programme | None = None, late: bool = False) -> Reply:
     why = "还没有收到" if state == "未报" else "收到的报表未通过校验，还没有收到改好的"
     label, word = (programme.label(period), programme.report_word) if programme else (period.chinese, "月报表")
     body = "\n".join([
         f"{village.name}：",
         "",
-        f"截至目前，镇里{why}贵{'社区' if village.name.endswith('社区') else '村'} {label} 的{word}。请于 {deadline} 前填好报送（作为邮件附件发送即可）。",
+        f"截至目前，镇里{why}贵{'社区' if village.name.endswith('社区') else '村'} {label} 的{word}。"
+        + (f"报送截止日期（{deadline}）已过，请尽快填好报送（作为邮件附件发送即可）。" if late else f"请于 {deadline} 前填好报送（作为邮件附件发送即可）。"),
         "附件是贵单位本期的报表模板（村名、报告期已填好），请直接在黄色格子中填写。",
         f"如已发送，请忽略本邮件；如有困难，请电话联系{organ}。",
         "",

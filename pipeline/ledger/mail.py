@@ -10,13 +10,14 @@ server has accepted them, or failed when it refused them for good (never tried a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .db import Ledger, now
+from .db import ACCEPTED, PENDING, Ledger, now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mailbox_state (
@@ -170,6 +171,16 @@ def record_message(db: sqlite3.Connection, mailbox: str, uidvalidity: int, uid: 
 
 
 def queue(db: sqlite3.Connection, reply: Reply) -> None:
+    """Queue a reply once: the same key again is ignored — unless it goes to other addresses now (a 村名册
+    address corrected after a bounce), which is a mail of its own."""
+    if reply.kind == "reminder":  # an earlier day's reminder still unsent: this one replaces it (never two at once)
+        db.execute("DELETE FROM outbox WHERE kind = 'reminder' AND village_code IS ? AND period IS ? AND dedupe_key != ?"
+                   " AND sent_at IS NULL AND failed_at IS NULL", (reply.village_code, reply.period, reply.dedupe_key))
+    before = db.execute("SELECT to_addrs FROM outbox WHERE dedupe_key = ?", (reply.dedupe_key,)).fetchone()
+    if before is not None and sorted(json.loads(before[0])) != sorted(reply.to):
+        suffix = hashlib.sha256(json.dumps(sorted(reply.to)).encode()).hexdigest()[:8]
+        local, at, host = reply.message_id.partition("@")
+        reply = replace(reply, dedupe_key=f"{reply.dedupe_key}:{suffix}", message_id=f"{local}.{suffix}{at}{host}")
     db.execute(
         "INSERT OR IGNORE INTO outbox(kind, dedupe_key, to_addrs, subject, body, attachments_json, message_id, in_reply_to,"
         " village_code, period, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -180,6 +191,12 @@ def queue(db: sqlite3.Connection, reply: Reply) -> None:
 
 
 def pending_replies(ledger: Ledger) -> list[sqlite3.Row]:
+    """The replies still to send. A reminder left unsent (the server was away) whose village has reported
+    since is dropped first: it would have gone out beside the receipt of that very report."""
+    with ledger.transaction() as db:
+        db.execute("DELETE FROM outbox WHERE kind = 'reminder' AND sent_at IS NULL AND failed_at IS NULL AND EXISTS"
+                   " (SELECT 1 FROM submissions s WHERE s.village_code = outbox.village_code AND s.period = outbox.period"
+                   " AND s.status IN (?, ?))", (ACCEPTED, PENDING))
     return ledger.conn.execute("SELECT * FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id").fetchall()
 
 

@@ -42,7 +42,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             if key in v:
                 entry[key] = v[key]
         entry["aliases"] = [a for a in _SPLIT.split(str(v.get("aliases", ""))) if a]
-        entry["emails"] = [e.lower() for e in _SPLIT.split(str(v.get("emails", ""))) if e]
+        entry["emails"] = list(dict.fromkeys(e.lower() for e in _SPLIT.split(str(v.get("emails", ""))) if e))  # once each
         entry["tasks"] = {t: v[t] for t in task_ids if t in v}
         villages_raw.append(entry)
     months: dict[tuple[int, str], Month] = {}

@@ -1,0 +1,106 @@
+"""What villages are told over a month — replies, reminders, templates — through a real mailbox (Dovecot)
+and SMTP server (aiosmtpd): no reminder beside the receipt it chases, none twice, none stopped by one
+village, and a reply that says which of two files counts."""
+
+from __future__ import annotations
+
+from pipeline import api
+
+from . import mailkit
+from .conftest import PERIOD, filled
+from .mailkit import collect_twice, ledger_rows, message, replies_to
+from .test_joining import _registry_rows
+
+servers, mctx = mailkit.servers, mailkit.mctx  # fixtures
+
+
+def _body(mail) -> str:
+    return mail.get_body(("plain",)).get_content()
+
+
+def test_a_village_not_taking_part_with_a_refused_report_does_not_stop_the_reminders(mctx):
+    """Its report (a 起始月份 typed a year late) was sent back; `remind` then failed for every village
+    (KeyError: no template is made for a village not taking part)."""
+    ctx, imap, smtp = mctx
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[3].code: {"start_month": "2027-10"}})
+    ctx = api.load_context(ctx.workspace.root)
+    imap.append(message(v[3].emails[0], [("月报.xlsx", filled(ctx, 3, births_total="十二"))]))
+    collect_twice(ctx, smtp)
+    before = len(smtp.received)
+    sent = api.remind(ctx, PERIOD, today="2026-11-04")
+    assert sent.sent == len(v) - 1  # everyone else; not the village that does not take part this month
+    assert not any(v[3].emails[0] in str(m["To"]) for m in smtp.received[before:])
+
+
+def test_a_reminder_after_the_deadline_does_not_ask_for_a_date_gone_by(mctx):
+    ctx, imap, smtp = mctx
+    api.remind(ctx, PERIOD, today="2026-11-20")
+    (mail,) = replies_to(smtp, ctx.registry.villages[0].emails[0])
+    assert "报送截止日期（2026年11月5日）已过，请尽快填好报送" in _body(mail) and "请于 2026年11月5日 前" not in _body(mail)
+    api.remind(ctx, PERIOD, today="2026-11-03")  # another day, before the deadline: the date to keep
+    assert "请于 2026年11月5日 前填好报送" in _body(replies_to(smtp, ctx.registry.villages[0].emails[0])[-1])
+
+
+def test_a_reminder_left_unsent_is_dropped_once_the_village_reports_and_replaced_by_a_newer_one(mctx, monkeypatch):
+    """The server was away when `remind` ran; the village reported; the next collect sent the reminder beside
+    the receipt of that very report. And reminders of two days, both left unsent, went out twice."""
+    ctx, imap, smtp = mctx
+    from pipeline.intake import outbox
+
+    with monkeypatch.context() as away:
+        away.setattr(outbox, "send_pending", lambda *a, **k: outbox.SendReport())  # the server is away
+        api.remind(ctx, PERIOD, today="2026-11-06")
+        api.remind(ctx, PERIOD, today="2026-11-07")
+    queued = ledger_rows(ctx, "SELECT village_code, dedupe_key FROM outbox WHERE kind = 'reminder'")
+    assert len(queued) == len(ctx.registry.villages) and all(r["dedupe_key"].endswith("2026-11-07") for r in queued)
+    v0 = ctx.registry.villages[0]
+    imap.append(message(v0.emails[0], [("月报.xlsx", filled(ctx, 0))]))
+    api.collect(ctx)
+    to_v0 = replies_to(smtp, v0.emails[0])
+    assert [("催报" in str(m["Subject"])) for m in to_v0] == [False]  # the receipt alone
+    others = [m for m in smtp.received if "催报" in str(m["Subject"])]
+    assert len(others) == len(ctx.registry.villages) - 1  # each other village once, not twice
+
+
+def test_a_corrected_address_gets_its_template(mctx):
+    """A template refused for good (550) was never sent again, even after the 村名册 address was corrected."""
+    ctx, imap, smtp = mctx
+    v0 = ctx.registry.villages[0]
+    for address in v0.emails:
+        smtp.refuse_rcpt[address] = "550 5.1.1 no such user"
+    api.send_templates(ctx, PERIOD)
+    assert not any(a in str(m["To"]) for m in smtp.received for a in v0.emails)
+    assert [r["failed_at"] is not None for r in ledger_rows(ctx, "SELECT failed_at FROM outbox WHERE village_code = ?", (v0.code,))] == [True]
+    _registry_rows(ctx, **{v0.code: {"emails": "new0@qq.com"}})
+    ctx = api.load_context(ctx.workspace.root)
+    again = api.send_templates(ctx, PERIOD)
+    assert again.sent == 1 and len(replies_to(smtp, "new0@qq.com")) == 1
+    assert api.send_templates(ctx, PERIOD).sent == 0  # and once only
+
+
+def test_a_bad_file_and_its_fixed_version_in_one_mail_ask_for_nothing(mctx):
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    imap.append(message(v1.emails[0], [("原表.xlsx", filled(ctx, 1, births_total="十二")), ("改好的.xlsx", filled(ctx, 1))]))
+    collect_twice(ctx, smtp)
+    (reply,) = replies_to(smtp, v1.emails[0])
+    assert "请修改后重发" not in str(reply["Subject"]) and "校验通过" in str(reply["Subject"])
+    assert "同一邮件中的“改好的.xlsx”已校验通过（第 1 版），以它为准，这一份不必再改" in _body(reply)
+    assert list(reply.iter_attachments()) == []
+
+
+def test_two_good_versions_in_one_mail_say_which_counts(mctx):
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    imap.append(message(v1.emails[0], [("更正后.xlsx", filled(ctx, 1, special_family_visits=5)), ("原表.xlsx", filled(ctx, 1))]))
+    collect_twice(ctx, smtp)
+    (reply,) = replies_to(smtp, v1.emails[0])
+    assert _body(reply).count("有 2 份通过校验，以附件中排在后面的“原表.xlsx”为准；如不对，请只重发正确的那一份") == 2
+
+
+def test_an_address_written_twice_is_mailed_once(workspace):
+    ctx = api.load_context(workspace)
+    v0 = ctx.registry.villages[0]
+    _registry_rows(ctx, **{v0.code: {"emails": "a0@qq.com；A0@QQ.com; a0@qq.com"}})
+    assert api.load_context(workspace).registry.by_code(v0.code).emails == ("a0@qq.com",)
