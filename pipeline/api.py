@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
-from .ledger.db import ACCEPTED, PENDING, Ledger
+from .ledger.db import ACCEPTED, DUPLICATE, PENDING, Ledger
 from .ledger.editions import Edition, Revision, compare, last_edition, remember
 from .ledger.mail import failed_replies
 from .problems import HuizongError, Problem
@@ -592,6 +592,8 @@ def _deadline_text(ws: Workspace, period: Month) -> str:
 
 
 def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[str]) -> MailOut:
+    # a 村名册 row with an error is left out of the registry: its village would be sent nothing, unsaid
+    skipped = skipped + [f"{name or code}（村名册这一行有错，见上面的提示）" for code, name in ctx.registry.left_out]
     from .intake.mailconfig import mail_settings
     from .intake.outbox import send_pending
     from .ledger.mail import queue
@@ -617,9 +619,7 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
     settings = mail_settings(ctx.workspace.settings)
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     today = today or datetime.now().date().isoformat()
-    # a village not taking part this month is not chased (a report from it anyway is the 村名册's question, I008)
-    todo = [s for s in status(ctx, period) if s.state in ("未报", "退回") and s.code
-            and (v := ctx.registry.by_code(s.code)) is not None and v.active(period)]
+    todo = _to_remind(ctx, period)
     paths = village_templates(ctx, period, villages=[s.code for s in todo]) if todo else {}
     replies, skipped = [], []
     for s in todo:
@@ -632,6 +632,27 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
         replies.append(reminder(v, period, s.state, _deadline_text(ctx.workspace, period), ctx.workspace.organ,
                                 (path.name, str(path.relative_to(ctx.workspace.root))), domain, today, ctx.programme, late))
     return _mail_out(ctx, replies, dry_run, skipped)
+
+
+def _to_remind(ctx: Context, period: Month) -> list[VillageStatus]:
+    """The villages to chase, each 未报 or 退回, judged by the files that came from the village itself (its
+    registered addresses, or the township's folder): a stranger's file for a village neither spares it the
+    reminder nor makes it 退回 for problems it never saw. A village not taking part this month is not chased
+    (a report from it anyway is the 村名册's question, I008)."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        rows = ledger.submissions(str(period))
+    own: dict[str, list[Any]] = {}
+    for r in rows:
+        v = ctx.registry.by_code(r["village_code"]) if r["village_code"] else None
+        if v is not None and r["status"] != DUPLICATE and (r["source"] == "folder" or ctx.registry.by_email(r["sender"] or "") is v):
+            own.setdefault(v.code, []).append(r)
+    out = []
+    for v in ctx.registry.active(period):
+        states = {r["status"] for r in own.get(v.code, [])}
+        if states & {ACCEPTED, PENDING}:
+            continue
+        out.append(VillageStatus(v.code, v.name, "退回" if states else "未报"))
+    return out
 
 
 def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOut:

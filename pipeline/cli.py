@@ -307,7 +307,7 @@ def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
         table.add_row(escape("、".join(r.to)), escape(r.subject), escape("、".join(a[0] for a in r.attachments)))
     out.print(table)
     if result.skipped:
-        out.print("村名册中没有上报邮箱、未能发送：" + "、".join(result.skipped), markup=False)
+        out.print("没有发送（村名册中没有上报邮箱，或这一行有错）：" + "、".join(result.skipped), markup=False)
     if not dry_run:
         out.print(f"已发送 {result.sent} 封。")
     for p in result.problems:

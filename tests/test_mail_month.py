@@ -104,3 +104,27 @@ def test_an_address_written_twice_is_mailed_once(workspace):
     v0 = ctx.registry.villages[0]
     _registry_rows(ctx, **{v0.code: {"emails": "a0@qq.com；A0@QQ.com; a0@qq.com"}})
     assert api.load_context(workspace).registry.by_code(v0.code).emails == ("a0@qq.com",)
+
+
+def test_a_village_whose_registry_row_has_a_bad_address_is_named_as_not_sent(mctx):
+    """`wanggang@qq.com;张三 <a5@qq.com>`: the row is left out of the 村名册 (C003) and the village got no template
+    and no reminder, while send-templates said 18 sent and listed no one as skipped."""
+    ctx, imap, smtp = mctx
+    v5 = ctx.registry.villages[5]
+    _registry_rows(ctx, **{v5.code: {"emails": f"{v5.emails[0]};张三 <a5@qq.com>"}})
+    ctx = api.load_context(ctx.workspace.root)
+    result = api.send_templates(ctx, PERIOD)
+    assert result.sent == len(ctx.registry.villages) and any(s.startswith(f"{v5.name}（村名册这一行有错") for s in result.skipped)
+
+
+def test_a_stranger_s_file_for_a_village_neither_spares_it_nor_blames_it(mctx):
+    """From an address not in the 村名册: a refused file naming 龙泉村 made its reminder say 收到的报表未通过校验
+    (a file it never sent, problems it never saw); a 待确认 one naming 白石村 spared 白石村 the reminder."""
+    ctx, imap, smtp = mctx
+    v = ctx.registry.villages
+    imap.append(message("personal.clerk@qq.com", [("龙泉.xlsx", filled(ctx, 2, births_total="十二")), ("白石.xlsx", filled(ctx, 1))]))
+    collect_twice(ctx, smtp)
+    api.remind(ctx, PERIOD, today="2026-11-04")
+    (to_v2,) = [m for m in replies_to(smtp, v[2].emails[0]) if "催报" in str(m["Subject"])]
+    assert "还没有收到" in _body(to_v2) and "未通过校验" not in _body(to_v2)
+    assert [m for m in replies_to(smtp, v[1].emails[0]) if "催报" in str(m["Subject"])]

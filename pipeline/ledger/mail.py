@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .db import ACCEPTED, PENDING, Ledger, now
+from .db import ACCEPTED, Ledger, now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mailbox_state (
@@ -191,12 +191,13 @@ def queue(db: sqlite3.Connection, reply: Reply) -> None:
 
 
 def pending_replies(ledger: Ledger) -> list[sqlite3.Row]:
-    """The replies still to send. A reminder left unsent (the server was away) whose village has reported
-    since is dropped first: it would have gone out beside the receipt of that very report."""
+    """The replies still to send. A reminder left unsent (the server was away) whose village has a report
+    accepted since is dropped first: it would have gone out beside the receipt of that very report. (A report
+    waiting to be confirmed may be a stranger's: the reminder stands.)"""
     with ledger.transaction() as db:
         db.execute("DELETE FROM outbox WHERE kind = 'reminder' AND sent_at IS NULL AND failed_at IS NULL AND EXISTS"
                    " (SELECT 1 FROM submissions s WHERE s.village_code = outbox.village_code AND s.period = outbox.period"
-                   " AND s.status IN (?, ?))", (ACCEPTED, PENDING))
+                   " AND s.status = ?)", (ACCEPTED,))
     return ledger.conn.execute("SELECT * FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id").fetchall()
 
 
