@@ -128,3 +128,20 @@ def test_a_stranger_s_file_for_a_village_neither_spares_it_nor_blames_it(mctx):
     (to_v2,) = [m for m in replies_to(smtp, v[2].emails[0]) if "催报" in str(m["Subject"])]
     assert "还没有收到" in _body(to_v2) and "未通过校验" not in _body(to_v2)
     assert [m for m in replies_to(smtp, v[1].emails[0]) if "催报" in str(m["Subject"])]
+
+
+def test_a_number_found_out_of_line_after_the_reply_is_told_to_the_sender(mctx):
+    """First month: 75 typed for 20, in the first mail of the run. Its reply said 校验通过 (no other report yet to
+    compare with); the comparison with the whole month found it afterwards — and only the clerk saw it."""
+    ctx, imap, smtp = mctx
+    v5 = ctx.registry.villages[5]
+    imap.append(message(v5.emails[0], [("月报.xlsx", filled(ctx, 5, PERIOD, elderly_checks=75))], subject="五"))
+    for i in range(4):
+        imap.append(message(ctx.registry.villages[i].emails[0], [("月报.xlsx", filled(ctx, i, PERIOD, elderly_checks=20))], subject=f"{i}"))
+    collect_twice(ctx, smtp)  # the second run sends nothing more
+    receipt, follow_up = replies_to(smtp, v5.emails[0])
+    assert "校验通过" in str(receipt["Subject"]) and "差异过大" not in _body(receipt)
+    assert str(follow_up["Subject"]).startswith("【请核实】") and "中位数为 20" in _body(follow_up)
+    assert follow_up["In-Reply-To"] and list(follow_up.iter_attachments()) == []
+    for i in range(4):  # the others are not told anything more
+        assert len(replies_to(smtp, ctx.registry.villages[i].emails[0])) == 1

@@ -177,6 +177,23 @@ def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive) -> l
     return added
 
 
+def _tell_the_sender(ctx: Context, ledger: Ledger, row: Any, found: list[Problem]) -> None:
+    """A mailed report's reply went out saying 校验通过: the sender (its registered address) is told now, as a
+    report found out of line on arrival is told in its reply. (A folder file had no reply to follow.)"""
+    from ..ledger.mail import queue
+    from .mailconfig import mail_settings
+    from .replies import late_outliers
+
+    settings = mail_settings(ctx.workspace.settings)
+    village = ctx.registry.by_code(row["village_code"])
+    if (row["source"] != "mail" or not row["sender"] or settings is None or settings.smtp is None or not settings.reply
+            or village is None or ctx.registry.by_email(row["sender"]) is not village):
+        return
+    domain = settings.from_addr.rpartition("@")[2]
+    with ledger.transaction() as db:
+        queue(db, late_outliers(row, found, ctx.programme, ctx.workspace.organ, domain))
+
+
 def months_before(month: Month, rule: Outliers) -> list[str]:
     """The months a report is compared with: the ``rule.months`` before its own."""
     return [str(month.shift(-i)) for i in range(1, rule.months + 1)]
@@ -204,6 +221,7 @@ def _recheck_month(ctx: Context, ledger: Ledger, archive: Archive, rule: Outlier
         if found:
             found = _located(ctx, archive, row, found)
             ledger.add_warnings(row["id"], [p.to_dict() for p in found])
+            _tell_the_sender(ctx, ledger, row, found)
             added += found
     return added
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..check import FileCheck
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED
 from ..ledger.mail import Reply
+from ..problems import Problem
 from ..programme.config import Programme
 from ..programme.periods import Month
 from ..validate.plausibility import OUTLIER
@@ -37,13 +39,13 @@ def _figures(check: FileCheck, p: Programme) -> list[str]:
     return lines
 
 
-def _problem_lines(check: FileCheck) -> list[str]:
+def _problem_lines(problems: Sequence[Problem]) -> list[str]:
     lines = []
-    for n, p in enumerate(check.problems[:SHOWN_PROBLEMS], 1):
+    for n, p in enumerate(problems[:SHOWN_PROBLEMS], 1):
         where = " ".join(x for x in (p.sheet and f"工作表“{p.sheet}”", p.cell and f"单元格 {p.cell}") if x)
         lines.append(f"  {n}. 【{p.severity.value}】{where}：{p.message}")
-    if len(check.problems) > SHOWN_PROBLEMS:
-        lines.append(f"  ……另有 {len(check.problems) - SHOWN_PROBLEMS} 处，详见附件中的“校验结果”工作表。")
+    if len(problems) > SHOWN_PROBLEMS:
+        lines.append(f"  ……另有 {len(problems) - SHOWN_PROBLEMS} 处，详见附件中的“校验结果”工作表。")
     return lines
 
 
@@ -100,10 +102,10 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
             others = [p for p in check.warnings if p.code != OUTLIER]
             if outliers:
                 parts.append("  以下数字与往月差异过大，请核实（照常计分，镇里核实确认之前通报中标 ※）：")
-                parts += _problem_lines(FileCheck(check.file, check.read, check.identity, outliers))
+                parts += _problem_lines(outliers)
             if others:
                 parts.append("  读取时自动规范了以下填写，请核对：")
-                parts += _problem_lines(FileCheck(check.file, check.read, check.identity, others))
+                parts += _problem_lines(others)
         elif status == REJECTED and best is not None and best.row["id"] > row["id"]:
             parts.append(f"■ {name}：未通过校验，但同一邮件中的“{best.name}”已校验通过（第 {best.row['version']} 版），以它为准，这一份不必再改。")
         elif r.standing == REJECTED:
@@ -111,13 +113,13 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
                 parts.append(f"■ {name}：{village} {period}{programme.report_word}未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
             else:
                 parts.append(f"■ {name}：与此前退回的文件完全相同（没有修改），仍未通过校验，错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
-            parts += _problem_lines(check)
+            parts += _problem_lines(check.problems)
             if feedback:
                 attachments.append((f"{_stem(name)}_校验结果.xlsx", feedback))
                 parts.append("  附件是标注后的原表：红色单元格为错误，鼠标移到单元格上可看说明，第一个工作表列出全部问题。")
         elif status == PENDING:
             parts.append(f"■ {name}：{village} {period}{programme.report_word}已收到，内容校验通过，但需镇里核实后才计入（原因见下）：")
-            parts += _problem_lines(FileCheck(check.file, check.read, check.identity, [p for p in check.problems if p.code.startswith("I")]))
+            parts += _problem_lines([p for p in check.problems if p.code.startswith("I")])
         elif status == DUPLICATE or r.standing == DUPLICATE:
             parts.append(f"■ {name}：{_resend(r, village, period)}")
         parts.append("")
@@ -191,6 +193,28 @@ def _title(results: list[Result], programme: Programme) -> str:
 
 def _stem(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def late_outliers(row: Any, problems: list[Problem], programme: Programme, organ: str, domain: str) -> Reply:
+    """To the sender of a mailed report: numbers found out of line after its reply went (the first month of
+    use, compared with the whole month once every report was in). Its reply had said 校验通过 and nothing more."""
+    period = programme.label(Month.parse(row["period"]))
+    body = "\n".join([
+        f"{row['village_name']}：",
+        "",
+        f"贵单位 {period}的{programme.report_word}（{row['original_name']}）已按收到的数字计分。与全镇本月已收的报表比较后，"
+        "以下数字差异过大，请核实：",
+        *_problem_lines(problems),
+        "",
+        "如数字无误，不必回复，镇里核实后即取消标记；如填错了，请改正后重新发送整个文件。",
+        "",
+        organ,
+    ])
+    key = f"outlier:{row['id']}:{','.join(sorted(str(p.field) for p in problems))}"
+    return Reply("outlier", key, [row["sender"]], f"【请核实】{row['village_name']} {period}{programme.report_word}：有数字与全镇差异过大",
+                 body, [], make_message_id(key, domain),
+                 in_reply_to=f"<{row['message_id']}>" if row["message_id"] and "@" in row["message_id"] else None,
+                 village_code=row["village_code"], period=row["period"])
 
 
 def reminder(village: Any, period: Month, state: str, deadline: str, organ: str, template: tuple[str, str], domain: str, today: str,

@@ -334,8 +334,8 @@ class Ledger:
         """The current accepted version of every village's report for ``period``: its id, stored record and
         problems, and where its original is (the receipt's name, digest and extension)."""
         return self.conn.execute(
-            f"""SELECT s.id, s.village_code, CAST(s.record_json AS BLOB) AS record_json, s.problems_json,
-                      r.original_name, r.sha256, r.ext
+            f"""SELECT s.id, s.village_code, s.village_name, s.period, CAST(s.record_json AS BLOB) AS record_json, s.problems_json,
+                      r.original_name, r.sha256, r.ext, r.source, r.sender, r.message_id
                FROM submissions s JOIN receipts r ON r.id = s.receipt_id
                WHERE s.programme = ? AND s.status = ? AND s.period = ?
                  AND {CURRENT}""",
