@@ -93,7 +93,7 @@ def _after(stamp: str, limit: datetime) -> bool:
 
 
 MAIL_KINDS = {"receipt": "回执", "rejection": "退回说明", "pending": "待核实说明", "no_report": "回复", "unregistered": "回复",
-              "reminder": "催报邮件", "template": "模板邮件"}
+              "reminder": "催报邮件", "template": "模板邮件", "outlier": "核实提醒"}
 
 
 def note_undelivered(statuses: list[VillageStatus], failed: list[Any], registry: Registry) -> list[VillageStatus]:
