@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -584,6 +584,7 @@ class MailOut:
     sent: int
     problems: list[Problem]
     skipped: list[str]  # villages without a registered address
+    already: list[str] = field(default_factory=list)  # subjects of mail sent (or queued) before: not sent again
 
 
 def _deadline_text(ws: Workspace, period: Month) -> str:
@@ -599,8 +600,12 @@ def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[s
     from .ledger.mail import queue
 
     settings = mail_settings(ctx.workspace.settings)
+    with Ledger(ctx.workspace.ledger_path) as ledger:  # mail that went before is not shown as going now
+        before = {r["dedupe_key"]: sorted(json.loads(r["to_addrs"])) for r in ledger.conn.execute("SELECT dedupe_key, to_addrs FROM outbox")}
+    already = [r.subject for r in replies if before.get(r.dedupe_key) == sorted(r.to)]
+    replies = [r for r in replies if before.get(r.dedupe_key) != sorted(r.to)]
     if dry_run:
-        return MailOut(replies, 0, [], skipped)
+        return MailOut(replies, 0, [], skipped, already)
     if settings is None or settings.smtp is None:
         raise HuizongError(Problem("C002", file=str(ctx.workspace.root / "huizong.yaml"), field="mail.smtp", detail="没有设置发信服务器（SMTP），无法发送邮件"))
     with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
@@ -608,7 +613,7 @@ def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[s
             for r in replies:
                 queue(db, r)
         report = send_pending(ledger, settings, ctx.workspace.root)
-    return MailOut(replies, report.sent, report.problems, skipped)
+    return MailOut(replies, report.sent, report.problems, skipped, already)
 
 
 def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None = None) -> MailOut:

@@ -308,6 +308,8 @@ def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
     out.print(table)
     if result.skipped:
         out.print("没有发送（村名册中没有上报邮箱，或这一行有错）：" + "、".join(result.skipped), markup=False)
+    if result.already:
+        out.print(f"另有 {len(result.already)} 封此前已发过（或已在待发队列中），不再发送。", markup=False)
     if not dry_run:
         out.print(f"已发送 {result.sent} 封。")
     for p in result.problems:

@@ -145,3 +145,12 @@ def test_a_number_found_out_of_line_after_the_reply_is_told_to_the_sender(mctx):
     assert follow_up["In-Reply-To"] and list(follow_up.iter_attachments()) == []
     for i in range(4):  # the others are not told anything more
         assert len(replies_to(smtp, ctx.registry.villages[i].emails[0])) == 1
+
+
+def test_a_preview_after_a_real_run_does_not_list_mail_that_will_not_go(mctx):
+    ctx, imap, smtp = mctx
+    first = api.remind(ctx, PERIOD, today="2026-11-04")
+    preview = api.remind(ctx, PERIOD, dry_run=True, today="2026-11-04")
+    assert preview.replies == [] and len(preview.already) == first.sent == len(ctx.registry.villages)
+    again = api.remind(ctx, PERIOD, today="2026-11-04")
+    assert again.replies == [] and again.sent == 0 and len(again.already) == first.sent
