@@ -649,7 +649,8 @@ def _to_remind(ctx: Context, period: Month) -> list[VillageStatus]:
     own: dict[str, list[Any]] = {}
     for r in rows:
         v = ctx.registry.by_code(r["village_code"]) if r["village_code"] else None
-        if v is not None and r["status"] != DUPLICATE and (r["source"] == "folder" or ctx.registry.by_email(r["sender"] or "") is v):
+        if v is not None and (r["status"] == ACCEPTED  # accepted counts whoever sent it (the clerk confirmed a stranger's)
+                              or (r["status"] != DUPLICATE and (r["source"] == "folder" or ctx.registry.by_email(r["sender"] or "") is v))):
             own.setdefault(v.code, []).append(r)
     out = []
     for v in ctx.registry.active(period):

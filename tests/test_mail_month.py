@@ -154,3 +154,14 @@ def test_a_preview_after_a_real_run_does_not_list_mail_that_will_not_go(mctx):
     assert preview.replies == [] and len(preview.already) == first.sent == len(ctx.registry.villages)
     again = api.remind(ctx, PERIOD, today="2026-11-04")
     assert again.replies == [] and again.sent == 0 and len(again.already) == first.sent
+
+
+def test_a_stranger_s_file_the_clerk_accepted_for_the_village_spares_it_the_reminder(mctx):
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    imap.append(message("personal.clerk@qq.com", [("白石.xlsx", filled(ctx, 1))]))
+    collect_twice(ctx, smtp)
+    (pending,) = ledger_rows(ctx, "SELECT id FROM submissions WHERE status = '待确认'")
+    api.accept(ctx, pending["id"], "电话核实：专干用私人邮箱所发")
+    out = api.remind(ctx, PERIOD, today="2026-11-04")
+    assert v1.name not in " ".join(r.subject for r in out.replies)
