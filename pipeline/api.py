@@ -324,12 +324,12 @@ def undelivered(ctx: Context, period: Month) -> list[dict[str, object]]:
                  "failed_at": r["failed_at"], "response": r["smtp_response"]} for r in failed_replies(ledger, str(period))]
 
 
-def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None, replace: bool = False) -> dict[str, object]:
+def accept(ctx: Context, submission_id: int, note: str, village_code: str | None = None, over_newer: bool = False) -> dict[str, object]:
     """Accept a 待确认 submission, or confirm the out-of-line numbers (※) of an accepted one, explicitly
     (recorded with the clerk's note). Either way its outlier warnings count as checked from then on.
 
     A 待确认 report that arrived before the village's current report (a correction sent since) is not
-    accepted over it unless ``replace``: accepting it would make the older numbers count, unseen (X042).
+    accepted over it unless ``over_newer`` (--replace): accepting it would make the older numbers count, unseen (X042).
 
     The result carries ``confirmed``: the messages of the outlier warnings this decision covers.
     """
@@ -349,7 +349,7 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
             raise HuizongError(Problem("I001", value=village_code))
         village = village_code or sub["village_code"]
         newer = ledger.later_accepted(submission_id, village, sub["period"]) if sub["period"] else None
-        if newer is not None and not replace:
+        if newer is not None and not over_newer:
             known = ctx.registry.by_code(village)
             name = known.name if known is not None else village
             raise HuizongError(Problem("X042", value=f"{name} {sub['period']}",
@@ -476,28 +476,10 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         generated = now or datetime.now()
         path = ctx.workspace.summary_path(period)
         edition = Edition(generated.isoformat(timespec="seconds"), standings_of(scored), _inputs(ctx, scored, registers))
-        with Ledger(ctx.workspace.ledger_path) as ledger:
-            before = last_edition(ledger.conn, ctx.programme.id, str(period))
-        revision = compare(before, edition) if before is not None else None
-        if before is None and path.is_file():  # made by a version that kept no editions: kept all the same
-            made = datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
-            revision = Revision(Edition(made, {}, {}), [], [])
-        if revision is not None and path.is_file():  # the earlier file is kept: it may be the one already sent on
-            revision = replace(revision, kept_as=str(_kept_path(ctx.workspace, path, revision.before).relative_to(ctx.workspace.root)))
-        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received), statuses, warnings, flags,
-                           revision)
-        data = build_summary(scored, info)
-        with machine_errors(str(path.parent)):
-            kept = ctx.workspace.root / revision.kept_as if revision is not None and revision.kept_as else None
-            if kept is not None:
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, kept)
-            try:
-                atomic_write(path, data)
-            except BaseException:
-                if kept is not None:  # the earlier file is still in its place (e.g. open in Excel): no copy piles up
-                    kept.unlink(missing_ok=True)
-                raise
+        revision = _revision(ctx, period, path, edition)
+        info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received),
+                           statuses, warnings, flags, revision)
+        _write_keeping(ctx.workspace, path, build_summary(scored, info), revision)
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
     table = scored_table(scored, statuses)
@@ -506,6 +488,35 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         v["unconfirmed"] = [{"submission": f.submission_id, "period": str(f.period), "label": f.label, "value": f.value, "detail": f.detail}
                             for f in waiting.get(v["code"], [])]
     return Consolidation(path, scored, table, statuses, registers[2], revision)
+
+
+def _revision(ctx: Context, period: Month, path: Path, edition: Edition) -> Revision | None:
+    """What this 通报 changes against the last one made of the month (None: nothing, or the first), with where
+    the earlier file will be kept; a file made by a version that recorded no editions is kept all the same."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        before = last_edition(ledger.conn, ctx.programme.id, str(period))
+    revision = compare(before, edition) if before is not None else None
+    if before is None and path.is_file():
+        revision = Revision(Edition(datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds"), {}, {}), [], [])
+    if revision is not None and path.is_file():  # it may be the one already sent on
+        revision = replace(revision, kept_as=str(_kept_path(path, revision.before).relative_to(ctx.workspace.root)))
+    return revision
+
+
+def _write_keeping(ws: Workspace, path: Path, data: bytes, revision: Revision | None) -> None:
+    """Write the 汇总表, the earlier one copied to 旧版 first; a write that fails (the file open in Excel) takes
+    the copy back, so clicking again leaves one copy, not one per click."""
+    with machine_errors(str(path.parent)):
+        kept = ws.root / revision.kept_as if revision is not None and revision.kept_as else None
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, kept)
+        try:
+            atomic_write(path, data)
+        except BaseException:
+            if kept is not None:
+                kept.unlink(missing_ok=True)
+            raise
 
 
 def months_used(scored: Scored) -> list[Month]:
@@ -541,7 +552,7 @@ def _inputs(ctx: Context, scored: Scored, registers: tuple[list[AssessmentEntry]
     }
 
 
-def _kept_path(ws: Workspace, path: Path, before: Edition) -> Path:
+def _kept_path(path: Path, before: Edition) -> Path:
     """reports/旧版/2026-12-汇总排名（2027-01-05 0930）.xlsx: where a replaced 汇总表 is kept."""
     stamp = before.made_at[:16].replace("T", " ").replace(":", "")
     folder = path.parent / "旧版"

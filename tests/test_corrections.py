@@ -44,7 +44,7 @@ def test_an_older_waiting_report_is_not_accepted_over_a_correction_sent_since(ct
     assert (state.state, state.version) == ("已报", 1)
     assert f"较早收到的待确认 1 份（记录号 {pending['id']}）" in state.note
     # the clerk who means it says so, and the decision is recorded
-    row = api.accept(ctx, pending["id"], "村里说较早那份才对", replace=True)
+    row = api.accept(ctx, pending["id"], "村里说较早那份才对", over_newer=True)
     assert row["version"] == 2
 
 
