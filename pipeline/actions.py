@@ -86,8 +86,10 @@ def _templates(ctx: api.Context, period: Month, progress: Progress | None, dry_r
 
 def _mail_line(what: str, out: api.MailOut, dry_run: bool) -> str:
     line = f"将发送{what} {len(out.replies)} 封（预览，未发送）" if dry_run else f"已发送{what} {out.sent} 封"
+    if out.already:
+        line += f"；另有 {len(out.already)} 封此前已发过，不再发送"
     if out.skipped:
-        line += f"；没有登记上报邮箱、未发送：{'、'.join(out.skipped)}"
+        line += f"；没有发送（没有上报邮箱，或村名册这一行有错）：{'、'.join(out.skipped)}"
     return line
 
 

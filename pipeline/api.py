@@ -19,7 +19,7 @@ from .intake.lock import workspace_lock
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, DUPLICATE, PENDING, Ledger
 from .ledger.editions import Edition, Revision, compare, last_edition, remember
-from .ledger.mail import failed_replies
+from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
 from .programme.calendar import period_of, year_start
 from .programme.config import FieldSpec, Programme, load_programme
@@ -612,9 +612,9 @@ def _mail_out(ctx: Context, replies: list[Reply], dry_run: bool, skipped: list[s
 
     settings = mail_settings(ctx.workspace.settings)
     with Ledger(ctx.workspace.ledger_path) as ledger:  # mail that went before is not shown as going now
-        before = {r["dedupe_key"]: sorted(json.loads(r["to_addrs"])) for r in ledger.conn.execute("SELECT dedupe_key, to_addrs FROM outbox")}
-    already = [r.subject for r in replies if before.get(r.dedupe_key) == sorted(r.to)]
-    replies = [r for r in replies if before.get(r.dedupe_key) != sorted(r.to)]
+        done = {r.dedupe_key for r in replies if outbox_standing(ledger.conn, r) == "done"}
+    already = [r.subject for r in replies if r.dedupe_key in done]
+    replies = [r for r in replies if r.dedupe_key not in done]
     if dry_run:
         return MailOut(replies, 0, [], skipped, already)
     if settings is None or settings.smtp is None:
@@ -661,7 +661,7 @@ def _to_remind(ctx: Context, period: Month) -> list[VillageStatus]:
     for r in rows:
         v = ctx.registry.by_code(r["village_code"]) if r["village_code"] else None
         if v is not None and (r["status"] == ACCEPTED  # accepted counts whoever sent it (the clerk confirmed a stranger's)
-                              or (r["status"] != DUPLICATE and (r["source"] == "folder" or ctx.registry.by_email(r["sender"] or "") is v))):
+                              or (r["status"] != DUPLICATE and (r["source"] == "folder" or (r["sender"] or "").lower() in v.emails))):
             own.setdefault(v.code, []).append(r)
     out = []
     for v in ctx.registry.active(period):

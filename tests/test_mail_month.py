@@ -4,7 +4,10 @@ village, and a reply that says which of two files counts."""
 
 from __future__ import annotations
 
-from pipeline import api
+import json
+import sqlite3
+
+from pipeline import actions, api
 
 from . import mailkit
 from .conftest import PERIOD, filled
@@ -165,3 +168,111 @@ def test_a_stranger_s_file_the_clerk_accepted_for_the_village_spares_it_the_remi
     api.accept(ctx, pending["id"], "电话核实：专干用私人邮箱所发")
     out = api.remind(ctx, PERIOD, today="2026-11-04")
     assert v1.name not in " ".join(r.subject for r in out.replies)
+
+
+# ---- found by a review of the changes above: addresses corrected, shared, written twice; the buttons' line ----
+
+def test_unsent_template_to_a_corrected_address_still_goes_to_the_old_one(mctx, monkeypatch):
+    """Server away when send-templates ran; the clerk corrects v0's address and runs it again."""
+    ctx, imap, smtp = mctx
+    from pipeline.intake import outbox
+    v0 = ctx.registry.villages[0]
+    old = list(v0.emails)
+    with monkeypatch.context() as away:
+        away.setattr(outbox, "send_pending", lambda *a, **k: outbox.SendReport())
+        api.send_templates(ctx, PERIOD)
+    _registry_rows(ctx, **{v0.code: {"emails": "new0@qq.com"}})
+    ctx = api.load_context(ctx.workspace.root)
+    api.send_templates(ctx, PERIOD)
+    assert len(replies_to(smtp, "new0@qq.com")) == 1
+    assert not any(a in str(m["To"]) for m in smtp.received for a in old), "template also went to the corrected-away address"
+
+
+def test_unsent_reminder_same_day_corrected_address_two_reminders(mctx, monkeypatch):
+    ctx, imap, smtp = mctx
+    from pipeline.intake import outbox
+    v0 = ctx.registry.villages[0]
+    old = list(v0.emails)
+    with monkeypatch.context() as away:
+        away.setattr(outbox, "send_pending", lambda *a, **k: outbox.SendReport())
+        api.remind(ctx, PERIOD, today="2026-11-04")
+    _registry_rows(ctx, **{v0.code: {"emails": "new0@qq.com"}})
+    ctx = api.load_context(ctx.workspace.root)
+    api.remind(ctx, PERIOD, today="2026-11-04")
+    rem = [m for m in smtp.received if "催报" in str(m["Subject"]) and v0.name in str(m["Subject"])]
+    assert len(rem) == 1, "two reminders for one village (one to the old address)"
+    assert "new0@qq.com" in str(rem[0]["To"]) and not any(a in str(rem[0]["To"]) for a in old)
+
+
+def test_a_delivered_template_goes_again_when_an_address_is_added(mctx):
+    ctx, imap, smtp = mctx
+    v0 = ctx.registry.villages[0]
+    first = v0.emails[0]
+    api.send_templates(ctx, PERIOD)
+    assert len(replies_to(smtp, first)) == 1
+    _registry_rows(ctx, **{v0.code: {"emails": f"{';'.join(v0.emails)};extra0@qq.com"}})
+    ctx = api.load_context(ctx.workspace.root)
+    api.send_templates(ctx, PERIOD)
+    assert len(replies_to(smtp, first)) == 1, "the delivered template went to the same address again"
+
+
+def test_older_outbox_row_with_an_address_written_twice_is_sent_again(mctx):
+    """Queued (and sent) before the de-duplication: to_addrs ["a","a"]; now ["a"]."""
+    ctx, imap, smtp = mctx
+    v0 = ctx.registry.villages[0]
+    api.send_templates(ctx, PERIOD)
+    assert len(replies_to(smtp, v0.emails[0])) == 1
+    con = sqlite3.connect(ctx.workspace.ledger_path)
+    con.execute("UPDATE outbox SET to_addrs = ? WHERE village_code = ?", (json.dumps(list(v0.emails) + [v0.emails[0]]), v0.code))
+    con.commit(); con.close()
+    out = api.send_templates(ctx, PERIOD)
+    assert out.sent == 0 and len(replies_to(smtp, v0.emails[0])) == 1, "template sent twice after upgrade"
+
+
+def test_second_run_after_corrected_address_lists_mail_that_will_not_go(mctx):
+    ctx, imap, smtp = mctx
+    v0 = ctx.registry.villages[0]
+    for address in v0.emails:
+        smtp.refuse_rcpt[address] = "550 5.1.1 no such user"
+    api.send_templates(ctx, PERIOD)
+    _registry_rows(ctx, **{v0.code: {"emails": "new0@qq.com"}})
+    ctx = api.load_context(ctx.workspace.root)
+    assert api.send_templates(ctx, PERIOD).sent == 1
+    preview = api.send_templates(ctx, PERIOD, dry_run=True)
+    assert preview.replies == [], "preview lists the corrected-address template again, though it will not go"
+
+
+def test_shared_address_second_village_gets_no_follow_up(mctx):
+    ctx, imap, smtp = mctx
+    v = ctx.registry.villages
+    v4, v5 = v[4], v[5]
+    _registry_rows(ctx, **{v4.code: {"emails": f"{v4.emails[0]};{v5.emails[0]}"}})
+    ctx = api.load_context(ctx.workspace.root)
+    imap.append(message(v5.emails[0], [("月报.xlsx", filled(ctx, 5, PERIOD, elderly_checks=75))], subject="五"))
+    for i in range(4):
+        imap.append(message(ctx.registry.villages[i].emails[0], [("月报.xlsx", filled(ctx, i, PERIOD, elderly_checks=20))], subject=f"{i}"))
+    collect_twice(ctx, smtp)
+    mails = replies_to(smtp, v5.emails[0])
+    assert any(str(m["Subject"]).startswith("【请核实】") for m in mails), "no follow-up for a village sharing an address"
+
+
+def test_shared_address_refused_file_reminder_says_not_received(mctx):
+    ctx, imap, smtp = mctx
+    v = ctx.registry.villages
+    v4, v5 = v[4], v[5]
+    _registry_rows(ctx, **{v4.code: {"emails": f"{v4.emails[0]};{v5.emails[0]}"}})
+    ctx = api.load_context(ctx.workspace.root)
+    imap.append(message(v5.emails[0], [("月报.xlsx", filled(ctx, 5, births_total="十二"))]))
+    collect_twice(ctx, smtp)
+    api.remind(ctx, PERIOD, today="2026-11-04")
+    rem = [m for m in replies_to(smtp, v5.emails[0]) if "催报" in str(m["Subject"]) and v5.name in str(m["Subject"])]
+    assert len(rem) == 1
+    assert "未通过校验" in _body(rem[0]), "reminder says 还没有收到 although the village's own file was sent back"
+
+
+def test_button_line_after_a_real_run(mctx):
+    ctx, imap, smtp = mctx
+    api.remind(ctx, PERIOD, today="2026-11-04")
+    out = api.remind(ctx, PERIOD, dry_run=True, today="2026-11-04")
+    line = actions._mail_line("催报", out, True)
+    assert str(len(out.already)) in line, "button line does not say how many went before"

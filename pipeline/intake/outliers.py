@@ -187,7 +187,7 @@ def _tell_the_sender(ctx: Context, ledger: Ledger, row: Any, found: list[Problem
     settings = mail_settings(ctx.workspace.settings)
     village = ctx.registry.by_code(row["village_code"])
     if (row["source"] != "mail" or not row["sender"] or settings is None or settings.smtp is None or not settings.reply
-            or village is None or ctx.registry.by_email(row["sender"]) is not village):
+            or village is None or row["sender"].lower() not in village.emails):  # (one address may serve two villages)
         return
     domain = settings.from_addr.rpartition("@")[2]
     with ledger.transaction() as db:

@@ -170,15 +170,39 @@ def record_message(db: sqlite3.Connection, mailbox: str, uidvalidity: int, uid: 
     )
 
 
+def outbox_standing(db: sqlite3.Connection, reply: Reply) -> str:
+    """How the outbox stands with ``reply`` (by its key): ``new``; ``queued`` (waiting to go); ``done`` (sent, or
+    refused for good at these same addresses: never again); ``again`` (refused for good, and the addresses
+    have been corrected since: a mail of its own). Addresses compare as a set, whatever their case or order."""
+    key = reply.dedupe_key
+    last = db.execute("SELECT to_addrs, sent_at, failed_at FROM outbox WHERE dedupe_key = ? OR substr(dedupe_key, 1, ?) = ?"
+                      " ORDER BY id DESC LIMIT 1", (key, len(key) + 1, key + ":")).fetchone()
+    if last is None:
+        return "new"
+    if last["sent_at"]:
+        return "done"
+    if last["failed_at"]:
+        return "again" if {a.lower() for a in json.loads(last["to_addrs"])} != {a.lower() for a in reply.to} else "done"
+    return "queued"
+
+
 def queue(db: sqlite3.Connection, reply: Reply) -> None:
-    """Queue a reply once: the same key again is ignored — unless it goes to other addresses now (a 村名册
-    address corrected after a bounce), which is a mail of its own."""
-    if reply.kind == "reminder":  # an earlier day's reminder still unsent: this one replaces it (never two at once)
+    """Queue a reply once. The same key again: a reply still waiting goes to the addresses given now (a 村名册
+    address corrected meanwhile); one sent is not sent again; one refused for good goes again only to
+    corrected addresses. A reminder replaces an earlier day's reminder still unsent (never two at once)."""
+    if reply.kind == "reminder":
         db.execute("DELETE FROM outbox WHERE kind = 'reminder' AND village_code IS ? AND period IS ? AND dedupe_key != ?"
                    " AND sent_at IS NULL AND failed_at IS NULL", (reply.village_code, reply.period, reply.dedupe_key))
-    before = db.execute("SELECT to_addrs FROM outbox WHERE dedupe_key = ?", (reply.dedupe_key,)).fetchone()
-    if before is not None and sorted(json.loads(before[0])) != sorted(reply.to):
-        suffix = hashlib.sha256(json.dumps(sorted(reply.to)).encode()).hexdigest()[:8]
+    standing = outbox_standing(db, reply)
+    if standing == "done":
+        return
+    if standing == "queued":
+        key = reply.dedupe_key
+        db.execute("UPDATE outbox SET to_addrs = ? WHERE sent_at IS NULL AND failed_at IS NULL AND (dedupe_key = ? OR substr(dedupe_key, 1, ?) = ?)",
+                   (json.dumps(reply.to), key, len(key) + 1, key + ":"))
+        return
+    if standing == "again":
+        suffix = hashlib.sha256(json.dumps(sorted(a.lower() for a in reply.to)).encode()).hexdigest()[:8]
         local, at, host = reply.message_id.partition("@")
         reply = replace(reply, dedupe_key=f"{reply.dedupe_key}:{suffix}", message_id=f"{local}.{suffix}{at}{host}")
     db.execute(
