@@ -208,6 +208,8 @@ def _clear(out: Path) -> None:
     (its archive of originals, its ledger) given as --out by mistake was deleted without a backup."""
     if not out.exists():
         return
+    if not out.is_dir():  # a file of that name: nothing to clear, nowhere to build
+        raise HuizongError(Problem("X007", detail=str(out)))
     if (out / SETTINGS).is_file() and (out / DEMO_MARK).is_file():
         shutil.rmtree(out)
     elif any(out.iterdir()):

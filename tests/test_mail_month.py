@@ -276,3 +276,32 @@ def test_button_line_after_a_real_run(mctx):
     out = api.remind(ctx, PERIOD, dry_run=True, today="2026-11-04")
     line = actions._mail_line("催报", out, True)
     assert str(len(out.already)) in line, "button line does not say how many went before"
+
+
+def test_a_waiting_report_s_reply_also_says_its_out_of_line_numbers(mctx):
+    """On the township's blank template (待确认) with 75 typed for 20: the reply gave only the identity reason;
+    accepting the report later sends nothing more, so the village never heard of the 75."""
+    from pipeline.programme.periods import Month
+
+    from .test_corrections import _on_a_blank_template
+
+    ctx, imap, smtp = mctx
+    v1 = ctx.registry.villages[1]
+    for m in (7, 8, 9):
+        imap.append(message(v1.emails[0], [("月报.xlsx", filled(ctx, 1, Month(2026, m), elderly_checks=20))], subject=f"{m}月"))
+    imap.append(message(v1.emails[0], [("十月.xlsx", _on_a_blank_template(ctx, 1, elderly_checks=75))], subject="十月"))
+    collect_twice(ctx, smtp)
+    (reply,) = [m for m in replies_to(smtp, v1.emails[0]) if "待核实" in str(m["Subject"])]
+    assert "以下数字与往月差异过大，请核实" in _body(reply) and "75" in _body(reply)
+
+
+def test_demo_into_a_file_of_that_name_is_refused_plainly(tmp_path):
+    import pytest
+
+    from pipeline.demo import run_demo
+    from pipeline.problems import HuizongError
+
+    (tmp_path / "演示").write_text("不是目录", encoding="utf-8")
+    with pytest.raises(HuizongError) as refused:
+        run_demo(tmp_path / "演示", PERIOD)
+    assert refused.value.problems[0].code == "X007"

@@ -120,6 +120,10 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         elif status == PENDING:
             parts.append(f"■ {name}：{village} {period}{programme.report_word}已收到，内容校验通过，但需镇里核实后才计入（原因见下）：")
             parts += _problem_lines([p for p in check.problems if p.code.startswith("I")])
+            outliers = [p for p in check.warnings if p.code == OUTLIER]
+            if outliers:  # said now: accepting the report later sends no further mail
+                parts.append("  另外，以下数字与往月差异过大，请核实（核实之前通报中标 ※）：")
+                parts += _problem_lines(outliers)
         elif status == DUPLICATE or r.standing == DUPLICATE:
             parts.append(f"■ {name}：{_resend(r, village, period)}")
         parts.append("")
