@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
-from .ledger.db import ACCEPTED, DUPLICATE, PENDING, Ledger
+from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Ledger
 from .ledger.editions import Edition, Revision, compare, last_edition, remember
 from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
@@ -28,7 +28,7 @@ from .quality import flagged_numbers, unconfirmed_by_village
 from .registry import Registry, Village, registry_columns
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
-from .status import VillageStatus, deadline, note_undelivered, village_statuses
+from .status import MISSING, VillageStatus, deadline, note_undelivered, village_statuses
 from .validate.plausibility import OUTLIER, plausibility
 from .validate.registers import Adjustment, AssessmentEntry, Years, adjustments, assessment_entries
 from .validate.registry import build_registry
@@ -524,7 +524,7 @@ def months_used(scored: Scored) -> list[Month]:
     the month alone (B), the month — and its 考核季 when the 考核季's ranking ends with it. A number awaiting
     confirmation marks (※) only where it counts: May's figures do not mark December's 通报."""
     d = scored.data
-    if (d.programme.raw.get("scoring") or {}).get("window", "ytd") != "month":
+    if d.programme.window != "month":
         return list(d.months)
     current = period_of(d.programme, d.period) if scored.rank_reward is not None else None
     return sorted({d.period, *(current.months if current is not None else ())})
@@ -668,7 +668,7 @@ def _to_remind(ctx: Context, period: Month) -> list[VillageStatus]:
         states = {r["status"] for r in own.get(v.code, [])}
         if states & {ACCEPTED, PENDING}:
             continue
-        out.append(VillageStatus(v.code, v.name, "退回" if states else "未报"))
+        out.append(VillageStatus(v.code, v.name, REJECTED if states else MISSING))
     return out
 
 

@@ -114,7 +114,7 @@ def months_without_reports(data: Any) -> list[Any]:
     """Months of the year before the period with no village's report at all (``score.consolidate.Consolidated``):
     a township that began using huizong in July has sums of fewer months than its targets. Empty for a
     programme scored on the month alone."""
-    if (data.programme.raw.get("scoring") or {}).get("window", "ytd") == "month":
+    if data.programme.window == "month":
         return []
     return [m for m in data.months if m != data.period and any(v.active(m) for v in data.villages)  # (before every 起始月份: none due)
             and not any(m in ms for ms in data.month_reported.values())]

@@ -86,6 +86,12 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
     # refused one before it needs no fixing
     counted = {(r.row["village_code"], r.row["period"]): r for r in results if r.row["status"] == ACCEPTED and r.row["village_code"]}
     accepted_here = Counter((r.row["village_code"], r.row["period"]) for r in results if r.row["status"] == ACCEPTED)
+
+    def fixed_here(r: Result) -> Result | None:
+        """The file accepted after this refused one in the same mail, for the same village and month."""
+        best = counted.get((r.row["village_code"], r.row["period"]))
+        return best if r.row["status"] == REJECTED and best is not None and best.row["id"] > r.row["id"] else None
+
     for r in results:
         name, check, row, feedback = r.name, r.check, r.row, r.feedback
         village = row["village_name"] or "（未能识别的村）"
@@ -106,8 +112,8 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
             if others:
                 parts.append("  读取时自动规范了以下填写，请核对：")
                 parts += _problem_lines(others)
-        elif status == REJECTED and best is not None and best.row["id"] > row["id"]:
-            parts.append(f"■ {name}：未通过校验，但同一邮件中的“{best.name}”已校验通过（第 {best.row['version']} 版），以它为准，这一份不必再改。")
+        elif (fixed := fixed_here(r)) is not None:
+            parts.append(f"■ {name}：未通过校验，但同一邮件中的“{fixed.name}”已校验通过（第 {fixed.row['version']} 版），以它为准，这一份不必再改。")
         elif r.standing == REJECTED:
             if r.earlier is None or r.earlier["status"] != REJECTED:
                 parts.append(f"■ {name}：{village} {period}{programme.report_word}未通过校验，发现错误 {len(check.errors)} 处，请修改后重新发送整个文件：")
@@ -135,8 +141,7 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的报表作为附件重新发送（不要截图或拍照）。")
         parts.append("")
     parts += [f"{organ}", FOOTER.format(organ=organ)]
-    standings = [DUPLICATE if r.row["status"] == REJECTED and (b := counted.get((r.row["village_code"], r.row["period"]))) is not None
-                 and b.row["id"] > r.row["id"] else r.standing for r in results]
+    standings = [DUPLICATE if fixed_here(r) is not None else r.standing for r in results]
     if not results:
         kind, subject = "no_report", "【未找到报表】请把报表作为附件重新发送"
     elif REJECTED in standings:

@@ -170,13 +170,19 @@ def record_message(db: sqlite3.Connection, mailbox: str, uidvalidity: int, uid: 
     )
 
 
+_KEY_OR_SUFFIXED = "(dedupe_key = ? OR substr(dedupe_key, 1, ?) = ?)"  # a key, or the key of a mail to corrected addresses
+
+
+def _key_args(key: str) -> tuple[str, int, str]:
+    return key, len(key) + 1, key + ":"
+
+
 def outbox_standing(db: sqlite3.Connection, reply: Reply) -> str:
     """How the outbox stands with ``reply`` (by its key): ``new``; ``queued`` (waiting to go); ``done`` (sent, or
     refused for good at these same addresses: never again); ``again`` (refused for good, and the addresses
     have been corrected since: a mail of its own). Addresses compare as a set, whatever their case or order."""
-    key = reply.dedupe_key
-    last = db.execute("SELECT to_addrs, sent_at, failed_at FROM outbox WHERE dedupe_key = ? OR substr(dedupe_key, 1, ?) = ?"
-                      " ORDER BY id DESC LIMIT 1", (key, len(key) + 1, key + ":")).fetchone()
+    last = db.execute(f"SELECT to_addrs, sent_at, failed_at FROM outbox WHERE {_KEY_OR_SUFFIXED} ORDER BY id DESC LIMIT 1",
+                      _key_args(reply.dedupe_key)).fetchone()
     if last is None:
         return "new"
     if last["sent_at"]:
@@ -197,9 +203,8 @@ def queue(db: sqlite3.Connection, reply: Reply) -> None:
     if standing == "done":
         return
     if standing == "queued":
-        key = reply.dedupe_key
-        db.execute("UPDATE outbox SET to_addrs = ? WHERE sent_at IS NULL AND failed_at IS NULL AND (dedupe_key = ? OR substr(dedupe_key, 1, ?) = ?)",
-                   (json.dumps(reply.to), key, len(key) + 1, key + ":"))
+        db.execute(f"UPDATE outbox SET to_addrs = ? WHERE sent_at IS NULL AND failed_at IS NULL AND {_KEY_OR_SUFFIXED}",
+                   (json.dumps(reply.to), *_key_args(reply.dedupe_key)))
         return
     if standing == "again":
         suffix = hashlib.sha256(json.dumps(sorted(a.lower() for a in reply.to)).encode()).hexdigest()[:8]

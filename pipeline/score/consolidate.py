@@ -224,7 +224,7 @@ def consolidate(
         return np.nansum(stack, axis=0)
 
     year_all = {f.id: aggregate_over(f.id, months) for f in specs}  # the year so far, whatever the window
-    window = (p.raw.get("scoring") or {}).get("window", "ytd")
+    window = p.window
     ytd = {f.id: aggregate_over(f.id, [period]) for f in specs} if window == "month" else year_all
     so_far = periods_so_far(p, period)
     by_period = {(f.id, ps.index): aggregate_over(f.id, list(ps.months)) for f in specs for ps in so_far}

@@ -141,8 +141,7 @@ class Scorer:
         prev = np.zeros(n, dtype=int)
         # the month before: within the assessment year, or any month for a programme ranked on the month alone
         # (programme B: January's change is against December's ranking)
-        monthly = (self.programme.raw.get("scoring") or {}).get("window", "ytd") == "month"
-        if previous and (monthly or period.shift(-1) >= year_start(self.programme, period)):
+        if previous and (self.programme.window == "month" or period.shift(-1) >= year_start(self.programme, period)):
             before = self.score(period.shift(-1), rank_bonus=rank_bonus, previous=False)
             if before is not None:
                 prev_by_code = dict(zip(before.codes, before.rank.tolist()))

@@ -45,7 +45,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         span = f"{p.label(months[0])}至{p.label(months[-1])[5:]}"
     ws.set_row(0, 36)
     ws.merge_range(0, 0, 0, last, f"{info.township}{p.short_name}排名通报", st.title)
-    window = (p.raw.get("scoring") or {}).get("window", "ytd")
+    window = p.window
     ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.programme.label(d.period)}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
     not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
