@@ -298,3 +298,17 @@ def test_the_recheck_leaves_months_no_current_notice_shows(ctx, monkeypatch):
     monkeypatch.undo()
     (ctx.workspace.inbox / "now.xlsx").write_bytes(filled(ctx, 0, PERIOD))
     assert api.collect(ctx).notices == []
+
+
+def test_a_long_label_in_the_flagged_list_gets_the_lines_it_needs(ctx):
+    """The 填报值 column is 6 wide: “0—6岁儿童健康管理人数” 50 wrapped onto five lines of a 26-point row and
+    printed cut off after the second."""
+    from pipeline.workbook.summary.styles import text_units
+
+    aug, sep = Month(2026, 8), Month(2026, 9)
+    _collect(ctx, {f"{m}-{i}.xlsx": filled(ctx, i, m, child_health_managed=12) for m in (aug, sep) for i in range(4)})
+    _collect(ctx, {f"10-{i}.xlsx": filled(ctx, i, PERIOD, child_health_managed=50 if i == BAISHI else 12) for i in range(4)})
+    sheet = openpyxl.load_workbook(api.consolidate(ctx, PERIOD).path)["数据质量"]
+    (cell,) = [r[4] for r in sheet.iter_rows() if isinstance(r[4].value, str) and r[4].value.endswith(" 50")]
+    lines = -(-text_units(cell.value) // 7)
+    assert lines > 2 and sheet.row_dimensions[cell.row].height >= 13 * lines

@@ -291,7 +291,9 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
         ws.merge_range(row, 5, row, 6, f.detail, st.cell(font_size=9, text_wrap=True))
         ws.write_string(row, 7, "已核实" if f.confirmed else f"待核实：huizong accept {f.submission_id} --note 理由",
                         st.cell(font_size=9, text_wrap=True, font_color=colour))
-        ws.set_row(row, 26)
+        # the 填报值 column is narrow (6): a long label wraps onto several lines, each of which must show
+        lines = max(-(-text_units(cells[4]) // 7), -(-text_units(f.detail) // 30), 2)
+        ws.set_row(row, 13 * lines)
         row += 1
     return row
 
