@@ -235,7 +235,8 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
 def _collected_table(title: str, items: list[Any]) -> Table:
     table = Table(title=title, show_lines=False)
     for col in ("文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
-        table.add_column(col)
+        # a long file name or address folds onto more lines: cut to "青龙村202…" the clerk cannot tell which file it was
+        table.add_column(col, overflow="fold", no_wrap=col in ("报告期", "版本", "错误", "提示"))
     for i in items:
         table.add_row(*(escape(str(x)) for x in (i.name, i.sender or "文件夹", i.village, i.period, i.status, i.version or "", i.errors, i.warnings)))
     return table
@@ -254,7 +255,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         return
     table = Table(title=f"{ctx.programme.label(month)} 上报情况")
     for col in ("村（社区）", "状态", "收到时间", "版本", "问题数", "来源", "备注"):
-        table.add_column(col, no_wrap=col != "备注")
+        table.add_column(col, no_wrap=col not in ("来源", "备注"), overflow="fold")
     colours = {"已报": "green", "退回": "red", "待确认": "yellow", "未报": "bright_black"}
     for r in rows:
         state = r.state + ("（迟报）" if r.late else "")
@@ -302,7 +303,7 @@ def accept(
 def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
     table = Table(title=f"{what}（{'预览，未发送' if dry_run else '已处理'}）")
     for col in ("收件人", "主题", "附件"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in result.replies:
         table.add_row(escape("、".join(r.to)), escape(r.subject), escape("、".join(a[0] for a in r.attachments)))
     out.print(table)
@@ -351,8 +352,10 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
     ascending = rules is not None and rules.order == "asc"
     title = f"按{label}从低到高" if ascending else f"满分 {scored.attainable:g}" + (f"，加分最多 {scored.bonus_attainable:g}" if scored.bonus_attainable else "")
     table = Table(title=f"{scored.data.programme.label(scored.data.period)} 排名（{title}）")
-    for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减", "备注"):
-        table.add_column(col, justify="left" if col in ("变化", "备注") or col.endswith("名") else "right", no_wrap=True)
+    for col in ("名次", "变化", scored.plan.programme.unit_label + "名", label, "基本分", "加分", "登记加减"):
+        table.add_column(col, justify="left" if col == "变化" or col.endswith("名") else "right", no_wrap=True)
+    # the remarks wrap (a narrow window gives them the room the numbers leave) rather than squeezing every number to "…"
+    table.add_column("备注", overflow="fold", min_width=8)
     from .workbook.summary import rank_change
     from .workbook.summary.notice import verdicts
 

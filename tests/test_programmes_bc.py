@@ -229,7 +229,7 @@ def test_a_new_programme_from_files_alone(tmp_path):
 
 
 @pytest.mark.parametrize("pid", ["monthly-b", "fruitfly-c"])
-def test_shipped_programmes_run_end_to_end(tmp_path, pid):
+def test_shipped_programmes_run_end_to_end(tmp_path, pid, monkeypatch):
     from pipeline.demo import run_demo
 
     result = run_demo(tmp_path / "ws", Month(2026, 9) if pid == "monthly-b" else Month(2026, 7), programme=pid)
@@ -257,6 +257,21 @@ def test_shipped_programmes_run_end_to_end(tmp_path, pid):
         note = next(str(r[5]) for r in wb[sheet].iter_rows(values_only=True) if r[0] == "全镇虫果率")
         named = re.findall(r"([^：、]+?) (\d+\.\d+)‰", note.split("高于目标的村（本年累计）：", 1)[1])
         assert named and all(float(rate) > 2 for _, rate in named)  # the demo has some: 8.84‰ down to 2.02‰
+        # the command's ranking in an 80-column window: long remarks wrap, every rank and rate is printed whole
+        import io
+
+        from rich.console import Console
+
+        from pipeline import cli
+
+        buf = io.StringIO()
+        monkeypatch.setattr(cli, "out", Console(file=buf, width=80, highlight=False, soft_wrap=True))
+        cli._print_ranking(result.consolidation)
+        text = buf.getvalue()
+        assert max(len(r) for r in text.splitlines()) <= 80
+        assert "通报批评" in text.replace("│", "").replace(" ", "").replace("\n", "")  # long remarks are in it
+        for v in result.consolidation.table["villages"]:
+            assert f"{v['total']:.2f}" in text and f"│ {v['rank']:>4} │" in text
 
 
 def test_b_the_quarter_criticises_only_the_bottom_three_below_target(b):
