@@ -235,6 +235,15 @@ def test_shipped_programmes_run_end_to_end(tmp_path, pid, monkeypatch):
     result = run_demo(tmp_path / "ws", Month(2026, 9) if pid == "monthly-b" else Month(2026, 7), programme=pid)
     assert result.consolidation is not None and result.consolidation.path.is_file()
     assert result.consolidation.table["villages"]
+    # printed (LibreOffice): the 19-village 通报 is one page, signature included, and its legend lines are whole
+    # (C's few columns cut them at the print area's edge; B's signature went alone onto a second page)
+    from . import lo
+
+    lo.require("pdftotext", "pdfinfo")
+    pages = [p.replace(" ", "").replace("\n", "") for p in lo.pdf_pages_text(lo.convert(result.consolidation.path, "pdf", tmp_path))]
+    assert "排名通报" in pages[0] and "人民政府" in pages[0] and "排名通报" not in pages[1]
+    assert "名次变化与上月比较，↑上升、↓下降、→0持平、—无上月名次。" in pages[0]
+    assert ("按占该类满分" in pages[0]) == (pid == "monthly-b")  # C ranks lowest first and colours no score
     if pid == "monthly-b":  # the money follows the numbers: a village marked ※ in the 通报 is marked where its 元 are
         import openpyxl
 

@@ -449,3 +449,29 @@ def test_explanations_call_only_a_declared_veto_a_veto():
 
     vetoes = {pid: vetoed_items(pid) for pid in ("qianfen", "monthly-b", "fruitfly-c")}
     assert vetoes == {"qianfen": ["C2.1"], "monthly-b": [], "fruitfly-c": []}
+
+
+def test_a_notice_a_little_over_a_page_prints_on_one_and_a_long_one_keeps_its_size(tmp_path):
+    """A 19-village 通报 that runs a few rows over one page would print its signature alone under a repeated
+    header on page 2: it is fitted to one page. A county's long list keeps its size and prints on several."""
+    import xlsxwriter
+
+    from pipeline.workbook.summary.page import landscape, one_page_if_short
+
+    widths = [6, 8, 11, 9, 9, 9, 9, 9, 9, 9, 42]
+    path = tmp_path / "pages.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    fitted = []
+    for rows in (19, 300):
+        ws = wb.add_worksheet(f"n{rows}")
+        landscape(ws)
+        fitted.append(one_page_if_short(ws, widths, 36 + 2 * 18 + 40 + (rows + 12) * 15))
+    wb.close()
+    assert fitted == [True, False]
+    book = openpyxl.load_workbook(path)
+
+    def fit(name: str) -> tuple[int, int]:  # an omitted attribute is 1
+        setup = book[name].page_setup
+        return tuple(1 if v is None else int(v) for v in (setup.fitToWidth, setup.fitToHeight))  # type: ignore[return-value]
+
+    assert fit("n19") == (1, 1) and fit("n300") == (1, 0)

@@ -7,7 +7,7 @@ from typing import Any
 from ...quality import COUNT_DOUBT, EMPTY_MONTHS, Doubts, months_without_reports
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
-from .page import landscape
+from .page import DEFAULT_ROW, landscape, one_page_if_short
 from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band, text_units
 
 
@@ -37,13 +37,21 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     bonus_head = [f"加分\n（≤{scored.bonus_attainable:g}）"] if has_bonus else []
     headers = (["名次", "名次变化", f"{unit}名", total_label] + ([f"{c}\n（{cmax[c]:g}）" for c in cats] if not ascending else [c for c in cats])
                + bonus_head + ["登记加减分", "备注"])
-    widths = [6, 8, 11, 9] + [9] * len(cats) + [9] * len(bonus_head) + [9, 24]
+    widths = [6, 8, 11, max(9, text_units(total_label) + 2)] + [9] * len(cats) + [9] * len(bonus_head) + [9]
+    widths.append(max(24, min(60, 130 - sum(widths))))  # 备注 takes the page width a programme of few columns leaves
+    per_line = widths[-1] * 2 // 3  # characters of a 9-point remark on one line
     last = len(headers) - 1
     months = d.months
     span = f"{months[0].year}年{months[0].month}—{months[-1].month}月" if len(months) > 1 else p.label(d.period)
     if p.period_kind == "quarter" and len(months) > 1:
         span = f"{p.label(months[0])}至{p.label(months[-1])[5:]}"
-    ws.set_row(0, 36)
+    heights: dict[int, float] = {}  # rows set taller than the default, to know how the sheet prints
+
+    def tall(r: int, points: float) -> None:
+        heights[r] = points
+        ws.set_row(r, points)
+
+    tall(0, 36)
     ws.merge_range(0, 0, 0, last, f"{info.township}{p.short_name}排名通报", st.title)
     window = p.window
     ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.programme.label(d.period)}）", st.subtitle)
@@ -73,9 +81,9 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.merge_range(r, 0, r, last, text, st.meta if r < 4 else st.get(font_name="宋体", font_size=10, bold=True, font_color="#C00000",
                                                                             text_wrap=True, valign="vcenter"))
         units = text_units(text)
-        ws.set_row(r, 18 * (1 + units // max(width, 1)))
+        tall(r, 18 * (1 + units // max(width, 1)))
     head_row = 5
-    ws.set_row(head_row, 40)
+    tall(head_row, 40)
     for c, (h, w) in enumerate(zip(headers, widths)):
         ws.write_string(head_row, c, h, st.head)
         ws.set_column(c, c, w)
@@ -120,8 +128,8 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
             notes.append(f"更正件{status.correction}，按第 {status.version} 版计")
         note = "；".join(x for x in notes if x)
         ws.write_string(row, last, note, st.cell(font_size=9, text_wrap=True))
-        if len(note) > 16:
-            ws.set_row(row, 15 * (1 + len(note) // 16))
+        if len(note) > per_line:
+            tall(row, 15 * (1 + len(note) // per_line))
         row += 1
     last_data = row - 1
     if last_data >= first_data and not ascending:  # a rate is never averaged: 乡镇合计 recomputes it
@@ -154,7 +162,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     row += 1
     ws.write_string(row, 0, "图例：", st.get(font_name="宋体", font_size=9, bold=True))
     c = 1
-    for _lo, colour, label in BANDS:
+    for _lo, colour, label in BANDS if not ascending else ():  # a programme ranked lowest first colours no score
         ws.merge_range(row, c, row, c + 1, label, st.get(font_name="宋体", font_size=9, bg_color=colour, border=1, align="center"))
         c += 2
     ws.write_string(row, c, "未报/不参评", st.get(font_name="宋体", font_size=9, bg_color=MISSING_FILL, border=1, align="center", italic=True))
@@ -169,16 +177,23 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         marks.append("更正件退回/待确认：该村本期又发来一份更正，未通过校验或待镇里核实，本表仍按已采用的那一版计（见“数据质量”；更正通过后重新汇总）。")
     if any(c in counts for c in scored.codes):
         marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”）。")
-    ws.write_string(row + 1, 1, "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。",
-                    st.get(font_name="宋体", font_size=9, font_color="#595959"))
-    for i, text in enumerate(marks):
-        ws.write_string(row + 2 + i, 1, text, st.get(font_name="宋体", font_size=9, font_color="#C00000"))
+    colours = "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；" if not ascending else f"按{total_label}从低到高排名；"
+    legend = [(colours + "表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。", "#595959")]
+    # each line is merged across the table and wraps: a line left to overflow is cut at the print area's edge
+    # (a programme with few columns lost half its legend on paper)
+    across = sum(widths[1:])
+    for i, (text, colour) in enumerate(legend + [(t, "#C00000") for t in marks], start=row + 1):
+        ws.merge_range(i, 1, i, last, text, st.get(font_name="宋体", font_size=9, font_color=colour, text_wrap=True, valign="top"))
+        tall(i, 13 * (1 + text_units(text) * 9 // 11 // max(across, 1)))
     _ = NA_FILL
     row += 3 + max(1, len(marks))
     ws.merge_range(row, last - 5, row, last, info.organ, st.meta_right)
     g = info.generated
     ws.merge_range(row + 1, last - 5, row + 1, last, f"{g.year}年{g.month}月{g.day}日", st.meta_right)
     landscape(ws)
+    # a township's 通报 that runs a little over one page prints on one: otherwise its last page holds the
+    # repeated header and the signature alone
+    one_page_if_short(ws, widths, sum(heights.get(r, DEFAULT_ROW) for r in range(row + 2)))
     ws.repeat_rows(head_row)
     ws.center_horizontally()
     ws.print_area(0, 0, row + 1, last)

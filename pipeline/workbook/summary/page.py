@@ -9,6 +9,9 @@ from typing import Any
 from .styles import Styles
 
 HEAD_ROW = 2
+DEFAULT_ROW = 15.0  # points: XlsxWriter's default row height
+_MARGIN_LR, _MARGIN_TB = 0.4, 0.6  # inches
+_A4_LANDSCAPE = (841.89, 595.28)  # points
 FOOTER = "&C&\"宋体\"&10第 &P 页，共 &N 页"
 
 
@@ -34,6 +37,18 @@ def landscape(ws: Any) -> None:
     """A4 landscape, fitted to one page width, page numbers in the footer."""
     ws.set_paper(9)
     ws.set_landscape()
-    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_margins(left=_MARGIN_LR, right=_MARGIN_LR, top=_MARGIN_TB, bottom=_MARGIN_TB)
     ws.fit_to_pages(1, 0)
     ws.set_footer(FOOTER)
+
+
+def one_page_if_short(ws: Any, widths: Sequence[float], height: float, slack: float = 1.35) -> bool:
+    """Print on one page a sheet ``height`` points tall that would run over by less than ``slack`` pages
+    (it is shrunk by at most about a quarter); a longer one keeps its size and prints on several."""
+    px = sum(int(7 * w + 0.5) + 5 for w in widths)  # Excel's column width → pixels, as XlsxWriter computes it
+    scale = min(1.0, (_A4_LANDSCAPE[0] - 144 * _MARGIN_LR) / (0.75 * px))  # fitted to the page width
+    page = (_A4_LANDSCAPE[1] - 144 * _MARGIN_TB) / scale
+    if height <= page * slack:
+        ws.fit_to_pages(1, 1)
+        return True
+    return False
