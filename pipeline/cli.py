@@ -219,8 +219,6 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
     if summary.resumed:
         out.print(_collected_table("上次运行中断前已登记（本次已移出收件箱）", summary.resumed))
     out.print(summary.line)
-    if summary.messages_without_reports:
-        out.print(f"另有 {summary.messages_without_reports} 封邮件没有报表附件（已回复说明）。")
     for p in summary.notices:  # bounces, auto-replies, newsletters (archived, not answered); numbers found out of line later
         where = "，".join(x for x in (p.file and f"文件 {p.file}", p.where) if x)
         out.print(f"[提示 {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)

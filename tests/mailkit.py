@@ -46,7 +46,7 @@ def mctx(workspace, servers, monkeypatch):
 
 
 def message(sender: str, attachments: list[tuple[str, bytes]], subject: str = "月报", date: datetime | None = None,
-            headers: dict[str, str] | None = None) -> bytes:
+            headers: dict[str, str] | None = None, body: str = "请查收本月报表。") -> bytes:
     msg = EmailMessage()
     msg["From"] = f"村专干 <{sender}>"
     msg["To"] = "clerk@township.test"
@@ -56,7 +56,7 @@ def message(sender: str, attachments: list[tuple[str, bytes]], subject: str = "�
     msg["Message-ID"] = f"<{hashlib.sha256(key).hexdigest()[:20]}@{sender.split('@')[1]}>"
     for name, value in (headers or {}).items():
         msg[name] = value
-    msg.set_content("请查收本月报表。")
+    msg.set_content(body)
     for name, data in attachments:
         maintype, subtype = ("image", "jpeg") if name.endswith(".jpg") else XLSX
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)

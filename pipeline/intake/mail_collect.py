@@ -60,8 +60,10 @@ def _each(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, client: 
         item = fetch(client, uid)
         if item is None:  # gone since it was listed (deleted or moved by someone else)
             continue
-        handle(ctx, ledger, archive, box, item, summary)
+        letter = handle(ctx, ledger, archive, box, item, summary)
         del item  # before the next one is fetched: one message in memory at a time
+        if letter:  # a village's words for the clerk: left unread where the clerk's mail program shows it
+            continue
         try:
             tidy(uid)
         except IMAP_ERRORS as exc:  # the message is safely recorded; flagging/moving is a courtesy

@@ -18,6 +18,7 @@ message again, and nothing is lost.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import sqlite3
 from dataclasses import dataclass
@@ -28,15 +29,15 @@ from typing import TYPE_CHECKING, Any
 from ..check import FileCheck, check_bytes
 from ..ledger.archive import Archive, sha256
 from ..ledger.db import ACCEPTED, DUPLICATE, REJECTED, Arrival, Ledger
-from ..ledger.mail import begin_attempt, forget_attempt, queue, record_message, seen
+from ..ledger.mail import begin_attempt, forget_attempt, queue, record_message, seen, sent_files
 from ..problems import HuizongError, Problem
 from ..validate.identity import check_sender
 from .faults import crash_point
 from .folder import Collected, CollectSummary, outcome_for, write_feedback
 from .mailbox import Fetched
-from .mime import Message, parse_message
+from .mime import Ignored, Message, parse_message
 from .outliers import add_outlier_warnings
-from .replies import Result, message_reply
+from .replies import OWN_FILES, Result, message_reply
 
 if TYPE_CHECKING:
     from ..api import Context
@@ -66,32 +67,34 @@ def local_trouble(exc: BaseException | None) -> bool:
     return local_trouble(exc.__cause__)
 
 
-def handle(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, item: Fetched, summary: CollectSummary) -> None:
+def handle(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, item: Fetched, summary: CollectSummary) -> bool:
     """Handle one fetched message. Its bytes are taken from ``item``: once archived they are let go
-    and the message is parsed from the archived file, so memory never holds both."""
+    and the message is parsed from the archived file, so memory never holds both. True when the
+    message is a village's letter for the clerk to read: it is left in the folder as it is."""
     raw = item.take()
     digest = sha256(raw)
     received = iso(item.internal_date)  # lateness counts from the server's arrival, not the sender's clock
     if seen(ledger, box.key, box.uidvalidity, item.uid, digest):
         with ledger.transaction() as db:  # processed under an earlier UIDVALIDITY: only move on
             record_message(db, box.key, box.uidvalidity, item.uid, parse_message(raw), digest, received, 0)
-        return
+        return False
     _, eml = archive.put(raw, ".eml")
     del raw
     crash_point("mail_archived")
     if begin_attempt(ledger, box.key, box.uidvalidity, item.uid) > MAX_ATTEMPTS:
         _set_aside(ledger, box, item.uid, eml, digest, received, summary, "处理它时程序两次中断", None)
-        return
+        return False
     message: Message | None = None
     try:
         message = parse_message(eml)
         crash_point("mail_parsed")
-        _process(ctx, ledger, archive, box, item.uid, message, digest, received, summary)
+        return _process(ctx, ledger, archive, box, item.uid, message, digest, received, summary)
     except Exception as exc:
         if local_trouble(exc):
             _not_an_attempt(ledger, box, item.uid)
             raise
         _set_aside(ledger, box, item.uid, eml, digest, received, summary, f"{type(exc).__name__}: {str(exc)[:160]}", message)
+        return False
 
 
 def _not_an_attempt(ledger: Ledger, box: Mailbox, uid: int) -> None:
@@ -122,8 +125,18 @@ def _set_aside(ledger: Ledger, box: Mailbox, uid: int, eml: Path, digest: str, r
     summary.problems.append(problem)
 
 
+def _without_our_files(ledger: Ledger, message: Message) -> Message:
+    ours = sent_files(ledger, [sha256(a.data) for a in message.attachments])
+    if not ours:
+        return message
+    kept = [a for a in message.attachments if sha256(a.data) not in ours]
+    told = [Ignored(a.path, OWN_FILES.get(ours[sha256(a.data)], OWN_FILES[""]))
+            for a in message.attachments if sha256(a.data) in ours]
+    return dataclasses.replace(message, attachments=kept, ignored=[*message.ignored, *told])
+
+
 def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: int, message: Message, digest: str,
-             received: str, summary: CollectSummary) -> None:
+             received: str, summary: CollectSummary) -> bool:
     where = _where(uid, message)
     auto = message.automatic
     if auto is not None:
@@ -137,14 +150,16 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
         with ledger.transaction() as db:
             record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, "M006", notices[0].message)
         summary.notices += notices
-        return
-    registered = ctx.registry.by_email(message.sender) is not None
+        return False
+    message = _without_our_files(ledger, message)
+    sender = ctx.registry.by_email(message.sender)
+    registered = sender is not None
     if not message.attachments and not registered:  # spam-like: answering it would only confirm our address
         notice = Problem("M008", detail=where)
         with ledger.transaction() as db:
             record_message(db, box.key, box.uidvalidity, uid, message, digest, received, 0, "M008", notice.message)
         summary.notices.append(notice)
-        return
+        return False
     stored = []
     for attachment in message.attachments:  # every attachment is in the archive before anything reads it
         ext = Path(attachment.name).suffix.lower() or ".bin"
@@ -171,9 +186,12 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
                               received, message.message_id)
             row = dict(ledger.record_in(db, arrival, outcome_for(ctx, check, feedback)))
             results.append(Result(name, check, row, feedback, *_standing(db, row)))
+        answer = None
         if box.reply and message.sender:  # no address to answer: the clerk sees the reports in the results
             try:
-                queue(db, message_reply(message, results, ctx.programme, ctx.workspace.organ, box.domain, registered, digest))
+                answer = message_reply(message, results, ctx.programme, ctx.workspace.organ, box.domain, registered, digest)
+                if answer is not None:
+                    queue(db, answer)
             except Exception as exc:  # the reports are recorded all the same; the clerk answers by hand
                 if local_trouble(exc):
                     raise
@@ -189,6 +207,14 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
                                        row["version"], row["n_errors"], row["n_warnings"], row["id"], r.feedback, message.sender))
     if not results:
         summary.messages_without_reports += 1
+    if results or sender is None:
+        return False
+    # a village's mail with no report in it: a question, a thanks, a forgotten attachment — the clerk reads it
+    words = (message.text[:60] + ("……" if len(message.text) > 60 else "")) if message.text else "（没有正文）"
+    told = "已自动回复，请对方附上报表" if answer is not None else "没有自动回复（是对镇里邮件的回复）"
+    summary.notices.append(Problem("M005", value=f"{sender.name}（{message.sender}）",
+                                   detail=f"主题“{message.subject[:40] or '（无主题）'}”：{words}；{told}；这封邮件留在邮箱中未移动"))
+    return True
 
 
 def _feedback(ctx: Context, check: FileCheck, data: bytes, name: str, digest: str, summary: CollectSummary, where: str) -> str | None:

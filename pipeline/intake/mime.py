@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import html
 import io
 import mimetypes
 import re
@@ -62,7 +63,9 @@ OTHER_KINDS = {  # extension → what the village sent instead of a workbook
     ".xlsb": "Excel 二进制工作簿（.xlsb）无法读取，请另存为 Excel 工作簿（.xlsx）后再发送",
     **dict.fromkeys((".rar", ".7z", ".gz", ".tar"), "压缩包格式无法打开，请直接发送 Excel 文件，或压缩成 .zip"),
     ".ics": "日历邀请，不是报表",
-    **dict.fromkeys((".p7s", ".p7m"), "邮件数字签名"),
+    ".p7s": "邮件数字签名",
+    # opaque S/MIME: the whole letter, report included, is wrapped inside; nothing of it can be read here
+    ".p7m": "邮件被数字签名或加密整体封装（smime.p7m），其中的报表无法取出。请关闭邮件的签名/加密后重新发送",
     ".vcf": "电子名片，不是报表",
     ".msg": "Outlook 邮件文件（.msg）无法打开，请直接发送 Excel 文件",
 }
@@ -110,6 +113,9 @@ class Message:
     attachments: list[Attachment] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
     automatic: Automatic | None = None  # a bounce, an auto-reply, a newsletter...: never answered
+    text: str = ""  # the letter's own words (first text body, tags stripped, at most TEXT_KEPT characters)
+    answers_us: bool = False  # In-Reply-To/References name one of our mails, or the subject is a reply or forward
+    big_link: str = ""  # a webmail's "large attachment" sent as a download link only (QQ 超大附件, 网易云附件)
 
 
 # ---- text in headers -----------------------------------------------------------------------
@@ -184,12 +190,37 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
     return (kept if isinstance(kept, bytes) else raw), True
 
 
+TEXT_KEPT = 2000
+# webmails send a file over their limit as a link in the body (QQ 超大附件 / 文件中转站, 网易 163/126 云附件)
+BIG_LINKS = (
+    ("QQ邮箱超大附件", re.compile(r"超大附件|文件中转站|ftn_handler|ftnExs_download|wx\.mail\.qq\.com/ftn", re.I)),
+    ("网易邮箱云附件", re.compile(r"云附件|NeteaseBigAttach|mail\.163\.com/large-attachment|large-attachment-download", re.I)),
+)
+# where a reply's quote of the mail it answers begins (QQ, 163, Foxmail, Outlook): the letter's own words end there
+QUOTE_START = re.compile(r"-{3,}\s*(原始邮件|Original Message)|^\s*>|^\s*(发件人|From)\s*[:：]|在 .{4,60}写道[:：]", re.I | re.M)
+REPLY_SUBJECT = re.compile(r"^\s*(re|fw|fwd|答复|回复|转发)\s*[:：]", re.I)
+
+
+def _body_text(data: bytes, charset: str, tagged: bool) -> tuple[str, str]:
+    """A body's words (tags stripped) and, from its raw text with the links in it, the large-attachment kind."""
+    raw = decode_bytes(data, charset) or data.decode("utf-8", "replace")
+    link = next((kind for kind, pattern in BIG_LINKS if pattern.search(raw)), "")
+    if tagged:
+        raw = html.unescape(re.sub(r"(?is)<(script|style)\b.*?</\1>|<br\s*/?>|</(p|div)>", "\n", raw))
+        raw = re.sub(r"<[^>]+>", " ", raw)
+    quote = QUOTE_START.search(raw)
+    own = raw[: quote.start()] if quote and quote.start() > 0 else raw
+    return " ".join(own.split())[:TEXT_KEPT], link
+
+
 class _Walk:
     def __init__(self, limits: ZipLimits, cids: set[str]) -> None:
         self.limits, self.cids = limits, cids
         self.found: list[Attachment] = []
         self.ignored: list[Ignored] = []
         self.unnamed = self.unpacked = 0
+        self.texts: list[str] = []  # the letter's bodies, outermost first
+        self.big_link = ""
 
     def ignore(self, trail: list[str], reason: str) -> None:
         self.ignored.append(Ignored(" > ".join(trail), reason))
@@ -228,8 +259,13 @@ class _Walk:
         name, hint = _part_name(part)
         disposition = params_of(header_bytes(part, "content-disposition"))[0]
         if name is None and ctype.startswith("text/") and ctype not in ("text/calendar", "text/csv"):
-            if disposition != "attachment":
-                return None  # a message body, not an attachment
+            if disposition != "attachment":  # a message body, not an attachment: kept for the clerk
+                if intact and len(self.texts) < 4:
+                    charset = params_of(header_bytes(part, "content-type"))[1].get("charset", b"").decode("ascii", "replace")
+                    text, link = _body_text(data[:200_000], charset, ctype == "text/html")
+                    self.texts.append(text)
+                    self.big_link = self.big_link or link
+                return None
         if not data or not intact:
             reason = "附件为空" if intact else "附件内容无法解码（邮件可能已损坏），请重新发送"
             return self.ignore([*trail, name or self.fallback(hint, ctype)], reason)
@@ -381,4 +417,7 @@ def parse_message(raw: bytes | Path, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> 
         walk.part(msg, [], 0)
     except Exception:  # keep what was found before the damage
         walk.ignore(["邮件"], "邮件结构已损坏，部分附件可能未能取出，请对方重新发送")
-    return Message(message_id, sender, name, subject, date, walk.found, walk.ignored, automatic(msg))
+    threads = decode_header_text((header_bytes(msg, "in-reply-to") or b"") + b" " + (header_bytes(msg, "references") or b""))
+    answers = "<huizong." in threads or bool(REPLY_SUBJECT.match(subject))
+    text = next((t for t in walk.texts if t), "")
+    return Message(message_id, sender, name, subject, date, walk.found, walk.ignored, automatic(msg), text, answers, walk.big_link)

@@ -9,6 +9,7 @@ and two auto-responders can then never loop."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import smtplib
@@ -43,7 +44,12 @@ class SendReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def build_mime(row: Any, settings: MailSettings, root: Path) -> MIMEMultipart:
+def attached(row: Any, root: Path) -> list[tuple[str, bytes]]:
+    """A queued mail's attachments: display name and the bytes of the workspace file, as they are now."""
+    return [(name, (root / rel).read_bytes()) for name, rel in json.loads(row["attachments_json"])]
+
+
+def build_mime(row: Any, settings: MailSettings, root: Path, files: list[tuple[str, bytes]] | None = None) -> MIMEMultipart:
     """A message every Chinese client shows right: UTF-8 text; each attachment named twice — RFC 2231
     (``filename*=utf-8''…``, one segment) for standard readers and an RFC 2047 ``name`` for the others."""
     msg = MIMEMultipart()
@@ -58,8 +64,7 @@ def build_mime(row: Any, settings: MailSettings, root: Path) -> MIMEMultipart:
         msg["In-Reply-To"] = row["in_reply_to"]
         msg["References"] = row["in_reply_to"]
     msg.attach(MIMEText(row["body"], "plain", "utf-8"))
-    for name, rel in json.loads(row["attachments_json"]):
-        data = (root / rel).read_bytes()
+    for name, data in attached(row, root) if files is None else files:
         ctype = XLSX if name.endswith(".xlsx") else (mimetypes.guess_type(name)[0] or "application/octet-stream")
         maintype, subtype = ctype.split("/", 1)
         part = MIMEApplication(data, subtype) if maintype == "application" else MIMEBase(maintype, subtype)
@@ -151,7 +156,8 @@ def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> S
         for row in rows:
             try:
                 to = json.loads(row["to_addrs"])
-                wire = as_wire_bytes(build_mime(row, settings, root))
+                files = attached(row, root)
+                wire = as_wire_bytes(build_mime(row, settings, root, files))
             except Exception as exc:  # this reply alone cannot be made: the others go on
                 why = f"{type(exc).__name__}: {str(exc)[:80]}".rstrip(": ")
                 mark_failed(ledger, row["id"], why)
@@ -186,7 +192,8 @@ def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> S
             if refused:
                 shown = "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in refused.items())
                 report.problems.append(Problem("M012", value=shown, detail=f"{row['subject']}（其余收件人已收下）"))
-            mark_sent(ledger, row["id"], "accepted" if not refused else json.dumps(refused, ensure_ascii=False, default=str))
+            mark_sent(ledger, row["id"], "accepted" if not refused else json.dumps(refused, ensure_ascii=False, default=str),
+                      [(name, hashlib.sha256(data).hexdigest()) for name, data in files])
             report.sent += 1
     finally:
         try:

@@ -20,6 +20,12 @@ from ..programme.periods import Month
 from ..validate.plausibility import OUTLIER
 
 SHOWN_PROBLEMS = 30
+OWN_FILES = {  # a file we mailed, forwarded or kept in a reply as it was (by the kind of mail that carried it)
+    "template": "镇里发出的模板原件（没有填写），不作为报表计入",
+    "reminder": "镇里催报时附上的模板原件（没有填写），不作为报表计入",
+    "rejection": "镇里退回时附上的标注副本原件（没有修改），不作为报表计入",
+    "": "镇里发出的文件原件，不作为报表计入",
+}
 FOOTER = "（本邮件由汇总系统自动发送，如有疑问请直接回复本邮件，或电话联系{organ}。）"
 
 
@@ -71,8 +77,11 @@ class Result:
 
 
 def message_reply(message: Any, results: list[Result], programme: Programme, organ: str, domain: str,
-                  registered: bool = True, digest: str = "") -> Reply:
+                  registered: bool = True, digest: str = "") -> Reply | None:
     """One reply per received message, covering every report in it (and what was ignored).
+
+    None for a village's answer to one of our mails with nothing in it but words (or our own files):
+    a thanks or a question is for the clerk to read, not for a request to attach the report.
 
     To an address that is not in the registry the reply says only that the mail arrived and waits
     for the township: no figures, no problems quoted, no attachment — anyone can put any address
@@ -80,6 +89,9 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
     """
     if not registered and results:
         return _unregistered_reply(message, len(results), organ, domain, digest)
+    own = [i for i in message.ignored if i.reason in OWN_FILES.values()]
+    if not results and message.answers_us and not message.big_link and len(own) == len(message.ignored):
+        return None
     parts: list[str] = [f"{message.sender_name or message.sender}：", ""]
     attachments: list[tuple[str, str]] = []
     # several reports of one village and month in this mail: the one accepted last counts (say which), and a
@@ -137,13 +149,18 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         parts.append("以下附件不是报表，未处理：")
         parts += [f"  · {i.name}：{i.reason}" for i in message.ignored]
         parts.append("")
-    if not results:
+    if not results and message.big_link:
+        parts.append(f"您的邮件已收到，但报表是以“{message.big_link}”的下载链接发来的，系统无法从链接下载文件。"
+                     "请在写邮件时用普通的“添加附件”把填好的报表（Excel 文件，通常不到 1 MB）直接附上，重新发送。")
+        parts.append("")
+    elif not results:
         parts.append("您的邮件已收到，但其中没有找到报表（Excel 工作簿）附件。请把填好的报表作为附件重新发送（不要截图或拍照）。")
+        parts.append("如果您只是来信说明情况或询问，不必理会本邮件：镇里会看到您的来信。")
         parts.append("")
     parts += [f"{organ}", FOOTER.format(organ=organ)]
     standings = [DUPLICATE if fixed_here(r) is not None else r.standing for r in results]
     if not results:
-        kind, subject = "no_report", "【未找到报表】请把报表作为附件重新发送"
+        kind, subject = "no_report", ("【未找到报表】请用普通附件重新发送" if message.big_link else "【未找到报表】请把报表作为附件重新发送")
     elif REJECTED in standings:
         kind, subject = "rejection", f"【请修改后重发】{_title(results, programme)}：发现错误"
     elif PENDING in standings:
@@ -196,12 +213,16 @@ def _reply_to(message: Any, kind: str, subject: str, body: str, attachments: lis
 
 def _title(results: list[Result], programme: Programme) -> str:
     names = sorted({r.row["village_name"] for r in results if r.row["village_name"]})
-    periods = sorted({programme.label(Month.parse(r.row["period"])) for r in results if r.row["period"]})
+    periods = [programme.label(m) for m in sorted({Month.parse(r.row["period"]) for r in results if r.row["period"]})]
+    if not names and not periods:  # neither read: not "报表 月报"
+        return f"您发来的{programme.report_word}"
     return f"{'、'.join(names) or '报表'} {'、'.join(periods)}{programme.report_word[:-1]}".strip()
 
 
 def _stem(name: str) -> str:
-    return name.rsplit(".", 1)[0] if "." in name else name
+    """The name without extension, and without the suffix of an annotated copy (a copy of a copy is not 校验结果_校验结果)."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return stem.removesuffix("_校验结果")
 
 
 def late_outliers(row: Any, problems: list[Problem], programme: Programme, organ: str, domain: str) -> Reply:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -67,6 +68,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT,
     smtp_response TEXT,
     failed_at TEXT                   -- refused for good (5xx): never sent again
+);
+CREATE TABLE IF NOT EXISTS sent_files (  -- every file we mailed out: a village that forwards it back is not reporting
+    sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,              -- the outbox kind of the mail that carried it (template, reminder, rejection)
+    name TEXT NOT NULL,
+    outbox_id INTEGER NOT NULL
 );
 """
 _ADDED = (  # columns later versions added to tables an older ledger already has (mail's and the ledger's own)
@@ -230,9 +237,20 @@ def pending_replies(ledger: Ledger) -> list[sqlite3.Row]:
     return ledger.conn.execute("SELECT * FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id").fetchall()
 
 
-def mark_sent(ledger: Ledger, outbox_id: int, response: str) -> None:
+def mark_sent(ledger: Ledger, outbox_id: int, response: str, files: Sequence[tuple[str, str]] = ()) -> None:
+    """The mail went; ``files`` (name, sha256) are its attachments, remembered so that one forwarded back is known."""
     with ledger.transaction() as db:
         db.execute("UPDATE outbox SET sent_at = ?, smtp_response = ? WHERE id = ?", (now(), response, outbox_id))
+        db.executemany("INSERT OR IGNORE INTO sent_files(sha256, kind, name, outbox_id) SELECT ?, kind, ?, id FROM outbox WHERE id = ?",
+                       [(digest, name, outbox_id) for name, digest in files])
+
+
+def sent_files(ledger: Ledger, digests: Sequence[str]) -> dict[str, str]:
+    """Of these file digests, those of files we mailed out, with the kind of mail that carried them."""
+    if not digests:
+        return {}
+    marks = ",".join("?" * len(digests))
+    return {r["sha256"]: r["kind"] for r in ledger.conn.execute(f"SELECT sha256, kind FROM sent_files WHERE sha256 IN ({marks})", list(digests))}
 
 
 def mark_failed(ledger: Ledger, outbox_id: int, response: str) -> None:
