@@ -364,7 +364,9 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
 
 
 def load_registers(ctx: Context, period: Month | None = None, today: datetime | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:
-    """The township's 镇考核登记 and 加分扣分登记, validated like village files (a missing file: none).
+    """The township's 镇考核登记 and 加分扣分登记, validated like village files. A register the programme
+    declares that is missing, or beside a newer copy saved in another format, is an error (C010): read as
+    empty, its vetoes, deductions and bonuses would all drop out of the 通报 unsaid.
 
     With ``period``, a 年度, 月份 or 日期 outside its assessment year and every year the ledger has reports
     for is an error (``Years``): such a row would be left out of the ranking, unseen.
@@ -379,8 +381,11 @@ def load_registers(ctx: Context, period: Month | None = None, today: datetime | 
         if not raw:
             continue
         path = ctx.workspace.root / raw["file"]
-        if not path.is_file():
-            continue
+        trouble = register_file_problem(path)
+        if trouble is not None:
+            problems.append(trouble)
+            if not path.is_file():
+                continue
         cols = register_columns(p, key)
         res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits, max_rows=ctx.workspace.limits.max_rows)
         if key == "assessment_register":
@@ -389,6 +394,26 @@ def load_registers(ctx: Context, period: Month | None = None, today: datetime | 
             adjustments_, more = adjustments(res, cols, ctx.registry, raw["items"], years)
         problems += more
     return entries, adjustments_, problems
+
+
+OTHER_FORMATS = (".xls", ".xlsm", ".xlsb", ".ods", ".et", ".ett", ".csv")
+
+
+def register_file_problem(path: Path) -> Problem | None:
+    """C010 for a township register that is not there, or that has a copy in another format newer than it
+    (saved by WPS or LibreOffice as .xls/.ods/.et: the latest entries are in the copy, which huizong does not read)."""
+    copies = sorted((q for q in (path.with_suffix(ext) for ext in OTHER_FORMATS) if q.is_file()), key=lambda q: q.stat().st_mtime)
+    if not path.is_file():
+        if copies:
+            return Problem("C010", value=path.name, detail=f"文件夹里有 {copies[-1].name}：huizong 只读 .xlsx，请用 Excel/WPS 打开它，"
+                                                           f"“另存为”Excel 工作簿（*.xlsx），文件名 {path.name}")
+        return Problem("C010", value=path.name, detail=f"请把 {path.name} 放回工作目录 {path.parent}；如已删除且本镇不用它，"
+                                                       "可用 huizong init 另建一个工作目录，从中复制空白的登记表")
+    newer = [q for q in copies if q.stat().st_mtime > path.stat().st_mtime]
+    if newer:
+        return Problem("C010", value=path.name, detail=f"文件夹里的 {newer[-1].name} 比 {path.name} 新：最近的登记可能只在那个文件里，"
+                                                       f"huizong 只读 {path.name}。请把 {newer[-1].name} 另存为 {path.name}（覆盖），或删去不用的那一份")
+    return None
 
 
 def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:

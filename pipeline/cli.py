@@ -355,7 +355,7 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
     # the remarks wrap (a narrow window gives them the room the numbers leave) rather than squeezing every number to "…"
     table.add_column("备注", overflow="fold", min_width=8)
     from .workbook.summary import rank_change
-    from .workbook.summary.notice import verdicts
+    from .workbook.summary.notice import not_ranked_names, verdicts
 
     verdict = verdicts(scored)
     waiting = {v["code"] for v in result.table["villages"] if v.get("unconfirmed")}
@@ -371,8 +371,7 @@ def _print_ranking(result: api.Consolidation, limit: int | None = None) -> None:
             "；".join(x for x in [verdict[k], "含待核实数据" if mark else "", *scored.flags[k]] if x),
         )
     out.print(table)
-    missing = [f"{s.name}（{s.state}）" for s in result.statuses if s.state != "已报"]
-    missing += [f"{v.name}（一票否决）" for v, _ in scored.vetoed] + [f"{v.name}（{'、'.join(f)}）" for v, f in scored.unranked]
+    missing = not_ranked_names(scored, result.statuses)
     if missing:
         out.print("未参评：" + "、".join(missing), markup=False)
     if waiting:

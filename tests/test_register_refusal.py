@@ -80,6 +80,9 @@ def test_invalid_register_cells_stop_the_consolidation_and_are_all_named(ctx):
     assert ("V007", "镇考核登记", "F4") in found  # “无” in 例会缺席次数 (row 4: header on row 3)
     assert ("I001", "加分扣分登记", "A4") in found  # unknown village
     assert ("V013", "加分扣分登记", "D5") in found  # unknown item
+    # each allowed item quoted: one of them holds "、" itself (弄虚作假、找人代检), and a clerk who typed 弄虚作假 read it as allowed
+    (item,) = [p for p in err.value.problems if p.code == "V013"]
+    assert "“弄虚作假、找人代检”" in item.message
     assert ("V001", "加分扣分登记", "E6") in found  # empty 次数
     assert ("V022", "加分扣分登记", "C7") in found  # 2062
     assert len(found) == 5
@@ -106,3 +109,80 @@ def test_the_command_exits_2_and_lists_every_register_cell(ctx):
     out = json.loads(res.stdout)
     assert out["ok"] is False and len(out["problems"]) == 5
     assert {p["cell"] for p in out["problems"]} == {"F4", "A4", "D5", "E6", "C7"}
+
+
+def test_a_register_missing_or_saved_in_another_format_stops_and_says_which(ctx):
+    """A register re-saved by WPS/LibreOffice as .ods (the .xlsx deleted) was read as empty: every veto,
+    deduction and bonus dropped out (18 of 19 scores changed) with exit 0. With the old .xlsx kept beside a
+    newer .ods, the new entries in the .ods were ignored."""
+    import os
+
+    _collected(ctx)
+    raw = ctx.programme.raw
+    assessment = ctx.workspace.root / raw["assessment_register"]["file"]
+    adjustments = ctx.workspace.root / raw["adjustments"]["file"]
+    assessment.rename(assessment.with_suffix(".ods"))  # not a real .ods: only its name is looked at
+    adjustments.with_suffix(".xls").write_bytes(adjustments.read_bytes())
+    os.utime(adjustments, (1_700_000_000, 1_700_000_000))  # the copy is newer than the .xlsx
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    found = {p.value: p.message for p in err.value.problems if p.code == "C010"}
+    assert f"文件夹里有 {assessment.with_suffix('.ods').name}" in found[assessment.name] and "另存为" in found[assessment.name]
+    assert f"{adjustments.with_suffix('.xls').name} 比 {adjustments.name} 新" in found[adjustments.name]
+    assert not (ctx.workspace.reports / f"{PERIOD}-汇总排名.xlsx").exists()
+    assessment.with_suffix(".ods").unlink()
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    assert any(p.code == "C010" and "请把" in p.message and "放回" in p.message for p in err.value.problems)
+
+
+def test_a_second_sheet_with_the_register_s_header_is_named_not_ignored(ctx):
+    """Excel's 移动或复制 → 建立副本 puts the copy first; the clerk entered a −20 there and huizong read the
+    untouched original: the village stayed first."""
+    import openpyxl
+
+    _collected(ctx)
+    path = ctx.workspace.root / ctx.programme.raw["adjustments"]["file"]
+    wb = openpyxl.load_workbook(path)
+    sheet = ctx.programme.raw["adjustments"]["sheet"]
+    copy = wb.copy_worksheet(wb[sheet])
+    copy.title = f"{sheet} (2)"
+    wb.move_sheet(copy, offset=-len(wb.sheetnames) + 1)
+    wb.save(path)
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    (twin,) = [p for p in err.value.problems if p.code == "S009"]
+    assert twin.sheet == sheet and f"“{sheet} (2)”" in twin.message
+
+
+def test_a_retitled_registry_column_is_named_not_dropped(ctx):
+    """“起始月份” retitled “起始考核月份”: the column was dropped unsaid and a village that joined in September
+    was scored on the whole year's targets (1st → 9th); “上报邮箱” retitled dropped every address."""
+    import openpyxl
+
+    path = ctx.workspace.registry_path
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    cell = next(c for row in ws.iter_rows() for c in row if c.value == "上报邮箱")
+    cell.value = "邮箱"
+    wb.save(path)
+    problems = api.load_context(ctx.workspace.root).registry_problems
+    (retitled,) = [p for p in problems if p.code == "S008"]
+    assert "“邮箱”" in retitled.message and "“上报邮箱”" in retitled.message and retitled.is_error
+
+
+def test_a_month_typed_as_a_number_is_not_read_as_january(ctx):
+    """2026.10 typed into a General cell is kept by Excel as the number 2026.1: 停止月份 became 2026-01 and a
+    village second in the ranking left the whole year's 通报 (so did October's row of B's monthly register)."""
+    import openpyxl
+
+    path = ctx.workspace.registry_path
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    head = next(c for row in ws.iter_rows() for c in row if c.value == "停止月份")
+    target = ws.cell(row=head.row + 2, column=head.column)
+    target.value = 2026.1
+    wb.save(path)
+    problems = api.load_context(ctx.workspace.root).registry_problems
+    (bad,) = [p for p in problems if p.cell == target.coordinate]
+    assert bad.is_error and "分不清是 1 月还是 10 月" in bad.message

@@ -15,6 +15,10 @@ _QUARTER_RE = re.compile(r"^\s*(\d{4})\s*(?:年\s*第?\s*([1-4一二三四])\s*�
 QUARTERS = "一二三四"
 
 
+AMBIGUOUS = ("“{value}”是存成数字的年月：Excel 把 2026.10 存成 2026.1，分不清是 1 月还是 10 月。"
+             "请把单元格设为“文本”后填 2026-10 这样的年月")
+
+
 @dataclass(frozen=True, order=True)
 class Month:
     year: int
@@ -33,6 +37,14 @@ class Month:
         if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
             raise HuizongError(Problem("X005", value=text))
         return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def from_cell(cls, text: object, raw: object) -> Month | None:
+        """A month typed in a spreadsheet cell; None for a number that may have lost a digit: Excel keeps
+        2026.10 typed in a number cell as 2026.1, which reads as January (October went unseen)."""
+        if isinstance(raw, float) and not isinstance(raw, bool) and f"{raw:g}".endswith(".1"):
+            return None
+        return cls.try_parse(text)
 
     @classmethod
     def try_parse(cls, text: object) -> Month | None:

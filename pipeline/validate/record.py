@@ -156,7 +156,7 @@ def validate_report(res: ReadResult, p: Programme, period: Month | None = None, 
                 m = _REQUIRED_RE.match(err.message)
                 fid = m.group(1) if m else ""
                 if fid in specs and fid not in res.invalid:
-                    out.append(at_field("V001", fid))
+                    out.append(at_field("V001", fid, detail=unfilled(specs[fid])))
                 continue
             if len(path) >= 2 and path[1] in specs and path[1] not in res.invalid:
                 out.append(_schema_problem(err, lambda code, value=None, detail="", f=path[1]: at_field(code, f, value, detail), specs[path[1]]))
@@ -179,6 +179,13 @@ def validate_report(res: ReadResult, p: Programme, period: Month | None = None, 
     return out
 
 
+def unfilled(spec: FieldSpec) -> str:
+    """What to write in an empty required cell: 0 for a count, the thing itself for a name, a phone, a date."""
+    if spec.numeric:
+        return "没有发生请填 0。"
+    return "请选择下拉列表中的一项。" if spec.values else "请填写。"
+
+
 def _row_cell(row: Any, cols: dict[str, FieldSpec], cid: str) -> str:
     if cid in row.cells:
         return row.cells[cid]
@@ -193,7 +200,7 @@ def _schema_problem(err: Any, make: Any, spec: FieldSpec) -> Problem:
     if v == "maximum":
         return make("V005", value, f"{err.validator_value:g}")
     if v == "enum":
-        return make("V013", value, "、".join(map(str, err.validator_value)))
+        return make("V013", value, "、".join(f"“{x}”" for x in err.validator_value))  # quoted: a value may hold "、" itself
     if v == "maxLength":
         return make("V020", len(value), str(err.validator_value))
     if v == "pattern" and spec.type == "id_number":
@@ -308,7 +315,8 @@ def validate_table(res: ReadResult, columns: tuple[FieldSpec, ...]) -> tuple[lis
             cid = m.group(1) if m else ""
             if cid not in specs or f"register.{index}.{cid}" in res.invalid:
                 continue
-            problems.append(Problem("V001", file=res.file, sheet=res.sheet, cell=_row_cell(row, specs, cid), field=cid, label=specs[cid].label))
+            problems.append(Problem("V001", file=res.file, sheet=res.sheet, cell=_row_cell(row, specs, cid), field=cid, label=specs[cid].label,
+                                    detail=unfilled(specs[cid])))
         elif len(path) > 1 and path[1] in specs:
             cid = path[1]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..problems import Problem
 from ..programme.config import FieldSpec
-from ..programme.periods import Month
+from ..programme.periods import AMBIGUOUS, Month
 from ..registry import Registry
 from ..workbook.reader import ReadResult
 from .record import validate_table
@@ -126,9 +126,13 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
             continue
         v = row.values
         if "month" in v:  # a monthly register (granularity: month)
-            month = Month.try_parse(v["month"])
+            month = Month.from_cell(v["month"], row.raw.get("month"))
             if month is None:
-                problems.append(Problem("I002", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", value=v["month"]))
+                if isinstance(row.raw.get("month"), float):
+                    problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", label="月份",
+                                            detail=AMBIGUOUS.format(value=v["month"])))
+                else:
+                    problems.append(Problem("I002", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", value=v["month"]))
                 continue
             if years is not None and not years.allows(month):
                 problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month",

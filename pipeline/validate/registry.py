@@ -8,7 +8,7 @@ from typing import Any
 
 from ..problems import Problem
 from ..programme.config import FieldSpec
-from ..programme.periods import Month
+from ..programme.periods import AMBIGUOUS, Month
 from ..registry import Registry, Village, name_key
 from ..resources import schema
 from ..workbook.reader import ReadResult
@@ -90,9 +90,10 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             text = row.values.get(key)
             if text in (None, ""):
                 continue
-            month = Month.try_parse(text)
+            month = Month.from_cell(text, row.raw.get(key))
             if month is None:
-                problems.append(at(i, key, "C003", detail=f"“{text}”应为 2026-06 这样的年月"))
+                problems.append(at(i, key, "C003", detail=AMBIGUOUS.format(value=text) if isinstance(row.raw.get(key), float)
+                                   else f"“{text}”应为 2026-06 这样的年月"))
                 bad_rows.add(i)
             else:
                 months[(i, key)] = month

@@ -379,9 +379,15 @@ def _table_rows(
             header_row, columns = r, found
             break
     if not columns or header_row is None:
-        res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels))
+        res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels + _missing_labels(sheet, wanted)))
         return None
     present = [c for c in columns_spec if c.id in columns]
+    known = {_key(c.label) for c in columns_spec}
+    strange = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip() and _key(v) not in known]
+    absent = [c.label for c in columns_spec if c.id not in columns]
+    if strange and absent:  # a column retitled ("起始月份" → "起始考核月份"): dropped unsaid, it changed scores and addresses
+        res.problems.append(Problem("S008", file=res.file, sheet=sheet.name, cell=f"A{header_row + 1}",
+                                    value="、".join(f"“{x}”" for x in strange[:5]), detail="、".join(f"“{x}”" for x in absent)))
     out: list[RegisterRow] = []
     memo: dict[tuple[str, type, Any], Outcome] = {}
     merged_rows = _plain_table(sheet, header_row, [columns[c.id] for c in present])
@@ -449,6 +455,29 @@ def _take_plain_row(sheet: _Sheet, row: list[Any], excel_row: int, index: int,
         _settle(res, sheet, cell, f"register.{index}.{fid}", spec, out, ok, values, fid)
 
 
+def _missing_labels(sheet: _Sheet, wanted: list[FieldSpec]) -> str:
+    """Which of the required labels the likeliest header row (the one with most of them) lacks."""
+    best: set[str] = set()
+    for row in sheet.rows[:30]:
+        here = {c.label for c in wanted for v in row if isinstance(v, str) and _key(v) == _key(c.label)}
+        best = here if len(here) > len(best) else best
+    missing = [c.label for c in wanted if c.label not in best]
+    return f"；没有找到的是：{'、'.join(missing)}" if best and missing else ""
+
+
+def _twins(book: _Book, names: list[str], target: str, columns: tuple[FieldSpec, ...]) -> list[str]:
+    """Other sheets that carry this table's header: a copy made by 移动或复制 (put first, and edited), a backup."""
+    wanted = [c for c in columns if c.required or c.type != "text"] or list(columns)
+    out = []
+    for other in names:
+        if other == target or other in book.too_long:
+            continue
+        rows = book.sheet(other).rows[:30]
+        if any(all(any(isinstance(v, str) and _key(v) == _key(c.label) for v in row) for c in wanted) for row in rows):
+            out.append(other)
+    return out
+
+
 def read_table(
     data: bytes, name: str, sheet_name: str, columns: tuple[FieldSpec, ...], limits: Limits = DEFAULT_LIMITS, max_rows: int = 10000
 ) -> ReadResult:
@@ -476,6 +505,9 @@ def read_table(
             return res
         rows = _table_rows(book, sheet, columns, res, None, max_rows)
         res.register = rows or []
+        twins = _twins(book, names, target, columns)
+        if twins:  # only one is read: entries made in the other would drop out of the 通报 unsaid
+            res.problems.append(Problem("S009", file=name, sheet=target, value="、".join(f"“{t}”" for t in twins)))
     except pc.PasswordError:
         res.problems.append(Problem("F002", file=name))
     except _BROKEN as exc:

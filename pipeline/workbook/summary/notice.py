@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ...quality import COUNT_DOUBT, EMPTY_MONTHS, Doubts, months_without_reports
@@ -9,6 +10,16 @@ from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import DEFAULT_ROW, landscape, one_page_if_short
 from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band, text_units
+
+
+def not_ranked_names(scored: Scored, statuses: Sequence[Any]) -> list[str]:
+    """Every village of the period not in the ranking, with why — the 通报's 未参评 line and the command's."""
+    d = scored.data
+    out = [f"{s.name}（{s.state}）" for s in statuses if s.state != "已报"] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
+    # a report from a village the 村名册 says is not taking part this month: an 起始/停止月份 typo hides it otherwise
+    out += [f"{s.name}（本期不参加，但有报表，请核对村名册）" for s in statuses
+            if s.state == "已报" and (v := d.village_by_code.get(s.code)) is not None and not v.active(d.period)]
+    return out + [f"{v.name}（{'、'.join(flags)}）" for v, flags in scored.unranked]
 
 
 def verdicts(scored: Scored) -> list[str]:
@@ -56,11 +67,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     window = p.window
     ws.merge_range(1, 0, 1, last, f"（{span}累计）" if window != "month" else f"（{d.programme.label(d.period)}）", st.subtitle)
     missing = [s for s in info.statuses if s.state != "已报"]
-    not_ranked = [f"{s.name}（{s.state}）" for s in missing] + [f"{v.name}（一票否决）" for v, _ in scored.vetoed]
-    # a report from a village the 村名册 says is not taking part this month: an 起始/停止月份 typo hides it otherwise
-    not_ranked += [f"{s.name}（本期不参加，但有报表，请核对村名册）" for s in info.statuses
-                   if s.state == "已报" and (v := d.village_by_code.get(s.code)) is not None and not v.active(d.period)]
-    not_ranked += [f"{v.name}（{'、'.join(flags)}）" for v, flags in scored.unranked]
+    not_ranked = not_ranked_names(scored, info.statuses)
     full = f"按{total_label}从低到高排名"
     if not ascending:
         full = f"满分（截至本期）：{scored.attainable:g} 分" + (f"，各项加分合计最多 {scored.bonus_attainable:g} 分" if has_bonus else "")
