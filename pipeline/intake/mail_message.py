@@ -126,12 +126,13 @@ def _set_aside(ledger: Ledger, box: Mailbox, uid: int, eml: Path, digest: str, r
 
 
 def _without_our_files(ledger: Ledger, message: Message) -> Message:
-    ours = sent_files(ledger, [sha256(a.data) for a in message.attachments])
+    """The message without the files we mailed out that came back unchanged: they are listed, not recorded."""
+    digests = [sha256(a.data) for a in message.attachments]
+    ours = sent_files(ledger, digests)
     if not ours:
         return message
-    kept = [a for a in message.attachments if sha256(a.data) not in ours]
-    told = [Ignored(a.path, OWN_FILES.get(ours[sha256(a.data)], OWN_FILES[""]))
-            for a in message.attachments if sha256(a.data) in ours]
+    kept = [a for a, d in zip(message.attachments, digests) if d not in ours]
+    told = [Ignored(a.path, OWN_FILES.get(ours[d], OWN_FILES[""])) for a, d in zip(message.attachments, digests) if d in ours]
     return dataclasses.replace(message, attachments=kept, ignored=[*message.ignored, *told])
 
 
@@ -211,7 +212,8 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
         return False
     # a village's mail with no report in it: a question, a thanks, a forgotten attachment — the clerk reads it
     words = (message.text[:60] + ("……" if len(message.text) > 60 else "")) if message.text else "（没有正文）"
-    told = "已自动回复，请对方附上报表" if answer is not None else "没有自动回复（是对镇里邮件的回复）"
+    told = ("已自动回复，请对方附上报表" if answer is not None else "没有自动回复（是对镇里邮件的回复）" if box.reply
+            else "没有设置自动回复")
     summary.notices.append(Problem("M005", value=f"{sender.name}（{message.sender}）",
                                    detail=f"主题“{message.subject[:40] or '（无主题）'}”：{words}；{told}；这封邮件留在邮箱中未移动"))
     return True
