@@ -195,3 +195,14 @@ def test_a_row_with_many_events_counts_and_is_marked_in_the_notice(collected):
     assert any(t.startswith("分类得分为基本分") for t in texts)  # written in row order: constant_memory dropped it before
     quality = "\n".join(str(c) for r in wb["数据质量"].iter_rows(values_only=True) for c in r if c)
     assert f"{v[2].name}：迎接省级检查达标 ×10（+200 分" in quality
+
+
+def test_a_deduction_dated_after_today_is_a_typo_not_a_later_month_s_row(collected):
+    """2026-05-09 typed 2026-12-09 for October's 通报 (made in November): the row was accepted and simply not
+    counted in October — the village rose from 8th to 5th, unsaid. An event cannot be entered before it happens."""
+    ctx = collected
+    _write(ctx, "adjustments", [_adjustment(ctx, 1, date(2026, 12, 9), "本市检查不达标"),
+                                _adjustment(ctx, 2, date(2026, 11, 3), "本市检查不达标")])  # November's: allowed, counted from November
+    problems = _refused(ctx)
+    assert set(problems) == {("V022", "C4")}
+    assert "不能晚于今天所在的月份（2026年11月）" in problems[("V022", "C4")].message

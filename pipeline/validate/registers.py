@@ -69,8 +69,11 @@ class Years:
         return year == self.consolidated or year in self.in_ledger
 
     def allows(self, month: Month) -> bool:
-        year = self.of(month)
-        return self._kept(year) or (year > self.consolidated and self.today is not None and month <= self.today)
+        """A row's date or month: in a kept year, and never after the month the 通报 is made in — an event
+        cannot be entered before it happens (2026-05-09 typed 2026-12-09 dropped out of October unsaid)."""
+        if self.today is not None and month > self.today:
+            return False
+        return self._kept(self.of(month)) or (self.of(month) > self.consolidated and self.today is not None)
 
     def allows_season(self, year: int, season: str) -> bool:
         first = self.season_starts.get(season)
@@ -86,6 +89,8 @@ class Years:
         said += f"，或台账中有报表的{'、'.join(self.name(y) for y in others)}" if others else ""
         if self.today is not None and self.of(self.today) > self.consolidated:
             said += f"，或到今天（{self.today.chinese}）为止已经开始的月份和考核季"
+        if self.today is not None:
+            said += f"；日期和月份也不能晚于今天所在的月份（{self.today.chinese}），事情发生之后才能登记"
         return said
 
 
