@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline import api
-from pipeline.example import example_report
+from pipeline.example import example_values
 from pipeline.programme.config import Programme, load_programme
 from pipeline.programme.periods import Month
 from pipeline.workbook.fill import fill_template
@@ -65,9 +65,9 @@ def filled(ctx: api.Context, index: int = 0, period: Month = PERIOD, **overrides
     key = (str(ctx.workspace.root), index, str(period), repr(sorted(overrides.items())))
     if key not in _FILLED:
         v = ctx.registry.villages[index]
-        values, register = example_report(v, period)
+        values, register = example_values(ctx.programme, v, period)  # programme A's own generator for A
         register = overrides.pop("register", register)
         values.update(overrides)
-        cols = [c.id for c in ctx.programme.register.columns]
+        cols = [c.id for c in ctx.programme.register.columns] if ctx.programme.register else []
         _FILLED[key] = fill_template(template_for(ctx, index, period), values, register, register_columns=cols)
     return _FILLED[key]

@@ -312,3 +312,18 @@ def test_a_long_label_in_the_flagged_list_gets_the_lines_it_needs(ctx):
     (cell,) = [r[4] for r in sheet.iter_rows() if isinstance(r[4].value, str) and r[4].value.endswith(" 50")]
     lines = -(-text_units(cell.value) // 7)
     assert lines > 2 and sheet.row_dimensions[cell.row].height >= 13 * lines
+
+
+def test_programme_c_marks_an_extra_digit_in_the_infested_count_it_ranks_on(tmp_path):
+    """C ranks and pays on 虫果数, which had no limit and no outlier check: 2 typed 20 dropped a village from
+    4th to 16th (and 500 元 to 0), unmarked. It is now among C's outlier fields."""
+    api.init_workspace(tmp_path / "ws", programme="fruitfly-c", example=True)
+    c = api.load_context(tmp_path / "ws")
+    jul, aug = Month(2026, 7), Month(2026, 8)
+    _collect(c, {f"{m}-{i}.xlsx": filled(c, i, m, fruits_checked=400, fruits_infested=2) for m in (jul,) for i in range(4)})
+    _collect(c, {f"{aug}-{i}.xlsx": filled(c, i, aug, fruits_checked=400, fruits_infested=20 if i == 1 else 2) for i in range(4)})
+    with Ledger(c.workspace.ledger_path) as ledger:
+        rows = {r["village_code"]: r for r in ledger.submissions(str(aug))}
+    typo = rows[c.registry.villages[1].code]
+    assert typo["status"] == "已接收" and "R006" in typo["problems_json"] and "虫果数" in typo["problems_json"]
+    assert all("R006" not in r["problems_json"] for r in rows.values() if r is not typo)
