@@ -38,13 +38,11 @@ class Month:
             raise HuizongError(Problem("X005", value=text))
         return cls(int(m.group(1)), int(m.group(2)))
 
-    @classmethod
-    def from_cell(cls, text: object, raw: object) -> Month | None:
-        """A month typed in a spreadsheet cell; None for a number that may have lost a digit: Excel keeps
-        2026.10 typed in a number cell as 2026.1, which reads as January (October went unseen)."""
-        if isinstance(raw, float) and not isinstance(raw, bool) and f"{raw:g}".endswith(".1"):
-            return None
-        return cls.try_parse(text)
+    @staticmethod
+    def lost_digit(raw: object) -> bool:
+        """A month typed in a number cell that may have lost a digit: Excel keeps 2026.10 as 2026.1, which
+        reads as January (October went unseen)."""
+        return isinstance(raw, float) and f"{raw:g}".endswith(".1")
 
     @classmethod
     def try_parse(cls, text: object) -> Month | None:

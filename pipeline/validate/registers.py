@@ -131,13 +131,13 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
             continue
         v = row.values
         if "month" in v:  # a monthly register (granularity: month)
-            month = Month.from_cell(v["month"], row.raw.get("month"))
+            if Month.lost_digit(row.raw.get("month")):
+                problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", label="月份",
+                                        detail=AMBIGUOUS.format(value=v["month"])))
+                continue
+            month = Month.try_parse(v["month"])
             if month is None:
-                if isinstance(row.raw.get("month"), float):
-                    problems.append(Problem("C008", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", label="月份",
-                                            detail=AMBIGUOUS.format(value=v["month"])))
-                else:
-                    problems.append(Problem("I002", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", value=v["month"]))
+                problems.append(Problem("I002", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month", value=v["month"]))
                 continue
             if years is not None and not years.allows(month):
                 problems.append(Problem("V022", file=res.file, sheet=res.sheet, cell=row.cells.get("month", ""), field="month",

@@ -90,10 +90,10 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             text = row.values.get(key)
             if text in (None, ""):
                 continue
-            month = Month.from_cell(text, row.raw.get(key))
+            lost = Month.lost_digit(row.raw.get(key))
+            month = None if lost else Month.try_parse(text)
             if month is None:
-                problems.append(at(i, key, "C003", detail=AMBIGUOUS.format(value=text) if isinstance(row.raw.get(key), float)
-                                   else f"“{text}”应为 2026-06 这样的年月"))
+                problems.append(at(i, key, "C003", detail=AMBIGUOUS.format(value=text) if lost else f"“{text}”应为 2026-06 这样的年月"))
                 bad_rows.add(i)
             else:
                 months[(i, key)] = month
