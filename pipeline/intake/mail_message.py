@@ -212,8 +212,8 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
         return False
     # a village's mail with no report in it: a question, a thanks, a forgotten attachment — the clerk reads it
     words = (message.text[:60] + ("……" if len(message.text) > 60 else "")) if message.text else "（没有正文）"
-    told = ("已自动回复，请对方附上报表" if answer is not None else "没有自动回复（是对镇里邮件的回复）" if box.reply
-            else "没有设置自动回复")
+    told = ("已自动回复，请对方附上报表" if answer is not None else "没有设置自动回复" if not box.reply
+            else "回复没有生成（见 M017）" if trouble is not None else "没有自动回复（是对镇里邮件的回复）")
     summary.notices.append(Problem("M005", value=f"{sender.name}（{message.sender}）",
                                    detail=f"主题“{message.subject[:40] or '（无主题）'}”：{words}；{told}；这封邮件留在邮箱中未移动"))
     return True
