@@ -21,7 +21,7 @@ from . import __version__, api
 from .problems import HuizongError, Problem
 from .programme.config import load_programme
 from .programme.periods import Month
-from .quality import EMPTY_MONTHS, months_without_reports
+from .quality import empty_months_line
 from .views import state_counts
 from .workspace import machine_trouble
 
@@ -404,9 +404,9 @@ def consolidate(
         return
     _print_ranking(result)
     out.print(f"汇总表：{result.path}", markup=False)
-    empty = months_without_reports(result.scored.data)
+    empty = empty_months_line(result.scored.data)
     if empty:
-        out.print(EMPTY_MONTHS.format(months="、".join(f"{m.month}月" for m in empty)), markup=False, style="red")
+        out.print(empty, markup=False, style="red")
     if result.revision is not None:
         for line in result.revision.lines():
             out.print(line, markup=False, style="red")

@@ -120,6 +120,12 @@ def months_without_reports(data: Any) -> list[Any]:
             and not any(m in ms for ms in data.month_reported.values())]
 
 
+def empty_months_line(data: Any) -> str:
+    """The red line the 通报 and the command print when months of the year have no report at all; '' otherwise."""
+    empty = months_without_reports(data)
+    return EMPTY_MONTHS.format(months="、".join(f"{m.month}月" for m in empty)) if empty else ""
+
+
 def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any]]) -> dict[str, str]:
     """Villages taking part this period with accepted reports of months outside their 起始/停止月份 this year:
     those months are left out of their sums (rightly, if the 村名册 is right). A 起始月份 typed in the wrong row

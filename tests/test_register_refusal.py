@@ -174,30 +174,26 @@ def test_a_retitled_registry_column_is_named_not_dropped(ctx):
 def test_a_month_typed_as_a_number_is_not_read_as_january(ctx):
     """2026.10 typed into a General cell is kept by Excel as the number 2026.1: 停止月份 became 2026-01 and a
     village second in the ranking left the whole year's 通报 (so did October's row of B's monthly register)."""
-    import openpyxl
-
-    path = ctx.workspace.registry_path
-    wb = openpyxl.load_workbook(path)
-    ws = wb.worksheets[0]
-    head = next(c for row in ws.iter_rows() for c in row if c.value == "停止月份")
-    target = ws.cell(row=head.row + 2, column=head.column)
-    target.value = 2026.1
-    wb.save(path)
-    problems = api.load_context(ctx.workspace.root).registry_problems
-    (bad,) = [p for p in problems if p.cell == target.coordinate]
+    cell = _type_in_registry(ctx, "停止月份", 2026.1)
+    (bad,) = [p for p in api.load_context(ctx.workspace.root).registry_problems if p.cell == cell]
     assert bad.is_error and "分不清是 1 月还是 10 月" in bad.message
 
 
 def test_a_number_that_is_no_month_at_all_is_not_blamed_on_a_lost_digit(ctx):
     """Only x.1 can be a 10 that lost its 0: 2026.13 or 202610 in 停止月份 is simply not a month, and says so."""
+    cell = _type_in_registry(ctx, "停止月份", 2026.13)
+    (bad,) = [p for p in api.load_context(ctx.workspace.root).registry_problems if p.cell == cell]
+    assert "应为 2026-06 这样的年月" in bad.message and "分不清" not in bad.message
+
+
+def _type_in_registry(ctx, label: str, value) -> str:
+    """Type ``value`` into the 村名册's ``label`` column, second village's row, as a number cell; its address."""
     import openpyxl
 
-    path = ctx.workspace.registry_path
-    wb = openpyxl.load_workbook(path)
+    wb = openpyxl.load_workbook(ctx.workspace.registry_path)
     ws = wb.worksheets[0]
-    head = next(c for row in ws.iter_rows() for c in row if c.value == "停止月份")
+    head = next(c for row in ws.iter_rows() for c in row if c.value == label)
     target = ws.cell(row=head.row + 2, column=head.column)
-    target.value = 2026.13
-    wb.save(path)
-    (bad,) = [p for p in api.load_context(ctx.workspace.root).registry_problems if p.cell == target.coordinate]
-    assert "应为 2026-06 这样的年月" in bad.message and "分不清" not in bad.message
+    target.value = value
+    wb.save(ctx.workspace.registry_path)
+    return target.coordinate

@@ -132,7 +132,7 @@ def _without_our_files(ledger: Ledger, message: Message) -> Message:
     if not ours:
         return message
     kept = [a for a, d in zip(message.attachments, digests) if d not in ours]
-    told = [Ignored(a.path, OWN_FILES.get(ours[d], OWN_FILES[""])) for a, d in zip(message.attachments, digests) if d in ours]
+    told = [Ignored(a.path, OWN_FILES.get(ours[d], OWN_FILES[""]), ours=True) for a, d in zip(message.attachments, digests) if d in ours]
     return dataclasses.replace(message, attachments=kept, ignored=[*message.ignored, *told])
 
 

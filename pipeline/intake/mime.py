@@ -101,6 +101,7 @@ class Attachment:
 class Ignored:
     name: str  # the path, as for Attachment, so the clerk can find it
     reason: str
+    ours: bool = False  # a file we mailed out, come back unchanged
 
 
 @dataclass(frozen=True)

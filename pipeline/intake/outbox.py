@@ -9,7 +9,6 @@ and two auto-responders can then never loop."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 import smtplib
@@ -26,6 +25,7 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
+from ..ledger.archive import sha256
 from ..ledger.db import Ledger
 from ..ledger.mail import mark_failed, mark_sent, note_hangup, pending_replies
 from ..problems import HuizongError, Problem
@@ -193,7 +193,7 @@ def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> S
                 shown = "；".join(f"{a}：{_said(c, m)}" for a, (c, m) in refused.items())
                 report.problems.append(Problem("M012", value=shown, detail=f"{row['subject']}（其余收件人已收下）"))
             mark_sent(ledger, row["id"], "accepted" if not refused else json.dumps(refused, ensure_ascii=False, default=str),
-                      [(name, hashlib.sha256(data).hexdigest()) for name, data in files])
+                      [(name, sha256(data)) for name, data in files])
             report.sent += 1
     finally:
         try:

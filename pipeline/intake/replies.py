@@ -89,8 +89,7 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
     """
     if not registered and results:
         return _unregistered_reply(message, len(results), organ, domain, digest)
-    own = [i for i in message.ignored if i.reason in OWN_FILES.values()]
-    if not results and message.answers_us and not message.big_link and len(own) == len(message.ignored):
+    if not results and message.answers_us and not message.big_link and all(i.ours for i in message.ignored):
         return None
     parts: list[str] = [f"{message.sender_name or message.sender}：", ""]
     attachments: list[tuple[str, str]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -370,16 +370,21 @@ def _table_rows(
     columns: dict[str, int] = {}
     rows_to_search = [header_row] if header_row is not None and header_row >= 0 else []
     rows_to_search += list(range(min(len(sheet.rows), 30)))
-    wanted = [c for c in columns_spec if c.required or c.type != "text"] or list(columns_spec)
+    wanted = _wanted(columns_spec)
+    likeliest: set[str] = set()  # the required labels of the row that has most of them: what S005 says is missing
     for r in rows_to_search:
         if r is None or r >= len(sheet.rows):
             continue
-        found = {c.id: i for c in columns_spec for i, v in enumerate(sheet.rows[r]) if isinstance(v, str) and _key(v) == _key(c.label)}
+        found = _labels_in(sheet.rows[r], columns_spec)
         if all(c.id in found for c in wanted):
             header_row, columns = r, found
             break
+        here = {c.label for c in wanted if c.id in found}
+        likeliest = here if len(here) > len(likeliest) else likeliest
     if not columns or header_row is None:
-        res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels + _missing_labels(sheet, wanted)))
+        missing = [c.label for c in wanted if c.label not in likeliest]
+        hint = f"；没有找到的是：{'、'.join(missing)}" if likeliest and missing else ""
+        res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels + hint))
         return None
     present = [c for c in columns_spec if c.id in columns]
     known = {_key(c.label) for c in columns_spec}
@@ -455,27 +460,21 @@ def _take_plain_row(sheet: _Sheet, row: list[Any], excel_row: int, index: int,
         _settle(res, sheet, cell, f"register.{index}.{fid}", spec, out, ok, values, fid)
 
 
-def _missing_labels(sheet: _Sheet, wanted: list[FieldSpec]) -> str:
-    """Which of the required labels the likeliest header row (the one with most of them) lacks."""
-    best: set[str] = set()
-    for row in sheet.rows[:30]:
-        here = {c.label for c in wanted for v in row if isinstance(v, str) and _key(v) == _key(c.label)}
-        best = here if len(here) > len(best) else best
-    missing = [c.label for c in wanted if c.label not in best]
-    return f"；没有找到的是：{'、'.join(missing)}" if best and missing else ""
+def _wanted(columns: tuple[FieldSpec, ...]) -> list[FieldSpec]:
+    """The columns a header row must have to be this table's: required or non-text ones (all, if none is)."""
+    return [c for c in columns if c.required or c.type != "text"] or list(columns)
+
+
+def _labels_in(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, int]:
+    """The columns whose label is a cell of this row: column id → index."""
+    return {c.id: i for c in columns for i, v in enumerate(row) if isinstance(v, str) and _key(v) == _key(c.label)}
 
 
 def _twins(book: _Book, names: list[str], target: str, columns: tuple[FieldSpec, ...]) -> list[str]:
     """Other sheets that carry this table's header: a copy made by 移动或复制 (put first, and edited), a backup."""
-    wanted = [c for c in columns if c.required or c.type != "text"] or list(columns)
-    out = []
-    for other in names:
-        if other == target or other in book.too_long:
-            continue
-        rows = book.sheet(other).rows[:30]
-        if any(all(any(isinstance(v, str) and _key(v) == _key(c.label) for v in row) for c in wanted) for row in rows):
-            out.append(other)
-    return out
+    wanted = _wanted(columns)
+    return [other for other in names if other != target and other not in book.too_long
+            and any(len(_labels_in(row, wanted)) == len(wanted) for row in book.sheet(other).rows[:30])]
 
 
 def read_table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...quality import COUNT_DOUBT, EMPTY_MONTHS, Doubts, months_without_reports
+from ...quality import COUNT_DOUBT, Doubts, empty_months_line
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import DEFAULT_ROW, landscape, one_page_if_short
@@ -80,9 +80,9 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     ]
     # months of the year no village has a report for (a township that began using huizong in July): the sums
     # are of fewer months than the targets, and the 通报 must not read as the year's
-    empty = months_without_reports(d)
+    empty = empty_months_line(d)
     if empty:
-        lines.append(EMPTY_MONTHS.format(months="、".join(f"{m.month}月" for m in empty)))
+        lines.append(empty)
     width = sum(widths)
     for r, text in enumerate(lines, start=2):
         ws.merge_range(r, 0, r, last, text, st.meta if r < 4 else st.get(font_name="宋体", font_size=10, bold=True, font_color="#C00000",
