@@ -264,6 +264,7 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
         )
     out.print(table)
     out.print(state_counts(rows))
+    _say_codes_gone(ctx, month)
     refused = api.undelivered(ctx, month)
     if refused:
         out.print(f"另有 {len(refused)} 封邮件被发信服务器永久拒收，没有送达，也不会再发：")
@@ -329,6 +330,17 @@ def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what
         _fail(exc)
         return
     _print_mail_out(result, f"{ctx.programme.label(month)} {what}", dry_run)
+    if action is api.remind:
+        _say_codes_gone(ctx, month)
+
+
+def _say_codes_gone(ctx: api.Context, month: Month) -> None:
+    """Reports in the ledger under a code the 村名册 no longer has (a code retyped 002 → 2): their village reads
+    未报 here and is chased, though it reported. Said where status and reminders are shown, not only at consolidation."""
+    if any(p.is_error for p in ctx.registry_problems):
+        return
+    for p in api.reports_of_no_village(ctx, month):
+        err.print(f"[{p.severity.value} {p.code}] {p.message}", markup=False)
 
 
 @app.command()

@@ -96,6 +96,13 @@ def test_a_village_whose_code_changed_or_row_went_stops_the_ranking_with_its_mon
     (problem,) = stopped.value.problems
     assert problem.code == "C009" and problem.value == v[0].code
     assert "2026年10月" in problem.message and f"村名册里的{v[0].name}是代码 {new_code}" in problem.message
+    # status (and remind) show the village as 未报 under its new code: they say why, not only consolidate
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    shown = CliRunner().invoke(app, ["status", "-w", str(workspace), "--period", str(PERIOD)])
+    assert shown.exit_code == 0 and "C009" in shown.output and f"村名册里的{v[0].name}是代码 {new_code}" in shown.output
     # a village deleted from the 村名册 (merged): the same; keeping its row with a 停止月份 is the way
     _without_row(full, v[1].code)
     with pytest.raises(HuizongError) as stopped:
