@@ -175,3 +175,31 @@ def test_a_mistyped_key_of_a_scoring_item_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     (problem,) = _problems(path)
     assert problem.code == "C002" and problem.field == "scoring.items[2]" and "vetoo" in problem.message and "veto" in problem.message
+
+
+@pytest.mark.parametrize("cell", ["张三<baishi@qq.com>", "baishi@qq.com（村主任）", "baishi@qq.com。", "mailto:baishi@qq.com"])
+def test_a_registry_address_with_words_around_it_is_read_as_the_address(tmp_path, cell):
+    """These passed the registry check as the address itself; sending the template then failed with an
+    English UnicodeEncodeError (M017) and the village's own mail was 待确认."""
+    from pipeline.validate.registry import _addresses
+
+    assert _addresses(cell) == ["baishi@qq.com"]
+    api.init_workspace(tmp_path / "ws")
+    import openpyxl
+
+    path = tmp_path / "ws" / "村名册.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    head = next(c for row in ws.iter_rows() for c in row if c.value == "上报邮箱")
+    ws.cell(row=head.row + 2, column=head.column).value = cell
+    wb.save(path)
+    ctx = api.load_context(tmp_path / "ws")
+    assert ctx.registry.villages[1].emails == ("baishi@qq.com",)
+    assert not any(p.is_error for p in ctx.registry_problems)
+    assert any(p.code == "V010" and "按 baishi@qq.com 读取" in p.message for p in ctx.registry_problems)
+
+
+def test_a_registry_address_cell_without_any_address_is_still_refused(tmp_path):
+    from pipeline.validate.registry import _addresses
+
+    assert _addresses("无") == ["无"]  # kept for the schema, which refuses it with the cell named

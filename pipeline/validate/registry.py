@@ -14,6 +14,16 @@ from ..resources import schema
 from ..workbook.reader import ReadResult
 
 _SPLIT = re.compile(r"[、,，;；/\s]+")
+# an address as mail servers take it (ASCII): a cell's "张三<a@qq.com>", "a@qq.com（村主任）" or "a@qq.com。"
+# holds one, with words around it that are not part of it
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+
+
+def _addresses(cell: str) -> list[str]:
+    """The addresses of a 上报邮箱 cell, lower-case, once each. Words around them (a name, a title, a full
+    stop) are not part of an address; a cell with no address at all keeps its words, for the schema to refuse."""
+    found = _ADDRESS.findall(cell)
+    return list(dict.fromkeys(e.lower() for e in (found or _SPLIT.split(cell)) if e))
 
 
 def unsafe_name(name: str) -> str:
@@ -35,6 +45,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
     problems = [p for p in res.problems]
     labels = {c.id: c.label for c in columns}
     villages_raw: list[dict[str, Any]] = []
+    dressed: dict[int, str] = {}  # row index → a 上报邮箱 cell with words beside its addresses
     for row in res.register:
         v = row.values
         entry: dict[str, Any] = {}
@@ -42,7 +53,10 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             if key in v:
                 entry[key] = v[key]
         entry["aliases"] = [a for a in _SPLIT.split(str(v.get("aliases", ""))) if a]
-        entry["emails"] = list(dict.fromkeys(e.lower() for e in _SPLIT.split(str(v.get("emails", ""))) if e))  # once each
+        cell = str(v.get("emails", "") or "")
+        entry["emails"] = _addresses(cell)
+        if _SPLIT.sub("", _ADDRESS.sub("", cell)) and _ADDRESS.search(cell):  # words around the address: said, not kept
+            dressed[len(villages_raw)] = cell
         entry["tasks"] = {t: v[t] for t in task_ids if t in v}
         villages_raw.append(entry)
     months: dict[tuple[int, str], Month] = {}
@@ -73,6 +87,8 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             continue
         problems.append(at(index, key, "C003", detail=detail))
         bad_rows.add(index)
+    for i, cell in dressed.items():
+        problems.append(at(i, "emails", "V010", value=cell, detail="、".join(villages_raw[i]["emails"])))
     for i, entry in enumerate(villages_raw):
         for key, names in (("name", [entry["name"]] if isinstance(entry.get("name"), str) else []), ("aliases", entry["aliases"])):
             for n in names:
