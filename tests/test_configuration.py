@@ -203,3 +203,19 @@ def test_a_registry_address_cell_without_any_address_is_still_refused(tmp_path):
     from pipeline.validate.registry import _addresses
 
     assert _addresses("无") == ["无"]  # kept for the schema, which refuses it with the cell named
+
+
+@pytest.mark.parametrize("typed, said", [("deadline_day：5", "第 {n} 行有中文冒号"), ("\tdeadline_day: 5", "第 {n} 行有制表符"),
+                                          ("\u3000\u3000deadline_day: 5", "前面有全角空格")])
+def test_a_settings_typo_is_named_in_chinese_on_its_own_line(tmp_path, typed, said):
+    """PyYAML said "could not find expected ':'" — in English, and on the line after the Chinese colon."""
+    api.init_workspace(tmp_path / "ws")
+    settings = tmp_path / "ws" / "huizong.yaml"
+    lines = settings.read_text(encoding="utf-8").splitlines()
+    n = next(i for i, line in enumerate(lines, 1) if line.startswith("deadline_day"))
+    lines[n - 1] = typed
+    settings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(HuizongError) as err:
+        api.load_context(tmp_path / "ws")
+    (p,) = err.value.problems
+    assert p.code in ("C001", "C002") and said.format(n=n) in p.message and "could not" not in p.message

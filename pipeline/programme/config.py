@@ -201,6 +201,8 @@ def _schema_message(err: Any) -> str:
         allowed = set(err.schema.get("properties") or {})
         extra = [k for k in (err.instance or {}) if k not in allowed] if isinstance(err.instance, dict) else []
         known = f"；这里可以写的是 {'、'.join(sorted(allowed))}" if allowed else ""
+        if any("\u3000" in str(k) for k in extra):  # "　　max_rows": a full-width space made it another key
+            return f"配置项 {'、'.join(f'“{k}”' for k in extra)} 前面有全角空格，请改用英文空格缩进{known}"
         return f"有不认识的配置项 {'、'.join(map(str, extra)) or '（未知）'}（可能拼错了，或是别的版本的设置）{known}"
     if v == "enum":
         return f"取值 {err.instance!r} 不在允许的范围 {err.validator_value} 内"
@@ -228,7 +230,24 @@ def load_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-        raise HuizongError(Problem("C001", file=str(path), detail=f"{where} {getattr(exc, 'problem', exc)}".strip())) from exc
+        raise HuizongError(Problem("C001", file=str(path), detail=_yaml_trouble(text, where, str(getattr(exc, "problem", exc))))) from exc
+
+
+# what a clerk's editor puts into YAML that YAML does not take, found before PyYAML's English is shown
+_TYPED = (("：", "中文冒号“：”，请改成英文冒号“:”（后面空一格）"), ("\t", "制表符（Tab 键），请改用空格缩进"),
+          ("\u3000", "全角空格，请改用英文空格"))
+
+
+def _yaml_trouble(text: str, where: str, problem: str) -> str:
+    """A YAML syntax error in words a clerk can act on: the line of the first Chinese colon, tab or full-width
+    space (PyYAML reports the line after it, in English), else where PyYAML stopped."""
+    for n, line in enumerate(text.splitlines(), 1):
+        body = line.split("#", 1)[0]
+        indent = body[: len(body) - len(body.lstrip(" \t\u3000"))]
+        for char, words in _TYPED:
+            if (char in indent) if char != "：" else (char in body and ":" not in body):
+                return f"第 {n} 行有{words}"
+    return f"{where}格式不对（请检查冒号、缩进和引号；原文：{problem}）"
 
 
 def load_programme(ref: str | Path) -> Programme:
