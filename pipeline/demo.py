@@ -121,7 +121,8 @@ def _drop_month(ctx: api.Context, month: Month, last: bool) -> None:
         if last and i == OUTLIER:  # a real but unusual month (a mass check-up campaign): scores, marked ※ until confirmed
             rule = plausibility(p).outliers
             bounded = {r.field for r in p.rules}  # raising one of these would break a rule (a ≤ b) and be sent back
-            f = next((x for x in reversed(rule.fields) if x not in bounded), None) if rule is not None else None
+            f = next((x for x in reversed(rule.fields) if x not in bounded and values.get(x)
+                      and rule.margin_of(x) == rule.margin), None) if rule is not None else None
             if f is not None:
                 values = dict(values, **{f: values[f] * 5 + 11})
         if last and i == 3:  # filled in the blank template: the township must confirm who sent it

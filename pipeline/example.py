@@ -152,10 +152,12 @@ def example_values(programme: Any, village: Village, period: Any, seed: int = 0)
     values: dict[str, Any] = {}
     for f in programme.fields:
         lo, hi = (f.example or (0, 10))[:2]
+        # a stock (挂果面积) is the village's own and moves little from month to month
+        r = random.Random(f"{programme.id}-{village.code}-{f.id}") if f.stock else rng
         if f.type == "integer":
-            values[f.id] = rng.randint(int(lo), int(hi))
+            values[f.id] = r.randint(int(lo), int(hi))
         else:
-            values[f.id] = round(rng.uniform(lo, hi), f.decimals or 0)
+            values[f.id] = round(r.uniform(lo, hi), f.decimals or 0)
     for _ in range(2):  # make the rules hold: a ≤ b, a = b
         for rule in programme.rules:
             if rule.type == "lte" and values[rule.field] > values[rule.other]:

@@ -327,3 +327,49 @@ def test_programme_c_marks_an_extra_digit_in_the_infested_count_it_ranks_on(tmp_
     typo = rows[c.registry.villages[1].code]
     assert typo["status"] == "已接收" and "R006" in typo["problems_json"] and "虫果数" in typo["problems_json"]
     assert all("R006" not in r["problems_json"] for r in rows.values() if r is not typo)
+
+
+def test_every_number_a_score_rests_on_is_compared_with_the_village_s_months():
+    """A typo sweep over programme A found ×10 typos published unmarked in fields outside the outlier list:
+    关怀救助应发金额 3600 → 36000 (9th → 16th, the township's rate 未达标), 宣传标语 7 → 70 (4th → 3rd, the
+    township's stock +32 %), 重点服务对象 13 → 130. Every numeric field is now compared; amounts in 元 have their
+    own margin (a quarter's lump sum is no typo), and a denominator far below its months is a warning too."""
+    from pipeline.programme.config import load_programme
+    from pipeline.validate.plausibility import outlier_problems
+
+    a = load_programme("qianfen")
+
+    def flagged(field, history, value):
+        return [(p.field, p.detail) for p in outlier_problems({field: value}, {}, a, [{field: h} for h in history], [])]
+
+    assert flagged("relief_amount_due", [3600, 3600, 3600], 36000) == [("relief_amount_due", "此前 3 个月最多 3600")]
+    assert flagged("relief_amount_due", [0, 0, 0], 3600) == []  # paid by the quarter: 0, 0, then a month's worth
+    assert flagged("relief_amount_due", [3600, 0, 0], 10800) == []  # three months at once
+    assert flagged("slogans", [7, 8, 7], 70) == [("slogans", "此前 3 个月最多 8")]
+    assert flagged("key_clients", [13, 13, 13], 130) == [("key_clients", "此前 3 个月最多 13")]
+    # a dropped digit in a denominator: 20 − 2 × (80 − 100 %) — the 联系号码准确率 in full
+    assert flagged("key_clients", [13, 13, 12], 1) == [("key_clients", "此前 3 个月最少 12")]
+    assert flagged("key_clients", [13, 12], 1) == []  # two months say too little
+    assert flagged("board_updates", [1, 2, 1], 3) == []
+
+
+def test_programme_c_checks_its_rounds_and_the_fruit_it_divides_by():
+    """C's 诱杀/喷药次数 decide 通报批评 (1 typed 10 took it away, unmarked; 2 typed 202 was accepted), and 检查果数
+    divides: 3471 typed 347 made the rate ten times and the village 5th → 15th."""
+    from pipeline.programme.config import load_programme
+    from pipeline.registry import Village
+    from pipeline.validate.plausibility import limit_problems, outlier_problems
+
+    c = load_programme("fruitfly-c")
+
+    def flagged(field, history, value):
+        return [(p.field, p.detail) for p in outlier_problems({field: value}, {}, c, [{field: h} for h in history], [])]
+
+    assert flagged("bait_rounds", [1, 2, 1], 10) == [("bait_rounds", "此前 3 个月最多 2")]
+    assert flagged("bait_rounds", [0, 0, 0], 3) == []  # June's three rounds after months without
+    assert flagged("fruits_checked", [3400, 3520, 3471], 347) == [("fruits_checked", "此前 3 个月最少 3400")]
+    assert flagged("fruits_checked", [900, 1200, 800], 400) == []
+    assert flagged("fallen_fruit_kg", [20, 30, 25], 300) == []  # the season's fall: not scored, not checked
+    v = Village("001", "白石村", (), (), 3000, {})
+    [p] = limit_problems({"bait_rounds": 202, "spray_rounds": 3}, {"bait_rounds": "C8"}, c, v, file="x.xlsx", sheet="月报")
+    assert (p.code, p.cell, p.value) == ("V023", "C8", 202) and "10" in p.message and "请核实" in p.message

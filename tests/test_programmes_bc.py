@@ -420,16 +420,35 @@ def test_b_january_s_rank_change_is_against_december(b):
 
 def test_b_a_denominator_typed_0_after_steady_months_is_marked(b):
     """7 new pregnancies typed 0: 早孕建册率 counts 100 %, full marks and 通报表扬, and the outlier rule only
-    looked upward. A 0 after at least three months of at least 3 is now a warning (※ until confirmed)."""
+    looked upward. A 0 after six months of at least one is now a warning (※ until confirmed), for every
+    denominator of B (应产后访视产妇数 3 → 0 won 三合村 third place, 通报表扬 and 1000 元)."""
     from pipeline.validate.plausibility import outlier_problems
 
-    steady = [{"pregnancies_new": n, "postpartum_due": 4} for n in (7, 6, 8)]
+    steady = [{"pregnancies_new": n, "postpartum_due": 4} for n in (7, 6, 8, 2, 5, 6)]
     found = outlier_problems({"pregnancies_new": 0, "postpartum_due": 4}, {"pregnancies_new": "C5"}, b, steady, [])
     assert [(p.code, p.field, p.cell) for p in found] == [("R006", "pregnancies_new", "C5")]
-    assert "此前 3 个月每月至少 6，本月为 0" in found[0].message
-    assert outlier_problems({"pregnancies_new": 0}, {}, b, steady[:2], []) == []  # two months say too little
-    assert outlier_problems({"pregnancies_new": 0}, {}, b, [*steady, {"pregnancies_new": 2}], []) == []  # a small month before
+    assert "此前 6 个月每月至少 2，本月为 0" in found[0].message
+    # five months say too little: a small community has a month without any now and then
+    assert outlier_problems({"pregnancies_new": 0}, {}, b, steady[:5], []) == []
+    assert outlier_problems({"pregnancies_new": 0}, {}, b, [*steady, {"pregnancies_new": 0}], []) == []  # a 0 month before
     assert outlier_problems({"pregnancies_new": 1}, {}, b, steady, []) == []
+    found = outlier_problems({"postpartum_due": 0, "births_total": 0}, {}, b,
+                             [{"postpartum_due": n, "births_total": 1} for n in (3, 1, 2, 3, 1, 1)], [])
+    assert {p.field for p in found} == {"postpartum_due", "births_total"}
+
+
+def test_b_full_marks_from_a_zero_denominator_are_said_on_the_row_and_still_praised(b):
+    """A community with no mothers due a visit scores 产后访视 in full: the 通报's 备注 says so (a 0 typed for 3
+    reads the same way, and the leaders see where the place came from); the note does not take away 通报表扬,
+    and a community out of the ranking is named for its judgements, not for the note."""
+    villages = [village(x, task_early_cases=48) for x in "ABCD"]
+    rows = [row(x, "2026-10", **{**B_GOOD, **({"postpartum_due": 0, "postpartum_done": 0} if x in "AD" else {})}) for x in "ABCD"]
+    entries = [monthly_entry(x, "2026-10", severe_cases=1 if x == "D" else 0) for x in "ABCD"]
+    s = score(b, villages, rows, entries, period="2026-10")
+    at = dict(zip(s.codes, range(len(s.codes))))
+    assert s.flags[at["A"]] == ["本月无应访视产妇（产后访视按满分）"]
+    assert s.verdicts[at["A"]] == "通报表扬" and s.flags[at["B"]] == []
+    assert [(v.code, flags) for v, flags in s.vetoed] == [("D", ["造成恶劣影响（全年一票否决）"])]
 
 
 def test_b_the_quarter_counts_every_community_of_the_registry_and_a_veto_of_any_month(b):

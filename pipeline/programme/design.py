@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 # Chinese words a clerk picks ⇄ the configuration's values
@@ -21,7 +22,7 @@ WORDS: dict[str, dict[str, str]] = {
     "aggregate": {"流量": "sum", "存量": "latest", "月均": "average"},
     "bool": {"是": True, "否": False},  # type: ignore[dict-item]
     "rule": {"不大于": "lte", "等于": "eq", "等于登记行数": "register_count", "等于登记表之和": "register_sum"},
-    "effect": {"通报批评": "criticise", "强制列入后几名": "bottom", "一票否决": "veto", "不参与排名": "unranked"},
+    "effect": {"通报批评": "criticise", "强制列入后几名": "bottom", "一票否决": "veto", "不参与排名": "unranked", "备注说明": "note"},
     "scope": {"本期": "period", "全年": "year"},
     "every": {"每月": "month", "考核季末": "period_end"},
     "window": {"本年累计": "ytd", "本月": "month"},
@@ -37,7 +38,7 @@ KINDS = {"flags": "评判", "rewards": "奖励补贴", "rank_rewards": "名次�
 class Col:
     key: str  # the key in the YAML object
     label: str  # the header in the workbook
-    kind: str = "str"  # str int num bool ints nums strs pairs lists formula, or a WORDS table name
+    kind: str = "str"  # str int num bool ints nums strs pairs numpairs lists formula, or a WORDS table name
     width: float = 12.0
     hint: str = ""
 
@@ -132,6 +133,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("plausibility.outliers.fields", "异常提示：检查的字段", "strs"),
     ("plausibility.outliers.zero_after.fields", "突然为 0 提示：字段（如比率的分母）", "strs"),
     ("plausibility.outliers.zero_after.min", "突然为 0 提示：此前每月至少", "num"),
+    ("plausibility.outliers.zero_after.months", "突然为 0 提示：至少看几个月", "int"),
+    ("plausibility.outliers.margins", "异常提示：另定差额的字段（如金额）", "numpairs"),
+    ("plausibility.outliers.falls", "偏小提示：字段（如比率的分母）", "strs"),
 )
 
 
@@ -146,8 +150,8 @@ def to_cell(value: Any, kind: str) -> Any:
         return back.get(value, value)
     if kind in ("ints", "nums", "strs"):
         return "、".join(_num_text(x) if kind != "strs" else str(x) for x in value)
-    if kind == "pairs":
-        return "\n".join(f"{k} = {v}" for k, v in value.items())
+    if kind in ("pairs", "numpairs"):
+        return "\n".join(f"{k} = {_num_text(v) if kind == 'numpairs' else v}" for k, v in value.items())
     if kind == "lists":
         return "\n".join(f"{k}: {'、'.join(map(str, v))}" for k, v in value.items())
     return value
@@ -191,12 +195,20 @@ def from_cell(text: Any, kind: str, say: Callable[[str], None]) -> Any:
                 return None
             out.append(int(x) if x.is_integer() else x)
         return out
+    if kind == "numpairs":
+        pairs = from_cell(text, "pairs", say)
+        if pairs is None:
+            return None
+        numbers = {}
+        for k, v in pairs.items():
+            numbers[k] = from_cell(v, "num", partial(_say_of, say, k))
+        return None if None in numbers.values() else numbers
     if kind in ("pairs", "lists"):
         out_map: dict[str, Any] = {}
         for line in str(text).splitlines():
             if not line.strip():
                 continue
-            sep = "=" if kind == "pairs" else ":"
+            sep = "=" if kind != "lists" else ":"
             line = line.replace("：", ":") if kind == "lists" else line
             if sep not in line:
                 say(f"“{line.strip()}”应写成 名称 {sep} 内容，每行一个")
@@ -215,6 +227,10 @@ def from_cell(text: Any, kind: str, say: Callable[[str], None]) -> Any:
     if kind == "str" and isinstance(text, float) and text.is_integer():
         return str(int(text))
     return str(text)
+
+
+def _say_of(say: Callable[[str], None], key: str, message: str) -> None:
+    say(f"“{key}”的值{message}")
 
 
 def _split(text: str) -> list[str]:

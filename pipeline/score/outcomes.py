@@ -19,7 +19,7 @@ from .plan import SPECIAL_NAMES, unknown_names
 class Flag:
     name: str
     node: Node
-    effect: str  # criticise / bottom / veto / unranked
+    effect: str  # criticise / bottom / veto / unranked / note (said in the 备注, nothing else)
     scope: str  # period / year
     text: str
     from_month: int | None = None  # judged from this month of the year on (before: shown as progress only)
@@ -160,9 +160,9 @@ def ranks(total: np.ndarray, order: str, forced_bottom: np.ndarray) -> np.ndarra
     return 1 + behind
 
 
-def verdicts(rules: Rules, rank: np.ndarray, env: dict[str, Any], flags: list[list[str]], criticised: np.ndarray) -> list[str]:
-    """通报表扬 for the top ranks, 通报批评 for the bottom ranks (that meet the criticise condition)
-    and for every village a criticise flag names."""
+def verdicts(rules: Rules, rank: np.ndarray, env: dict[str, Any], flagged: np.ndarray, criticised: np.ndarray) -> list[str]:
+    """通报表扬 for the top ranks (none for a village a flag judged), 通报批评 for the bottom ranks (that
+    meet the criticise condition) and for every village a criticise flag names."""
     n = len(rank)
     below = truth(rules.criticise_if, env, n) if rules.criticise_if is not None else np.ones(n, dtype=bool)
     out = []
@@ -172,7 +172,7 @@ def verdicts(rules: Rules, rank: np.ndarray, env: dict[str, Any], flags: list[li
         worse = n - int(np.searchsorted(ordered, r, side="right"))  # villages ranked below this one
         if criticised[k]:
             out.append("通报批评")
-        elif r <= rules.praise_top and not flags[k]:
+        elif r <= rules.praise_top and not flagged[k]:
             out.append("通报表扬")
         elif rules.criticise_bottom and worse < rules.criticise_bottom and n > rules.praise_top and below[k]:
             out.append("通报批评")

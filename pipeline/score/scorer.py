@@ -106,6 +106,7 @@ class Scorer:
         names_env = self._names_env(data, index, total, scope="period")
         year_env = self._names_env(data, index, total, scope="year")
         raised: list[list[str]] = [[] for _ in range(n)]
+        judged = np.zeros(n, dtype=bool)  # a flag other than a note: no 通报表扬 for the village
         veto = np.zeros(n, dtype=bool)
         unranked = np.zeros(n, dtype=bool)
         bottom = np.zeros(n, dtype=bool)
@@ -116,13 +117,15 @@ class Scorer:
             hit = truth(flag.node, year_env if flag.scope == "year" else names_env, n)
             for k in np.flatnonzero(hit):
                 raised[k].append(flag.name)
+            judged |= hit & (flag.effect != "note")
             veto |= hit & (flag.effect == "veto")
             unranked |= hit & (flag.effect == "unranked")
             bottom |= hit & (flag.effect == "bottom")
             criticised |= hit & (flag.effect in ("criticise", "bottom"))
-        vetoed = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(veto)]
+        notes = {f.name for f in self.rules.flags if f.effect == "note"}  # a village out of the ranking is named for its judgements
+        vetoed = [(data.villages[index[k]], [x for x in raised[k] if x not in notes]) for k in np.flatnonzero(veto)]
         # not rankable (e.g. no fruit checked: no rate at all): not ranked, no reward, named — never first place
-        not_ranked = [(data.villages[index[k]], raised[k]) for k in np.flatnonzero(unranked & ~veto)]
+        not_ranked = [(data.villages[index[k]], [x for x in raised[k] if x not in notes]) for k in np.flatnonzero(unranked & ~veto)]
         keep = ~veto & ~unranked
         if not keep.any():
             self._cache[key] = None
@@ -137,7 +140,7 @@ class Scorer:
         n = len(index)
         rank = ranks(total, self.rules.order, bottom[keep])
         names_env = self._names_env(data, index, total, scope="period")
-        verdict = verdicts(self.rules, rank, names_env, raised, criticised[keep])
+        verdict = verdicts(self.rules, rank, names_env, judged[keep], criticised[keep])
         prev = np.zeros(n, dtype=int)
         # the month before: within the assessment year, or any month for a programme ranked on the month alone
         # (programme B: January's change is against December's ranking)

@@ -10,6 +10,11 @@ Two kinds of check, both declared in the programme's ``plausibility`` section:
   value of the previous ``months`` months and more than ``margin`` above it; with no history,
   more than ``factor`` × the median of the other villages' values of the same month (and
   ``margin`` above it). The 通报 marks such a village (※) until the township confirms the report.
+  A field counted in 元 declares its own margin (10 元 is no margin for an amount of thousands).
+  Two checks look downwards, for the fields where a smaller number scores better (a ratio's
+  denominator): ``falls`` — under 1/``factor`` of the village's smallest value of the previous
+  months (at least three) and ``margin`` below it (a dropped digit, 3471 → 347); ``zero_after`` —
+  a 0 after months that were all at least ``zero_min`` (7 pregnancies typed 0: the rate is 100 %).
 
 Records in, problems out: the history is handed in by the caller (the ledger belongs to intake).
 """
@@ -50,6 +55,12 @@ class Outliers:
     min_peers: int
     zero_fields: tuple[str, ...] = ()  # a 0 here after months that were all at least ``zero_min``: a typo?
     zero_min: float = 3.0
+    zero_months: int = ZERO_HISTORY  # months of history (at least) before a 0 is compared with them
+    margins: tuple[tuple[str, float], ...] = ()  # a field's own margin (amounts in 元)
+    falls: tuple[str, ...] = ()  # far below the village's smallest previous month: a dropped digit?
+
+    def margin_of(self, field: str) -> float:
+        return dict(self.margins).get(field, self.margin)
 
 
 @dataclass(frozen=True)
@@ -107,11 +118,16 @@ def _compile(p: Programme) -> Plausibility:
             if f not in numeric:
                 bad("plausibility.outliers.fields", f"“{f}”不是月报中的数值字段")
         zero = o.get("zero_after") or {}
-        for f in zero.get("fields") or []:
-            if f not in numeric:
-                bad("plausibility.outliers.zero_after.fields", f"“{f}”不是月报中的数值字段")
+        for where, listed in (("zero_after.fields", zero.get("fields") or []), ("falls", o.get("falls") or []),
+                              ("margins", list(o.get("margins") or {}))):
+            for f in listed:
+                if f not in numeric:
+                    bad(f"plausibility.outliers.{where}", f"“{f}”不是月报中的数值字段")
         outliers = Outliers(fields, float(o.get("factor", 3)), float(o.get("margin", 10)), int(o.get("months", 12)),
-                            int(o.get("min_peers", 3)), tuple(zero.get("fields") or ()), float(zero.get("min", 3)))
+                            int(o.get("min_peers", 3)), zero_fields=tuple(zero.get("fields") or ()),
+                            zero_min=float(zero.get("min", 3)), zero_months=int(zero.get("months", ZERO_HISTORY)),
+                            margins=tuple((k, float(v)) for k, v in (o.get("margins") or {}).items()),
+                            falls=tuple(o.get("falls") or ()))
     if problems:
         raise HuizongError(problems)
     return Plausibility(tuple(limits), outliers)
@@ -165,17 +181,27 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
     out = []
     for fid in rule.zero_fields:  # a denominator typed 0 scores the full rate (7 pregnancies → 0: 通报表扬)
         past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
-        if as_number(values.get(fid)) == 0 and len(past) >= ZERO_HISTORY and min(past) >= rule.zero_min:
+        if as_number(values.get(fid)) == 0 and len(past) >= rule.zero_months and min(past) >= rule.zero_min:
             out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
                                value=0, detail=f"此前 {len(past)} 个月每月至少 {_n(min(past))}，本月为 0"))
+    for fid in rule.falls:  # a denominator with a digit dropped (3471 → 347) lowers the rate the village is ranked on
+        value = as_number(values.get(fid))
+        past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
+        if value is None or len(past) < ZERO_HISTORY or fid in rule.zero_fields and value == 0:
+            continue
+        low = min(past)
+        if value * rule.factor < low and value < low - rule.margin_of(fid):
+            out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
+                               value=value, detail=f"此前 {len(past)} 个月最少 {_n(low)}"))
     for fid in rule.fields:
         value = as_number(values.get(fid))
         if value is None:
             continue
         past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
+        margin = rule.margin_of(fid)
         if past:
             top = max(past)
-            if value > rule.factor * top and value > top + rule.margin:
+            if value > rule.factor * top and value > top + margin:
                 detail = f"此前 {len(past)} 个月最多 {_n(top)}"
             else:
                 continue
@@ -187,7 +213,7 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
                 count, median = len(others), (statistics.median(others) if others else 0.0)
             if count < rule.min_peers:
                 continue
-            if value > rule.factor * median and value > median + rule.margin:
+            if value > rule.factor * median and value > median + margin:
                 detail = f"本村此前没有报表，全镇本月中位数为 {_n(median)}"
             else:
                 continue
