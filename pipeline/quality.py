@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ledger.db import Ledger
+from .programme.config import FieldSpec
 from .programme.periods import Month
 from .registry import Village
 from .validate.plausibility import OUTLIER
@@ -97,6 +98,33 @@ def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUB
     return out
 
 
+REGISTER_DOUBT = 3.0  # a 镇考核登记 count this many times the township's median of the same 考核季 (or month)…
+REGISTER_MARGIN = 10.0  # …and this much above it
+
+
+def register_doubts(rows: Sequence[Any], fields: Sequence[Any]) -> dict[str, list[str]]:
+    """镇考核登记 counts far above the township's usual for the same 考核季 (or month), per village code: 5 typed
+    50 in 差错数 is −60 points and 10th → 16th, and nothing else looks at the township's own numbers. Only
+    counts with no upper limit of their own are compared (a column with a max is refused above it when read);
+    the rows stay counted, and the 通报 says they are to be checked."""
+    out: dict[str, list[str]] = {}
+    counts = [f for f in fields if f.numeric and f.max is None and not f.stock]
+    slots: dict[tuple[int, str], list[Any]] = {}
+    for e in rows:
+        slots.setdefault((e.year, e.period_name), []).append(e)
+    for (_year, slot), entries in slots.items():
+        if len(entries) < 3:
+            continue
+        for f in counts:
+            usual = statistics.median(float(e.values.get(f.id, 0.0)) for e in entries)
+            for e in entries:
+                value = float(e.values.get(f.id, 0.0))
+                if value > REGISTER_DOUBT * usual and value > usual + REGISTER_MARGIN:
+                    out.setdefault(e.village_code, []).append(
+                        f"{slot}“{f.label}” {value:g}（全镇中位数 {usual:g}，第 {e.row} 行）")
+    return out
+
+
 @dataclass(frozen=True)
 class Doubts:
     """Township inputs the 通报 marks for a second look (and 数据质量 lists): found once per summary."""
@@ -104,6 +132,7 @@ class Doubts:
     registry: dict[str, list[str]]  # village code → tasks out of line with its population
     counts: dict[str, list[str]]  # village code → 加分扣分登记 rows with many events
     outside: dict[str, str] = field(default_factory=dict)  # village code → reports left out by its 起始/停止月份
+    register: dict[str, list[str]] = field(default_factory=dict)  # village code → 镇考核登记 counts far above the usual
 
 
 EMPTY_MONTHS = ("注意：台账中没有任何村{months}的报表，累计数只含已收到的月份，任务却按全年进度分解，得分普遍偏低、名次不反映全年。"
@@ -142,5 +171,6 @@ def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any
 def doubts_of(data: Any) -> Doubts:
     """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period."""
     taking_part = [v for v in data.villages if v.active(data.period)]
+    fields = [FieldSpec.from_dict(f) for f in (data.programme.raw.get("assessment_register") or {}).get("fields", [])]
     return Doubts(registry_doubts(taking_part, data.programme.tasks), adjustment_doubts(data.adjustments),
-                  reports_outside(taking_part, data.not_counted))
+                  reports_outside(taking_part, data.not_counted), register_doubts(data.register_rows, fields))

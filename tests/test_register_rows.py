@@ -197,6 +197,34 @@ def test_a_row_with_many_events_counts_and_is_marked_in_the_notice(collected):
     assert f"{v[2].name}：迎接省级检查达标 ×10（+200 分" in quality
 
 
+def test_a_township_count_far_above_its_usual_counts_and_is_marked_in_the_notice(collected):
+    """全员人口信息核查差错数 5 typed 50 is −60 points (10th → 16th) and nothing looked at the township's own
+    numbers. A count more than 3× the township's median of the same 考核季 (and 10 above it) still counts —
+    the register is the township's — and the 通报 and 数据质量 say which row to check. A column with its own
+    max (组织制度落实项数 ≤ 4) is refused above it when read, and not compared here."""
+    import openpyxl
+
+    ctx = collected
+    v = ctx.registry.villages
+    rows = _assessment_rows(ctx)
+    for r in rows:
+        r["info_errors"] = 5 if r["assessment_period"] == "第三考核季" else 2
+    typo = next(i for i, r in enumerate(rows) if r["village_code"] == v[1].code and r["assessment_period"] == "第三考核季")
+    rows[typo]["info_errors"] = 50
+    rows[typo + 1]["info_errors"] = 12  # 12 against 5: not 3× and 10 above
+    _write(ctx, "assessment_register", rows)
+    result = api.consolidate(ctx, PERIOD)
+    wb = openpyxl.load_workbook(result.path)
+    notice = {str(r[2]).rstrip("※"): r for r in wb["通报"].iter_rows(values_only=True) if r[2]}
+    assert "镇考核登记待核实" in notice[v[1].name][-1]
+    assert all("镇考核登记待核实" not in (notice[x.name][-1] or "") for x in (v[0], v[2]))
+    texts = [str(c) for r in wb["通报"].iter_rows(values_only=True) for c in r if c]
+    assert any(t.startswith("镇考核登记待核实：") for t in texts)
+    quality = "\n".join(str(c) for r in wb["数据质量"].iter_rows(values_only=True) for c in r if c)
+    assert f"{v[1].name}：第三考核季“全员人口信息核查差错数” 50（全镇中位数 5，第 {typo + 4} 行）" in quality
+    assert f"{v[2].name}：第三考核季" not in quality
+
+
 def test_a_deduction_dated_after_today_is_a_typo_not_a_later_month_s_row(collected):
     """2026-05-09 typed 2026-12-09 for October's 通报 (made in November): the row was accepted and simply not
     counted in October — the village rose from 8th to 5th, unsaid. An event cannot be entered before it happens."""

@@ -52,6 +52,7 @@ class Consolidated:
     # village code → months of the year so far with an accepted report outside its 起始/停止月份: not counted
     not_counted: dict[str, list[Month]] = field(default_factory=dict)
     received: str = ""  # when the last report counted (any month of the year so far) arrived: 数据截止
+    register_rows: list[AssessmentEntry] = field(default_factory=list)  # the 镇考核登记 rows of the year so far
 
     @property
     def codes(self) -> list[str]:
@@ -228,7 +229,7 @@ def consolidate(
     ytd = {f.id: aggregate_over(f.id, [period]) for f in specs} if window == "month" else year_all
     so_far = periods_so_far(p, period)
     by_period = {(f.id, ps.index): aggregate_over(f.id, list(ps.months)) for f in specs for ps in so_far}
-    register, register_year, reg_by_period, register_missing = _register(p, villages, index, period, so_far, entries, window)
+    register, register_year, reg_by_period, register_missing, counted = _register(p, villages, index, period, so_far, entries, window)
 
     # targets: the annual task released by the weights of the 考核季 begun so far (4:3:3); a village
     # that joins mid-year is set only the share of each 考核季 from its 起始月份 (spec, 2026-11-27);
@@ -251,7 +252,7 @@ def consolidate(
     c = Consolidated(p, period, villages, months, so_far, reported, dict(month_reported), monthly, ytd, by_period,
                      register, register_missing, targets, dict(adj), submissions, year_all=year_all, register_year=register_year,
                      not_counted={code: sorted(ms) for code, ms in not_counted.items() if ms},
-                     received=max((reports.received.get(m, "") for m in months), default=""))
+                     received=max((reports.received.get(m, "") for m in months), default=""), register_rows=counted)
     c.inputs = _plan_inputs(plan, c, reg_by_period)
     c.texts = reports.texts.get(period, {})
     return c
@@ -283,8 +284,10 @@ def _taking_part(v: Village, ps: PeriodSoFar) -> float:
 def _register(
     p: Programme, villages: list[Village], index: dict[str, int], period: Month, so_far: list[PeriodSoFar],
     entries: list[AssessmentEntry], window: str,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[tuple[str, int], np.ndarray], dict[str, list[str]]]:
-    """The township's register: entries per 考核季 (or per month) → the scoring window and the year.
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[tuple[str, int], np.ndarray], dict[str, list[str]],
+           list[AssessmentEntry]]:
+    """The township's register: entries per 考核季 (or per month) → the scoring window and the year (and the
+    entries that counted for it).
 
     Counts add up; ``aggregate: latest`` fields take the latest entry. A missing entry counts as
     nothing found (0) and is named in the data-quality list.
@@ -304,10 +307,12 @@ def _register(
     slot_of = {s: k for k, s in enumerate(slots)}
     windowed = set(in_window)
     found: dict[str, set[str]] = defaultdict(set)
+    counted = []
     for e in sorted(entries, key=lambda e: slot_of.get(e.period_name, 99)):
         slot = slot_of.get(e.period_name)
         if slot is None or e.village_code not in index or (not monthly and e.year != year):
             continue
+        counted.append(e)
         i = index[e.village_code]
         found[e.village_code].add(e.period_name)
         targets = [year_lists] + ([window_lists] if e.period_name in windowed else [])
@@ -331,7 +336,7 @@ def _register(
         lack = [s for s in in_window if s not in found.get(v.code, set())]
         if lack and fields:
             missing[v.code] = [Month.parse(s).chinese if monthly else s for s in lack]
-    return window_values, year_values, by_period, missing
+    return window_values, year_values, by_period, missing, counted
 
 
 def _plan_inputs(plan: Plan, c: Consolidated, reg_by_period: dict[tuple[str, int], np.ndarray]) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...quality import COUNT_DOUBT, Doubts
+from ...quality import COUNT_DOUBT, REGISTER_DOUBT, REGISTER_MARGIN, Doubts
 from ...score.scorer import Scored
 from ...score.township import field_total, part_total
 from .page import HEAD_ROW, landscape
@@ -361,6 +361,15 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         row += 1
         text = (f"加分扣分登记中次数大于 {COUNT_DOUBT} 的行（一行是一天的事项，请核对是否多打了数字；这些村在通报中注明“加分扣分登记待核实”）："
                 + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in counts.items() if c in d.village_by_code))
+        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+        ws.set_row(row, 15 * (1 + text_units(text) // 150))
+        row += 1
+    register = doubted.register
+    if register:
+        row += 1
+        text = (f"镇考核登记中远高于全镇同期一般水平的数（超过中位数 {REGISTER_DOUBT:g} 倍且多出 {REGISTER_MARGIN:g} 以上，请核对是否多打了数字；"
+                "已照常计分，这些村在通报中注明“镇考核登记待核实”）："
+                + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in register.items() if c in d.village_by_code))
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1

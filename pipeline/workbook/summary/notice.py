@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...quality import COUNT_DOUBT, Doubts, empty_months_line
+from ...quality import COUNT_DOUBT, REGISTER_DOUBT, REGISTER_MARGIN, Doubts, empty_months_line
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import DEFAULT_ROW, landscape, one_page_if_short
@@ -127,6 +127,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.write_formula(row, last - 1, adj_formula, st.number(2), adj)
         notes = [verdict[k]] + (["※含待核实数据"] if waiting else []) + (["村名册待核实"] if scored.codes[k] in doubts or scored.codes[k] in outside else [])
         notes += ["加分扣分登记待核实"] if scored.codes[k] in counts else []
+        notes += ["镇考核登记待核实"] if scored.codes[k] in doubted.register else []
         notes += scored.flags[k] + scored.rank_bonus_detail[k] + progress(scored, k)
         status = statuses.get(scored.codes[k])
         if status is not None and status.late:
@@ -184,6 +185,8 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         marks.append("更正件退回/待确认：该村本期又发来一份更正，未通过校验或待镇里核实，本表仍按已采用的那一版计（见“数据质量”；更正通过后重新汇总）。")
     if any(c in counts for c in scored.codes):
         marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”）。")
+    if any(c in doubted.register for c in scored.codes):
+        marks.append(f"镇考核登记待核实：该村有登记数超过全镇同期中位数的 {REGISTER_DOUBT:g} 倍（且多出 {REGISTER_MARGIN:g} 以上），请核对是否多打了数字（见“数据质量”）。")
     colours = "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；" if not ascending else f"按{total_label}从低到高排名；"
     legend = [(colours + "表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。", "#595959")]
     # each line is merged across the table and wraps: a line left to overflow is cut at the print area's edge
