@@ -80,6 +80,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("V021", W, "“{label}”中的电话号码被存成了数字，已按“{value}”读取。"),
         Kind("V022", E, "“{label}”填写的 {value} 不属于{detail}，这一行不会计入任何排名，请核对是否填错。"),
         Kind("V023", E, "“{label}”填写的 {value} 超过了合理上限 {detail}，请核实是否填错。如数字确实无误，请电话告知镇里（镇里可调整年度任务或上限）。"),
+        Kind("V024", E, "“{label}”填成了百分数（{value}），本栏应填{detail}，不是比率。请改为数字（如 12），单元格格式设为“常规”或“数值”。"),
         Kind("R001", E, "“{label}”（{value}）不能大于{detail}。"),
         Kind("R002", E, "“{label}”（{value}）应等于{detail}。"),
         Kind("R003", E, "“{sheet}”第 {detail} 行不完整：{value}未填写。"),

@@ -266,3 +266,15 @@ def test_template_page1_has_nothing_outside_the_form(converted: Converted) -> No
         (text, round(x0, 1), round(x1, 1)) for text, x0, _y0, x1, _y1 in words if x0 < left - 0.5 or x1 > right + 0.5
     ]
     assert outside == [], f"text beyond the form's edges [{left:.1f}, {right:.1f}] pt: {outside}"
+
+
+def test_100_percent_in_a_count_is_refused_after_libreoffice_saves_it(converted: Converted, tmp_path: Path) -> None:
+    """The percentage survives a save by another program: LibreOffice writes its own styles (numFmtId 9 for 0%)."""
+    from .test_reader_structure import _percent_typed
+
+    data, cell = _percent_typed(converted.ctx, "key_clients")
+    src = tmp_path / "typed.xlsx"
+    src.write_bytes(data)
+    saved = lo.convert(src, XLSX, tmp_path / "lo")
+    check = _check(converted, saved)
+    assert [(p.code, p.cell) for p in check.problems if p.code == "V024"] == [("V024", cell)]

@@ -116,3 +116,28 @@ def test_deleted_input_row_is_reported_not_zeroed(ctx, programme):
     assert [p.field for p in s003] == ["deaths_total"]
     assert "deaths_total" not in check.read.values
     assert check.status == "退回"
+
+
+def _percent_typed(ctx, field: str, number_format: str = "0%") -> tuple[bytes, str]:
+    """A filled report where the clerk typed "100%" into ``field``: Excel, WPS and LibreOffice keep the number 1
+    and give the cell a percentage format."""
+    cell = read_report(filled(ctx, 0), "a.xlsx", ctx.programme).cells[field]
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    wb["月报"][cell].value = 1
+    wb["月报"][cell].number_format = number_format
+    return _save(wb), cell
+
+
+def test_100_percent_typed_into_a_count_is_sent_back_not_read_as_1(ctx, programme):
+    """A count with "100%" in it was read as 1 person (375 against 535 points in the repro), since the reader never
+    looked at number formats. A count or amount shown as a percentage is now refused with the cell named."""
+    for number_format in ("0%", "0.00%", '0.0%;[Red]-0.0%'):
+        data, cell = _percent_typed(ctx, "key_clients", number_format)
+        check = check_bytes(data, "a.xlsx", programme, ctx.registry, ctx.secret)
+        [p] = [p for p in check.problems if p.code == "V024"]
+        assert (p.sheet, p.cell, p.field) == ("月报", cell, "key_clients") and check.status == "退回"
+        assert "填成了百分数（100%）" in p.message and "单位：人" in p.message
+    # a format that only shows a % sign as text is no percentage
+    data, cell = _percent_typed(ctx, "key_clients", '0"%"')
+    check = check_bytes(data, "a.xlsx", programme, ctx.registry, ctx.secret)
+    assert not [p for p in check.problems if p.code == "V024"]

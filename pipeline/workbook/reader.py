@@ -117,7 +117,7 @@ class _Book:
     def sheet(self, name: str) -> _Sheet:
         if name not in self._cache:
             part = self.ooxml.sheet_parts.get(name)
-            flags = cell_flags(self.package, part) if part else None
+            flags = cell_flags(self.package, part, self.ooxml.percent_styles) if part else None
             lim = self.limits
             if flags and (flags.max_row > lim.max_rows or flags.max_row * flags.max_col > lim.max_cells):
                 self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
@@ -299,6 +299,12 @@ def _take(
             res.invalid.add(key)
             return
         res.problems.append(_problem(res, sheet, cell, key, spec, "V009", raw))
+    if flags.percent and read_pos in flags.percent and spec.type in ("integer", "number") and isinstance(raw, (int, float)):
+        # "100%" typed into a count is the number 1 shown as 100%: never 1 person
+        res.problems.append(_problem(res, sheet, cell, key, spec, "V024", f"{raw * 100:g}%",
+                                     f"数字（单位：{spec.unit}）" if spec.unit else "数字"))
+        res.invalid.add(key)
+        return
     if memo is not None and isinstance(raw, (str, int, float)):
         mkey = (spec.id, type(raw), raw)
         out = memo.get(mkey)

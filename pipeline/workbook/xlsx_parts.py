@@ -38,6 +38,7 @@ class NameTarget:
 class CellFlags:
     formulas: set[tuple[int, int]] = field(default_factory=set)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    percent: set[tuple[int, int]] = field(default_factory=set)  # cells shown as a percentage (100% typed: the number 1)
     max_row: int = 0  # 1-based extent of the cells present (not of the declared <dimension>)
     max_col: int = 0
 
@@ -47,6 +48,7 @@ class OoxmlInfo:
     names: dict[str, NameTarget] = field(default_factory=dict)
     sheet_parts: dict[str, str] = field(default_factory=dict)  # sheet name → zip member
     flags: dict[str, CellFlags] = field(default_factory=dict)  # filled lazily per sheet
+    percent_styles: frozenset[int] = frozenset()  # cell style indexes (s="…") whose number format is a percentage
 
 
 _REF_RE = re.compile(r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!(\$?[A-Z]{1,3}\$?\d+)(?::(\$?[A-Z]{1,3}\$?\d+))?$")
@@ -116,7 +118,34 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
         target = parse_name_ref(dn.text or "")
         if target is not None:
             info.names[name] = target
+    styles = next((path for path in rels.values() if path.endswith("styles.xml")), "xl/styles.xml")
+    info.percent_styles = percent_styles(_part(package, styles))
     return info
+
+
+_PERCENT_FORMATS = frozenset({9, 10})  # the built-in 0% and 0.00%
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def percent_styles(xml: bytes | None) -> frozenset[int]:
+    """The cell styles that show a number as a percentage. Typing "100%" into a cell makes Excel, WPS and
+    LibreOffice store the number 1 with such a style: in a count it must not be read as 1 person."""
+    if not xml or b"%" not in xml and b'numFmtId="9"' not in xml and b'numFmtId="10"' not in xml:
+        return frozenset()
+    try:
+        root = _tree(xml)
+    except ET.ParseError:
+        return frozenset()
+    ids = set(_PERCENT_FORMATS)
+    for fmt in root.iter(f"{_NS_MAIN}numFmt"):
+        code = _QUOTED.sub("", fmt.get("formatCode", ""))  # a % inside quotes or [brackets] is text
+        if "%" in code and (fmt.get("numFmtId") or "").isdigit():
+            ids.add(int(fmt.get("numFmtId", "")))
+    xfs = root.find(f"{_NS_MAIN}cellXfs")
+    if xfs is None:
+        return frozenset()
+    return frozenset(i for i, xf in enumerate(xfs.iter(f"{_NS_MAIN}xf")) if (xf.get("numFmtId") or "0").isdigit()
+                     and int(xf.get("numFmtId") or 0) in ids)
 
 
 def _tree(xml: bytes) -> ET.Element:
@@ -131,7 +160,7 @@ class SheetXmlError(ValueError):
     """A sheet part that is not well-formed XML: the file is damaged (F008), never handed to the reader."""
 
 
-def cell_flags(package: Package, part: str) -> CellFlags:
+def cell_flags(package: Package, part: str, percent_styles: frozenset[int] = frozenset()) -> CellFlags:
     """Cells of one sheet that hold a formula or an error value (#DIV/0!), and the sheet's extent.
 
     The extent is known before python-calamine builds its grid, which it sizes by the furthest
@@ -144,10 +173,29 @@ def cell_flags(package: Package, part: str) -> CellFlags:
     xml = _part(package, part)
     if xml is None:
         return flags
-    if _plain_extent(xml, flags, part):
-        return flags
-    _SheetScan(flags).feed(xml, part)
+    if not _plain_extent(xml, flags, part):
+        _SheetScan(flags).feed(xml, part)
+    if percent_styles:
+        _percent_cells(xml, percent_styles, flags)
     return flags
+
+
+def _percent_cells(xml: bytes, styles: frozenset[int], flags: CellFlags) -> None:
+    """Cells with one of ``styles`` (found by the patterns; a cell they cannot place is left unflagged)."""
+    wanted = {str(i).encode() for i in styles}
+    if not any(b"s=\"" + w + b"\"" in xml or b"s='" + w + b"'" in xml for w in wanted):
+        return
+    for attrs in _C_TAG.findall(xml):
+        ref = style = None
+        for name, dq, sq in _ATTR.findall(attrs):
+            if name == b"r":
+                ref = dq or sq
+            elif name == b"s":
+                style = dq or sq
+        if style in wanted and ref is not None:
+            m = _A1.match(ref.decode("ascii", "replace"))
+            if m is not None:
+                flags.percent.add((int(m.group(2)) - 1, _col_index(m.group(1))))
 
 
 # The quick path of cell_flags, for the common sheet (every report huizong's own templates make): no
