@@ -186,13 +186,9 @@ def _percent_cells(xml: bytes, styles: frozenset[int], flags: CellFlags) -> None
     if not any(b"s=\"" + w + b"\"" in xml or b"s='" + w + b"'" in xml for w in wanted):
         return
     for attrs in _C_TAG.findall(xml):
-        ref = style = None
-        for name, dq, sq in _ATTR.findall(attrs):
-            if name == b"r":
-                ref = dq or sq
-            elif name == b"s":
-                style = dq or sq
-        if style in wanted and ref is not None:
+        found = _attrs(attrs)
+        ref = found.get(b"r")
+        if found.get(b"s") in wanted and ref is not None:
             m = _A1.match(ref.decode("ascii", "replace"))
             if m is not None:
                 flags.percent.add((int(m.group(2)) - 1, _col_index(m.group(1))))
@@ -256,6 +252,11 @@ def _plain_extent(xml: bytes, flags: CellFlags, part: str) -> bool:
     return True
 
 
+def _attrs(attrs: bytes) -> dict[bytes, bytes]:
+    """A start tag's attributes (either quote)."""
+    return {name: dq or sq for name, dq, sq in _ATTR.findall(attrs)}
+
+
 def _positions(xml: bytes, cells: int) -> list[tuple[bytes, bytes]] | None:
     """(column letters, row digits) of every cell, attributes in any order; None if a cell has no valid
     position, is an error value, or is not found whole."""
@@ -264,12 +265,8 @@ def _positions(xml: bytes, cells: int) -> list[tuple[bytes, bytes]] | None:
         return None
     out = []
     for attrs in tags:
-        ref = kind = None
-        for name, dq, sq in _ATTR.findall(attrs):
-            if name == b"r":
-                ref = dq or sq
-            elif name == b"t":
-                kind = dq or sq
+        found = _attrs(attrs)
+        ref, kind = found.get(b"r"), found.get(b"t")
         if ref is None or kind == b"e" or (kind is not None and b"&" in kind):
             return None
         m = _A1.match(ref.decode("ascii", "replace"))
