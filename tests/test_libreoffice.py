@@ -278,3 +278,20 @@ def test_100_percent_in_a_count_is_refused_after_libreoffice_saves_it(converted:
     saved = lo.convert(src, XLSX, tmp_path / "lo")
     check = _check(converted, saved)
     assert [(p.code, p.cell) for p in check.problems if p.code == "V024"] == [("V024", cell)]
+
+
+def test_an_ods_with_last_month_s_sheet_first_is_sent_back(converted: Converted, tmp_path: Path) -> None:
+    """Saved as .ods (no defined names huizong reads), "九月" before "十月": the first was read as the report."""
+    ctx = converted.ctx
+    cell = _check(converted, converted.filled).read.cells["key_clients"]
+    wb = openpyxl.load_workbook(converted.filled)
+    wb["月报"].title = "十月"
+    september = wb.copy_worksheet(wb["十月"])
+    september.title = "九月"
+    wb.move_sheet("九月", offset=-wb.sheetnames.index("九月"))
+    september[cell].value = int(wb["十月"][cell].value) + 7
+    src = tmp_path / "two.xlsx"
+    wb.save(src)
+    ods = lo.convert(src, ODS, tmp_path / "ods")
+    check = check_bytes(ods.read_bytes(), ods.name, ctx.programme, ctx.registry, ctx.secret)
+    assert check.status == "退回" and [p.code for p in check.problems if p.code == "S010"] == ["S010"]

@@ -141,3 +141,49 @@ def test_100_percent_typed_into_a_count_is_sent_back_not_read_as_1(ctx, programm
     data, cell = _percent_typed(ctx, "key_clients", '0"%"')
     check = check_bytes(data, "a.xlsx", programme, ctx.registry, ctx.secret)
     assert not [p for p in check.problems if p.code == "V024"]
+
+
+def test_a_second_filled_form_with_other_numbers_is_sent_back_naming_both(ctx, programme):
+    """Excel's 移动或复制 → 建立副本 makes "月报 (2)"; the defined names still point at 月报, so the numbers typed
+    into the copy were ignored without a word. Another sheet filled like the form with other numbers is now
+    refused (S010) naming both sheets and the numbers that differ; an untouched copy is no problem."""
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0, key_clients=13)))
+    copy = wb.copy_worksheet(wb["月报"])
+    copy.title = "月报 (2)"
+    assert not [p for p in check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret).problems if p.code == "S010"]
+    cell = read_report(filled(ctx, 0), "a.xlsx", programme).cells["key_clients"]
+    copy[cell].value = 31
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    [p] = [p for p in check.problems if p.code == "S010"]
+    assert check.status == "退回" and p.sheet == "月报" and "“月报 (2)”" in p.message
+    assert "本月核查重点服务对象数：13 / 31" in p.message
+
+
+def test_last_month_s_sheet_kept_before_this_month_s_is_not_read_in_its_place(ctx, programme):
+    """A workbook without defined names (.xls, .ods, or names lost) with "九月" before "十月": the first sheet that
+    looked like the form was read. Now both are named and the file is sent back."""
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0, key_clients=13)))
+    _drop_names(wb)
+    wb["月报"].title = "十月"
+    september = wb.copy_worksheet(wb["十月"])
+    september.title = "九月"
+    wb.move_sheet("九月", offset=-wb.sheetnames.index("九月"))
+    cell = read_report(filled(ctx, 0), "a.xlsx", programme).cells["key_clients"]
+    september[cell].value = 12
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    [p] = [p for p in check.problems if p.code == "S010"]
+    assert check.status == "退回" and {p.sheet, p.value} == {"九月", "“十月”"}
+
+
+def test_the_instructions_are_never_read_as_the_form(ctx, programme):
+    """The clerk copied 月报, deleted the original and filled the copy: Excel drops the names that pointed at it,
+    and 填报说明 (which quotes every label) was read as the form — 30 errors quoting instructions."""
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    _drop_names(wb)
+    copy = wb.copy_worksheet(wb["月报"])
+    del wb["月报"]
+    copy.title = "月报 (2)"
+    wb.move_sheet("填报说明", offset=-wb.sheetnames.index("填报说明"))  # the instructions first
+    res = read_report(_save(wb), "a.xlsx", programme)
+    assert res.sheet == "月报 (2)"
+    assert res.values == read_report(filled(ctx, 0), "a.xlsx", programme).values

@@ -19,6 +19,7 @@ HEADER_LABELS = {"village_name": "填报单位：", "report_period": "报告期�
 
 # Hidden sheet with the template's identity (also exposed as defined names).
 META_SHEET = "_huizong"
+HELP_SHEET = "填报说明"  # the template's instructions: they quote the labels, and are no form
 META_KEYS = (
     ("hz_programme", "方案"),
     ("hz_version", "模板版本"),

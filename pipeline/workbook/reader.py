@@ -186,6 +186,49 @@ def _read_into(book: _Book, p: Programme, res: ReadResult) -> None:
         _take(book, sheet, pos, spec, res, res.values, res.cells, res.raw, spec.id, key=spec.id)
     if p.register:
         _read_register(book, p, res)
+    _other_forms(book, p, main, res)
+
+
+def _other_forms(book: _Book, p: Programme, main: _Sheet, res: ReadResult) -> None:
+    """Another sheet filled like the form, with other numbers: last month's sheet kept in the workbook, or a
+    copy made by 移动或复制 and filled while the names still point at the original. Reading one of them
+    silently publishes whichever came first; the village is asked to keep one."""
+    skip = {main.name, L.META_SHEET, L.HELP_SHEET, res.register_sheet} | ({p.register.sheet} if p.register else set())
+    for name in book.sheet_names:
+        if name in skip or name in book.too_long:
+            continue
+        sheet = book.sheet(name)
+        head = sheet.find_text(L.VALUE_HEADER, max_rows=40)
+        if head is None:
+            continue
+        at = _label_rows(sheet)
+        differ = []
+        for spec in p.fields:
+            row = at.get(_key(spec.label))
+            theirs = sheet.get((row, head[1])) if row is not None else None
+            ours = res.raw.get(spec.id)
+            if theirs not in (None, "") and theirs != ours:
+                differ.append(f"{spec.label}：{_shown(ours)} / {_shown(theirs)}")
+        if differ:
+            more = f"等 {len(differ)} 项" if len(differ) > 3 else ""
+            res.problems.append(Problem("S010", file=res.file, sheet=main.name, value=f"“{name}”",
+                                        detail="；".join(differ[:3]) + more))
+
+
+def _label_rows(sheet: _Sheet, max_rows: int = 400) -> dict[str, int]:
+    """The first row of each text in a sheet (a form's labels), by the key labels are compared on."""
+    out: dict[str, int] = {}
+    for r, row in enumerate(sheet.rows[:max_rows]):
+        for v in row:
+            if isinstance(v, str) and v:
+                out.setdefault(_key(v), r)
+    return out
+
+
+def _shown(value: Any) -> str:
+    if value in (None, ""):
+        return "空"
+    return _number_text(value) if isinstance(value, float) else str(value)
 
 
 def _find_main_sheet(book: _Book, p: Programme, res: ReadResult) -> _Sheet | None:
@@ -196,15 +239,17 @@ def _find_main_sheet(book: _Book, p: Programme, res: ReadResult) -> _Sheet | Non
     if p.sheet in book.sheet_names:
         return book.sheet(p.sheet)
     labels = [f.label for f in p.fields]
-    best, best_hits = None, 0
+    best, best_hits = None, (False, 0)
     for name in book.sheet_names:
         if name == L.META_SHEET:
             continue
         sh = book.sheet(name)
-        hits = sum(1 for lab in labels[:12] if sh.find_text(lab, max_rows=200))
+        # a sheet with the form's value column beats one that only quotes the labels (填报说明)
+        hits = (sh.find_text(L.VALUE_HEADER, max_rows=40) is not None and name != L.HELP_SHEET,
+                sum(1 for lab in labels[:12] if sh.find_text(lab, max_rows=200)))
         if hits > best_hits:
             best, best_hits = sh, hits
-    if best is not None and best_hits >= min(3, len(labels)):
+    if best is not None and best_hits[1] >= min(3, len(labels)):
         res.problems.append(Problem("S002", file=res.file, sheet=best.name, detail=p.sheet))
         return best
     return None

@@ -292,7 +292,7 @@ def _register_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
 
 def _instructions_sheet(wb: Any, fmt: _Formats, ident: TemplateIdentity) -> None:
     p = ident.programme
-    ws = wb.add_worksheet("填报说明")
+    ws = wb.add_worksheet(L.HELP_SHEET)
     ws.set_column(0, 0, 6)
     ws.set_column(1, 1, 30)
     ws.set_column(2, 2, 8)
