@@ -818,6 +818,21 @@ def test_tiny_xlsx_with_a_far_away_cell_does_not_eat_memory(far, binary_name, sp
     assert "F011:稀疏.xlsx" in proc.stdout.decode("utf-8").split(), proc.stdout
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limit via RLIMIT_AS")
+def test_a_far_away_cell_in_a_strict_open_xml_file_does_not_eat_memory():
+    """Excel's "Strict Open XML Spreadsheet" names the same parts in other namespaces: the extent check knew
+    only the transitional ones, and the reader asked for 512 GiB (the worker aborted, its message on the console)."""
+    from .test_normalise import _as_strict
+
+    data = _as_strict(far_cell_sheet("XFD1048576", "double"))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert b"purl.oclc.org/ooxml/spreadsheetml/main" in zf.read("xl/workbook.xml")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, "-c", _FAR_CELL_CHILD], input=data, capture_output=True, cwd=ROOT, env=env, timeout=60)
+    assert proc.returncode == 0, f"reader died (rc {proc.returncode}): {proc.stderr.decode(errors='replace')[:300]}"
+    assert "F011:稀疏.xlsx" in proc.stdout.decode("utf-8").split(), proc.stdout
+
+
 def test_a_declared_dimension_is_not_trusted(ctx):
     # Some producers declare the whole sheet (A1:XFD1048576) whatever it holds: the file is read by
     # its cells, accepted, and its village identified — not refused as 表格过大.

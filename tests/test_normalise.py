@@ -741,3 +741,31 @@ def test_merged_cell_over_an_input_reads_the_top_left_value_with_s006(ctx):
     assert (p.sheet, p.cell) == (sheet, cell) == ("月报", "D8")
     assert not p.is_error
     assert check.status == "已接收"
+
+
+def _as_strict(data: bytes) -> bytes:
+    """The workbook as Excel's "Strict Open XML Spreadsheet" writes it: the same parts, other namespaces."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            if info.filename.endswith(".xml") and info.filename.startswith("xl/"):
+                body = (body.replace(b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                                     b"http://purl.oclc.org/ooxml/spreadsheetml/main")
+                        .replace(b"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"",
+                                 b"http://purl.oclc.org/ooxml/officeDocument/relationships\""))
+            zout.writestr(info, body)
+    return out.getvalue()
+
+
+def test_a_strict_open_xml_workbook_gets_the_same_checks(ctx):
+    """A file saved as Strict Open XML was read, but every check of the sheet parts knew only the transitional
+    names: #DIV/0! came out as 未填写, and a stray far-away cell reached the reader's grid."""
+    data = filled(ctx, 0)
+    sheet, cell, part = _target(data, "births_total")
+    strict = _as_strict(_patch_cell(data, part, cell, f'<c r="{cell}" t="e"><f>1/0</f><v>#DIV/0!</v></c>'))
+    assert b"purl.oclc.org" in zipfile.ZipFile(io.BytesIO(strict)).read("xl/workbook.xml")
+    check = _check(ctx, strict)
+    p = _at(check, "V018", "births_total")
+    assert (p.sheet, p.cell, p.value) == (sheet, cell, "#DIV/0!")
+    # (a far-away cell in a strict file: tests/test_hostile_files.py, in a child process with a memory cap)

@@ -24,6 +24,10 @@ from .layout import parse_a1
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+# Excel's "Strict Open XML Spreadsheet" writes the same elements under other names (ISO/IEC 29500 strict):
+# read with the transitional names only, such a file skipped every check made here
+_NS_MAIN_STRICT = "{http://purl.oclc.org/ooxml/spreadsheetml/main}"
+_NS_REL_STRICT = "{http://purl.oclc.org/ooxml/officeDocument/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
 
@@ -107,11 +111,12 @@ def read_ooxml_info(package: Package) -> OoxmlInfo:
             dest = rel.get("Target", "")
             path = dest.lstrip("/") if dest.startswith("/") else posixpath.normpath(posixpath.join("xl", dest))
             rels[rel.get("Id", "")] = path
-    for sheet in root.iter(f"{_NS_MAIN}sheet"):
-        rid = sheet.get(f"{_NS_REL}id", "")
+    main = _main_ns(root)
+    for sheet in root.iter(f"{main}sheet"):
+        rid = sheet.get(f"{_NS_REL}id") or sheet.get(f"{_NS_REL_STRICT}id", "")
         if rid in rels:
             info.sheet_parts[sheet.get("name", "")] = rels[rid]
-    for dn in root.iter(f"{_NS_MAIN}definedName"):
+    for dn in root.iter(f"{main}definedName"):
         name = dn.get("name", "")
         if name.startswith("_xlnm.") or dn.get("localSheetId") is not None:
             continue
@@ -137,15 +142,21 @@ def percent_styles(xml: bytes | None) -> frozenset[int]:
     except ET.ParseError:
         return frozenset()
     ids = set(_PERCENT_FORMATS)
-    for fmt in root.iter(f"{_NS_MAIN}numFmt"):
+    main = _main_ns(root)
+    for fmt in root.iter(f"{main}numFmt"):
         code = _QUOTED.sub("", fmt.get("formatCode", ""))  # a % inside quotes or [brackets] is text
         if "%" in code and (fmt.get("numFmtId") or "").isdigit():
             ids.add(int(fmt.get("numFmtId", "")))
-    xfs = root.find(f"{_NS_MAIN}cellXfs")
+    xfs = root.find(f"{main}cellXfs")
     if xfs is None:
         return frozenset()
-    return frozenset(i for i, xf in enumerate(xfs.iter(f"{_NS_MAIN}xf")) if (xf.get("numFmtId") or "0").isdigit()
+    return frozenset(i for i, xf in enumerate(xfs.iter(f"{main}xf")) if (xf.get("numFmtId") or "0").isdigit()
                      and int(xf.get("numFmtId") or 0) in ids)
+
+
+def _main_ns(root: ET.Element) -> str:
+    """The part's SpreadsheetML namespace: transitional, or strict where the root says so."""
+    return _NS_MAIN_STRICT if root.tag.startswith(_NS_MAIN_STRICT) else _NS_MAIN
 
 
 def _tree(xml: bytes) -> ET.Element:
