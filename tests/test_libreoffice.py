@@ -295,3 +295,19 @@ def test_an_ods_with_last_month_s_sheet_first_is_sent_back(converted: Converted,
     ods = lo.convert(src, ODS, tmp_path / "ods")
     check = check_bytes(ods.read_bytes(), ods.name, ctx.programme, ctx.registry, ctx.secret)
     assert check.status == "退回" and [p.code for p in check.problems if p.code == "S010"] == ["S010"]
+
+
+def test_an_error_value_in_an_ods_cell_is_not_called_merely_unfilled(converted: Converted, tmp_path: Path) -> None:
+    """python-calamine gives '' for #DIV/0! in .xls and .ods (only .xlsx parts are scanned for error values):
+    the village was told "未填写" about a cell that shows #DIV/0!. The message now says what to look for."""
+    ctx = converted.ctx
+    cell = _check(converted, converted.filled).read.cells["key_clients"]
+    wb = openpyxl.load_workbook(converted.filled)
+    wb["月报"][cell].value = "=1/0"
+    src = tmp_path / "div0.xlsx"
+    wb.save(src)
+    for fmt in (ODS, XLS):
+        saved = lo.convert(src, fmt, tmp_path / fmt.split(":")[0])
+        check = check_bytes(saved.read_bytes(), saved.name, ctx.programme, ctx.registry, ctx.secret)
+        [p] = [p for p in check.problems if p.field == "key_clients"]
+        assert p.code == "V001" and "#DIV/0!" in p.message and check.status == "退回"

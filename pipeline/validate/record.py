@@ -156,7 +156,7 @@ def validate_report(res: ReadResult, p: Programme, period: Month | None = None, 
                 m = _REQUIRED_RE.match(err.message)
                 fid = m.group(1) if m else ""
                 if fid in specs and fid not in res.invalid:
-                    out.append(at_field("V001", fid, detail=unfilled(specs[fid])))
+                    out.append(at_field("V001", fid, detail=unfilled(specs[fid]) + _ERROR_LOOK.get(res.format, "")))
                 continue
             if len(path) >= 2 and path[1] in specs and path[1] not in res.invalid:
                 out.append(_schema_problem(err, lambda code, value=None, detail="", f=path[1]: at_field(code, f, value, detail), specs[path[1]]))
@@ -177,6 +177,10 @@ def validate_report(res: ReadResult, p: Programme, period: Month | None = None, 
     out.extend(_rule_problems(res, p, at_field))
     out.extend(_register_checks(res, p, period, at_reg))
     return out
+
+
+# An error value (#DIV/0!) in an .xls/.ods/.et cell reads as empty (the reader gets no error flag there, only in .xlsx)
+_ERROR_LOOK = dict.fromkeys(("xls", "ods", "et"), "如单元格显示 #DIV/0!、#N/A 等错误值，请改正公式或直接填写数字。")
 
 
 def unfilled(spec: FieldSpec) -> str:
