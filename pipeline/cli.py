@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, api
-from .problems import HuizongError, Problem
+from .problems import HuizongError, Problem, show_value
 from .programme.config import load_programme
 from .programme.periods import Month
 from .quality import empty_months_line
@@ -156,7 +156,7 @@ def _print_check(check: FileCheck, issues: list[dict[str, Any]]) -> None:
         out.print(f"✘ {name}：错误 {n_err} 处" + (f"，提示 {n_warn} 处" if n_warn else ""), markup=False)
     for p in issues[:MAX_SHOWN]:
         where = " ".join(x for x in (p["sheet"] and f"[{p['sheet']}]", p["cell"]) if x)
-        shown = "" if p["value"] is None else f" 值“{p['value']}”"
+        shown = "" if p["value"] is None else f" 值“{show_value(p['value'])}”"
         out.print(f"  {p['severity']} {p['code']} {where} {p['label'] or p['field']}{shown}：{p['message']}".replace("  ", " ", 1), markup=False)
     hidden = len(issues) - MAX_SHOWN
     if hidden > 0:

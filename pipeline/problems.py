@@ -196,7 +196,7 @@ class Problem:
 
     @property
     def message(self) -> str:
-        shown = "" if self.value is None else _show(self.value)
+        shown = "" if self.value is None else show_value(self.value)
         return self.kind.template.format(
             label=self.label or self.field, value=shown, detail=self.detail, sheet=self.sheet, cell=self.cell, field=self.field
         )
@@ -220,7 +220,7 @@ class Problem:
 _CONTROL = {c: 0x2400 + c for c in range(32)} | {0x7F: 0x2421}  # shown as ␁ …: "1\x012" must not read "12"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return str(value).translate(_CONTROL)

@@ -30,3 +30,28 @@ def test_chinese_numeral_and_mismatch_are_errors_at_their_cells(ctx):
     assert "12" in by_code["V007"].message
     assert by_code["R001"].field == "deaths_reported_timely"
     assert check.status == "退回"
+
+
+def test_header_and_signature_problems_are_named_in_chinese(ctx):
+    """A problem with the header or the template's hidden marks showed its field id (village_name, hz_signature)
+    where every other problem shows a label: in `huizong validate` and in the 项目 column of the feedback copy."""
+    from pipeline.check import check_bytes
+
+    from .conftest import filled
+
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    meta = wb["_huizong"]
+    for row in meta.iter_rows():
+        if row[0].value == "签名":
+            row[1].value = None
+    buf = io.BytesIO()
+    wb.save(buf)
+    check = check_bytes(buf.getvalue(), "a.xlsx", ctx.programme, ctx.registry, ctx.secret)
+    found = [p for p in check.problems if p.code.startswith("I")]
+    assert [p.code for p in found] == ["I004"]
+    assert found and all(p.label for p in found), [(p.code, p.field, p.label) for p in found]
+    assert {p.label for p in found} <= {"填报单位", "报告期", "模板签名", "考核方案", "模板版本"}

@@ -697,6 +697,30 @@ def test_other_documents_renamed_to_xlsx_are_f009(qianfen, data, hint):
     assert hint in result.problems[0].message
 
 
+def _odf(mimetype: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("mimetype", mimetype, compress_type=zipfile.ZIP_STORED)
+        zf.writestr("content.xml", b"<office:document-content/>")
+    return out.getvalue()
+
+
+FLAT_ODS = (b'<?xml version="1.0" encoding="UTF-8"?>\n<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+            b' office:mimetype="application/vnd.oasis.opendocument.spreadsheet"><office:body><office:spreadsheet/></office:body></office:document>')
+
+
+@pytest.mark.parametrize("data,name,said", [
+    (_odf(b"application/vnd.oasis.opendocument.spreadsheet-template"), "村报表.ots", "电子表格模板（.ots）"),
+    (_odf(b"application/vnd.oasis.opendocument.text"), "村报表.odt", "文字文档（.odt）"),
+    (FLAT_ODS, "村报表.fods", "平面 XML 电子表格"),
+])
+def test_other_libreoffice_files_are_named_as_the_clerk_saved_them(qianfen, data, name, said):
+    """An .ots or .fods was refused quoting a MIME type ("application/vnd.oasis.opendocument.spreadsheet-template")
+    or as an "XML 文件": the clerk is told which kind of file it is."""
+    result = assert_refused(data, name, "F009", qianfen)
+    assert said in result.problems[0].message and "application/" not in result.problems[0].message
+
+
 def test_zip_archive_of_reports_is_f009(qianfen):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -37,12 +37,18 @@ class Identity:
         return self.village is not None and self.period is not None
 
 
+# what the clerk sees for the header cells and the template's hidden marks (never the field ids)
+LABELS = {"village_name": "填报单位", "report_period": "报告期", "hz_signature": "模板签名", "hz_programme": "考核方案",
+          "template_version": "模板版本"}
+
+
 def identify(res: ReadResult, p: Programme, registry: Registry | None, secret: str | None) -> Identity:
     ident = Identity()
     meta = res.meta
 
     def at(code: str, key: str = "village_name", value: object = None, detail: str = "") -> Problem:
-        return Problem(code, file=res.file, sheet=res.sheet, cell=res.cells.get(key, ""), field=key, value=value, detail=detail)
+        return Problem(code, file=res.file, sheet=res.sheet, cell=res.cells.get(key, ""), field=key, label=LABELS.get(key, ""),
+                       value=value, detail=detail)
 
     prog = meta.get("hz_programme")
     if prog and prog != p.id:

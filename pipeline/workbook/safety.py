@@ -85,8 +85,18 @@ def sniff(data: bytes, name: str = "", limits: Limits = DEFAULT_LIMITS) -> Sniff
     if head.startswith("<?xml"):
         if "urn:schemas-microsoft-com:office:spreadsheet" in text:
             return fail("F006")  # Excel 2003 XML "spreadsheet": a web-era format, not a workbook
+        if "urn:oasis:names:tc:opendocument:xmlns:office" in text:
+            return fail("F009", "LibreOffice/WPS 的“平面 XML 电子表格”（.fods）")
         return fail("F009", "XML 文件")
     return fail("F007")
+
+
+# ODF packages that are not a spreadsheet to read: named as the clerk saved them, never by their MIME type
+_ODF_KINDS = {
+    b"application/vnd.oasis.opendocument.spreadsheet-template": "LibreOffice/WPS 的电子表格模板（.ots）",
+    b"application/vnd.oasis.opendocument.text": "文字文档（.odt）",
+    b"application/vnd.oasis.opendocument.presentation": "演示文稿（.odp）",
+}
 
 
 def _as_text(chunk: bytes) -> str | None:
@@ -169,7 +179,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
             if manifest is not None and b"encryption-data" in manifest:
                 return fail("F002")
         else:
-            return fail("F009", mt.decode("ascii", "replace") or "未知的 ODF 文档")
+            return fail("F009", _ODF_KINDS.get(mt, "其他 ODF 文档（不是电子表格）"))
     if not fmt:
         return fail("F009", "压缩包（不是 Excel 工作簿）")
     problems: list[Problem] = []
