@@ -262,6 +262,37 @@ def test_a_recheck_cut_short_is_made_by_the_next_collection(ctx, monkeypatch):
     assert [p.code for p in api.collect(ctx).notices] == ["R006"]
 
 
+def test_a_late_warning_and_the_mail_that_tells_the_village_land_together(ctx, monkeypatch):
+    """The late 【请核实】 mail was queued in a transaction of its own after the warning was stored: a stop between
+    the two kept the ※ and lost the mail for good (the next collection finds the warning already there). Now both
+    are written at once — a stop leaves neither, and the next collection makes both."""
+    import pipeline.intake.collect as collect_module
+    import pipeline.intake.outliers as outliers_module
+    import pipeline.ledger.mail as mail_module
+
+    files = {"typo.xlsx": filled(ctx, 5, PERIOD, elderly_checks=75)} | {f"{i}.xlsx": filled(ctx, i, PERIOD, elderly_checks=20) for i in range(4)}
+    monkeypatch.setattr(collect_module, "recheck_without_history", lambda *args: [])
+    _collect(ctx, dict(list(files.items())[:1]))
+    _collect(ctx, dict(list(files.items())[1:]))
+    monkeypatch.undo()
+    queued = []
+    monkeypatch.setattr(outliers_module, "_late_mail", lambda ctx, row, found: {"to": row["village_code"]})
+
+    def stop(db, message):
+        raise KeyboardInterrupt  # the clerk closes the window while the mail is being queued
+
+    monkeypatch.setattr(mail_module, "queue", stop)
+    code = ctx.registry.villages[5].code
+    with pytest.raises(KeyboardInterrupt):
+        api.collect(ctx)
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        row = next(r for r in ledger.submissions(str(PERIOD)) if r["village_code"] == code)
+    assert "R006" not in row["problems_json"]  # neither the warning nor the mail
+    monkeypatch.setattr(mail_module, "queue", lambda db, message: queued.append(message))
+    assert [p.code for p in api.collect(ctx).notices] == ["R006"]
+    assert queued == [{"to": code}]
+
+
 def test_a_number_found_out_of_line_after_the_township_decided_is_still_marked(workspace):
     """A report waiting for the township (its 村名册 row had an error) is accepted; then it is found out of
     line with the month. Confirmation was one flag per report, so the ※ never showed and it ranked 1st."""

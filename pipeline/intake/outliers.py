@@ -177,10 +177,9 @@ def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive) -> l
     return added
 
 
-def _tell_the_sender(ctx: Context, ledger: Ledger, row: Any, found: list[Problem]) -> None:
+def _late_mail(ctx: Context, row: Any, found: list[Problem]) -> Any | None:
     """A mailed report's reply went out saying 校验通过: the sender (its registered address) is told now, as a
     report found out of line on arrival is told in its reply. (A folder file had no reply to follow.)"""
-    from ..ledger.mail import queue
     from .mailconfig import mail_settings
     from .replies import late_outliers
 
@@ -188,10 +187,9 @@ def _tell_the_sender(ctx: Context, ledger: Ledger, row: Any, found: list[Problem
     village = ctx.registry.by_code(row["village_code"])
     if (row["source"] != "mail" or not row["sender"] or settings is None or settings.smtp is None or not settings.reply
             or village is None or row["sender"].lower() not in village.emails):  # (one address may serve two villages)
-        return
+        return None
     domain = settings.from_addr.rpartition("@")[2]
-    with ledger.transaction() as db:
-        queue(db, late_outliers(row, found, ctx.programme, ctx.workspace.organ, domain))
+    return late_outliers(row, found, ctx.programme, ctx.workspace.organ, domain)
 
 
 def months_before(month: Month, rule: Outliers) -> list[str]:
@@ -219,9 +217,15 @@ def _recheck_month(ctx: Context, ledger: Ledger, archive: Archive, rule: Outlier
         found = [p for p in outlier_problems(fields[code], {}, ctx.programme, [], [], row["original_name"], "",
                                              partial(_median_of, values, code)) if p.field not in flagged]
         if found:
+            from ..ledger.mail import queue
+
             found = _located(ctx, archive, row, found)
-            ledger.add_warnings(row["id"], [p.to_dict() for p in found])
-            _tell_the_sender(ctx, ledger, row, found)
+            mail = _late_mail(ctx, row, found)
+            # the warning and the mail that tells the village land together: a stop between them lost the mail
+            with ledger.transaction() as db:
+                ledger.add_warnings_in(db, row["id"], [p.to_dict() for p in found])
+                if mail is not None:
+                    queue(db, mail)
             added += found
     return added
 

@@ -342,18 +342,18 @@ class Ledger:
             (programme, ACCEPTED, period, ACCEPTED),
         ).fetchall()
 
-    def add_warnings(self, submission_id: int, problems: list[dict[str, Any]]) -> None:
-        """Warnings found after a report was recorded (its problems and warning count grow; nothing else changes).
+    def add_warnings_in(self, db: sqlite3.Connection, submission_id: int, problems: list[dict[str, Any]]) -> None:
+        """Warnings found after a report was recorded (its problems and warning count grow; nothing else changes),
+        inside a transaction the caller holds (with the mail that tells the village).
 
         Each carries ``after_decision``: the last decision recorded so far. A confirmation made before the
         warning was found does not cover it (``flagged``'s ``decision`` must be later).
         """
-        with self.transaction() as db:
-            row = db.execute("SELECT problems_json FROM submissions WHERE id = ?", (submission_id,)).fetchone()
-            last = db.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0]
-            stored = json.loads(row["problems_json"]) + [{**p, "after_decision": last} for p in problems]
-            db.execute("UPDATE submissions SET problems_json = ?, n_warnings = n_warnings + ? WHERE id = ?",
-                       (json.dumps(stored, ensure_ascii=False), len(problems), submission_id))
+        row = db.execute("SELECT problems_json FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+        last = db.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0]
+        stored = json.loads(row["problems_json"]) + [{**p, "after_decision": last} for p in problems]
+        db.execute("UPDATE submissions SET problems_json = ?, n_warnings = n_warnings + ? WHERE id = ?",
+                   (json.dumps(stored, ensure_ascii=False), len(problems), submission_id))
 
     def latest_accepted(self, programme: str, periods: list[str]) -> Iterator[sqlite3.Row]:
         """The current (highest) accepted version per village and month, with its stored record.
