@@ -115,6 +115,7 @@ CATALOGUE: dict[str, Kind] = {
         Kind("M015", E, "发信服务器不接受发信地址 {value}（{detail}），回复都没有发出，下次运行时重发。请检查 huizong.yaml 中的 mail.from 是否就是登录的邮箱。"),
         Kind("M016", W, "“{value}”已按退回登记，但它的标注副本没有生成（{detail}），回复中不附标注副本。请把这条信息交给技术支持。"),
         Kind("M017", E, "邮件 {detail} 中的报表已登记，但回复没有生成（{value}），不会再试。请电话告知对方结果，并把这条信息交给技术支持。"),
+        Kind("M018", E, "待发邮件“{detail}”无法生成（{value}），不会再试；其余邮件照常发出。请电话告知收件人，并把这条信息交给技术支持。"),
         Kind("C001", E, "配置文件格式错误：{detail}"),
         Kind("C002", E, "配置项 {field} 不正确：{detail}"),
         Kind("C003", E, "村名册中“{label}”不正确：{detail}"),

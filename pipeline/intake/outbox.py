@@ -161,7 +161,8 @@ def send_pending(ledger: Ledger, settings: MailSettings | None, root: Path) -> S
             except Exception as exc:  # this reply alone cannot be made: the others go on
                 why = f"{type(exc).__name__}: {str(exc)[:80]}".rstrip(": ")
                 mark_failed(ledger, row["id"], why)
-                report.problems.append(Problem("M017", value=why, detail=row["subject"]))
+                # any queued mail (a template, a reminder, a reply): not "the report is recorded" words
+                report.problems.append(Problem("M018", value=why, detail=row["subject"]))
                 report.failed += 1
                 continue
             try:
