@@ -95,3 +95,13 @@ def test_file_names_are_bounded_in_bytes_and_keep_what_makes_them_unique():
     assert name.startswith("白石村_关于报送") and name.endswith("…_0123abcd_校验结果.xlsx")
     assert file_name("", "", suffix=".xlsx") == "未命名.xlsx"
     assert file_name("a", suffix=".xlsx") == "a.xlsx"
+
+
+def test_a_name_keeps_its_chinese_parentheses_and_still_matches_one_typed_with_ascii_ones(workspace, programme):
+    """NFKC turned 张庄（二组） into 张庄(二组) in the 通报 (and noted a "full-width space" removed); the name is
+    shown as the 村名册 has it, and a report or register that types the ASCII parentheses still finds it."""
+    write_registry(workspace, programme, ["张庄（二组）", "青龙村", "白石村"])
+    ctx = api.load_context(workspace)
+    assert [v.name for v in ctx.registry.villages][0] == "张庄（二组）"
+    assert not [p for p in ctx.registry_problems if p.code == "V010"]
+    assert ctx.registry.by_name("张庄(二组)").code == "001"

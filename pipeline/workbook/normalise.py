@@ -233,10 +233,23 @@ def normalise_text(raw: Any, spec: FieldSpec) -> Outcome:
     if isinstance(raw, (date, datetime)):
         raw = raw.isoformat()
     text, changed = clean_text(raw)
+    if changed and isinstance(raw, str) and _PUNCTUATION.intersection(raw):
+        text = _keep_punctuation(raw)
     if changed and isinstance(raw, str) and text != raw.strip():
         out.notes.append(("V010", raw, f"文字“{text}”（去掉了看不见的字符或全角空格）"))
     out.value = text
     return out
+
+
+# Chinese punctuation is part of a text as typed, not a compatibility form to fold: 张庄（二组） stays so in the
+# 通报 (NFKC made it 张庄(二组) and said a full-width space had been removed)
+_PUNCTUATION = frozenset("（），：；！？")
+
+
+def _keep_punctuation(raw: str) -> str:
+    parts = raw.translate(_INVISIBLE)
+    folded = "".join(ch if ch in _PUNCTUATION else unicodedata.normalize("NFKC", ch) for ch in parts)
+    return _SPACES.sub(" ", folded).strip()
 
 
 def normalise_enum(raw: Any, spec: FieldSpec) -> Outcome:
