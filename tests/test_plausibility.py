@@ -404,3 +404,19 @@ def test_programme_c_checks_its_rounds_and_the_fruit_it_divides_by():
     v = Village("001", "白石村", (), (), 3000, {})
     [p] = limit_problems({"bait_rounds": 202, "spray_rounds": 3}, {"bait_rounds": "C8"}, c, v, file="x.xlsx", sheet="月报")
     assert (p.code, p.cell, p.value) == ("V023", "C8", 202) and "10" in p.message and "请核实" in p.message
+
+
+def test_a_seasonal_programme_compares_its_first_months_with_the_township(tmp_path):
+    """C's season starts in June with few, small fruits: July's 检查果数 three times June's was ※ after one month of
+    history (and the mark held back the village's 500 元 for the rest of the season). With ``min_months: 2`` a
+    village is compared with the township's median until it has two months of its own."""
+    from pipeline.programme.config import load_programme
+    from pipeline.validate.plausibility import outlier_problems
+
+    c = load_programme("fruitfly-c")
+    june = [{"fruits_checked": 400}]
+    peers = [{"fruits_checked": n} for n in (1300, 1500, 1400, 1200)]
+    assert outlier_problems({"fruits_checked": 1450}, {}, c, june, peers) == []
+    [p] = outlier_problems({"fruits_checked": 14500}, {}, c, june, peers)  # an extra digit is still found
+    assert "全镇本月中位数为 1350" in p.detail
+    assert outlier_problems({"fruits_checked": 1450}, {}, c, june * 2, peers) != []  # two months: its own

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left, insort
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -170,7 +170,9 @@ def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive) -> l
     for period, month in sorted(months.items()):
         if recent is None or month < recent or len(reported[period]) <= rule.min_peers:
             continue
-        seen = set().union(*(reported.get(m, set()) for m in months_before(month, rule)))
+        # villages compared with their own months: those with at least ``min_months`` of them
+        months_of = Counter(code for m in months_before(month, rule) for code in reported.get(m, set()))
+        seen = {code for code, k in months_of.items() if k >= rule.min_months}
         if reported[period] <= seen:  # every village has history: nothing to do (the usual month)
             continue
         added += _recheck_month(ctx, ledger, archive, rule, period, seen)

@@ -58,6 +58,7 @@ class Outliers:
     zero_months: int = ZERO_HISTORY  # months of history (at least) before a 0 is compared with them
     margins: tuple[tuple[str, float], ...] = ()  # a field's own margin (amounts in 元)
     falls: tuple[str, ...] = ()  # far below the village's smallest previous month: a dropped digit?
+    min_months: int = 1  # months of its own history before a village is compared with itself (else: the township)
 
     def margin_of(self, field: str) -> float:
         return dict(self.margins).get(field, self.margin)
@@ -127,7 +128,7 @@ def _compile(p: Programme) -> Plausibility:
                             int(o.get("min_peers", 3)), zero_fields=tuple(zero.get("fields") or ()),
                             zero_min=float(zero.get("min", 3)), zero_months=int(zero.get("months", ZERO_HISTORY)),
                             margins=tuple((k, float(v)) for k, v in (o.get("margins") or {}).items()),
-                            falls=tuple(o.get("falls") or ()))
+                            falls=tuple(o.get("falls") or ()), min_months=int(o.get("min_months", 1)))
     if problems:
         raise HuizongError(problems)
     return Plausibility(tuple(limits), outliers)
@@ -199,7 +200,7 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
             continue
         past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
         margin = rule.margin_of(fid)
-        if past:
+        if len(past) >= rule.min_months:
             top = max(past)
             if value > rule.factor * top and value > top + margin:
                 detail = f"此前 {len(past)} 个月最多 {_n(top)}"
