@@ -23,7 +23,7 @@ from .programme.config import load_programme
 from .programme.periods import Month
 from .quality import empty_months_line
 from .views import state_counts
-from .workspace import machine_trouble
+from .workspace import unexpected
 
 if TYPE_CHECKING:  # imported by the commands that use them: consolidate starts without the checking code
     from rich.progress import Progress
@@ -493,8 +493,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return app(args=argv, prog_name="huizong")
     except Exception as exc:  # never a traceback for the clerk: the problem, and where to turn
-        problems = exc.problems if isinstance(exc, HuizongError) else [
-            machine_trouble(exc) or Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": "))]
+        problems = exc.problems if isinstance(exc, HuizongError) else [unexpected(exc)]
         try:
             _fail(HuizongError(problems))
         except typer.Exit as done:

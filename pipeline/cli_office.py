@@ -117,23 +117,9 @@ BUTTON_LOG = "button.log"
 
 def _unexpected(exc: Exception, workspace: Path) -> Problem:
     """X011/X012 for a full disk or a read-only folder, else X013; the traceback goes to .huizong/button.log."""
-    import traceback
+    from .workspace import STATE_DIR, unexpected
 
-    from .workspace import STATE_DIR, machine_trouble
-
-    trouble = machine_trouble(exc)
-    if trouble is not None:
-        return trouble
-    logged = ""
-    try:
-        log = workspace / STATE_DIR / BUTTON_LOG
-        if log.parent.is_dir():
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(traceback.format_exc())
-            logged = f"，详情已记入 {STATE_DIR}/{BUTTON_LOG}"
-    except OSError:
-        pass  # the log cannot be written: the clerk still gets the sentence
-    return Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ") + logged)
+    return unexpected(exc, workspace / STATE_DIR / BUTTON_LOG)
 
 
 @app.command("excel-console")

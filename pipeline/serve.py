@@ -21,7 +21,6 @@ import mimetypes
 import os
 import secrets
 import threading
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,7 +34,7 @@ from . import actions, api
 from .problems import HuizongError, Problem
 from .programme.periods import Month
 from .views import status_view
-from .workspace import STATE_DIR, atomic_write, owner_only
+from .workspace import STATE_DIR, atomic_write, owner_only, unexpected
 
 DEFAULT_PORT = 8765
 ADDIN_STATIC = Path(__file__).parent / "wps" / "static"
@@ -132,8 +131,8 @@ class Service:
             except HuizongError as exc:
                 problems = exc.problems
             except Exception as exc:  # never a traceback for the clerk: a message, and the log keeps the rest
-                log.error("action %s failed: %s", name, traceback.format_exc())
-                problems = [Problem("X013", detail=f"{type(exc).__name__}，详情见 .huizong/serve.log")]
+                log.error("action %s failed", name)
+                problems = [unexpected(exc, self.root / STATE_DIR / "serve.log")]
             finally:
                 if problems:
                     job.error = [p.to_dict() for p in problems]

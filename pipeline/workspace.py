@@ -235,6 +235,27 @@ def machine_trouble(exc: BaseException, where: str = "") -> Problem | None:
     return None
 
 
+def unexpected(exc: BaseException, log: Path | None = None) -> Problem:
+    """What a face tells the clerk about an exception it did not expect: X011/X012 for a full disk or a read-only
+    folder, else X013 (never a traceback). The traceback goes to ``log`` (``.huizong/…``) when given and writable,
+    and the message says where it went."""
+    import traceback
+
+    trouble = machine_trouble(exc)
+    if trouble is not None:
+        return trouble
+    logged = ""
+    if log is not None:
+        try:
+            if log.parent.is_dir():
+                with log.open("a", encoding="utf-8") as fh:
+                    fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+                logged = f"，详情已记入 {log.parent.name}/{log.name}"
+        except OSError:
+            pass  # the log cannot be written: the clerk still gets the sentence
+    return Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ") + logged)
+
+
 @contextmanager
 def machine_errors(where: str = "") -> Iterator[None]:
     """Turn a full disk or a read-only folder into a HuizongError a clerk can read (never a traceback)."""

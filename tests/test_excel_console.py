@@ -290,3 +290,18 @@ def test_a_console_made_by_an_earlier_version_still_works(console, monkeypatch):
     assert book.wb["控制台"][book.wb.defined_names["hz_status"].attr_text.split("!")[1].replace("$", "")].value == "已取消。"
     assert {f.__name__ for f in (glue.templates, glue.send_templates, glue.validate, glue.open_summary)} == {
         "templates", "send_templates", "validate", "open_summary"}
+
+
+def test_a_full_disk_under_the_button_is_said_as_such(console, monkeypatch):
+    """The Excel button said 程序内部错误 for a full disk (the command line said 磁盘已满, X011)."""
+    ctx, data = console
+    book = xw.load(data)
+    monkeypatch.setattr(glue, "_caller", lambda: book)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(ctx.workspace.root / "reports" / "x.xlsx"))
+
+    monkeypatch.setattr(glue.actions, "perform", full)
+    text = glue.run("collect", book)
+    assert "磁盘" in text or "空间" in text, text
+    assert "程序内部错误" not in text

@@ -166,3 +166,19 @@ def test_the_addin_script_with_node_against_the_real_service(service, ctx):
     proc = subprocess.run([node, "--test", str(tests / "huizong.test.mjs")], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "# fail 0" in proc.stdout and "# skipped 0" in proc.stdout
+
+
+@pytest.mark.parametrize("error,code", [(OSError(28, "No space left on device"), "X011"), (ValueError("boom"), "X013")])
+def test_an_unexpected_failure_is_said_as_the_other_faces_say_it(service, monkeypatch, error, code):
+    """The service said 程序内部错误 for a full disk, where the command and the Excel button say 磁盘已满 (X011):
+    every face now asks one helper, and the traceback of an internal error goes to .huizong/serve.log."""
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(type(service), "run", fail)
+    status, data = call(service, "POST", "/collect", body={"period": "2026-10"})
+    job, _ = wait(service, data["job"]["id"])
+    assert job["state"] == "failed" and job["error"][0]["code"] == code
+    if code == "X013":
+        assert "详情已记入 .huizong/serve.log" in job["error"][0]["message"]
+        assert "ValueError: boom" in (service.root / ".huizong" / "serve.log").read_text(encoding="utf-8")

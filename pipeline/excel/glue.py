@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import actions, api
-from ..problems import HuizongError, Problem
+from ..problems import HuizongError
 from ..programme.periods import Month
 from ..views import INERT_FORMAT, View
-from ..workspace import STATE_DIR
+from ..workspace import STATE_DIR, unexpected
 from .console import CONSOLE
 
 ROUTE = "xlwings"
@@ -113,11 +113,19 @@ def console_of(book: Any) -> Any:
 Ask = Callable[[str], bool]
 
 
+def _log_path(book: Any) -> Path | None:
+    """The workspace's .huizong/excel.log, when the book names a workspace."""
+    try:
+        return Path(_setting(book, "hz_workspace")) / STATE_DIR / "excel.log"
+    except Exception:
+        return None  # nowhere to write it: the clerk still gets the sentence
+
+
 def _log(book: Any) -> None:
     """The current exception's traceback, appended to the workspace's .huizong/excel.log (when the book names one)."""
+    log = _log_path(book)
     try:
-        log = Path(_setting(book, "hz_workspace")) / STATE_DIR / "excel.log"
-        if log.parent.is_dir():
+        if log is not None and log.parent.is_dir():
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(traceback.format_exc())
     except Exception:
@@ -155,9 +163,9 @@ def run(name: str, book: Any | None = None, confirmed: bool = False, ask: Ask | 
     except Exception as exc:  # the clerk sees a sentence; the details go to the workspace log
         if done is not None:  # the action did its work; only the write-back failed — say what was done
             text = done.text + f"（写回工作表时出错：{type(exc).__name__}，详情已记入 .huizong/excel.log）"
-        else:
-            text = Problem("X013", detail=f"{type(exc).__name__}，详情已记入 .huizong/excel.log").message
-        _log(target)
+            _log(target)
+        else:  # a full disk or a read-only folder is said as such, whatever the face
+            text = unexpected(exc, _log_path(target)).message
     try:
         _say(target, text)
     except Exception:  # the status cell cannot be written (name deleted, Excel busy): the log still has it
