@@ -686,7 +686,7 @@ def _to_remind(ctx: Context, period: Month) -> list[VillageStatus]:
     for r in rows:
         v = ctx.registry.by_code(r["village_code"]) if r["village_code"] else None
         if v is not None and (r["status"] == ACCEPTED  # accepted counts whoever sent it (the clerk confirmed a stranger's)
-                              or (r["status"] != DUPLICATE and (r["source"] == "folder" or (r["sender"] or "").lower() in v.emails))):
+                              or (r["status"] != DUPLICATE and (r["source"] == "folder" or v.sends_from(r["sender"])))):
             own.setdefault(v.code, []).append(r)
     out = []
     for v in ctx.registry.active(period):

@@ -41,6 +41,10 @@ class Village:
             return f"自{self.start.chinese}起参加考核"
         return f"自{self.end.chinese}起不再参加考核" if self.end is not None else ""
 
+    def sends_from(self, address: str | None) -> bool:
+        """Is ``address`` one the 村名册 registers for this village (case aside)? One address may serve two villages."""
+        return bool(address) and str(address).lower() in {e.lower() for e in self.emails}
+
     def active(self, month: Month) -> bool:
         """Takes part in ``month``: neither before its 起始月份 nor from its 停止月份 on."""
         return (self.start is None or month >= self.start) and (self.end is None or month < self.end)

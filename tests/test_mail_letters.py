@@ -130,3 +130,25 @@ def test_an_opaque_smime_mail_is_not_called_just_a_signature():
     msg.set_content(b"0\x82\x01\x00" + bytes(200), maintype="application", subtype="pkcs7-mime", filename="smime.p7m")
     (ignored,) = parse_message(msg.as_bytes()).ignored
     assert "整体封装" in ignored.reason and "关闭邮件的签名/加密后重新发送" in ignored.reason
+
+
+def test_files_mailed_before_they_were_remembered_are_known_when_they_come_back(mctx):
+    """Mail sent by the version before sent_files existed: a village that forwards that template back was still
+    recorded as reporting. The first mail collect notes the digests of every earlier mail's attachments that
+    are still in the workspace, once."""
+    from pipeline.ledger.db import Ledger
+
+    ctx, imap, smtp = mctx
+    v0 = ctx.registry.villages[0]
+    api.send_templates(ctx, PERIOD)
+    sent = {m["To"].addresses[0].addr_spec: _attachments(m) for m in smtp.wait_for(len(ctx.registry.villages))}
+    with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # as an older ledger has it
+        db.execute("DELETE FROM sent_files")
+        db.execute("UPDATE outbox SET files_noted = NULL")
+    (template_name, template), = sent[v0.emails[0]]
+    imap.append(message(v0.emails[0], [(template_name, template)], subject="转发：模板", body="收到"))
+    api.collect(ctx)
+    assert ledger_rows(ctx, "SELECT COUNT(*) AS n FROM submissions")[0]["n"] == 0
+    noted = ledger_rows(ctx, "SELECT COUNT(*) AS n FROM sent_files")[0]["n"]
+    assert noted == len(ctx.registry.villages)
+    assert ledger_rows(ctx, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NOT NULL AND files_noted IS NULL")[0]["n"] == 0

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ledger.archive import Archive
 from ..ledger.db import Ledger
-from ..ledger.mail import mailbox_state, start_mailbox
+from ..ledger.mail import mailbox_state, note_earlier_sent_files, start_mailbox
 from ..problems import Problem
 from .checker import Checker
 from .folder import CollectSummary
@@ -34,6 +34,7 @@ def mailbox_key(settings: MailSettings) -> str:
 def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailSettings, summary: CollectSummary,
                  progress: Callable[[int, int, str], None] | None = None, today: date | None = None) -> None:
     key = mailbox_key(settings)
+    note_earlier_sent_files(ledger, ctx.workspace.root)  # once per mail sent before files were remembered
     with open_mailbox(settings) as client:
         validity = uidvalidity(client, settings.folder)
         state = mailbox_state(ledger, key)

@@ -188,7 +188,7 @@ def _late_mail(ctx: Context, row: Any, found: list[Problem]) -> Any | None:
     settings = mail_settings(ctx.workspace.settings)
     village = ctx.registry.by_code(row["village_code"])
     if (row["source"] != "mail" or not row["sender"] or settings is None or settings.smtp is None or not settings.reply
-            or village is None or row["sender"].lower() not in village.emails):  # (one address may serve two villages)
+            or village is None or not village.sends_from(row["sender"])):
         return None
     domain = settings.from_addr.rpartition("@")[2]
     return late_outliers(row, found, ctx.programme, ctx.workspace.organ, domain)

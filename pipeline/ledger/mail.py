@@ -16,8 +16,10 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+from .archive import sha256
 from .db import ACCEPTED, Ledger, now
 
 SCHEMA = """
@@ -82,6 +84,7 @@ _ADDED = (  # columns later versions added to tables an older ledger already has
     ("messages", "code", "TEXT"),
     ("messages", "note", "TEXT"),
     ("outbox", "failed_at", "TEXT"),
+    ("outbox", "files_noted", "INTEGER"),  # its attachments are in sent_files (or were gone when looked for)
 )
 
 
@@ -240,9 +243,30 @@ def pending_replies(ledger: Ledger) -> list[sqlite3.Row]:
 def mark_sent(ledger: Ledger, outbox_id: int, response: str, files: Sequence[tuple[str, str]] = ()) -> None:
     """The mail went; ``files`` (name, sha256) are its attachments, remembered so that one forwarded back is known."""
     with ledger.transaction() as db:
-        db.execute("UPDATE outbox SET sent_at = ?, smtp_response = ? WHERE id = ?", (now(), response, outbox_id))
+        db.execute("UPDATE outbox SET sent_at = ?, smtp_response = ?, files_noted = 1 WHERE id = ?", (now(), response, outbox_id))
         db.executemany("INSERT OR IGNORE INTO sent_files(sha256, kind, name, outbox_id) SELECT ?, kind, ?, id FROM outbox WHERE id = ?",
                        [(digest, name, outbox_id) for name, digest in files])
+
+
+def note_earlier_sent_files(ledger: Ledger, root: Path) -> int:
+    """Mail sent by a version that did not remember its attachments: their digests, from the workspace files
+    they were (templates and annotated copies are kept), so that a village forwarding last month's reminder
+    back is not recorded as reporting. Each such mail is looked at once; returns the files noted."""
+    rows = ledger.conn.execute("SELECT id, attachments_json FROM outbox WHERE sent_at IS NOT NULL AND files_noted IS NULL").fetchall()
+    if not rows:
+        return 0
+    found = []
+    for row in rows:
+        for name, rel in json.loads(row["attachments_json"]):
+            path = root / rel
+            try:
+                found.append((sha256(path.read_bytes()), name, row["id"]))
+            except OSError:
+                continue  # tidied away since: nothing to know it by
+    with ledger.transaction() as db:
+        db.executemany("INSERT OR IGNORE INTO sent_files(sha256, kind, name, outbox_id) SELECT ?, kind, ?, id FROM outbox WHERE id = ?", found)
+        db.executemany("UPDATE outbox SET files_noted = 1 WHERE id = ?", [(row["id"],) for row in rows])
+    return len(found)
 
 
 def sent_files(ledger: Ledger, digests: Sequence[str]) -> dict[str, str]:

@@ -108,7 +108,7 @@ def check_sender(ident: Identity, sender: str, registry: Registry, file: str) ->
         return None
     if not sender:  # no address could be read from From: not known to be the village's (mail only calls this)
         return Problem("I007", file=file, field="sender", value="（没有可读的发件地址）", detail=village.name)
-    if sender.lower() in {e.lower() for e in village.emails}:
+    if village.sends_from(sender):
         return None
     owner = registry.by_email(sender)
     detail = f"{village.name}（该邮箱登记在{owner.name}名下）" if owner else village.name
