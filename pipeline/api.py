@@ -18,7 +18,7 @@ from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Ledger
-from .ledger.editions import Edition, Revision, compare, last_edition, remember
+from .ledger.editions import Edition, last_edition, remember
 from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
 from .programme.calendar import period_of, year_start
@@ -26,6 +26,7 @@ from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .quality import flagged_numbers, unconfirmed_by_village
 from .registry import Registry, Village, registry_columns
+from .revision import Revision, compare
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
 from .status import MISSING, VillageStatus, deadline, note_undelivered, village_statuses

@@ -35,13 +35,13 @@ def test_chinese_numeral_and_mismatch_are_errors_at_their_cells(ctx):
 def test_header_and_signature_problems_are_named_in_chinese(ctx):
     """A problem with the header or the template's hidden marks showed its field id (village_name, hz_signature)
     where every other problem shows a label: in `huizong validate` and in the 项目 column of the feedback copy."""
-    from pipeline.check import check_bytes
-
-    from .conftest import filled
-
     import io
 
     import openpyxl
+
+    from pipeline.check import check_bytes
+
+    from .conftest import filled
 
     wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
     meta = wb["_huizong"]

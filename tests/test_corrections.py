@@ -241,7 +241,8 @@ def test_a_summary_held_open_keeps_no_extra_copy_of_the_earlier_one(workspace, m
 
 
 def test_editions_compare_ranks_totals_and_how_a_village_is_left_out():
-    from pipeline.ledger.editions import Edition, compare
+    from pipeline.ledger.editions import Edition
+    from pipeline.revision import compare
 
     before = Edition("2026-11-06T09:30:00", {"A": ("甲村", 1, 990.0), "B": ("乙村", 0, 0.0), "C": ("丙村", 2, 980.0)},
                      {"村名册": "x", "报表": "y"})

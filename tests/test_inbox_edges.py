@@ -290,9 +290,9 @@ def test_a_file_refused_as_a_whole_still_counts_for_its_village(ctx):
     """A signed report whose 出生登记 is far too long is refused (F011) — and was stored as nobody's: no
     village, no month, status 未报 (a reminder would chase a village that did report), the annotated copy
     in feedback/未识别/, and a spurious “找不到登记表的表头” on top."""
-    from pipeline.check import check_bytes
-
     import openpyxl
+
+    from pipeline.check import check_bytes
 
     ctx.workspace.settings.setdefault("limits", {})["max_rows"] = 60  # the 月报 has 48 rows, the 出生登记 now 90
     wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))

@@ -32,7 +32,7 @@ class SummaryInfo:
     statuses: list[Any] = field(default_factory=list)  # status.VillageStatus of the period
     warnings: list[dict[str, Any]] = field(default_factory=list)  # reading warnings of accepted files
     flagged: list[Any] = field(default_factory=list)  # quality.Flagged: out-of-line numbers of the counted reports
-    revision: Any = None  # ledger.editions.Revision: the month made before with other numbers
+    revision: Any = None  # revision.Revision: the month made before with other numbers
 
     def unconfirmed(self, code: str) -> list[Any]:
         """The village's out-of-line numbers the township has not confirmed yet (its 通报 row carries ※)."""
