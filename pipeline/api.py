@@ -423,11 +423,7 @@ def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:
     earlier 考核季's rank bonus passing to another village), unseen. One error per code (C009)."""
     start, p = year_start(ctx.programme, period), ctx.programme
     with Ledger(ctx.workspace.ledger_path) as ledger:
-        found = ledger.conn.execute(
-            "SELECT village_code, MAX(village_name) AS name, GROUP_CONCAT(DISTINCT period) AS periods FROM submissions"
-            " WHERE programme = ? AND status = ? AND village_code IS NOT NULL AND period >= ? AND period <= ?"
-            " GROUP BY village_code ORDER BY village_code",
-            (p.id, ACCEPTED, str(start), str(period))).fetchall()
+        found = ledger.reporters(p.id, str(start), str(period))
     out = []
     for row in found:
         if ctx.registry.by_code(row["village_code"]) is not None:
@@ -443,8 +439,7 @@ def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:
 def _register_years(ctx: Context, period: Month, today: datetime) -> Years:
     p = ctx.programme
     with Ledger(ctx.workspace.ledger_path) as ledger:
-        periods = [r[0] for r in ledger.conn.execute(
-            "SELECT DISTINCT period FROM submissions WHERE programme = ? AND status = ? AND period IS NOT NULL", (p.id, ACCEPTED))]
+        periods = ledger.accepted_periods(p.id)
     in_ledger = frozenset(year_start(p, m).year for m in (Month.try_parse(x) for x in periods) if m is not None)
     return Years(year_start(p, period).year, in_ledger, p.year_start_month, Month(today.year, today.month),
                  {a.name: a.months[0] for a in p.assessment_periods})
@@ -460,7 +455,7 @@ def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment
 def all_year_months(p: Programme, ctx: Context) -> list[Month]:
     """Every month any accepted report in the ledger is for (the scorer filters by year itself)."""
     with Ledger(ctx.workspace.ledger_path) as ledger:
-        periods = {r["period"] for r in ledger.conn.execute("SELECT DISTINCT period FROM submissions WHERE period IS NOT NULL")}
+        periods = ledger.all_periods()
     return sorted(m for m in (Month.try_parse(x) for x in periods) if m is not None)
 
 

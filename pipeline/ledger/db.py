@@ -330,6 +330,24 @@ class Ledger:
                                  " AND village_code IS NOT NULL AND period IS NOT NULL", (programme, ACCEPTED))
         return [(r[0], r[1]) for r in rows]
 
+    def accepted_periods(self, programme: str) -> set[str]:
+        """The months with an accepted report of ``programme``."""
+        rows = self.conn.execute("SELECT DISTINCT period FROM submissions WHERE programme = ? AND status = ? AND period IS NOT NULL",
+                                 (programme, ACCEPTED))
+        return {r[0] for r in rows}
+
+    def all_periods(self) -> set[str]:
+        """Every month any record names, whatever its programme or status."""
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT period FROM submissions WHERE period IS NOT NULL")}
+
+    def reporters(self, programme: str, first: str, last: str) -> list[sqlite3.Row]:
+        """Every village code with an accepted report between ``first`` and ``last`` (months): a name it was
+        recorded under and its months (comma-separated), by code."""
+        return self.conn.execute(
+            "SELECT village_code, MAX(village_name) AS name, GROUP_CONCAT(DISTINCT period) AS periods FROM submissions"
+            " WHERE programme = ? AND status = ? AND village_code IS NOT NULL AND period >= ? AND period <= ?"
+            " GROUP BY village_code ORDER BY village_code", (programme, ACCEPTED, first, last)).fetchall()
+
     def current_reports(self, programme: str, period: str) -> list[sqlite3.Row]:
         """The current accepted version of every village's report for ``period``: its id, stored record and
         problems, and where its original is (the receipt's name, digest and extension)."""
