@@ -120,8 +120,9 @@ def register_doubts(rows: Sequence[Any], fields: Sequence[Any]) -> dict[str, lis
             for e in entries:
                 value = float(e.values.get(f.id, 0.0))
                 if value > REGISTER_DOUBT * usual and value > usual + REGISTER_MARGIN:
+                    month = Month.try_parse(slot)  # a monthly register's slot: 2026-10
                     out.setdefault(e.village_code, []).append(
-                        f"{slot}“{f.label}” {value:g}（全镇中位数 {usual:g}，第 {e.row} 行）")
+                        f"{month.chinese if month else slot}“{f.label}” {value:g}（全镇中位数 {usual:g}，第 {e.row} 行）")
     return out
 
 

@@ -420,3 +420,26 @@ def test_a_seasonal_programme_compares_its_first_months_with_the_township(tmp_pa
     [p] = outlier_problems({"fruits_checked": 14500}, {}, c, june, peers)  # an extra digit is still found
     assert "全镇本月中位数为 1350" in p.detail
     assert outlier_problems({"fruits_checked": 1450}, {}, c, june * 2, peers) != []  # two months: its own
+
+
+def test_programme_c_checks_a_village_with_one_month_on_arrival_and_only_within_its_season(tmp_path):
+    """With ``min_months: 2`` a village with one month of its own got no check at all on arrival (its reply said
+    校验通过; the warning came later as a separate mail, saying it had no earlier report). And June's first
+    checks were compared with last season's months: a falls ※ that held back the reward."""
+    from pipeline.intake.outliers import months_before
+    from pipeline.validate.plausibility import plausibility
+
+    api.init_workspace(tmp_path / "ws", programme="fruitfly-c", example=True)
+    c = api.load_context(tmp_path / "ws")
+    rule = plausibility(c.programme).outliers
+    assert months_before(Month(2026, 6), rule) == [f"2026-0{m}" for m in (5, 4, 3, 2, 1)]  # not 2025's season
+    jun, jul = Month(2026, 6), Month(2026, 7)
+    _collect(c, {f"{jun}-{i}.xlsx": filled(c, i, jun, fruits_checked=400, fruits_infested=1) for i in range(5)})
+    _collect(c, {f"{jul}-{i}.xlsx": filled(c, i, jul, fruits_checked=14500 if i == 1 else 1400, fruits_infested=2)
+                 for i in (0, 2, 3, 4, 1)})  # three others first: compared on arrival
+    with Ledger(c.workspace.ledger_path) as ledger:
+        rows = {r["village_code"]: r for r in ledger.submissions(str(jul))}
+    typo = json.loads(rows[c.registry.villages[1].code]["problems_json"])
+    [found] = [p for p in typo if p["code"] == "R006" and p["field"] == "fruits_checked"]
+    assert "本村此前只有 1 个月的报表" in found["message"] and "after_decision" not in found  # on arrival, not later
+    assert all("R006" not in r["problems_json"] for code, r in rows.items() if code != c.registry.villages[1].code)

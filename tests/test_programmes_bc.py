@@ -530,3 +530,27 @@ def test_b_quarter_money_of_a_community_unscored_this_month_carries_its_mark(b):
     wb.close()
     cells = [str(c) for r in openpyxl.load_workbook(buf)["奖惩"].iter_rows(values_only=True) for c in r if c is not None]
     assert "社区X※" in cells and any("请勿发放" in c for c in cells)
+
+
+def test_b_marks_only_the_street_register_rows_its_month_counts(b):
+    """B's 街道考核登记 is monthly and B scores the month alone: a March row marked October's 通报
+    镇考核登记待核实 (and was named "2026-03")."""
+    from pipeline.quality import doubts_of
+
+    villages = [village(x, task_early_cases=48) for x in "ABCD"]
+    rows = [row(x, m, **B_GOOD) for x in "ABCD" for m in ("2026-03", "2026-10")]
+    entries = [monthly_entry(x, m, violations=50 if (x, m) == ("A", "2026-03") else 1) for x in "ABCD" for m in ("2026-03", "2026-10")]
+    assert doubts_of(score(b, villages, rows, entries, period="2026-10").data).register == {}
+    march = doubts_of(score(b, villages, rows, entries, period="2026-03").data).register
+    assert list(march) == ["A"] and march["A"][0].startswith("2026年3月“投诉媒体曝光违规查实次数” 50（全镇中位数 1")
+
+
+def test_an_allowed_value_matches_whichever_parentheses_are_typed():
+    """Keeping a text's full-width punctuation broke matching an allowed value the programme writes with ASCII ones."""
+    from pipeline.programme.config import FieldSpec
+    from pipeline.workbook.normalise import normalise_enum
+
+    spec = FieldSpec(id="item", label="项目", type="enum", values=("获市级表彰(每次)", "按时上报"))
+    assert normalise_enum("获市级表彰（每次）", spec).value == "获市级表彰(每次)"
+    assert normalise_enum("按 时上报", spec).value == "按时上报"
+    assert normalise_enum("别的", spec).value == "别的"  # left for the schema to refuse, with the allowed list

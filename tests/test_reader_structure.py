@@ -187,3 +187,34 @@ def test_the_instructions_are_never_read_as_the_form(ctx, programme):
     res = read_report(_save(wb), "a.xlsx", programme)
     assert res.sheet == "月报 (2)"
     assert res.values == read_report(filled(ctx, 0), "a.xlsx", programme).values
+
+
+def test_a_big_extra_sheet_is_not_read_for_the_form_s_shape(ctx, programme):
+    """The second-form check loaded every other sheet: a valid report with a village's own 25,000-row sheet
+    beside the form was sent back as too long (F011), and a 15,000-row one made each read ten times slower."""
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    extra = wb.create_sheet("花名册")
+    for r in range(1, 25001):
+        extra.cell(row=r, column=1, value=f"居民{r}")
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    assert check.status == "已接收", [(p.code, p.sheet) for p in check.problems]
+    assert not [p for p in check.problems if p.code in ("F011", "S010")]
+
+
+def test_a_percentage_in_the_birth_register_and_a_0_percent_count(ctx, programme):
+    """The register's rows are read by a fast path that skipped the percentage check: "200%" in 孩次 was read as 2.
+    A count shown as 0% is 0 either way and is not refused."""
+    base = read_report(filled(ctx, 0), "a.xlsx", programme)
+    assert base.register, "the example report has births"
+    row = base.register[0]
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    cell = wb[base.register_sheet][row.cells["birth_order"]]
+    cell.value, cell.number_format = 2, "0%"
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    assert [(p.code, p.cell) for p in check.problems if p.code == "V024"] == [("V024", row.cells["birth_order"])]
+    data, _ = _percent_typed(ctx, "dept_info_missing")
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    target = read_report(filled(ctx, 0), "a.xlsx", programme).cells["dept_info_missing"]
+    wb["月报"][target].value = 0
+    check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
+    assert not [p for p in check.problems if p.code == "V024"]

@@ -135,13 +135,13 @@ def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: 
     if known is not None:
         history: list[dict[str, Any]] = known.history(village.code, period)
         peers: list[dict[str, Any]] = []
-        if not history:
+        if len(history) < rule.min_months:  # too few months of its own: compared with the township's
             median = known.peer_median(village.code, period)
     else:
         before = months_before(period, rule)
         history = [fields for _, _, fields in ledger.accepted_fields(ctx.programme.id, before, village.code)]
-        peers = [] if history else [f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)], skip_unreadable=True)
-                                    if code != village.code]
+        peers = [] if len(history) >= rule.min_months else [
+            f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)], skip_unreadable=True) if code != village.code]
     found = outlier_problems(check.read.values, check.read.cells, ctx.programme, history, peers, check.file, check.read.sheet, median)
     if found:
         check.problems.extend(found)
@@ -154,7 +154,7 @@ def recheck_without_history(ctx: Context, ledger: Ledger, archive: Archive) -> l
     to arrive — so whether "150 typed for 15" is flagged depended on the order the files came in. At the end
     of every collection, each month that has such reports (the first month of use, a village that joined)
     is looked at whole: a value now out of line gets its outlier warning (R006, the ※ in the 通报) after
-    the fact (a confirmation given before it was found does not cover it: ``Ledger.add_warnings``).
+    the fact (a confirmation given before it was found does not cover it: ``Ledger.add_warnings_in``).
     Returns the warnings added; a report keeps those it had, and one whose stored record cannot be read
     is passed over (its own check at arrival stands).
     """
@@ -195,8 +195,13 @@ def _late_mail(ctx: Context, row: Any, found: list[Problem]) -> Any | None:
 
 
 def months_before(month: Month, rule: Outliers) -> list[str]:
-    """The months a report is compared with: the ``rule.months`` before its own."""
-    return [str(month.shift(-i)) for i in range(1, rule.months + 1)]
+    """The months a report is compared with: the ``rule.months`` before its own (of its own assessment year only,
+    for a seasonal programme: June's first checks are not last December's)."""
+    months = [month.shift(-i) for i in range(1, rule.months + 1)]
+    if rule.within_year:
+        start = Month(month.year if month.month >= rule.within_year else month.year - 1, rule.within_year)
+        months = [m for m in months if m >= start]
+    return [str(m) for m in months]
 
 
 def _recheck_month(ctx: Context, ledger: Ledger, archive: Archive, rule: Outliers, period: str, seen: set[str]) -> list[Problem]:
@@ -216,7 +221,10 @@ def _recheck_month(ctx: Context, ledger: Ledger, archive: Archive, rule: Outlier
         if code in seen:
             continue
         flagged = {p.get("field") for p in json.loads(row["problems_json"]) if p.get("code") == OUTLIER}
-        found = [p for p in outlier_problems(fields[code], {}, ctx.programme, [], [], row["original_name"], "",
+        # its few months of its own (fewer than min_months): said in the warning, not compared with
+        own = [f for _, _, f in ledger.accepted_fields(ctx.programme.id, months_before(Month.parse(period), rule), code,
+                                                       skip_unreadable=True)]
+        found = [p for p in outlier_problems(fields[code], {}, ctx.programme, own, [], row["original_name"], "",
                                              partial(_median_of, values, code)) if p.field not in flagged]
         if found:
             from ..ledger.mail import queue

@@ -131,6 +131,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("plausibility.outliers.factor", "异常提示：超过往月最大值的倍数", "num"), ("plausibility.outliers.margin", "异常提示：且至少多出", "num"),
     ("plausibility.outliers.months", "异常提示：看此前几个月", "int"), ("plausibility.outliers.min_peers", "异常提示：至少几个村已报才比中位数", "int"),
     ("plausibility.outliers.min_months", "异常提示：本村至少几个月往月数据才和自己比", "int"),
+    ("plausibility.outliers.within_year", "异常提示：只和本考核年度的往月比", "bool"),
     ("plausibility.outliers.fields", "异常提示：检查的字段", "strs"),
     ("plausibility.outliers.zero_after.fields", "突然为 0 提示：字段（如比率的分母）", "strs"),
     ("plausibility.outliers.zero_after.min", "突然为 0 提示：此前每月至少", "num"),

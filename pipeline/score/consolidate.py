@@ -52,7 +52,7 @@ class Consolidated:
     # village code → months of the year so far with an accepted report outside its 起始/停止月份: not counted
     not_counted: dict[str, list[Month]] = field(default_factory=dict)
     received: str = ""  # when the last report counted (any month of the year so far) arrived: 数据截止
-    register_rows: list[AssessmentEntry] = field(default_factory=list)  # the 镇考核登记 rows of the year so far
+    register_rows: list[AssessmentEntry] = field(default_factory=list)  # the 镇考核登记 rows the scores count (window)
 
     @property
     def codes(self) -> list[str]:
@@ -287,7 +287,7 @@ def _register(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[tuple[str, int], np.ndarray], dict[str, list[str]],
            list[AssessmentEntry]]:
     """The township's register: entries per 考核季 (or per month) → the scoring window and the year (and the
-    entries that counted for it).
+    entries of the scoring window).
 
     Counts add up; ``aggregate: latest`` fields take the latest entry. A missing entry counts as
     nothing found (0) and is named in the data-quality list.
@@ -312,7 +312,8 @@ def _register(
         slot = slot_of.get(e.period_name)
         if slot is None or e.village_code not in index or (not monthly and e.year != year):
             continue
-        counted.append(e)
+        if e.period_name in windowed:
+            counted.append(e)
         i = index[e.village_code]
         found[e.village_code].add(e.period_name)
         targets = [year_lists] + ([window_lists] if e.period_name in windowed else [])

@@ -59,6 +59,7 @@ class Outliers:
     margins: tuple[tuple[str, float], ...] = ()  # a field's own margin (amounts in 元)
     falls: tuple[str, ...] = ()  # far below the village's smallest previous month: a dropped digit?
     min_months: int = 1  # months of its own history before a village is compared with itself (else: the township)
+    within_year: int = 0  # the first month of the assessment year when only its months count (a season); 0: any
 
     def margin_of(self, field: str) -> float:
         return dict(self.margins).get(field, self.margin)
@@ -128,7 +129,8 @@ def _compile(p: Programme) -> Plausibility:
                             int(o.get("min_peers", 3)), zero_fields=tuple(zero.get("fields") or ()),
                             zero_min=float(zero.get("min", 3)), zero_months=int(zero.get("months", ZERO_HISTORY)),
                             margins=tuple((k, float(v)) for k, v in (o.get("margins") or {}).items()),
-                            falls=tuple(o.get("falls") or ()), min_months=int(o.get("min_months", 1)))
+                            falls=tuple(o.get("falls") or ()), min_months=int(o.get("min_months", 1)),
+                            within_year=p.year_start_month if o.get("within_year") else 0)
     if problems:
         raise HuizongError(problems)
     return Plausibility(tuple(limits), outliers)
@@ -215,7 +217,8 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
             if count < rule.min_peers:
                 continue
             if value > rule.factor * median and value > median + margin:
-                detail = f"本村此前没有报表，全镇本月中位数为 {_n(median)}"
+                said = f"本村此前只有 {len(past)} 个月的报表" if past else "本村此前没有报表"
+                detail = f"{said}，全镇本月中位数为 {_n(median)}"
             else:
                 continue
         out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,

@@ -257,9 +257,11 @@ def normalise_enum(raw: Any, spec: FieldSpec) -> Outcome:
     if out.value is None:
         return out
     if out.value not in spec.values:
-        compact = out.value.replace(" ", "")
-        if compact in spec.values:
-            out.value = compact
+        # the allowed values as the programme writes them, whichever parentheses or colons either side uses
+        folded = {_clean(v)[0].replace(" ", ""): v for v in spec.values}
+        match = folded.get(_clean(out.value)[0].replace(" ", ""))
+        if match is not None:
+            out.value = match
         else:
             # keep the value: the schema's enum check reports it with the list of allowed values
             out.notes = [n for n in out.notes if n[0] != "V010"]

@@ -97,6 +97,9 @@ class _Sheet:
         return None
 
 
+FORM_ROWS = 400  # a form's labels are found within its first rows (the template's form has under 60)
+
+
 def _key(text: str) -> str:
     t, _ = clean_text(text)
     return t.replace(" ", "").rstrip(":：")
@@ -134,6 +137,21 @@ class _Book:
             rows = sh.to_python(skip_empty_area=False, nrows=nrows) if nrows else []
             self._cache[name] = _Sheet(name, rows, list(sh.merged_cell_ranges or []), flags)
         return self._cache[name]
+
+    def peek(self, name: str, rows: int = FORM_ROWS) -> _Sheet | None:
+        """The first ``rows`` of a sheet that is not itself read (looked at for the form's shape); None for one
+        larger than a form could be, which is then neither loaded nor said to be too long."""
+        if name in self._cache:
+            return self._cache[name]
+        part = self.ooxml.sheet_parts.get(name)
+        flags = cell_flags(self.package, part) if part else None
+        if flags is not None and (flags.max_row > 10 * rows or flags.max_row * flags.max_col > self.limits.max_cells):
+            return None  # an .xlsx sheet's extent is known before it is parsed: a big data sheet is no form
+        sh = self.wb.get_sheet_by_name(name)
+        height, width = (sh.end[0] + 1, sh.end[1] + 1) if sh.end else (0, 0)
+        if height * width > self.limits.max_cells:
+            return None
+        return _Sheet(name, sh.to_python(skip_empty_area=False, nrows=min(height, rows)) if height else [], [], flags)
 
 
 def read_report(data: bytes, name: str, programme: Programme, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
@@ -197,9 +215,9 @@ def _other_forms(book: _Book, p: Programme, main: _Sheet, res: ReadResult) -> No
     for name in book.sheet_names:
         if name in skip or name in book.too_long:
             continue
-        sheet = book.sheet(name)
-        head = sheet.find_text(L.VALUE_HEADER, max_rows=40)
-        if head is None:
+        sheet = book.peek(name)
+        head = sheet.find_text(L.VALUE_HEADER, max_rows=40) if sheet is not None else None
+        if sheet is None or head is None:
             continue
         at = _label_rows(sheet)
         differ = []
@@ -210,12 +228,12 @@ def _other_forms(book: _Book, p: Programme, main: _Sheet, res: ReadResult) -> No
             if theirs not in (None, "") and theirs != ours:
                 differ.append(f"{spec.label}：{_shown(ours)} / {_shown(theirs)}")
         if differ:
-            more = f"等 {len(differ)} 项" if len(differ) > 3 else ""
+            more = f"……共 {len(differ)} 项" if len(differ) > 3 else ""
             res.problems.append(Problem("S010", file=res.file, sheet=main.name, value=f"“{name}”",
                                         detail="；".join(differ[:3]) + more))
 
 
-def _label_rows(sheet: _Sheet, max_rows: int = 400) -> dict[str, int]:
+def _label_rows(sheet: _Sheet, max_rows: int = FORM_ROWS) -> dict[str, int]:
     """The first row of each text in a sheet (a form's labels), by the key labels are compared on."""
     out: dict[str, int] = {}
     for r, row in enumerate(sheet.rows[:max_rows]):
@@ -344,7 +362,8 @@ def _take(
             res.invalid.add(key)
             return
         res.problems.append(_problem(res, sheet, cell, key, spec, "V009", raw))
-    if flags.percent and read_pos in flags.percent and spec.type in ("integer", "number") and isinstance(raw, (int, float)):
+    if (flags.percent and read_pos in flags.percent and spec.type in ("integer", "number") and isinstance(raw, (int, float))
+            and raw != 0):  # (0% is 0 whichever way it is read)
         # "100%" typed into a count is the number 1 shown as 100%: never 1 person
         res.problems.append(_problem(res, sheet, cell, key, spec, "V024", f"{raw * 100:g}%",
                                      f"数字（单位：{spec.unit}）" if spec.unit else "数字"))
@@ -474,7 +493,7 @@ def _plain_table(sheet: _Sheet, header_row: int, cols: list[int]) -> set[int] | 
     """None when a cell of the sheet is a formula or an error value; else the rows (0-based) under the header
     where a merged range crosses the table's columns. Every other row is plain (the township's own tables,
     every register a template makes) and is read by ``_take_plain_row``, which gives what ``_take`` gives."""
-    if sheet.flags.errors or sheet.flags.formulas or not cols:
+    if sheet.flags.errors or sheet.flags.formulas or sheet.flags.percent or not cols:
         return None
     first, last = min(cols), max(cols)
     rows: set[int] = set()
