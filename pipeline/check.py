@@ -32,6 +32,7 @@ class FileCheck:
     read: ReadResult
     identity: Identity
     problems: list[Problem] = field(default_factory=list)
+    previous: tuple[str, dict[str, Any]] | None = None  # the village's latest earlier month (period, fields), for the reply
 
     @property
     def errors(self) -> list[Problem]:

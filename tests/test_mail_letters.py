@@ -152,3 +152,22 @@ def test_files_mailed_before_they_were_remembered_are_known_when_they_come_back(
     noted = ledger_rows(ctx, "SELECT COUNT(*) AS n FROM sent_files")[0]["n"]
     assert noted == len(ctx.registry.villages)
     assert ledger_rows(ctx, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NOT NULL AND files_noted IS NULL")[0]["n"] == 0
+
+
+def test_a_receipt_asks_the_village_to_look_again_at_a_number_far_from_last_month(mctx):
+    """Typos no rule can tell from a real month (a numerator 5 typed 0, 虫果数 1 typed 10) moved ranks and money
+    with a receipt that said 校验通过. The receipt now puts last month's number beside one that went to 0, came
+    from 0 to 3 or more, or is three times larger or smaller, and asks the village to look again."""
+    from pipeline.programme.periods import Month
+
+    ctx, imap, smtp = mctx
+    v = ctx.registry.villages[1]
+    september = filled(ctx, 1, Month(2026, 9), special_family_visits=4, big_campaigns=1, slogans=8)
+    imap.append(message(v.emails[0], [(f"{v.name}9月报表.xlsx", september)], subject="9月报表"))
+    api.collect(ctx)
+    imap.append(report_mail(ctx, 1, special_family_visits=0, big_campaigns=1, slogans=9))
+    api.collect(ctx)
+    body = _body(replies_to(smtp, v.emails[0])[-1])
+    assert "校验通过" in body
+    assert "特殊家庭走访慰问户次：0 户次（上月 4，请核对）" in body
+    assert "大型宣传活动次数：1 次\n" in body and "宣传标语条数：9 条\n" in body  # the same, or near it: nothing said

@@ -443,3 +443,11 @@ def test_programme_c_checks_a_village_with_one_month_on_arrival_and_only_within_
     [found] = [p for p in typo if p["code"] == "R006" and p["field"] == "fruits_checked"]
     assert "本村此前只有 1 个月的报表" in found["message"] and "after_decision" not in found  # on arrival, not later
     assert all("R006" not in r["problems_json"] for code, r in rows.items() if code != c.registry.villages[1].code)
+
+
+def test_what_a_receipt_asks_the_village_to_look_at_again():
+    from pipeline.validate.plausibility import changed_much
+
+    assert changed_much(0, 5) and changed_much(10, 1) and changed_much(3, 0) and changed_much(347, 3471)
+    assert not changed_much(2, 0) and not changed_much(4, 2) and not changed_much(2, 1)  # small counts move
+    assert not changed_much(5, 5) and not changed_much("约5", 5) and not changed_much(5, None)

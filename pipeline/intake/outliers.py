@@ -51,6 +51,12 @@ class OutlierHistory:
                 wanted |= {(village.code, m) for m in self.before(period)}
         self._read(wanted)
 
+    def latest(self, code: str, period: Month) -> tuple[str, dict[str, Any]] | None:
+        """The village's latest earlier month with a report (period, fields), among the months compared with."""
+        months = self.before(period)
+        self._read({(code, m) for m in months})
+        return next(((m, self.by_period[m][code]) for m in months if code in self.by_period[m]), None)
+
     def history(self, code: str, period: Month) -> list[dict[str, Any]]:
         months = self.before(period)
         self._read({(code, m) for m in months})  # nothing to read when the batch's prefetch has it
@@ -135,11 +141,14 @@ def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: 
     if known is not None:
         history: list[dict[str, Any]] = known.history(village.code, period)
         peers: list[dict[str, Any]] = []
+        check.previous = known.latest(village.code, period)
         if len(history) < rule.min_months:  # too few months of its own: compared with the township's
             median = known.peer_median(village.code, period)
     else:
         before = months_before(period, rule)
-        history = [fields for _, _, fields in ledger.accepted_fields(ctx.programme.id, before, village.code)]
+        own = ledger.accepted_fields(ctx.programme.id, before, village.code)
+        history = [fields for _, _, fields in own]
+        check.previous = max(((m, fields) for _, m, fields in own), default=None, key=lambda x: x[0])
         peers = [] if len(history) >= rule.min_months else [
             f for code, _, f in ledger.accepted_fields(ctx.programme.id, [str(period)], skip_unreadable=True) if code != village.code]
     found = outlier_problems(check.read.values, check.read.cells, ctx.programme, history, peers, check.file, check.read.sheet, median)

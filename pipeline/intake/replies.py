@@ -17,7 +17,7 @@ from ..ledger.mail import Reply
 from ..problems import Problem
 from ..programme.config import Programme
 from ..programme.periods import Month
-from ..validate.plausibility import OUTLIER
+from ..validate.plausibility import OUTLIER, changed_much
 
 SHOWN_PROBLEMS = 30
 OWN_FILES = {  # a file we mailed, forwarded or kept in a reply as it was (by the kind of mail that carried it)
@@ -35,14 +35,27 @@ def make_message_id(key: str, domain: str) -> str:
 
 def _figures(check: FileCheck, p: Programme) -> list[str]:
     lines = []
+    month, before = check.previous or ("", {})
+    when = _month_word(month, check.identity.period)
     for f in p.fields:
         if f.id in check.read.values:
             v = check.read.values[f.id]
             shown = f"{v:g}" if isinstance(v, float) else str(v)
-            lines.append(f"  {f.label}：{shown} {f.unit}".rstrip())
+            line = f"  {f.label}：{shown} {f.unit}".rstrip()
+            if f.numeric and changed_much(v, before.get(f.id)):  # a typo no rule can tell from a real month
+                line += f"（{when} {before[f.id]:g}，请核对）"
+            lines.append(line)
     if p.register:
         lines.append(f"  {p.register.label}：{len(check.read.register)} 行")
     return lines
+
+
+def _month_word(month: str, period: Month | None) -> str:
+    """上月, or the month itself when the village's latest earlier report is older."""
+    earlier = Month.try_parse(month)
+    if earlier is None:
+        return "此前"
+    return "上月" if period is not None and earlier == period.shift(-1) else f"{earlier.month}月" if period and earlier.year == period.year else earlier.chinese
 
 
 def _problem_lines(problems: Sequence[Problem]) -> list[str]:

@@ -235,3 +235,17 @@ def as_number(v: Any) -> float | None:
 
 def _n(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def changed_much(value: Any, before: Any) -> bool:
+    """A value the village should look at again beside its previous month's: to 0 from something, to 3 or
+    more from 0, or three times larger or smaller (and 3 apart). Not a warning — the reply says "请核对" beside
+    it: a 5 typed 0 in a numerator, a 1 typed 10 in 虫果数, moves ranks and money, and only the village knows."""
+    v, b = as_number(value), as_number(before)
+    if v is None or b is None or v == b:
+        return False
+    if b == 0:
+        return v >= 3
+    if v == 0:
+        return True
+    return max(v, b) >= 3 * min(v, b) and abs(v - b) >= 3
