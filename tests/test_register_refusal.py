@@ -78,7 +78,9 @@ def test_invalid_register_cells_stop_the_consolidation_and_are_all_named(ctx):
         api.consolidate(ctx, PERIOD)
     found = {(p.code, p.sheet, p.cell) for p in err.value.problems}
     assert ("V007", "镇考核登记", "F4") in found  # “无” in 例会缺席次数 (row 4: header on row 3)
-    assert ("I001", "加分扣分登记", "A4") in found  # unknown village
+    assert ("C011", "加分扣分登记", "A4") in found  # unknown village code (said as a code, not as "文件中的村名")
+    (unknown,) = [p for p in err.value.problems if p.code == "C011"]
+    assert "村代码 340121109999 在村名册中找不到" in unknown.message
     assert ("V013", "加分扣分登记", "D5") in found  # unknown item
     # each allowed item quoted: one of them holds "、" itself (弄虚作假、找人代检), and a clerk who typed 弄虚作假 read it as allowed
     (item,) = [p for p in err.value.problems if p.code == "V013"]
@@ -197,3 +199,46 @@ def _type_in_registry(ctx, label: str, value) -> str:
     target.value = value
     wb.save(ctx.workspace.registry_path)
     return target.coordinate
+
+
+def test_a_total_row_in_a_register_is_named_as_one(ctx):
+    """A clerk adds a 合计 row under the villages: it was "村代码未填写" (or "找不到") — now the row is named for
+    what it is, and the consolidation still stops (it would count as a village otherwise)."""
+    from datetime import date
+
+    from pipeline.workbook.registers import build_table_workbook
+
+    (ctx.workspace.inbox / "r.xlsx").write_bytes(filled(ctx, 0))
+    api.collect(ctx)
+    p, v = ctx.programme, ctx.registry.villages
+    raw = p.raw["assessment_register"]
+    zeros = {f["id"]: 0 for f in raw["fields"]}
+    rows = [{"village_code": x.code, "village_name": x.name, "year": 2026, "assessment_period": "第三考核季", **zeros} for x in v]
+    cols = api.register_columns(p, "assessment_register")
+    (ctx.workspace.root / raw["file"]).write_bytes(build_table_workbook(raw["sheet"], raw["sheet"], cols, rows, "", "镇"))
+    raw = p.raw["adjustments"]
+    adj = [{"village_code": v[1].code, "village_name": v[1].name, "date": date(2026, 5, 2), "item": "市级表彰", "count": 1},
+           {"village_code": "", "village_name": "合  计", "date": None, "item": "", "count": 1}]
+    cols = api.register_columns(p, "adjustments")
+    (ctx.workspace.root / raw["file"]).write_bytes(build_table_workbook(raw["sheet"], raw["sheet"], cols, adj, "", "镇"))
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    assert [(q.code, q.cell) for q in err.value.problems] == [("C012", "B5")]
+    assert "合计行" in err.value.problems[0].message
+
+
+def test_a_code_whose_registry_row_was_left_out_is_said_so(ctx):
+    """A register row for a village whose 村名册 row has an error (left out of the registry) was "找不到", as if the
+    code were wrong; it now points at the 村名册 row."""
+    from dataclasses import replace
+
+    from pipeline.validate.registers import _row_problems
+    from pipeline.workbook.reader import ReadResult, RegisterRow
+
+    registry = replace(ctx.registry, left_out=(("340121100777", "新庄村"),))
+    row = RegisterRow(row=4, values={"village_code": "340121100777", "village_name": "新庄村"},
+                      cells={"village_code": "A4", "village_name": "B4"}, raw={"village_code": "340121100777", "village_name": "新庄村"})
+    res = ReadResult(file="加分扣分登记.xlsx", sheet="加分扣分登记", register=[row])
+    problems, bad = _row_problems(res, api.register_columns(ctx.programme, "adjustments")[:2], registry)
+    [p] = [p for p in problems if p.code == "C011"]
+    assert "村名册中新庄村那一行有错" in p.message and bad == {0}

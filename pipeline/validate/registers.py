@@ -94,10 +94,25 @@ class Years:
         return said
 
 
+_TOTALS = frozenset({"合计", "总计", "小计", "全镇合计", "全乡合计", "全街道合计", "本页合计"})
+
+
+def _is_total(value: object) -> bool:
+    return isinstance(value, str) and value.replace(" ", "").replace("\u3000", "").replace(":", "").replace("：", "") in _TOTALS
+
+
 def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[Problem], set[int]]:
     """Cell problems, and rows whose village is unknown or whose name names another village than its code."""
     problems, bad = validate_table(res, columns)
     for i, row in enumerate(res.register):
+        total = next((str(row.raw.get(k)) for k in ("village_code", "village_name") if _is_total(row.raw.get(k))), None)
+        if total is not None:  # a 合计 row: one problem that says so, not "村代码未填写" or "找不到"
+            cells = set(row.cells.values())
+            problems = [p for p in problems if p.cell not in cells]
+            problems.append(Problem("C012", file=res.file, sheet=res.sheet, cell=row.cells.get("village_name") or row.cells.get("village_code", ""),
+                                    field="village_name", value=total))
+            bad.add(i)
+            continue
         code = row.values.get("village_code")
         if code is None:
             continue
@@ -105,8 +120,11 @@ def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Reg
         typed = row.values.get("village_name")
         named = registry.by_name(str(typed)) if typed not in (None, "") else None
         if village is None:
-            problems.append(Problem("I001", file=res.file, sheet=res.sheet, cell=row.cells.get("village_code", ""), field="village_code",
-                                    value=code if named is None else f"{code}（名称像是{named.name}，代码应为 {named.code}）"))
+            left_out = registry.left_out_row(str(code), str(typed or ""))
+            why = (f"（名称像是{named.name}，代码应为 {named.code}）" if named is not None
+                   else f"（村名册中{left_out[1] or '这个村'}那一行有错，没有读入，见村名册的提示）" if left_out is not None else "")
+            problems.append(Problem("C011", file=res.file, sheet=res.sheet, cell=row.cells.get("village_code", ""), field="village_code",
+                                    label="村代码", value=code, detail=why))
             bad.add(i)
         elif typed not in (None, "") and named is not village:  # the row would count for the code's village, unseen
             whose = f"；{named.name}的代码是 {named.code}" if named is not None else ""
