@@ -55,9 +55,15 @@ def _say(p: Problem) -> None:
     err.print(f"[{p.severity.value} {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
 
 
+_SAID: list[Problem] = []  # the 村名册's problems, printed when the workspace was opened: not printed twice
+# (a list: a problem's value may be unhashable)
+
+
 def _fail(exc: HuizongError, code: int = 2) -> None:
     for p in exc.problems:
-        _say(p)
+        if p not in _SAID:
+            _say(p)
+    _SAID.clear()
     raise typer.Exit(3 if any(p.code in MACHINE for p in exc.problems) else code)
 
 
@@ -88,6 +94,7 @@ def _context(workspace: Path) -> api.Context:
         raise
     for p in ctx.registry_problems:
         err.print(f"[{p.severity.value} {p.code}] 村名册：{p.where}：{p.message}", markup=False)
+    _SAID[:] = ctx.registry_problems
     return ctx
 
 

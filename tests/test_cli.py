@@ -145,3 +145,20 @@ def test_button_writes_its_outcome_text_for_an_unexpected_error_too(workspace, t
     assert text.endswith("end\r\n")
     log = (workspace / ".huizong" / "button.log").read_text(encoding="utf-8")
     assert "Traceback" in log and "sqlite3.DatabaseError" in log
+
+
+def test_a_registry_error_is_printed_once_when_consolidation_stops_for_it(workspace):
+    """The 村名册's problems are printed when the workspace is opened; consolidation, stopping for them, printed
+    them all a second time."""
+    import openpyxl
+
+    path = workspace / "村名册.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    header = next(r for r in ws.iter_rows(min_row=1, max_row=10) if any(c.value == "户籍人口" for c in r))
+    column = next(c.column_letter for c in header if c.value == "户籍人口")
+    ws[f"{column}{header[0].row + 1}"] = 0
+    wb.save(path)
+    result = runner.invoke(app, ["consolidate", "-w", str(workspace), "--period", "2026-10"])
+    assert result.exit_code == 2
+    assert result.output.count("户籍人口不能为 0") == 1, result.output
