@@ -210,8 +210,9 @@ def template_name(programme: Programme, village: Village, period: Month) -> str:
 
 
 def village_templates(ctx: Context, period: Month | None, out_dir: Path | None = None,
-                      villages: list[str] | None = None) -> dict[str, Path]:
-    """Each village's personalised template for ``period``, written; village code → path.
+                      villages: list[str] | None = None, write: bool = True) -> dict[str, Path]:
+    """Each village's personalised template for ``period``, written (``write``; else only where it would go);
+    village code → path.
 
     Mapped by code, never by reading a name back out of a path: names may hold "_" or anything else.
     """
@@ -237,7 +238,8 @@ def village_templates(ctx: Context, period: Month | None, out_dir: Path | None =
             path = folder / template_name(p, v, period)
             if path.parent != folder:  # cannot happen with a cleaned name; a guard against ever writing elsewhere
                 raise HuizongError(Problem("C003", label="村（社区）名称", value=v.name, detail=f"“{v.name}”不能用作文件名"))
-            atomic_write(path, build_template(ident))
+            if write:
+                atomic_write(path, build_template(ident))
             written[v.code] = path
     return written
 
@@ -657,7 +659,7 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
     today = today or datetime.now().date().isoformat()
     todo = _to_remind(ctx, period)
-    paths = village_templates(ctx, period, villages=[s.code for s in todo]) if todo else {}
+    paths = village_templates(ctx, period, villages=[s.code for s in todo], write=not dry_run) if todo else {}
     replies, skipped = [], []
     for s in todo:
         v = ctx.registry.by_code(s.code)
@@ -700,7 +702,7 @@ def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOu
 
     settings = mail_settings(ctx.workspace.settings)
     domain = settings.from_addr.rpartition("@")[2] if settings else ""
-    paths = village_templates(ctx, period)
+    paths = village_templates(ctx, period, write=not dry_run)  # a dry run writes nothing
     replies, skipped = [], []
     for v in ctx.registry.active(period):  # a village before its 起始月份 or from its 停止月份 is sent nothing
         if not v.emails:

@@ -306,3 +306,15 @@ def test_demo_into_a_file_of_that_name_is_refused_plainly(tmp_path):
     with pytest.raises(HuizongError) as refused:
         run_demo(tmp_path / "演示", PERIOD)
     assert refused.value.problems[0].code == "X007"
+
+
+def test_a_dry_run_writes_no_template(mctx):
+    """`remind --dry-run` and `send-templates --dry-run` rewrote every village's template file: a preview must leave
+    the workspace as it was."""
+    ctx, imap, smtp = mctx
+    folder = ctx.workspace.templates / str(PERIOD)
+    before = sorted(folder.rglob("*")) if folder.exists() else []
+    preview = api.send_templates(ctx, PERIOD, dry_run=True)
+    assert preview.replies and (sorted(folder.rglob("*")) if folder.exists() else []) == before
+    api.remind(ctx, PERIOD, dry_run=True, today="2026-11-04")
+    assert (sorted(folder.rglob("*")) if folder.exists() else []) == before and smtp.received == []
