@@ -176,6 +176,19 @@ def test_a_task_or_population_out_of_line_is_marked_in_the_notice(workspace):
     assert f"{v[2].name}：" in quality and "年度任务与户籍人口不相称" in quality
 
 
+def test_a_task_typed_0_is_doubted_where_the_population_calls_for_one(workspace):
+    """A task of 0 scores full marks and a bonus for every case done (22 typed 0: first place); it was only listed
+    in 数据质量. Where the township's usual share of the village's population is 3 or more, it is marked too."""
+    from pipeline.quality import registry_doubts
+
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0}})
+    ctx = api.load_context(workspace)
+    doubts = registry_doubts(ctx.registry.villages, ctx.programme.tasks)
+    assert list(doubts) == [v[2].code] and doubts[v[2].code][0].startswith("生育登记服务年度任务 0（按户籍人口")
+
+
 def test_a_start_month_that_leaves_out_reports_already_received_marks_the_registry(workspace):
     """起始月份 2026-10 typed in the row of a village that has reported since September: its September report
     was dropped from its sums and its rank fell, with 数据质量 saying only 自2026年10月起参加考核. Now the
