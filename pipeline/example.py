@@ -154,8 +154,8 @@ def example_values(programme: Any, village: Village, period: Any, seed: int = 0)
         lo, hi = (f.example or (0, 10))[:2]
         # a stock (挂果面积) is the village's own and moves little from month to month
         r = random.Random(f"{programme.id}-{village.code}-{f.id}") if f.stock else rng
-        if f.type == "integer":
-            values[f.id] = r.randint(int(lo), int(hi))
+        if f.type == "integer":  # the ends of a range are rarer than its middle: a month with none is unusual
+            values[f.id] = min(int(hi), max(int(lo), round(r.triangular(lo - 0.5, hi + 0.5))))
         else:
             values[f.id] = round(r.uniform(lo, hi), f.decimals or 0)
     for _ in range(2):  # make the rules hold: a ≤ b, a = b
