@@ -87,6 +87,7 @@ def _period(text: str) -> Month:
 
 
 def _context(workspace: Path) -> api.Context:
+    _SAID.clear()  # (one process may run several commands: the tests, the console)
     try:
         ctx = api.load_context(workspace)
     except HuizongError as exc:

@@ -69,8 +69,9 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
 
     The township's usual task per head is the median over villages with that task (three at least); a
     village more than ``factor`` times above or below it is listed with what its population suggests. A task
-    of 0 (listed in 数据质量 on its own) is doubted too where the usual share of its population is 3 or more:
-    the village scores full marks and a bonus for every case done (22 typed 0 is first place).
+    of 0 (listed in 数据质量 on its own) is doubted too where most villages have the task and the usual share
+    of its population is 3 or more: the village scores full marks and a bonus for every case done (22 typed 0
+    is first place).
     """
     out: dict[str, list[str]] = {}
     for t in tasks:
@@ -81,6 +82,8 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
         for v, r in per_head:
             if r > factor * usual or r * factor < usual:
                 out.setdefault(v.code, []).append(f"{t.label} {v.tasks[t.id]:g}（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
+        if 2 * len(per_head) <= len([v for v in villages if v.population > 0]):
+            continue  # a task most villages do not have: its 0s are the rule, not typos
         for v in villages:
             if v.population > 0 and not v.tasks.get(t.id) and usual * v.population >= 3:
                 out.setdefault(v.code, []).append(f"{t.label} 0（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")

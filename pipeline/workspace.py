@@ -248,12 +248,17 @@ def unexpected(exc: BaseException, log: Path | None = None) -> Problem:
     if log is not None:
         try:
             if log.parent.is_dir():
-                with log.open("a", encoding="utf-8") as fh:
+                # (a file name Windows gave in another encoding must not fail the very report of a failure)
+                with log.open("a", encoding="utf-8", errors="backslashreplace") as fh:
                     fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
                 logged = f"，详情已记入 {log.parent.name}/{log.name}"
-        except OSError:
+        except Exception:
             pass  # the log cannot be written: the clerk still gets the sentence
-    return Problem("X013", detail=f"{type(exc).__name__}: {str(exc)[:200]}".rstrip(": ") + logged)
+    try:
+        said = str(exc)[:200]
+    except Exception:  # an exception whose text cannot be made
+        said = ""
+    return Problem("X013", detail=f"{type(exc).__name__}: {said}".rstrip(": ") + logged)
 
 
 @contextmanager

@@ -162,3 +162,24 @@ def test_a_registry_error_is_printed_once_when_consolidation_stops_for_it(worksp
     result = runner.invoke(app, ["consolidate", "-w", str(workspace), "--period", "2026-10"])
     assert result.exit_code == 2
     assert result.output.count("户籍人口不能为 0") == 1, result.output
+
+
+def test_an_unexpected_failure_is_said_even_when_its_own_text_fails(tmp_path):
+    """The helper every face uses for an unexpected failure crashed itself on an exception whose text cannot be
+    made, or a traceback the log could not encode: the service then never marked its job failed."""
+    from pipeline.workspace import unexpected
+
+    class Odd(Exception):
+        def __str__(self):
+            raise ValueError("no text")
+
+    try:
+        raise Odd()
+    except Odd as exc:
+        problem = unexpected(exc, tmp_path / "x.log")
+    assert problem.code == "X013" and "Odd" in problem.message
+    try:
+        raise OSError(5, "读写错误", "C:\\报表\udcff.xlsx")
+    except OSError as exc:
+        problem = unexpected(exc, tmp_path / "x.log")
+    assert problem.code == "X013" and "详情已记入" in problem.message and "udcff" in (tmp_path / "x.log").read_text(encoding="utf-8")

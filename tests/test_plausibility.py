@@ -451,3 +451,19 @@ def test_what_a_receipt_asks_the_village_to_look_at_again():
     assert changed_much(0, 5) and changed_much(10, 1) and changed_much(3, 0) and changed_much(347, 3471)
     assert not changed_much(2, 0) and not changed_much(4, 2) and not changed_much(2, 1)  # small counts move
     assert not changed_much(5, 5) and not changed_much("约5", 5) and not changed_much(5, None)
+
+
+def test_the_receipt_shows_last_month_as_the_programme_writes_numbers_and_periods(programme):
+    """A review found 12345.67 shown as 12345.7 and 1500000 as 1.5e+06 beside 请核对, and a month named where the
+    programme reports by the month before."""
+    from types import SimpleNamespace
+
+    from pipeline.intake.replies import _figures
+
+    check = SimpleNamespace(read=SimpleNamespace(values={"relief_amount_due": 1500000.0, "relief_amount_paid": 0.0}, register=[]),
+                            identity=SimpleNamespace(period=Month(2026, 1)),
+                            previous=("2025-12", {"relief_amount_due": 12345.67, "relief_amount_paid": 3600.5}))
+    lines = "\n".join(_figures(check, programme))
+    assert "1500000 元（上月 12345.67，请核对）" in lines and "0 元（上月 3600.5，请核对）" in lines
+    check.previous = ("2025-10", check.previous[1])
+    assert "（2025年10月 12345.67，请核对）" in "\n".join(_figures(check, programme))

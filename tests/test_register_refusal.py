@@ -218,7 +218,7 @@ def test_a_total_row_in_a_register_is_named_as_one(ctx):
     (ctx.workspace.root / raw["file"]).write_bytes(build_table_workbook(raw["sheet"], raw["sheet"], cols, rows, "", "镇"))
     raw = p.raw["adjustments"]
     adj = [{"village_code": v[1].code, "village_name": v[1].name, "date": date(2026, 5, 2), "item": "市级表彰", "count": 1},
-           {"village_code": "", "village_name": "合  计", "date": None, "item": "", "count": 1}]
+           {"village_code": "", "village_name": "合  计", "date": None, "item": "", "count": "共3次"}]
     cols = api.register_columns(p, "adjustments")
     (ctx.workspace.root / raw["file"]).write_bytes(build_table_workbook(raw["sheet"], raw["sheet"], cols, adj, "", "镇"))
     with pytest.raises(HuizongError) as err:

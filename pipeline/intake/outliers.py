@@ -135,7 +135,12 @@ def add_outlier_warnings(ctx: Context, ledger: Ledger, check: FileCheck, known: 
     included; ``known``: the values a collection has already read and recorded, instead of asking the ledger)."""
     rule = plausibility(ctx.programme).outliers
     village, period = check.identity.village, check.identity.period
-    if rule is None or village is None or period is None or check.status == REJECTED:
+    if village is None or period is None or check.status == REJECTED:
+        return
+    if rule is None:  # nothing to compare with, but the reply still sets last month's figures beside this month's
+        last = str(period.shift(-1))
+        check.previous = next(((m, fields) for _, m, fields in ledger.accepted_fields(ctx.programme.id, [last], village.code,
+                                                                                     skip_unreadable=True)), None)
         return
     median: Callable[[str], tuple[int, float]] | None = None
     if known is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from ..check import FileCheck
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED
 from ..ledger.mail import Reply
-from ..problems import Problem
+from ..problems import Problem, show_value
 from ..programme.config import Programme
 from ..programme.periods import Month
 from ..validate.plausibility import OUTLIER, changed_much
@@ -36,26 +36,25 @@ def make_message_id(key: str, domain: str) -> str:
 def _figures(check: FileCheck, p: Programme) -> list[str]:
     lines = []
     month, before = check.previous or ("", {})
-    when = _month_word(month, check.identity.period)
+    when = _month_word(month, check.identity.period, p)
     for f in p.fields:
         if f.id in check.read.values:
             v = check.read.values[f.id]
-            shown = f"{v:g}" if isinstance(v, float) else str(v)
-            line = f"  {f.label}：{shown} {f.unit}".rstrip()
+            line = f"  {f.label}：{show_value(v)} {f.unit}".rstrip()
             if f.numeric and changed_much(v, before.get(f.id)):  # a typo no rule can tell from a real month
-                line += f"（{when} {before[f.id]:g}，请核对）"
+                line += f"（{when} {show_value(before[f.id])}，请核对）"
             lines.append(line)
     if p.register:
         lines.append(f"  {p.register.label}：{len(check.read.register)} 行")
     return lines
 
 
-def _month_word(month: str, period: Month | None) -> str:
-    """上月, or the month itself when the village's latest earlier report is older."""
+def _month_word(month: str, period: Month | None, p: Programme) -> str:
+    """上月, or the period itself as the programme names it (a quarter, or a month further back)."""
     earlier = Month.try_parse(month)
     if earlier is None:
         return "此前"
-    return "上月" if period is not None and earlier == period.shift(-1) else f"{earlier.month}月" if period and earlier.year == period.year else earlier.chinese
+    return "上月" if p.period_kind == "month" and period is not None and earlier == period.shift(-1) else p.label(earlier)
 
 
 def _problem_lines(problems: Sequence[Problem]) -> list[str]:

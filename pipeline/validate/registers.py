@@ -102,15 +102,16 @@ def _is_total(value: object) -> bool:
 
 
 def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[Problem], set[int]]:
-    """Cell problems, and rows whose village is unknown or whose name names another village than its code."""
-    problems, bad = validate_table(res, columns)
+    """Every problem of the table (the reader's and the cells'), and rows whose village is unknown or whose name
+    names another village than its code."""
+    found, bad = validate_table(res, columns)
+    problems = list(res.problems) + found
     for i, row in enumerate(res.register):
-        total = next((str(row.raw.get(k)) for k in ("village_code", "village_name") if _is_total(row.raw.get(k))), None)
-        if total is not None:  # a 合计 row: one problem that says so, not "村代码未填写" or "找不到"
+        total = next((k for k in ("village_code", "village_name") if _is_total(row.raw.get(k))), None)
+        if total is not None:  # a 合计 row: one problem that says so, not "村代码未填写", "找不到" or its =SUM()
             cells = set(row.cells.values())
             problems = [p for p in problems if p.cell not in cells]
-            problems.append(Problem("C012", file=res.file, sheet=res.sheet, cell=row.cells.get("village_name") or row.cells.get("village_code", ""),
-                                    field="village_name", value=total))
+            problems.append(Problem("C012", file=res.file, sheet=res.sheet, cell=row.cells.get(total, ""), value=str(row.raw[total])))
             bad.add(i)
             continue
         code = row.values.get("village_code")
@@ -123,7 +124,7 @@ def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Reg
             left_out = registry.left_out_row(str(code), str(typed or ""))
             why = (f"（名称像是{named.name}，代码应为 {named.code}）" if named is not None
                    else f"（村名册中{left_out[1] or '这个村'}那一行有错，没有读入，见村名册的提示）" if left_out is not None else "")
-            problems.append(Problem("C011", file=res.file, sheet=res.sheet, cell=row.cells.get("village_code", ""), field="village_code",
+            problems.append(Problem("C011", file=res.file, sheet=res.sheet, cell=row.cells.get("village_code", ""),
                                     label="村代码", value=code, detail=why))
             bad.add(i)
         elif typed not in (None, "") and named is not village:  # the row would count for the code's village, unseen
@@ -138,9 +139,7 @@ def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Reg
 def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry,
                        years: Years | None = None) -> tuple[list[AssessmentEntry], list[Problem]]:
     """The register's rows; ``years``: the 年度 (or 月份) a row may name — any other is an error."""
-    problems = [p for p in res.problems]
-    more, bad = _row_problems(res, columns, registry)
-    problems += more
+    problems, bad = _row_problems(res, columns, registry)
     fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month")]
     entries: list[AssessmentEntry] = []
     seen: dict[tuple[str, int, str], int] = {}
@@ -187,9 +186,7 @@ def adjustments(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Regis
     (two real awards on one day are one row with 次数 2). An item the programme gives once (no ``per``)
     is one row per award, 次数 1: a 10 typed there would give ten awards.
     """
-    problems = [p for p in res.problems]
-    more, bad = _row_problems(res, columns, registry)
-    problems += more
+    problems, bad = _row_problems(res, columns, registry)
     by_label = {str(i["label"]): i for i in items}
     out = []
     seen: dict[tuple[Any, ...], int] = {}
