@@ -462,8 +462,11 @@ def test_the_receipt_shows_last_month_as_the_programme_writes_numbers_and_period
 
     check = SimpleNamespace(read=SimpleNamespace(values={"relief_amount_due": 1500000.0, "relief_amount_paid": 0.0}, register=[]),
                             identity=SimpleNamespace(period=Month(2026, 1)),
-                            previous=("2025-12", {"relief_amount_due": 12345.67, "relief_amount_paid": 3600.5}))
+                            previous=("2025-12", {"relief_amount_due": 12345.67, "relief_amount_paid": 36000.5}))
     lines = "\n".join(_figures(check, programme))
-    assert "1500000 元（上月 12345.67，请核对）" in lines and "0 元（上月 3600.5，请核对）" in lines
+    assert "1500000 元（上月 12345.67，请核对）" in lines and "0 元（上月 36000.5，请核对）" in lines
     check.previous = ("2025-10", check.previous[1])
     assert "（2025年10月 12345.67，请核对）" in "\n".join(_figures(check, programme))
+    # paid by the quarter: 0 after 3600 is no question (the amount's own margin, 5000 元)
+    check.previous = ("2025-12", {"relief_amount_due": 1500000.0, "relief_amount_paid": 3600.0})
+    assert "请核对" not in "\n".join(_figures(check, programme))

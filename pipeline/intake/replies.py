@@ -17,7 +17,7 @@ from ..ledger.mail import Reply
 from ..problems import Problem, show_value
 from ..programme.config import Programme
 from ..programme.periods import Month
-from ..validate.plausibility import OUTLIER, changed_much
+from ..validate.plausibility import OUTLIER, changed_much, receipt_margin
 
 SHOWN_PROBLEMS = 30
 OWN_FILES = {  # a file we mailed, forwarded or kept in a reply as it was (by the kind of mail that carried it)
@@ -41,7 +41,7 @@ def _figures(check: FileCheck, p: Programme) -> list[str]:
         if f.id in check.read.values:
             v = check.read.values[f.id]
             line = f"  {f.label}：{show_value(v)} {f.unit}".rstrip()
-            if f.numeric and changed_much(v, before.get(f.id)):  # a typo no rule can tell from a real month
+            if f.numeric and changed_much(v, before.get(f.id), receipt_margin(p, f.id)):  # a typo no rule can tell from a real month
                 line += f"（{when} {show_value(before[f.id])}，请核对）"
             lines.append(line)
     if p.register:

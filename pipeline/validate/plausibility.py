@@ -237,15 +237,21 @@ def _n(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-def changed_much(value: Any, before: Any) -> bool:
-    """A value the village should look at again beside its previous month's: to 0 from something, to 3 or
-    more from 0, or three times larger or smaller (and 3 apart). Not a warning — the reply says "请核对" beside
-    it: a 5 typed 0 in a numerator, a 1 typed 10 in 虫果数, moves ranks and money, and only the village knows."""
+RECEIPT_MARGIN = 3.0  # how far apart two months must be for the receipt to ask (a field's own margin, if it has one)
+
+
+def changed_much(value: Any, before: Any, margin: float = RECEIPT_MARGIN) -> bool:
+    """A value the village should look at again beside its previous month's: to 0 from something, from 0 to
+    ``margin`` or more, or three times larger or smaller (and ``margin`` apart). Not a warning — the reply says
+    "请核对" beside it: a 5 typed 0 in a numerator, a 1 typed 10 in 虫果数, moves ranks and money, and only the
+    village knows. (An amount paid by the quarter has its own margin: 0 → 3600 is no question.)"""
     v, b = as_number(value), as_number(before)
-    if v is None or b is None or v == b:
+    if v is None or b is None or v == b or abs(v - b) < margin:
         return False
-    if b == 0:
-        return v >= 3
-    if v == 0:
-        return True
-    return max(v, b) >= 3 * min(v, b) and abs(v - b) >= 3
+    return b == 0 or v == 0 or max(v, b) >= 3 * min(v, b)
+
+
+def receipt_margin(p: Programme, field: str) -> float:
+    """The difference the receipt asks about for ``field``: the field's own outlier margin where it declares one."""
+    rule = plausibility(p).outliers
+    return dict(rule.margins).get(field, RECEIPT_MARGIN) if rule is not None else RECEIPT_MARGIN
