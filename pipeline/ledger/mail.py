@@ -257,8 +257,11 @@ def note_earlier_sent_files(ledger: Ledger, root: Path) -> int:
         return 0
     found = []
     for row in rows:
-        for name, rel in json.loads(row["attachments_json"]):
-            path = root / rel
+        try:
+            attachments = [(str(name), root / str(rel)) for name, rel in json.loads(row["attachments_json"])]
+        except (ValueError, TypeError):
+            continue  # a row this version cannot read: no file to note, and no reason to stop the collection
+        for name, path in attachments:
             try:
                 found.append((sha256(path.read_bytes()), name, row["id"]))
             except OSError:
