@@ -229,7 +229,7 @@ def _other_forms(book: _Book, p: Programme, main: _Sheet, res: ReadResult) -> No
                 differ.append(f"{spec.label}：{_shown(ours)} / {_shown(theirs)}")
         if differ:
             more = f"……共 {len(differ)} 项" if len(differ) > 3 else ""
-            res.problems.append(Problem("S010", file=res.file, sheet=main.name, value=f"“{name}”",
+            res.problems.append(Problem("S010", file=res.file, sheet=main.name, value=name,
                                         detail="；".join(differ[:3]) + more))
 
 
