@@ -470,3 +470,19 @@ def test_the_receipt_shows_last_month_as_the_programme_writes_numbers_and_period
     # paid by the quarter: 0 after 3600 is no question (the amount's own margin, 5000 元)
     check.previous = ("2025-12", {"relief_amount_due": 1500000.0, "relief_amount_paid": 3600.0})
     assert "请核对" not in "\n".join(_figures(check, programme))
+
+
+def test_the_receipt_asks_only_about_numbers_the_programme_checks():
+    """C's 捡拾落地果 rises and falls with the season and no score rests on it: a receipt asking about it every month
+    teaches the village to skip the question."""
+    from types import SimpleNamespace
+
+    from pipeline.intake.replies import _figures
+    from pipeline.programme.config import load_programme
+
+    c = load_programme("fruitfly-c")
+    check = SimpleNamespace(read=SimpleNamespace(values={"fallen_fruit_kg": 300.0, "fruits_infested": 10}, register=[]),
+                            identity=SimpleNamespace(period=Month(2026, 9)),
+                            previous=("2026-08", {"fallen_fruit_kg": 20.0, "fruits_infested": 1}))
+    lines = "\n".join(_figures(check, c))
+    assert "虫果数：10 个（上月 1，请核对）" in lines and "捡拾处理落地果：300 公斤\n" in lines + "\n"

@@ -41,7 +41,8 @@ def _figures(check: FileCheck, p: Programme) -> list[str]:
         if f.id in check.read.values:
             v = check.read.values[f.id]
             line = f"  {f.label}：{show_value(v)} {f.unit}".rstrip()
-            if f.numeric and changed_much(v, before.get(f.id), receipt_margin(p, f.id)):  # a typo no rule can tell from a real month
+            margin = receipt_margin(p, f.id) if f.numeric else None
+            if margin is not None and changed_much(v, before.get(f.id), margin):  # a typo no rule can tell from a real month
                 line += f"（{when} {show_value(before[f.id])}，请核对）"
             lines.append(line)
     if p.register:

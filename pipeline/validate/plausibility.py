@@ -251,7 +251,10 @@ def changed_much(value: Any, before: Any, margin: float = RECEIPT_MARGIN) -> boo
     return b == 0 or v == 0 or max(v, b) >= 3 * min(v, b)
 
 
-def receipt_margin(p: Programme, field: str) -> float:
-    """The difference the receipt asks about for ``field``: the field's own outlier margin where it declares one."""
+def receipt_margin(p: Programme, field: str) -> float | None:
+    """The difference the receipt asks about for ``field``: the field's own outlier margin where it declares one;
+    None for a field the programme does not check (捡拾落地果: seasonal, and no score rests on it)."""
     rule = plausibility(p).outliers
-    return dict(rule.margins).get(field, RECEIPT_MARGIN) if rule is not None else RECEIPT_MARGIN
+    if rule is None:
+        return RECEIPT_MARGIN
+    return dict(rule.margins).get(field, RECEIPT_MARGIN) if field in rule.fields else None
