@@ -422,7 +422,10 @@ def register_file_problem(path: Path) -> Problem | None:
 def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:
     """Accepted reports of the assessment year (up to the period) whose village code is no longer in the
     村名册: a village deleted, or given a new code, would drop out of every ranking with its history (an
-    earlier 考核季's rank bonus passing to another village), unseen. One error per code (C009)."""
+    earlier 考核季's rank bonus passing to another village), unseen. One error per code (C009). None while
+    the 村名册 itself has an error: a row with an error is left out, and C003 already says why."""
+    if any(p.is_error for p in ctx.registry_problems):
+        return []
     start, p = year_start(ctx.programme, period), ctx.programme
     with Ledger(ctx.workspace.ledger_path) as ledger:
         found = ledger.reporters(p.id, str(start), str(period))
@@ -483,8 +486,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     registers = load_registers(ctx, period, now)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
-    if not any(p.is_error for p in ctx.registry_problems):  # (a row with an error is left out: C003 says why)
-        invalid += reports_of_no_village(ctx, period)
+    invalid += reports_of_no_village(ctx, period)
     if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
         raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):
@@ -656,7 +658,7 @@ def remind(ctx: Context, period: Month, dry_run: bool = False, today: str | None
     from .intake.replies import reminder
 
     settings = mail_settings(ctx.workspace.settings)
-    domain = settings.from_addr.rpartition("@")[2] if settings else ""
+    domain = settings.domain if settings else ""
     today = today or datetime.now().date().isoformat()
     todo = _to_remind(ctx, period)
     paths = village_templates(ctx, period, villages=[s.code for s in todo], write=not dry_run) if todo else {}
@@ -701,7 +703,7 @@ def send_templates(ctx: Context, period: Month, dry_run: bool = False) -> MailOu
     from .intake.replies import template_mail
 
     settings = mail_settings(ctx.workspace.settings)
-    domain = settings.from_addr.rpartition("@")[2] if settings else ""
+    domain = settings.domain if settings else ""
     paths = village_templates(ctx, period, write=not dry_run)  # a dry run writes nothing
     replies, skipped = [], []
     for v in ctx.registry.active(period):  # a village before its 起始月份 or from its 停止月份 is sent nothing

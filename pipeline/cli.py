@@ -55,15 +55,9 @@ def _say(p: Problem) -> None:
     err.print(f"[{p.severity.value} {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
 
 
-_SAID: list[Problem] = []  # the 村名册's problems, printed when the workspace was opened: not printed twice
-# (a list: a problem's value may be unhashable)
-
-
 def _fail(exc: HuizongError, code: int = 2) -> None:
     for p in exc.problems:
-        if p not in _SAID:
-            _say(p)
-    _SAID.clear()
+        _say(p)
     raise typer.Exit(3 if any(p.code in MACHINE for p in exc.problems) else code)
 
 
@@ -87,7 +81,6 @@ def _period(text: str) -> Month:
 
 
 def _context(workspace: Path) -> api.Context:
-    _SAID.clear()  # (one process may run several commands: the tests, the console)
     try:
         ctx = api.load_context(workspace)
     except HuizongError as exc:
@@ -95,7 +88,6 @@ def _context(workspace: Path) -> api.Context:
         raise
     for p in ctx.registry_problems:
         err.print(f"[{p.severity.value} {p.code}] 村名册：{p.where}：{p.message}", markup=False)
-    _SAID[:] = ctx.registry_problems
     return ctx
 
 
@@ -329,7 +321,7 @@ def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="只显示将发送的邮件，不发送")]
 
 
-def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what: str) -> None:
+def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what: str, codes_gone: bool = False) -> None:
     ctx = _context(workspace)
     month = _period(period)
     try:
@@ -338,23 +330,21 @@ def _mail_command(workspace: Path, period: str, dry_run: bool, action: Any, what
         _fail(exc)
         return
     _print_mail_out(result, f"{ctx.programme.label(month)} {what}", dry_run)
-    if action is api.remind:
+    if codes_gone:  # a reminder chases villages: one whose reports sit under a code gone from the 村名册 is said
         _say_codes_gone(ctx, month)
 
 
 def _say_codes_gone(ctx: api.Context, month: Month) -> None:
     """Reports in the ledger under a code the 村名册 no longer has (a code retyped 002 → 2): their village reads
     未报 here and is chased, though it reported. Said where status and reminders are shown, not only at consolidation."""
-    if any(p.is_error for p in ctx.registry_problems):
-        return
     for p in api.reports_of_no_village(ctx, month):
-        err.print(f"[{p.severity.value} {p.code}] {p.message}", markup=False)
+        _say(p)
 
 
 @app.command()
 def remind(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", dry_run: DryRunOpt = False) -> None:
     """催报：给本月未报或被退回的村发送提醒邮件，附上该村本月的模板。"""
-    _mail_command(workspace, period, dry_run, api.remind, "催报")
+    _mail_command(workspace, period, dry_run, api.remind, "催报", codes_gone=True)
 
 
 @app.command("send-templates")
@@ -415,7 +405,8 @@ def consolidate(
     except HuizongError as exc:
         if as_json:  # another program reads stdout: it gets every problem, located, as data
             out.print_json(json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False))
-        _fail(exc)
+        # the 村名册's problems were printed when the workspace was opened: not a second time
+        _fail(HuizongError([p for p in exc.problems if p not in ctx.registry_problems]))
         return
     for p in result.register_problems:
         err.print(f"[{p.severity.value} {p.code}] {p.file} {p.where}：{p.message}", markup=False)

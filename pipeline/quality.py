@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ledger.db import Ledger
-from .programme.config import FieldSpec
 from .programme.periods import Month
 from .registry import Village
+from .score.scorer import register_columns_for
 from .validate.plausibility import OUTLIER
 
 
@@ -179,6 +179,6 @@ def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any
 def doubts_of(data: Any) -> Doubts:
     """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period."""
     taking_part = [v for v in data.villages if v.active(data.period)]
-    fields = [FieldSpec.from_dict(f) for f in (data.programme.raw.get("assessment_register") or {}).get("fields", [])]
+    fields = register_columns_for(data.programme)
     return Doubts(registry_doubts(taking_part, data.programme.tasks), adjustment_doubts(data.adjustments),
                   reports_outside(taking_part, data.not_counted), register_doubts(data.register_rows, fields))

@@ -235,25 +235,29 @@ def machine_trouble(exc: BaseException, where: str = "") -> Problem | None:
     return None
 
 
+def log_traceback(exc: BaseException, log: Path | None) -> bool:
+    """Append ``exc``'s traceback to ``log`` (a file in an existing folder); False when it cannot be written."""
+    import traceback
+
+    try:
+        if log is None or not log.parent.is_dir():
+            return False
+        # (a file name Windows gave in another encoding must not fail the very report of a failure)
+        with log.open("a", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        return True
+    except Exception:
+        return False  # the log cannot be written: the clerk still gets the sentence
+
+
 def unexpected(exc: BaseException, log: Path | None = None) -> Problem:
     """What a face tells the clerk about an exception it did not expect: X011/X012 for a full disk or a read-only
     folder, else X013 (never a traceback). The traceback goes to ``log`` (``.huizong/…``) when given and writable,
     and the message says where it went."""
-    import traceback
-
     trouble = machine_trouble(exc)
     if trouble is not None:
         return trouble
-    logged = ""
-    if log is not None:
-        try:
-            if log.parent.is_dir():
-                # (a file name Windows gave in another encoding must not fail the very report of a failure)
-                with log.open("a", encoding="utf-8", errors="backslashreplace") as fh:
-                    fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-                logged = f"，详情已记入 {log.parent.name}/{log.name}"
-        except Exception:
-            pass  # the log cannot be written: the clerk still gets the sentence
+    logged = f"，详情已记入 {log.parent.name}/{log.name}" if log is not None and log_traceback(exc, log) else ""
     try:
         said = str(exc)[:200]
     except Exception:  # an exception whose text cannot be made

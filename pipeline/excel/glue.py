@@ -14,6 +14,7 @@ so a village's ``=HYPERLINK(…)`` or ``+1+1`` is shown as typed and never becom
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable
 from datetime import date
@@ -24,7 +25,7 @@ from .. import actions, api
 from ..problems import HuizongError
 from ..programme.periods import Month
 from ..views import INERT_FORMAT, View
-from ..workspace import STATE_DIR, unexpected
+from ..workspace import STATE_DIR, log_traceback, unexpected
 from .console import CONSOLE
 
 ROUTE = "xlwings"
@@ -123,13 +124,9 @@ def _log_path(book: Any) -> Path | None:
 
 def _log(book: Any) -> None:
     """The current exception's traceback, appended to the workspace's .huizong/excel.log (when the book names one)."""
-    log = _log_path(book)
-    try:
-        if log is not None and log.parent.is_dir():
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(traceback.format_exc())
-    except Exception:
-        pass  # nowhere to write it: the clerk still gets the sentence, and nothing more can be done
+    exc = sys.exc_info()[1]
+    if exc is not None:
+        log_traceback(exc, _log_path(book))  # nowhere to write it: the clerk still gets the sentence
 
 
 def run(name: str, book: Any | None = None, confirmed: bool = False, ask: Ask | None = None) -> str:

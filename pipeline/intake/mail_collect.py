@@ -48,7 +48,7 @@ def collect_mail(ctx: Context, ledger: Ledger, archive: Archive, settings: MailS
         # attachments are read in a worker process, as inbox files are: a native crash kills a worker, not the run
         checker = Checker(ctx.programme, ctx.registry, ctx.secret, ctx.workspace.limits, len(uids), feedback="none",
                           share_dir=ctx.workspace.state)
-        box = Mailbox(key, validity, settings.reply and settings.smtp is not None, settings.from_addr.rpartition("@")[2], checker)
+        box = Mailbox(key, validity, settings.answers, settings.domain, checker)
         with checker:
             _each(ctx, ledger, archive, box, client, uids, tidy, settings, summary, progress)
 

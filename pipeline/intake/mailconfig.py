@@ -38,6 +38,16 @@ class MailSettings:
     timeout: float
     since: date | None = None  # no mail received before this day is collected (None: see first_day)
 
+    @property
+    def domain(self) -> str:
+        """The domain of our own address (our Message-IDs end in it)."""
+        return self.from_addr.rpartition("@")[2]
+
+    @property
+    def answers(self) -> bool:
+        """Whether replies go out: asked for, and a server to send them by."""
+        return self.reply and self.smtp is not None
+
     def password(self, server: Server) -> str:
         value = os.environ.get(self.password_env)
         if value:

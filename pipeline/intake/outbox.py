@@ -27,7 +27,7 @@ from typing import Any
 
 from ..ledger.archive import sha256
 from ..ledger.db import Ledger
-from ..ledger.mail import mark_failed, mark_sent, note_hangup, pending_replies
+from ..ledger.mail import attachment_paths, mark_failed, mark_sent, note_hangup, pending_replies
 from ..problems import HuizongError, Problem
 from .faults import crash_point
 from .mailconfig import MailSettings
@@ -46,7 +46,7 @@ class SendReport:
 
 def attached(row: Any, root: Path) -> list[tuple[str, bytes]]:
     """A queued mail's attachments: display name and the bytes of the workspace file, as they are now."""
-    return [(name, (root / rel).read_bytes()) for name, rel in json.loads(row["attachments_json"])]
+    return [(name, path.read_bytes()) for name, path in attachment_paths(row, root)]
 
 
 def build_mime(row: Any, settings: MailSettings, root: Path, files: list[tuple[str, bytes]] | None = None) -> MIMEMultipart:

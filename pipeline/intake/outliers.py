@@ -15,6 +15,7 @@ from ..check import FileCheck
 from ..ledger.archive import Archive
 from ..ledger.db import ACCEPTED, REJECTED, Ledger, record_fields
 from ..problems import Problem
+from ..programme.calendar import year_start_at
 from ..programme.periods import Month
 from ..validate.plausibility import OUTLIER, Outliers, as_number, outlier_problems, plausibility
 
@@ -201,11 +202,10 @@ def _late_mail(ctx: Context, row: Any, found: list[Problem]) -> Any | None:
 
     settings = mail_settings(ctx.workspace.settings)
     village = ctx.registry.by_code(row["village_code"])
-    if (row["source"] != "mail" or not row["sender"] or settings is None or settings.smtp is None or not settings.reply
+    if (row["source"] != "mail" or not row["sender"] or settings is None or not settings.answers
             or village is None or not village.sends_from(row["sender"])):
         return None
-    domain = settings.from_addr.rpartition("@")[2]
-    return late_outliers(row, found, ctx.programme, ctx.workspace.organ, domain)
+    return late_outliers(row, found, ctx.programme, ctx.workspace.organ, settings.domain)
 
 
 def months_before(month: Month, rule: Outliers) -> list[str]:
@@ -213,7 +213,7 @@ def months_before(month: Month, rule: Outliers) -> list[str]:
     for a seasonal programme: June's first checks are not last December's)."""
     months = [month.shift(-i) for i in range(1, rule.months + 1)]
     if rule.within_year:
-        start = Month(month.year if month.month >= rule.within_year else month.year - 1, rule.within_year)
+        start = year_start_at(month, rule.within_year)
         months = [m for m in months if m >= start]
     return [str(m) for m in months]
 

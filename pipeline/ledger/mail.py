@@ -244,8 +244,15 @@ def mark_sent(ledger: Ledger, outbox_id: int, response: str, files: Sequence[tup
     """The mail went; ``files`` (name, sha256) are its attachments, remembered so that one forwarded back is known."""
     with ledger.transaction() as db:
         db.execute("UPDATE outbox SET sent_at = ?, smtp_response = ?, files_noted = 1 WHERE id = ?", (now(), response, outbox_id))
-        db.executemany("INSERT OR IGNORE INTO sent_files(sha256, kind, name, outbox_id) SELECT ?, kind, ?, id FROM outbox WHERE id = ?",
-                       [(digest, name, outbox_id) for name, digest in files])
+        db.executemany(_NOTE_SENT_FILE, [(digest, name, outbox_id) for name, digest in files])
+
+
+_NOTE_SENT_FILE = "INSERT OR IGNORE INTO sent_files(sha256, kind, name, outbox_id) SELECT ?, kind, ?, id FROM outbox WHERE id = ?"
+
+
+def attachment_paths(row: Any, root: Path) -> list[tuple[str, Path]]:
+    """A queued mail's attachments: display name and the workspace file."""
+    return [(str(name), root / str(rel)) for name, rel in json.loads(row["attachments_json"])]
 
 
 def note_earlier_sent_files(ledger: Ledger, root: Path) -> int:
@@ -258,7 +265,7 @@ def note_earlier_sent_files(ledger: Ledger, root: Path) -> int:
     found = []
     for row in rows:
         try:
-            attachments = [(str(name), root / str(rel)) for name, rel in json.loads(row["attachments_json"])]
+            attachments = attachment_paths(row, root)
         except (ValueError, TypeError):
             continue  # a row this version cannot read: no file to note, and no reason to stop the collection
         for name, path in attachments:
@@ -267,7 +274,7 @@ def note_earlier_sent_files(ledger: Ledger, root: Path) -> int:
             except OSError:
                 continue  # tidied away since: nothing to know it by
     with ledger.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO sent_files(sha256, kind, name, outbox_id) SELECT ?, kind, ?, id FROM outbox WHERE id = ?", found)
+        db.executemany(_NOTE_SENT_FILE, found)
         db.executemany("UPDATE outbox SET files_noted = 1 WHERE id = ?", [(row["id"],) for row in rows])
     return len(found)
 

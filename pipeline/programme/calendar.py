@@ -26,8 +26,12 @@ class PeriodSoFar:
 
 
 def year_start(p: Programme, month: Month) -> Month:
-    s = p.year_start_month
-    return Month(month.year if month.month >= s else month.year - 1, s)
+    return year_start_at(month, p.year_start_month)
+
+
+def year_start_at(month: Month, start_month: int) -> Month:
+    """The first month of the assessment year ``month`` is in, for a year that begins in ``start_month``."""
+    return Month(month.year if month.month >= start_month else month.year - 1, start_month)
 
 
 def year_months(p: Programme, month: Month) -> list[Month]:

@@ -14,6 +14,7 @@ from ..programme.config import Programme
 from ..programme.periods import Month
 from ..programme.signing import BLANK_VILLAGE, verify
 from ..registry import Registry, Village
+from ..workbook.layout import HEADER_LABELS
 from ..workbook.reader import ReadResult
 
 CONFIRM_CODES = frozenset({"I003", "I004", "I007", "I009"})
@@ -38,8 +39,7 @@ class Identity:
 
 
 # what the clerk sees for the header cells and the template's hidden marks (never the field ids)
-LABELS = {"village_name": "填报单位", "report_period": "报告期", "hz_signature": "模板签名", "hz_programme": "考核方案",
-          "template_version": "模板版本"}
+LABELS = {key: label.rstrip("：") for key, label in HEADER_LABELS.items()} | {"hz_signature": "模板签名", "hz_programme": "考核方案"}
 
 
 def identify(res: ReadResult, p: Programme, registry: Registry | None, secret: str | None) -> Identity:

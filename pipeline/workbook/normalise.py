@@ -52,9 +52,13 @@ def clean_text(raw: Any) -> tuple[str, bool]:
 
 
 @functools.lru_cache(maxsize=8192)  # labels, 男/女, 按时上报 …: the same few texts in every file
-def _clean(text: str) -> tuple[str, bool]:
+def _clean(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, bool]:
+    """``keep``: characters left as typed (a text's Chinese punctuation), every other one folded by NFKC."""
     out = text.translate(_INVISIBLE)
-    out = unicodedata.normalize("NFKC", out)
+    if keep.intersection(out):
+        out = "".join(ch if ch in keep else unicodedata.normalize("NFKC", ch) for ch in out)
+    else:
+        out = unicodedata.normalize("NFKC", out)
     out = _SPACES.sub(" ", out).strip()
     return out, out != text.strip()
 
@@ -232,9 +236,7 @@ def normalise_text(raw: Any, spec: FieldSpec) -> Outcome:
         raw = int(raw)
     if isinstance(raw, (date, datetime)):
         raw = raw.isoformat()
-    text, changed = clean_text(raw)
-    if changed and isinstance(raw, str) and _PUNCTUATION.intersection(raw):
-        text = _keep_punctuation(raw)
+    text, changed = _clean(raw, _PUNCTUATION) if isinstance(raw, str) else clean_text(raw)
     if changed and isinstance(raw, str) and text != raw.strip():
         out.notes.append(("V010", raw, f"文字“{text}”（去掉了看不见的字符或全角空格）"))
     out.value = text
@@ -244,12 +246,6 @@ def normalise_text(raw: Any, spec: FieldSpec) -> Outcome:
 # Chinese punctuation is part of a text as typed, not a compatibility form to fold: 张庄（二组） stays so in the
 # 通报 (NFKC made it 张庄(二组) and said a full-width space had been removed)
 _PUNCTUATION = frozenset("（），：；！？")
-
-
-def _keep_punctuation(raw: str) -> str:
-    parts = raw.translate(_INVISIBLE)
-    folded = "".join(ch if ch in _PUNCTUATION else unicodedata.normalize("NFKC", ch) for ch in parts)
-    return _SPACES.sub(" ", folded).strip()
 
 
 def normalise_enum(raw: Any, spec: FieldSpec) -> Outcome:

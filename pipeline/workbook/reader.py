@@ -18,7 +18,7 @@ from typing import Any
 
 import python_calamine as pc
 
-from ..problems import Problem
+from ..problems import Problem, show_value
 from ..programme.config import FieldSpec, Programme
 from . import layout as L
 from .normalise import Outcome, clean_text, normalise, normalise_text
@@ -191,7 +191,7 @@ def _read_into(book: _Book, p: Programme, res: ReadResult) -> None:
     res.sheet = main.name
     _read_meta(book, main, res)
     value_col = L.COL_VALUE
-    header = main.find_text(L.VALUE_HEADER, max_rows=40)
+    header = _value_header(main)
     if header:
         value_col = header[1]
     for spec in p.all_inputs:
@@ -216,7 +216,7 @@ def _other_forms(book: _Book, p: Programme, main: _Sheet, res: ReadResult) -> No
         if name in skip or name in book.too_long:
             continue
         sheet = book.peek(name)
-        head = sheet.find_text(L.VALUE_HEADER, max_rows=40) if sheet is not None else None
+        head = _value_header(sheet) if sheet is not None else None
         if sheet is None or head is None:
             continue
         at = _label_rows(sheet)
@@ -244,9 +244,12 @@ def _label_rows(sheet: _Sheet, max_rows: int = FORM_ROWS) -> dict[str, int]:
 
 
 def _shown(value: Any) -> str:
-    if value in (None, ""):
-        return "空"
-    return _number_text(value) if isinstance(value, float) else str(value)
+    return "空" if value in (None, "") else show_value(value)
+
+
+def _value_header(sheet: _Sheet) -> Pos | None:
+    """Where the form's value column (本月数) is headed, if this sheet has one."""
+    return sheet.find_text(L.VALUE_HEADER, max_rows=40)
 
 
 def _find_main_sheet(book: _Book, p: Programme, res: ReadResult) -> _Sheet | None:
@@ -263,7 +266,7 @@ def _find_main_sheet(book: _Book, p: Programme, res: ReadResult) -> _Sheet | Non
             continue
         sh = book.sheet(name)
         # a sheet with the form's value column beats one that only quotes the labels (填报说明)
-        hits = (sh.find_text(L.VALUE_HEADER, max_rows=40) is not None and name != L.HELP_SHEET,
+        hits = (_value_header(sh) is not None and name != L.HELP_SHEET,
                 sum(1 for lab in labels[:12] if sh.find_text(lab, max_rows=200)))
         if hits > best_hits:
             best, best_hits = sh, hits
@@ -277,7 +280,7 @@ def _locate(book: _Book, main: _Sheet, spec: FieldSpec, value_col: int) -> tuple
     target = book.ooxml.names.get(spec.id)
     if target and target.sheet in book.sheet_names:
         return target.first, book.sheet(target.sheet)
-    found = main.find_text(spec.label, max_rows=400)
+    found = main.find_text(spec.label, max_rows=FORM_ROWS)
     if found:
         return (found[0], value_col), main
     return None, main

@@ -342,34 +342,24 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         row += 1
     zero = [f"{v.name}（{'、'.join(t.label for t in d.programme.tasks if not v.tasks.get(t.id))}）"
             for v in d.villages if v.active(d.period) and any(not v.tasks.get(t.id) for t in d.programme.tasks)]
+    notes = []  # red notes under the table: what the township should check, each with the villages it concerns
     if zero:
+        notes.append("年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero))
+
+    def by_village(found: dict[str, list[str]]) -> str:
+        return "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in found.items() if c in d.village_by_code)
+
+    if doubted.registry:
+        notes.append("村名册中年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
+                     + by_village(doubted.registry))
+    if doubted.counts:
+        notes.append(f"加分扣分登记中次数大于 {COUNT_DOUBT} 的行（一行是一天的事项，请核对是否多打了数字；这些村在通报中注明“加分扣分登记待核实”）："
+                     + by_village(doubted.counts))
+    if doubted.register:
+        notes.append(f"镇考核登记中远高于全镇同期一般水平的数（超过中位数 {REGISTER_DOUBT:g} 倍且多出 {REGISTER_MARGIN:g} 以上，请核对是否多打了数字；"
+                     "已照常计分，这些村在通报中注明“镇考核登记待核实”）：" + by_village(doubted.register))
+    for text in notes:
         row += 1
-        text = "年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero)
-        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
-        ws.set_row(row, 15 * (1 + text_units(text) // 150))
-        row += 1
-    doubts = doubted.registry
-    if doubts:
-        row += 1
-        text = ("村名册中年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
-                + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in doubts.items()))
-        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
-        ws.set_row(row, 15 * (1 + text_units(text) // 150))
-        row += 1
-    counts = doubted.counts
-    if counts:
-        row += 1
-        text = (f"加分扣分登记中次数大于 {COUNT_DOUBT} 的行（一行是一天的事项，请核对是否多打了数字；这些村在通报中注明“加分扣分登记待核实”）："
-                + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in counts.items() if c in d.village_by_code))
-        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
-        ws.set_row(row, 15 * (1 + text_units(text) // 150))
-        row += 1
-    register = doubted.register
-    if register:
-        row += 1
-        text = (f"镇考核登记中远高于全镇同期一般水平的数（超过中位数 {REGISTER_DOUBT:g} 倍且多出 {REGISTER_MARGIN:g} 以上，请核对是否多打了数字；"
-                "已照常计分，这些村在通报中注明“镇考核登记待核实”）："
-                + "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in register.items() if c in d.village_by_code))
         ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
