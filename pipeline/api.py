@@ -25,7 +25,7 @@ from .programme.calendar import period_of, year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .quality import flagged_numbers, unconfirmed_by_village
-from .registry import Registry, Village, registry_columns
+from .registry import Registry, Village, checked_column, registry_columns
 from .revision import Revision, compare
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
@@ -113,11 +113,12 @@ def _init_workspace(root: Path | str, force: bool, programme: str, example: bool
         row.update(v.tasks)
         rows.append(row)
     note = ("说明：每行一个村（社区）。村代码每村唯一，不要改动；别名用顿号分隔；上报邮箱多个用分号分隔；"
-            "年度任务为全年任务数，按考核季比例分解（方案规定）。改完保存即可，下次运行时自动读取。")
+            "年度任务为全年任务数，按考核季比例分解（方案规定）。改完保存即可，下次运行时自动读取。"
+            + CHECKED_NOTE)
     atomic_write(ws.registry_path, build_table_workbook("村名册", "村名册", columns, rows, note, ws.organ))
     for spec_key, title, note_text in (
-        ("assessment_register", "镇考核登记", "说明：镇里每考核季对每村考核一次，每村每考核季填一行；数值为该考核季发现的次数/例数。"),
-        ("adjustments", "加分扣分登记", "说明：每发生一次加分或扣分事项登记一行：村、日期、项目（下拉选择）、次数、备注。"),
+        ("assessment_register", "镇考核登记", "说明：镇里每考核季对每村考核一次，每村每考核季填一行；数值为该考核季发现的次数/例数。" + CHECKED_NOTE),
+        ("adjustments", "加分扣分登记", "说明：每发生一次加分或扣分事项登记一行：村、日期、项目（下拉选择）、次数、备注。" + CHECKED_NOTE),
     ):
         raw = prog.raw.get(spec_key)
         if not raw:
@@ -126,6 +127,9 @@ def _init_workspace(root: Path | str, force: bool, programme: str, example: bool
         atomic_write(ws.root / raw["file"], build_table_workbook(title, raw["sheet"], cols, [], note_text, ws.organ, empty_rows=200))
     Ledger(ws.ledger_path).close()
     return ws
+
+
+CHECKED_NOTE = "汇总表注明“待核实”的行，核对无误后在“已核实”一栏选“是”。"
 
 
 def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
@@ -138,18 +142,19 @@ def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
         raw = prog.raw["assessment_register"]
         fields = tuple(FieldSpec.from_dict(f) for f in raw["fields"])
         if raw.get("granularity") == "month":
-            return head + (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields
+            return head + (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields + (checked_column(),)
         names = tuple(a.name for a in prog.assessment_periods)
         return head + (
             FieldSpec(id="year", label="年度", type="integer", min=2000, max=2100),
             FieldSpec(id="assessment_period", label="考核季", type="enum", values=names),
-        ) + fields
+        ) + fields + (checked_column(),)
     items = tuple(i["label"] for i in prog.raw["adjustments"]["items"])
     return head + (
         FieldSpec(id="date", label="日期", type="date"),
         FieldSpec(id="item", label="项目", type="enum", values=items),
         FieldSpec(id="count", label="次数", type="integer", min=1),
         FieldSpec(id="note", label="备注", type="text", required=False),
+        checked_column(),
     )
 
 

@@ -63,7 +63,8 @@ def unconfirmed_by_village(flags: list[Flagged]) -> dict[str, list[Flagged]]:
 DOUBT_FACTOR = 3.0  # a task per head this many times the township's usual, or this many times less
 
 
-def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: float = DOUBT_FACTOR) -> dict[str, list[str]]:
+def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: float = DOUBT_FACTOR,
+                    checked: bool | None = None) -> dict[str, list[str]]:
     """Annual tasks out of line with the village's population, per village code: a digit dropped from a task
     (223 typed 22) or a population with an extra 0 lets a village meet its task eight times over and come first.
 
@@ -71,7 +72,7 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
     village more than ``factor`` times above or below it is listed with what its population suggests. A task
     of 0 (listed in 数据质量 on its own) is doubted too where most villages have the task and the usual share
     of its population is 3 or more: the village scores full marks and a bonus for every case done (22 typed 0
-    is first place).
+    is first place). ``checked``: only the villages whose row the township marked 已核实 (True) or not (False).
     """
     out: dict[str, list[str]] = {}
     for t in tasks:
@@ -80,12 +81,14 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
             continue
         usual = statistics.median(r for _, r in per_head)
         for v, r in per_head:
+            if checked is not None and v.checked != checked:
+                continue
             if r > factor * usual or r * factor < usual:
                 out.setdefault(v.code, []).append(f"{t.label} {v.tasks[t.id]:g}（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
         if 2 * len(per_head) <= len([v for v in villages if v.population > 0]):
             continue  # a task most villages do not have: its 0s are the rule, not typos
         for v in villages:
-            if v.population > 0 and not v.tasks.get(t.id) and usual * v.population >= 3:
+            if (checked is None or v.checked == checked) and v.population > 0 and not v.tasks.get(t.id) and usual * v.population >= 3:
                 out.setdefault(v.code, []).append(f"{t.label} 0（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
     return out
 
@@ -93,14 +96,14 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
 COUNT_DOUBT = 3  # 次数 above this on one 加分扣分登记 row (one day's events) is worth a second look
 
 
-def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT) -> dict[str, list[str]]:
+def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT, checked: bool | None = None) -> dict[str, list[str]]:
     """Rows of 加分扣分登记 with a 次数 above ``limit``, per village code: one row is one day's events, and a
     1 typed as 10 on 迎接省级检查达标 is +200 — the last village first. They count (the spec bounds no
-    次数); the 通报 says the row is to be checked."""
+    次数); the 通报 says the row is to be checked. ``checked``: only rows marked 已核实 (True) or not (False)."""
     out: dict[str, list[str]] = {}
     for code, rows in adjustments.items():
         for a in rows:
-            if a.count > limit:
+            if a.count > limit and (checked is None or a.checked == checked):
                 out.setdefault(code, []).append(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）")
     return out
 
@@ -109,11 +112,12 @@ REGISTER_DOUBT = 3.0  # a 镇考核登记 count this many times the township's m
 REGISTER_MARGIN = 10.0  # …and this much above it
 
 
-def register_doubts(rows: Sequence[Any], fields: Sequence[Any]) -> dict[str, list[str]]:
+def register_doubts(rows: Sequence[Any], fields: Sequence[Any], checked: bool | None = None) -> dict[str, list[str]]:
     """镇考核登记 counts far above the township's usual for the same 考核季 (or month), per village code: 5 typed
     50 in 差错数 is −60 points and 10th → 16th, and nothing else looks at the township's own numbers. Only
     counts with no upper limit of their own are compared (a column with a max is refused above it when read);
-    the rows stay counted, and the 通报 says they are to be checked."""
+    the rows stay counted, and the 通报 says they are to be checked. ``checked``: only rows marked 已核实 (True)
+    or not (False); the township's usual is taken over all rows."""
     out: dict[str, list[str]] = {}
     counts = [f for f in fields if f.numeric and f.max is None and not f.stock]
     slots: dict[tuple[int, str], list[Any]] = {}
@@ -125,6 +129,8 @@ def register_doubts(rows: Sequence[Any], fields: Sequence[Any]) -> dict[str, lis
         for f in counts:
             usual = statistics.median(float(e.values.get(f.id, 0.0)) for e in entries)
             for e in entries:
+                if checked is not None and e.checked != checked:
+                    continue
                 value = float(e.values.get(f.id, 0.0))
                 if value > REGISTER_DOUBT * usual and value > usual + REGISTER_MARGIN:
                     month = Month.try_parse(slot)  # a monthly register's slot: 2026-10
@@ -141,6 +147,7 @@ class Doubts:
     counts: dict[str, list[str]]  # village code → 加分扣分登记 rows with many events
     outside: dict[str, str] = field(default_factory=dict)  # village code → reports left out by its 起始/停止月份
     register: dict[str, list[str]] = field(default_factory=dict)  # village code → 镇考核登记 counts far above the usual
+    checked: dict[str, list[str]] = field(default_factory=dict)  # village code → such numbers the township marked 已核实 (no mark)
 
 
 EMPTY_MONTHS = ("注意：台账中没有任何村{months}的报表，累计数只含已收到的月份，任务却按全年进度分解，得分普遍偏低、名次不反映全年。"
@@ -177,8 +184,19 @@ def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any
 
 
 def doubts_of(data: Any) -> Doubts:
-    """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period."""
+    """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period.
+    A row the township marked 已核实 is not doubted; what it confirmed is kept apart (数据质量 still lists it)."""
     taking_part = [v for v in data.villages if v.active(data.period)]
     fields = register_columns_for(data.programme)
-    return Doubts(registry_doubts(taking_part, data.programme.tasks), adjustment_doubts(data.adjustments),
-                  reports_outside(taking_part, data.not_counted), register_doubts(data.register_rows, fields))
+    tasks = data.programme.tasks
+    checked: dict[str, list[str]] = {}
+    outside = reports_outside(taking_part, data.not_counted)
+    for where, found in (("村名册", registry_doubts(taking_part, tasks, checked=True)),
+                         ("村名册", {v.code: [outside[v.code]] for v in taking_part if v.checked and v.code in outside}),
+                         ("加分扣分登记", adjustment_doubts(data.adjustments, checked=True)),
+                         ("镇考核登记", register_doubts(data.register_rows, fields, checked=True))):
+        for code, items in found.items():
+            checked.setdefault(code, []).extend(f"{where}{item}" for item in items)
+    return Doubts(registry_doubts(taking_part, tasks, checked=False), adjustment_doubts(data.adjustments, checked=False),
+                  {c: text for c, text in outside.items() if not data.village_by_code[c].checked},
+                  register_doubts(data.register_rows, fields, checked=False), checked)

@@ -32,6 +32,7 @@ class Village:
     tasks: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
     start: Month | None = None  # 起始月份: the first month it takes part (a village that joins mid-year)
     end: Month | None = None  # 停止月份: from this month on it no longer takes part (merged, dissolved)
+    checked: bool = field(default=False, compare=False)  # 已核实: the township has checked this row's numbers (no 待核实 mark)
 
     def taking_part(self, month: Month) -> str:
         """Why the village does not take part in ``month`` (自2027年6月起参加考核), or "" when it does."""
@@ -122,6 +123,25 @@ class Registry:
         return tuple(v for v in self.villages if v.active(month))
 
 
+CHECKED_WORDS = frozenset(("是", "已核实", "核实", "√", "✓", "✔", "对"))
+
+
+def checked_column() -> Any:
+    """The 已核实 column every township table ends with: a number the 通报 marks 待核实 (a task far from the
+    village's population, many events on one day, a count far above the township's usual) stays marked until
+    the township says it checked the row. Text with a 是/否 drop-down, so a table made before it reads as before."""
+    from .programme.config import FieldSpec
+
+    return FieldSpec(id="checked", label="已核实", type="text", values=("是", "否"), required=False,
+                     hint="本行的数在汇总表中注明“待核实”、镇里核对过确实无误的，选“是”：通报不再注明（“数据质量”仍列出，写明已核实）。"
+                          "没有核对的不要填。改了本行的数，请重新核对。")
+
+
+def is_checked(value: Any) -> bool:
+    """A 已核实 cell that says yes (是, √ …); anything else, blank included, is not a confirmation."""
+    return isinstance(value, str) and value.strip() in CHECKED_WORDS
+
+
 def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:
     """The columns of 村名册.xlsx: fixed ones, then the programme's annual tasks."""
     from .programme.config import FieldSpec
@@ -138,4 +158,5 @@ def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:
                   hint="年中新加入考核的村填第一个参加的月份，如 2026-06；之前的月份不算未报，任务按加入后的月份计。一直参加的不填。"),
         FieldSpec(id="end_month", label="停止月份", type="text", max_length=10, required=False,
                   hint="合并、撤销的村填从哪个月起不再参加考核，如 2026-09；之后不再催报、不参加排名。一直参加的不填。"),
+        checked_column(),
     )

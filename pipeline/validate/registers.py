@@ -14,7 +14,7 @@ from typing import Any
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
-from ..registry import Registry
+from ..registry import Registry, is_checked
 from ..workbook.reader import ReadResult
 from .record import validate_table
 
@@ -26,6 +26,7 @@ class AssessmentEntry:
     period_name: str
     values: dict[str, float]
     row: int
+    checked: bool = False  # 已核实: the township checked the row (its counts are not marked 待核实)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Adjustment:
     count: int
     note: str
     row: int
+    checked: bool = False  # 已核实
 
     @property
     def total(self) -> float:
@@ -140,7 +142,7 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
                        years: Years | None = None) -> tuple[list[AssessmentEntry], list[Problem]]:
     """The register's rows; ``years``: the 年度 (or 月份) a row may name — any other is an error."""
     problems, bad = _row_problems(res, columns, registry)
-    fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month")]
+    fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month", "checked")]
     entries: list[AssessmentEntry] = []
     seen: dict[tuple[str, int, str], int] = {}
     for i, row in enumerate(res.register):
@@ -174,7 +176,8 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
                                     detail=f"同一村同一时段登记了两次（第 {seen[key]} 行和第 {row.row} 行），请合并为一行"))
             continue
         seen[key] = row.row
-        entries.append(AssessmentEntry(key[0], key[1], key[2], {f: float(v[f]) for f in fields if f in v}, row.row))
+        entries.append(AssessmentEntry(key[0], key[1], key[2], {f: float(v[f]) for f in fields if f in v}, row.row,
+                                       is_checked(v.get("checked"))))
     return entries, problems
 
 
@@ -213,5 +216,5 @@ def adjustments(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Regis
             continue
         seen[key] = row.row
         out.append(Adjustment(str(v["village_code"]), day, str(item["id"]), str(item["label"]), float(item["points"]),
-                              count, str(v.get("note", "")), row.row))
+                              count, str(v.get("note", "")), row.row, is_checked(v.get("checked"))))
     return out, problems

@@ -9,7 +9,7 @@ from typing import Any
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
-from ..registry import Registry, Village, name_key
+from ..registry import Registry, Village, is_checked, name_key
 from ..resources import schema
 from ..workbook.reader import ReadResult
 
@@ -140,6 +140,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             code=e["code"], name=e["name"], aliases=tuple(e["aliases"]), emails=tuple(e["emails"]),
             population=int(e["population"]), tasks=dict(e["tasks"]),
             start=months.get((i, "start_month")), end=months.get((i, "end_month")),
+            checked=is_checked(res.register[i].values.get("checked")),
         )
         for i, e in enumerate(villages_raw)
         if i not in bad_rows and {"code", "name", "population"} <= e.keys()

@@ -98,7 +98,7 @@ def requirement(spec: FieldSpec, period: Month | None, p: Programme | None = Non
         if spec.within_period and period:
             return f"填日期，须在 {p.label(period) if p else period.chinese}内，如 {period.year}-{period.month:02d}-05"
         return "填日期，如 2026-10-05"
-    if t == "enum":
+    if t == "enum" or (t == "text" and spec.values):  # text with values: a drop-down whose other entries are kept as typed
         return "从下拉列表选择：" + "、".join(spec.values)
     if t == "id_number":
         return "18 位身份证号码（末位可为 X），按文本填写"
@@ -135,7 +135,7 @@ def _validate(ws: Any, row: int, col: int, spec: FieldSpec, period: Month | None
         opts.update(validate="date", criteria="between", minimum=first, maximum=last)
     elif t == "date":
         opts.update(validate="date", criteria="between", minimum=datetime(2000, 1, 1), maximum=datetime(2100, 12, 31))
-    elif t == "enum":
+    elif t == "enum" or (t == "text" and spec.values):
         opts.update(validate="list", source=list(spec.values))
     elif t == "id_number":
         opts.update(validate="length", criteria="==", value=18)

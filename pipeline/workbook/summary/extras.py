@@ -358,9 +358,12 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
     if doubted.register:
         notes.append(f"镇考核登记中远高于全镇同期一般水平的数（超过中位数 {REGISTER_DOUBT:g} 倍且多出 {REGISTER_MARGIN:g} 以上，请核对是否多打了数字；"
                      "已照常计分，这些村在通报中注明“镇考核登记待核实”）：" + by_village(doubted.register))
-    for text in notes:
+    said = [(text, "#C00000") for text in notes]
+    if doubted.checked:  # confirmed by the township: no mark in the 通报, but the trail stays
+        said.append(("镇里已在登记表“已核实”一栏确认无误的数（照常计分，通报中不再注明待核实）：" + by_village(doubted.checked), "#595959"))
+    for text, colour in said:
         row += 1
-        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color="#C00000"))
+        ws.merge_range(row, 0, row, 7, text, st.cell(font_size=9, text_wrap=True, font_color=colour))
         ws.set_row(row, 15 * (1 + text_units(text) // 150))
         row += 1
     if info.revision is not None:  # made before with other numbers: which villages moved, and from which inputs

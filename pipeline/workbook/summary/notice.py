@@ -178,15 +178,15 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     if any(info.unconfirmed(c) for c in scored.codes):
         marks.append("※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。")
     if any(c in doubts for c in scored.codes):
-        marks.append("村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”）。")
+        marks.append("村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”；核对无误的，在村名册“已核实”栏选“是”）。")
     if any(c in outside for c in scored.codes):
-        marks.append("村名册待核实：该村有已收到的报表因村名册的起始月份（或停止月份）未计入累计，如起始月份填错，得分和名次偏低（见“数据质量”）。")
+        marks.append("村名册待核实：该村有已收到的报表因村名册的起始月份（或停止月份）未计入累计，如起始月份填错，得分和名次偏低（见“数据质量”；核对无误的，在村名册“已核实”栏选“是”）。")
     if any(s.correction for s in info.statuses if s.state == "已报"):
         marks.append("更正件退回/待确认：该村本期又发来一份更正，未通过校验或待镇里核实，本表仍按已采用的那一版计（见“数据质量”；更正通过后重新汇总）。")
     if any(c in counts for c in scored.codes):
-        marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”）。")
+        marks.append(f"加分扣分登记待核实：该村有一行次数大于 {COUNT_DOUBT}（一行是一天的事项），请核对是否多打了数字（见“数据质量”；核对无误的，在该行“已核实”栏选“是”）。")
     if any(c in doubted.register for c in scored.codes):
-        marks.append(f"镇考核登记待核实：该村有登记数超过全镇同期中位数的 {REGISTER_DOUBT:g} 倍（且多出 {REGISTER_MARGIN:g} 以上），请核对是否多打了数字（见“数据质量”）。")
+        marks.append(f"镇考核登记待核实：该村有登记数超过全镇同期中位数的 {REGISTER_DOUBT:g} 倍（且多出 {REGISTER_MARGIN:g} 以上），请核对是否多打了数字（见“数据质量”；核对无误的，在该行“已核实”栏选“是”）。")
     colours = "分类得分为基本分（不含加分），按占该类满分（截至本期）的比例着色；加分单列；" if not ascending else f"按{total_label}从低到高排名；"
     legend = [(colours + "表扬行绿色、批评行橙色；名次变化与上月比较，↑上升、↓下降、→0 持平、— 无上月名次。", "#595959")]
     # each line is merged across the table and wraps: a line left to overflow is cut at the print area's edge

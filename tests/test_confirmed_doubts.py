@@ -1,0 +1,168 @@
+"""A 待核实 mark the township has checked can be taken off: every township table ends with an 已核实 column.
+
+Before it, a real but unusual number (a village with 50 errors found, a task of 0 that is right, three
+inspections passed on one day) was marked 待核实 in every 通报 for the rest of the year, and there was no way to
+publish a clean one: the mark said "not checked" about a number the township had checked. Now 是 in the row's
+已核实 cell takes the mark off the 通报; 数据质量 still lists the number, saying it was confirmed. A table made
+before the column existed reads as before, and only an explicit yes confirms.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import openpyxl
+import pytest
+
+from pipeline import api
+from pipeline.quality import doubts_of
+from pipeline.registry import is_checked, registry_columns
+from pipeline.workbook.reader import read_table
+from pipeline.workbook.registers import build_table_workbook
+
+from .conftest import PERIOD, filled
+from .test_joining import _registry_rows
+from .test_register_rows import _adjustment, _assessment_rows, _write
+
+
+@pytest.fixture
+def collected(ctx):
+    for i in range(5):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    api.collect(ctx)
+    _write(ctx, "adjustments", [])
+    return ctx
+
+
+def _notice_and_quality(ctx: api.Context) -> tuple[dict[str, tuple], str]:
+    book = openpyxl.load_workbook(api.consolidate(ctx, PERIOD).path)
+    notice = {str(r[2]).rstrip("※"): r for r in book["通报"].iter_rows(values_only=True) if r[2]}
+    quality = "\n".join(str(c) for r in book["数据质量"].iter_rows(values_only=True) for c in r if c)
+    return notice, quality
+
+
+def _register_with_typo(ctx: api.Context, checked: str | None) -> int:
+    v = ctx.registry.villages
+    rows = _assessment_rows(ctx)
+    for r in rows:
+        r["info_errors"] = 5 if r["assessment_period"] == "第三考核季" else 2
+    at = next(i for i, r in enumerate(rows) if r["village_code"] == v[1].code and r["assessment_period"] == "第三考核季")
+    rows[at]["info_errors"] = 50
+    if checked is not None:
+        rows[at]["checked"] = checked
+    _write(ctx, "assessment_register", rows)
+    return at
+
+
+def test_a_checked_township_count_is_not_marked_but_still_listed(collected):
+    ctx = collected
+    v = ctx.registry.villages
+    at = _register_with_typo(ctx, "是")
+    notice, quality = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[1].name][-1] or "")
+    assert not any(str(r[-1] or "").startswith("镇考核登记待核实：") for r in notice.values())
+    assert "镇里已在登记表“已核实”一栏确认无误的数" in quality
+    assert f"{v[1].name}：镇考核登记第三考核季“全员人口信息核查差错数” 50（全镇中位数 5，第 {at + 4} 行）" in quality
+    assert "远高于全镇同期一般水平" not in quality  # not also listed as still to be checked
+
+
+@pytest.mark.parametrize("typed", ["否", "核实中", ""])
+def test_only_an_explicit_yes_confirms(collected, typed):
+    ctx = collected
+    v = ctx.registry.villages
+    _register_with_typo(ctx, typed)
+    notice, quality = _notice_and_quality(ctx)
+    assert "镇考核登记待核实" in notice[v[1].name][-1]
+    assert "确认无误的数" not in quality
+
+
+def test_is_checked_reads_the_ways_a_clerk_says_yes():
+    assert all(is_checked(x) for x in ("是", " 是 ", "已核实", "√", "✓"))
+    assert not any(is_checked(x) for x in ("否", "", None, "未核实", 1, "不是"))
+
+
+def test_a_checked_adjustment_row_is_not_marked(collected):
+    ctx = collected
+    v = ctx.registry.villages
+    row = _adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [{**row, "checked": "是"}, _adjustment(ctx, 3, date(2026, 9, 15), "迎接省级检查达标", count=5)])
+    notice, quality = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[2].name][-1] or "")
+    assert "加分扣分登记待核实" in notice[v[3].name][-1]  # the row not checked keeps its mark
+    assert f"{v[2].name}：加分扣分登记迎接省级检查达标 ×10（+200 分" in quality
+
+
+def test_a_checked_registry_row_takes_off_its_task_doubt(workspace):
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0, "checked": "是"}, v[3].code: {"task_birth_reg": 0}})
+    ctx = api.load_context(workspace)
+    assert ctx.registry.by_code(v[2].code).checked and not ctx.registry.by_code(v[3].code).checked
+    for i in range(5):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    api.collect(ctx)
+    notice, quality = _notice_and_quality(ctx)
+    assert "村名册待核实" not in (notice[v[2].name][-1] or "")
+    assert "村名册待核实" in notice[v[3].name][-1]
+    assert f"{v[2].name}：村名册生育登记服务年度任务 0（按户籍人口" in quality
+
+
+def test_tables_made_before_the_column_read_as_before(collected):
+    """A 村名册 and registers without 已核实 (every workspace made before it): read, nothing confirmed, marks as before."""
+    ctx = collected
+    v = ctx.registry.villages
+    old = tuple(c for c in registry_columns(ctx.programme.tasks) if c.id != "checked")
+    rows = [{"code": x.code, "name": x.name, "population": x.population, **x.tasks} for x in v]
+    ctx.workspace.registry_path.write_bytes(build_table_workbook("村名册", "村名册", old, rows, "", "镇"))
+    raw = ctx.programme.raw["assessment_register"]
+    cols = tuple(c for c in api.register_columns(ctx.programme, "assessment_register") if c.id != "checked")
+    reg = _assessment_rows(ctx)
+    for r in reg:
+        r["info_errors"] = 5
+    reg[len(v) * 2 + 1]["info_errors"] = 50
+    (ctx.workspace.root / raw["file"]).write_bytes(build_table_workbook(raw["sheet"], raw["sheet"], cols, reg, "", "镇"))
+    ctx = api.load_context(ctx.workspace.root)
+    assert not ctx.registry_problems and len(ctx.registry.villages) == len(v)
+    notice, quality = _notice_and_quality(ctx)
+    assert "镇考核登记待核实" in notice[v[1].name][-1]
+    assert "确认无误的数" not in quality
+
+
+def test_the_tables_offer_a_yes_no_drop_down(collected):
+    """The column is made with the table (init) and offers 是 / 否; its label is what the reader looks for."""
+    ctx = collected
+    raw = ctx.programme.raw["assessment_register"]
+    path = ctx.workspace.root / raw["file"]
+    sheet = openpyxl.load_workbook(path)[raw["sheet"]]
+    header = [c.value for c in sheet[3]]
+    assert header[-1] == "已核实"
+    col = openpyxl.utils.get_column_letter(len(header))
+    lists = [dv for dv in sheet.data_validations.dataValidation if dv.type == "list" and str(dv.sqref).startswith(f"{col}4")]
+    assert lists and lists[0].formula1 == '"是,否"'
+    res = read_table(path.read_bytes(), path.name, raw["sheet"], api.register_columns(ctx.programme, "assessment_register"))
+    assert not [p for p in res.problems if p.is_error]
+
+
+def test_the_township_s_usual_is_taken_over_checked_rows_too(collected):
+    """The median a count is compared with is the township's, checked rows included: confirming rows never makes
+    another look out of line. Here most rows are 5 and checked, the others 2: a 14 is in line with the township's
+    usual of 5, and would be out of line (7×, 12 above) against the unchecked rows alone."""
+    ctx = collected
+    v = ctx.registry.villages
+    rows = _assessment_rows(ctx)
+    third = [r for r in rows if r["assessment_period"] == "第三考核季"]
+    for r in rows:
+        r["info_errors"] = 2
+    for r in third[: len(third) // 2 + 1]:
+        r["info_errors"], r["checked"] = 5, "是"
+    third[-1]["info_errors"] = 14
+    _write(ctx, "assessment_register", rows)
+    scored = api.scorer(ctx).score(PERIOD)
+    assert scored is not None
+    doubted = doubts_of(scored.data)
+    assert not doubted.register and not doubted.checked
+    third[-1]["info_errors"] = 16  # 3× the usual and more than 10 above it: doubted, whatever the others' 已核实
+    _write(ctx, "assessment_register", rows)
+    scored = api.scorer(ctx).score(PERIOD)
+    assert scored is not None and list(doubts_of(scored.data).register) == [third[-1]["village_code"]]
+    assert third[-1]["village_code"] in {x.code for x in v}
