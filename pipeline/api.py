@@ -459,7 +459,14 @@ def scorer(ctx: Context, registers: tuple[list[AssessmentEntry], list[Adjustment
     entries, adjustments_, _ = registers or load_registers(ctx)
     with Ledger(ctx.workspace.ledger_path) as ledger:  # rows are streamed into the scorer, never all held at once
         return Scorer(ctx.programme, ctx.registry, ledger.latest_accepted(ctx.programme.id, [str(m) for m in all_year_months(ctx.programme, ctx)]),
-                      entries, adjustments_)
+                      entries, adjustments_, published=lambda month: published_ranks(ctx, month))
+
+
+def published_ranks(ctx: Context, month: Month) -> dict[str, int] | None:
+    """The ranks of the last 通报 made of ``month`` (0: not ranked, −1: 一票否决), None where none was made."""
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        made = last_edition(ledger.conn, ctx.programme.id, str(month))
+    return None if made is None else {code: rank for code, (_name, rank, _total) in made.standings.items()}
 
 
 def all_year_months(p: Programme, ctx: Context) -> list[Month]:

@@ -3,7 +3,7 @@ bonuses, totals, competition ranks (1, 2, 2, 4) and the change against the previ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -69,8 +69,13 @@ class Scored:
 class Scorer:
     """Scores any month of the assessment year from the same loaded data (for rank bonuses and changes)."""
 
-    def __init__(self, programme: Programme, registry: Registry, rows: Iterable[Any], entries: list[AssessmentEntry], adjustments: list[Adjustment]):
+    def __init__(self, programme: Programme, registry: Registry, rows: Iterable[Any], entries: list[AssessmentEntry], adjustments: list[Adjustment],
+                 published: Callable[[Month], dict[str, int] | None] | None = None):
+        """``published``: the ranks of a month's last 通报 made (village code → rank), None where none was: the
+        change a 通报 shows is against what the leaders were given, not against that month scored again today
+        (a deduction dated in September but entered in October would move September's ranks unseen)."""
         self.programme = programme
+        self.published = published
         self.registry = registry
         self.reports = Reports(programme, registry, rows)  # decoded once, however many months are scored
         self.entries = entries
@@ -145,10 +150,11 @@ class Scorer:
         # the month before: within the assessment year, or any month for a programme ranked on the month alone
         # (programme B: January's change is against December's ranking)
         if previous and (self.programme.window == "month" or period.shift(-1) >= year_start(self.programme, period)):
-            before = self.score(period.shift(-1), rank_bonus=rank_bonus, previous=False)
-            if before is not None:
-                prev_by_code = dict(zip(before.codes, before.rank.tolist()))
-                prev = np.array([prev_by_code.get(c, 0) for c in codes], dtype=int)
+            prev_by_code = self.published(period.shift(-1)) if self.published is not None else None
+            if prev_by_code is None:
+                before = self.score(period.shift(-1), rank_bonus=rank_bonus, previous=False)
+                prev_by_code = dict(zip(before.codes, before.rank.tolist())) if before is not None else {}
+            prev = np.array([max(prev_by_code.get(c, 0), 0) for c in codes], dtype=int)
         attainable = sum(item.attainable(len(data.periods)) for item in plan.items)
         bonus_attainable = sum(item.bonus_cap(len(data.periods)) for item in plan.items)
         scored = Scored(plan, data, index, env, base_total, bonus_total, adj_bonus, adj_deduction, rb, detail, total, rank, prev,
