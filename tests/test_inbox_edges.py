@@ -270,7 +270,7 @@ def test_an_ods_whose_repeats_expand_past_the_limits_is_refused_before_it_is_rea
     read (16,384 × 5,000 took 5 GB). Its extent is counted from the XML first, as an .xlsx sheet's is; the
     empty repeated cells LibreOffice ends every sheet with do not count."""
     from pipeline.check import check_bytes
-    from pipeline.workbook.safety import ods_extents
+    from pipeline.workbook.ods_parts import ods_cells
 
     bomb = _ods('<table:table table:name="月报"><table:table-row table:number-rows-repeated="5000">'
                 '<table:table-cell table:number-columns-repeated="1000" office:value-type="float" office:value="1"/>'
@@ -283,7 +283,8 @@ def test_an_ods_whose_repeats_expand_past_the_limits_is_refused_before_it_is_rea
             '<table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="16384"/>'
             '</table:table-row></table:table>')
     content = zipfile.ZipFile(io.BytesIO(_ods(tail))).read("content.xml")
-    assert ods_extents(content) == {"Sheet1": (1, 1)}
+    found = ods_cells(content)
+    assert found is not None and {k: (v.max_row, v.max_col) for k, v in found.items()} == {"Sheet1": (1, 1)}
 
 
 def test_a_file_refused_as_a_whole_still_counts_for_its_village(ctx):

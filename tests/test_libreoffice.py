@@ -297,17 +297,43 @@ def test_an_ods_with_last_month_s_sheet_first_is_sent_back(converted: Converted,
     assert check.status == "退回" and [p.code for p in check.problems if p.code == "S010"] == ["S010"]
 
 
-def test_an_error_value_in_an_ods_cell_is_not_called_merely_unfilled(converted: Converted, tmp_path: Path) -> None:
-    """python-calamine gives '' for #DIV/0! in .xls and .ods (only .xlsx parts are scanned for error values):
-    the village was told "未填写" about a cell that shows #DIV/0!. The message now says what to look for."""
+def test_an_error_value_in_an_ods_or_xls_cell_is_not_called_merely_unfilled(converted: Converted, tmp_path: Path) -> None:
+    """python-calamine gives '' for #DIV/0! in .xls and .ods: the village was told "未填写" about a cell that shows
+    #DIV/0!. An .ods says so in its XML (calcext:value-type="error"), an .xls in its cell records (read with xlrd):
+    the cell is named with its error value, as in an .xlsx (V018)."""
     ctx = converted.ctx
     cell = _check(converted, converted.filled).read.cells["key_clients"]
     wb = openpyxl.load_workbook(converted.filled)
     wb["月报"][cell].value = "=1/0"
     src = tmp_path / "div0.xlsx"
     wb.save(src)
-    for fmt in (ODS, XLS):
+    for fmt, code in ((ODS, "V018"), (XLS, "V018")):
         saved = lo.convert(src, fmt, tmp_path / fmt.split(":")[0])
         check = check_bytes(saved.read_bytes(), saved.name, ctx.programme, ctx.registry, ctx.secret)
         [p] = [p for p in check.problems if p.field == "key_clients"]
-        assert p.code == "V001" and "#DIV/0!" in p.message and check.status == "退回"
+        assert p.code == code and p.cell == cell and "#DIV/0!" in p.message and check.status == "退回"
+
+
+def test_an_ods_or_xls_says_what_calamine_does_not_percent_and_formulas(converted: Converted, tmp_path: Path) -> None:
+    """"100%" typed into a count, saved as .ods or .xls, read as the number 1 (V024 looked only at .xlsx styles);
+    a formula in an .ods input cell read as its result without the V009 note. The files' own records say both
+    (an .xls keeps no formula xlrd reads: its result is taken, as before)."""
+    from .test_reader_structure import _percent_typed
+
+    ctx = converted.ctx
+    data, cell = _percent_typed(ctx, "key_clients")
+    src = tmp_path / "typed.xlsx"
+    src.write_bytes(data)
+    for fmt in (ODS, XLS):
+        saved = lo.convert(src, fmt, tmp_path / fmt.split(":")[0])
+        check = check_bytes(saved.read_bytes(), saved.name, ctx.programme, ctx.registry, ctx.secret)
+        assert [(p.code, p.cell) for p in check.problems if p.code == "V024"] == [("V024", cell)], fmt
+    formula_cell = _check(converted, converted.filled).read.cells["households_missed_materials"]
+    wb = openpyxl.load_workbook(converted.filled)
+    wb["月报"][formula_cell].value = "=1+1"
+    src = tmp_path / "formula.xlsx"
+    wb.save(src)
+    ods = lo.convert(src, ODS, tmp_path / "ods2")
+    check = check_bytes(ods.read_bytes(), ods.name, ctx.programme, ctx.registry, ctx.secret)
+    assert [(p.code, p.cell) for p in check.problems if p.code == "V009"] == [("V009", formula_cell)]
+    assert check.read.values["households_missed_materials"] == 2

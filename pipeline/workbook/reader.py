@@ -23,6 +23,7 @@ from ..programme.config import FieldSpec, Programme
 from . import layout as L
 from .normalise import Outcome, clean_text, normalise, normalise_text
 from .safety import DEFAULT_LIMITS, Limits, sniff
+from .xls_parts import xls_cells
 from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, read_ooxml_info
 
 Pos = tuple[int, int]
@@ -106,8 +107,12 @@ def _key(text: str) -> str:
 
 
 class _Book:
-    def __init__(self, data: bytes, fmt: str, limits: Limits, parts: Mapping[str, bytes] | None = None):
+    def __init__(self, data: bytes, fmt: str, limits: Limits, parts: Mapping[str, bytes] | None = None,
+                 sheets: Mapping[str, CellFlags] | None = None):
         self.data = data
+        # a non-OOXML workbook's formula, error and percentage cells, which calamine does not give: an .ods's from
+        # its content.xml (scanned with the safety checks), an .xls's from xlrd
+        self.scanned: Mapping[str, CellFlags] = sheets or (xls_cells(data, limits.max_cells) if fmt == "xls" else {})
         self.package: Package = Inflated(data, parts) if parts else data  # the parts the safety scan inflated, if any
         self.fmt = fmt
         self.limits = limits
@@ -120,7 +125,7 @@ class _Book:
     def sheet(self, name: str) -> _Sheet:
         if name not in self._cache:
             part = self.ooxml.sheet_parts.get(name)
-            flags = cell_flags(self.package, part, self.ooxml.percent_styles) if part else None
+            flags = cell_flags(self.package, part, self.ooxml.percent_styles) if part else self.scanned.get(name)
             lim = self.limits
             if flags and (flags.max_row > lim.max_rows or flags.max_row * flags.max_col > lim.max_cells):
                 self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
@@ -162,7 +167,7 @@ def read_report(data: bytes, name: str, programme: Programme, limits: Limits = D
     if not sniffed.ok:
         return result
     try:
-        book = _Book(data, sniffed.format, limits, sniffed.parts)
+        book = _Book(data, sniffed.format, limits, sniffed.parts, sniffed.sheets)
     except pc.PasswordError:
         result.problems.append(Problem("F002", file=name))
         return result
@@ -564,7 +569,7 @@ def read_table(
     if not sniffed.ok:
         return res
     try:
-        book = _Book(data, sniffed.format, limits, sniffed.parts)
+        book = _Book(data, sniffed.format, limits, sniffed.parts, sniffed.sheets)
         names = [n for n in book.sheet_names if n != L.META_SHEET]
         target = sheet_name if sheet_name in names else (names[0] if names else None)
         if target is None:
@@ -597,7 +602,7 @@ def read_tables(data: bytes, name: str, tables: Mapping[str, tuple[FieldSpec, ..
     if not sniffed.ok:
         return out, problems
     try:
-        book = _Book(data, sniffed.format, limits, sniffed.parts)
+        book = _Book(data, sniffed.format, limits, sniffed.parts, sniffed.sheets)
         for sheet_name, columns in tables.items():
             if sheet_name not in book.sheet_names:
                 continue

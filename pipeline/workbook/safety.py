@@ -15,9 +15,10 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from xml.parsers import expat
 
 from ..problems import Problem
+from .ods_parts import ods_cells
+from .xlsx_parts import CellFlags
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -43,6 +44,8 @@ class Sniffed:
     problems: tuple[Problem, ...] = ()
     # a zip package's text parts as decompressed (and scanned) here: readers use them rather than inflating them again
     parts: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # an .ods's tables as its content.xml describes them (formula, error and percentage cells, extent)
+    sheets: Mapping[str, CellFlags] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -199,63 +202,16 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
         if declares_entities(body):
             return fail("F004", f"部件 {info.filename}")
         parts[info.filename] = body
+    sheets: dict[str, CellFlags] = {}
     if fmt == "ods":  # calamine expands an .ods whole when it opens it: its extent is checked first, as an .xlsx sheet's is
-        for sheet, (rows, cols) in ods_extents(parts.get("content.xml", b"")).items():
+        sheets = ods_cells(parts.get("content.xml", b"")) or {}
+        for sheet, found in sheets.items():
+            rows, cols = found.max_row, found.max_col
             if rows > limits.max_rows or rows * cols > limits.max_cells:
                 return Sniffed("", (Problem("F011", file=name, sheet=sheet, detail=f"{rows} 行 × {cols} 列"),))
     if fmt == "xlsm":
         problems.append(Problem("F012", file=name))
-    return Sniffed(fmt, tuple(problems), parts)
-
-
-_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 "
-_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0 "
-
-
-def ods_extents(content: bytes) -> dict[str, tuple[int, int]]:
-    """Each table of an .ods content.xml: rows and columns up to its last cell with a value, repeats counted.
-
-    One cell repeated 16,384 columns in a row repeated 5,000 times is 600 bytes of file and 82 million
-    cells once read — 5 GB. Empty repeated cells (LibreOffice ends every sheet with them) do not count.
-    A part that does not parse gives nothing here (the reader then says it is damaged).
-    """
-    out: dict[str, tuple[int, int]] = {}
-    table, row, rows_rep, col = "", 0, 1, 0
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal table, row, rows_rep, col
-        if tag == _TABLE + "table":
-            table, row = attrs.get(_TABLE + "name", ""), 0
-            out.setdefault(table, (0, 0))
-        elif tag == _TABLE + "table-row":
-            rows_rep, col = _count(attrs.get(_TABLE + "number-rows-repeated")), 0
-        elif tag in (_TABLE + "table-cell", _TABLE + "covered-table-cell"):
-            reps = _count(attrs.get(_TABLE + "number-columns-repeated"))
-            if _OFFICE + "value-type" in attrs:
-                rows, cols = out.get(table, (0, 0))
-                out[table] = (max(rows, row + rows_rep), max(cols, col + reps))
-            col += reps
-
-    def end(tag: str) -> None:
-        nonlocal row
-        if tag == _TABLE + "table-row":
-            row += rows_rep
-
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    try:
-        parser.Parse(content, True)
-    except expat.ExpatError:
-        return {}
-    return out
-
-
-def _count(text: str | None) -> int:
-    try:
-        return max(1, int(text)) if text else 1
-    except ValueError:
-        return 1
+    return Sniffed(fmt, tuple(problems), parts, sheets)
 
 
 class _Bomb(Exception):

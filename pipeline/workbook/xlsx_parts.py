@@ -144,14 +144,18 @@ def percent_styles(xml: bytes | None) -> frozenset[int]:
     ids = set(_PERCENT_FORMATS)
     main = _main_ns(root)
     for fmt in root.iter(f"{main}numFmt"):
-        code = _QUOTED.sub("", fmt.get("formatCode", ""))  # a % inside quotes or [brackets] is text
-        if "%" in code and (fmt.get("numFmtId") or "").isdigit():
+        if percent_code(fmt.get("formatCode", "")) and (fmt.get("numFmtId") or "").isdigit():
             ids.add(int(fmt.get("numFmtId", "")))
     xfs = root.find(f"{main}cellXfs")
     if xfs is None:
         return frozenset()
     return frozenset(i for i, xf in enumerate(xfs.iter(f"{main}xf")) if (xf.get("numFmtId") or "0").isdigit()
                      and int(xf.get("numFmtId") or 0) in ids)
+
+
+def percent_code(code: str) -> bool:
+    """Does a number format code show the number as a percentage? (A % inside quotes or [brackets] is text.)"""
+    return "%" in _QUOTED.sub("", code)
 
 
 def _main_ns(root: ET.Element) -> str:
