@@ -437,6 +437,24 @@ def test_b_a_denominator_typed_0_after_steady_months_is_marked(b):
     assert {p.field for p in found} == {"postpartum_due", "births_total"}
 
 
+def test_b_a_numerator_typed_0_while_cases_were_due_is_marked(b):
+    """早孕建册数 5 typed 0 with 5 new pregnancies: 早孕建册率 0, the community 1st → 10th and 通报批评 in the
+    quarter, unmarked (only the denominators were watched). A numerator's 0 after six months of at least one is
+    now a warning too — but only while its denominator is above 0: with nothing due, 0 done is right."""
+    from pipeline.validate.plausibility import outlier_problems
+
+    steady = [{"pregnancies_new": n, "early_registered": n - 1, "postpartum_due": 2, "postpartum_done": 2,
+               "births_total": 2, "births_reported": 2} for n in (7, 6, 8, 2, 5, 6)]
+    now = {"pregnancies_new": 5, "early_registered": 0, "postpartum_due": 2, "postpartum_done": 2, "births_total": 2, "births_reported": 2}
+    found = outlier_problems(now, {"early_registered": "C6"}, b, steady, [])
+    assert [(p.code, p.field, p.cell) for p in found] == [("R006", "early_registered", "C6")]
+    # nothing due this month: 0 of 0 is no typo (the denominator's own 0 is what is asked about)
+    nothing = {**now, "postpartum_due": 0, "postpartum_done": 0}
+    assert {p.field for p in outlier_problems({**nothing, "early_registered": 4}, {}, b, steady, [])} == {"postpartum_due"}
+    # a numerator that was 0 in a month before is not steady: not asked about
+    assert outlier_problems(now, {}, b, [*steady, {**steady[0], "early_registered": 0}], []) == []
+
+
 def test_b_full_marks_from_a_zero_denominator_are_said_on_the_row_and_still_praised(b):
     """A community with no mothers due a visit scores 产后访视 in full: the 通报's 备注 says so (a 0 typed for 3
     reads the same way, and the leaders see where the place came from); the note does not take away 通报表扬,

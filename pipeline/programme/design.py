@@ -136,6 +136,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("plausibility.outliers.zero_after.fields", "突然为 0 提示：字段（如比率的分母）", "strs"),
     ("plausibility.outliers.zero_after.min", "突然为 0 提示：此前每月至少", "num"),
     ("plausibility.outliers.zero_after.months", "突然为 0 提示：至少看几个月", "int"),
+    ("plausibility.outliers.zero_after.given", "突然为 0 提示：分子 = 分母（分母本月为 0 时不提示分子）", "pairs"),
     ("plausibility.outliers.margins", "异常提示：另定差额的字段（如金额）", "numpairs"),
     ("plausibility.outliers.falls", "偏小提示：字段（如比率的分母）", "strs"),
 )

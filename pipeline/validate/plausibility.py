@@ -14,7 +14,9 @@ Two kinds of check, both declared in the programme's ``plausibility`` section:
   Two checks look downwards, for the fields where a smaller number scores better (a ratio's
   denominator): ``falls`` — under 1/``factor`` of the village's smallest value of the previous
   months (at least three) and ``margin`` below it (a dropped digit, 3471 → 347); ``zero_after`` —
-  a 0 after months that were all at least ``zero_min`` (7 pregnancies typed 0: the rate is 100 %).
+  a 0 after months that were all at least ``zero_min`` (7 pregnancies typed 0: the rate is 100 %); a
+  numerator listed there with its denominator in ``given`` is doubted only while the denominator is above 0
+  (5 of 5 建册 typed 0 of 5: the rate is 0, and the community criticised).
 
 Records in, problems out: the history is handed in by the caller (the ledger belongs to intake).
 """
@@ -56,6 +58,7 @@ class Outliers:
     zero_fields: tuple[str, ...] = ()  # a 0 here after months that were all at least ``zero_min``: a typo?
     zero_min: float = 3.0
     zero_months: int = ZERO_HISTORY  # months of history (at least) before a 0 is compared with them
+    zero_given: tuple[tuple[str, str], ...] = ()  # a zero field doubted only while this other field is above 0 this month
     margins: tuple[tuple[str, float], ...] = ()  # a field's own margin (amounts in 元)
     falls: tuple[str, ...] = ()  # far below the village's smallest previous month: a dropped digit?
     min_months: int = 1  # months of its own history before a village is compared with itself (else: the township)
@@ -120,14 +123,16 @@ def _compile(p: Programme) -> Plausibility:
             if f not in numeric:
                 bad("plausibility.outliers.fields", f"“{f}”不是月报中的数值字段")
         zero = o.get("zero_after") or {}
+        given = dict(zero.get("given") or {})
         for where, listed in (("zero_after.fields", zero.get("fields") or []), ("falls", o.get("falls") or []),
-                              ("margins", list(o.get("margins") or {}))):
+                              ("margins", list(o.get("margins") or {})), ("zero_after.given", [*given, *given.values()])):
             for f in listed:
                 if f not in numeric:
                     bad(f"plausibility.outliers.{where}", f"“{f}”不是月报中的数值字段")
         outliers = Outliers(fields, float(o.get("factor", 3)), float(o.get("margin", 10)), int(o.get("months", 12)),
                             int(o.get("min_peers", 3)), zero_fields=tuple(zero.get("fields") or ()),
                             zero_min=float(zero.get("min", 3)), zero_months=int(zero.get("months", ZERO_HISTORY)),
+                            zero_given=tuple(given.items()),
                             margins=tuple((k, float(v)) for k, v in (o.get("margins") or {}).items()),
                             falls=tuple(o.get("falls") or ()), min_months=int(o.get("min_months", 1)),
                             within_year=p.year_start_month if o.get("within_year") else 0)
@@ -182,7 +187,10 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
         return []
     specs = {f.id: f for f in p.fields}
     out = []
+    given = dict(rule.zero_given)
     for fid in rule.zero_fields:  # a denominator typed 0 scores the full rate (7 pregnancies → 0: 通报表扬)
+        if fid in given and not (as_number(values.get(given[fid])) or 0) > 0:
+            continue  # a numerator is 0 rightly when nothing was due (its denominator 0)
         past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
         if as_number(values.get(fid)) == 0 and len(past) >= rule.zero_months and min(past) >= rule.zero_min:
             out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
