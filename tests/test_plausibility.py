@@ -332,17 +332,19 @@ def test_the_recheck_leaves_months_no_current_notice_shows(ctx, monkeypatch):
 
 
 def test_a_long_label_in_the_flagged_list_gets_the_lines_it_needs(ctx):
-    """The 填报值 column is 6 wide: “0—6岁儿童健康管理人数” 50 wrapped onto five lines of a 26-point row and
-    printed cut off after the second."""
+    """The 填报值 column was 6 wide: “0—6岁儿童健康管理人数” 50 wrapped onto five lines of a 26-point row and
+    printed cut off after the second. It is now the 17-wide third column, and the command that confirms the
+    number sits under the reason, not in the 8-wide 核实 column (eight lines)."""
     from pipeline.workbook.summary.styles import text_units
 
     aug, sep = Month(2026, 8), Month(2026, 9)
     _collect(ctx, {f"{m}-{i}.xlsx": filled(ctx, i, m, child_health_managed=12) for m in (aug, sep) for i in range(4)})
     _collect(ctx, {f"10-{i}.xlsx": filled(ctx, i, PERIOD, child_health_managed=50 if i == BAISHI else 12) for i in range(4)})
     sheet = openpyxl.load_workbook(api.consolidate(ctx, PERIOD).path)["数据质量"]
-    (cell,) = [r[4] for r in sheet.iter_rows() if isinstance(r[4].value, str) and r[4].value.endswith(" 50")]
-    lines = -(-text_units(cell.value) // 7)
-    assert lines > 2 and sheet.row_dimensions[cell.row].height >= 13 * lines
+    (row,) = [r for r in sheet.iter_rows() if isinstance(r[2].value, str) and r[2].value.endswith(" 50")]
+    lines = -(-text_units(row[2].value) // 18)
+    assert lines >= 2 and sheet.row_dimensions[row[2].row].height >= 13 * lines
+    assert row[7].value == "待核实" and "huizong accept" in row[5].value
 
 
 def test_programme_c_marks_an_extra_digit_in_the_infested_count_it_ranks_on(tmp_path):

@@ -274,7 +274,9 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
     """与往月差异过大的填报: every out-of-line number of a counted report, and whether it was checked."""
     ws.merge_range(row, 0, row, 7, "与往月差异过大的填报（照常计分；未核实的，通报中村名后标 ※）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
-    for c, h in enumerate(["村（社区）", "月份", "单元格", "记录号", "填报值", "说明", "", "核实"]):
+    # the columns are the status table's above (widths 11, 10, 17, 6, 6, 24 + 24, 8): the value with its label takes
+    # the wide third one, the command to confirm goes under the reason (an 8-wide cell wrapped it over eight lines)
+    for c, h in enumerate(["村（社区）", "月份", "填报值", "记录号", "单元格", "说明", "", "核实"]):
         if c == 5:
             ws.merge_range(row, 5, row, 6, h, st.head)
         elif c != 6:
@@ -285,15 +287,14 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
         return row + 1
     for f in sorted(info.flagged, key=lambda f: (f.confirmed, f.village_code, f.period)):
         colour = "#000000" if f.confirmed else "#C00000"
-        cells = [f.village_name, label(f.period), f.cell, str(f.submission_id), f"“{f.label}” {f.value_text}"]
+        cells = [f.village_name, label(f.period), f"“{f.label}” {f.value_text}", str(f.submission_id), f.cell]
         for c, text in enumerate(cells):
             ws.write_string(row, c, text, st.cell(font_size=9, text_wrap=True))
-        ws.merge_range(row, 5, row, 6, f.detail, st.cell(font_size=9, text_wrap=True))
-        ws.write_string(row, 7, "已核实" if f.confirmed else f"待核实：huizong accept {f.submission_id} --note 理由",
-                        st.cell(font_size=9, text_wrap=True, font_color=colour))
-        # the 填报值 column is narrow (6): a long label wraps onto several lines, each of which must show
-        lines = max(-(-text_units(cells[4]) // 7), -(-text_units(f.detail) // 30), 2)
-        ws.set_row(row, 13 * lines)
+        said = f.detail if f.confirmed else f"{f.detail}\n核实无误后运行：huizong accept {f.submission_id} --note 理由"
+        ws.merge_range(row, 5, row, 6, said, st.cell(font_size=9, text_wrap=True))
+        ws.write_string(row, 7, "已核实" if f.confirmed else "待核实", st.cell(font_size=9, text_wrap=True, font_color=colour, align="center"))
+        lines = max(-(-text_units(cells[2]) // 18), sum(-(-text_units(part) // 52) for part in said.split("\n")), 1)  # 9 pt in 17 and 48
+        ws.set_row(row, 13 * lines + 2)
         row += 1
     return row
 
