@@ -337,3 +337,29 @@ def test_an_ods_or_xls_says_what_calamine_does_not_percent_and_formulas(converte
     check = check_bytes(ods.read_bytes(), ods.name, ctx.programme, ctx.registry, ctx.secret)
     assert [(p.code, p.cell) for p in check.problems if p.code == "V009"] == [("V009", formula_cell)]
     assert check.read.values["households_missed_materials"] == 2
+
+
+def test_an_xls_with_formatted_blank_rows_is_read_as_before(converted: Converted, tmp_path: Path, monkeypatch) -> None:
+    """Formatted but empty cells down to row 25,000 of the form (a fill dragged down), and a sheet of the village's
+    own with one formatted cell at its far corner: xlrd counts formatted blanks, so the form was refused as too
+    long (F011 and thirty S003) and the corner sheet built a 65,536 × 256 grid. The extent is calamine's (cells
+    with values), and only the sheets the reader reads are looked at for error values and percentages."""
+    from openpyxl.styles import PatternFill
+
+    from pipeline.workbook import xls_parts
+
+    wb = openpyxl.load_workbook(converted.filled)
+    fill = PatternFill("solid", fgColor="FFFF00")
+    for r in range(100, 25_001):
+        wb["月报"].cell(r, 1).fill = fill
+    wb.create_sheet("附表")["IV65536"].fill = fill
+    src = tmp_path / "fills.xlsx"
+    wb.save(src)
+    xls = lo.convert(src, XLS, tmp_path / "xls")
+    looked: list[str] = []
+    get = xls_parts.XlsCells.get
+    monkeypatch.setattr(xls_parts.XlsCells, "get", lambda self, name: looked.append(name) or get(self, name))
+    ctx = converted.ctx
+    check = check_bytes(xls.read_bytes(), xls.name, ctx.programme, ctx.registry, ctx.secret)
+    assert check.status == "已接收", [p.message for p in check.problems]
+    assert "附表" not in looked and "月报" in looked

@@ -70,9 +70,43 @@ def test_an_xls_second_reader_never_decides_for_the_first():
     from pipeline.workbook import xls_parts
 
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4000  # an OLE header and nothing sensible after it
-    assert xls_parts.xls_cells(ole, 10**6) == {}
-    assert xls_parts.xls_cells(b"not a workbook", 10**6) == {}
-    assert xls_parts.xls_cells(b"\x00" * (xls_parts.MAX_BYTES + 1), 10**6) == {}
+    assert xls_parts.XlsCells(ole).get("月报") is None
+    assert xls_parts.XlsCells(b"not a workbook").get("月报") is None
+    assert xls_parts.XlsCells(b"\x00" * (xls_parts.MAX_BYTES + 1)).get("月报") is None
     assert xls_parts._is_percent(type("F", (), {"format_str": "0.0%"})())
     assert not xls_parts._is_percent(type("F", (), {"format_str": '0" %"'})())  # a % inside quotes is only text
     assert not xls_parts._is_percent(type("F", (), {"format_str": "0\\%"})())
+
+
+def _big(rows: int, cols: int, cell: str) -> str:
+    return (f'<table:table table:name="附表"><table:table-row table:number-rows-repeated="{rows}">'
+            f'<table:table-cell table:number-columns-repeated="{cols}" {cell}><text:p>#DIV/0!</text:p></table:table-cell>'
+            "</table:table-row></table:table>")
+
+
+ERROR_CELL = 'office:value-type="float" office:value="0" calcext:value-type="error" table:formula="of:=1/0"'
+
+
+def test_a_huge_repeated_block_stops_the_scan_at_the_limits():
+    """An error cell repeated 16,384 columns in a row repeated 100,000 times (35 KB of file) took 209 s: the scan
+    walked every position it had flagged. It stops at the first table past the limits (the file is refused
+    for that, F011), and never keeps more than MAX_FLAGGED positions however many tables it has."""
+    from pipeline.workbook.ods_parts import MAX_FLAGGED
+
+    content = _content(_big(100_000, 16_384, ERROR_CELL))
+    found = ods_cells(content, max_rows=20_000, max_cells=2_000_000)
+    assert found is not None and found["附表"].max_row * found["附表"].max_col > 2_000_000
+    many = _content(*[_big(20_000, 5, 'office:value-type="percentage" office:value="1"').replace("附表", f"附表{i}")
+                      for i in range(20)])
+    found = ods_cells(many)
+    assert found is not None and len(found) == 20
+    assert sum(len(f.percent) + len(f.errors) + len(f.formulas) for f in found.values()) <= MAX_FLAGGED
+
+
+def test_a_comment_on_an_error_cell_is_not_its_text():
+    """The comment of a cell is inside it in the XML (office:annotation): it was read as what the cell shows."""
+    note = ('<office:annotation><text:p>请核对</text:p></office:annotation>')
+    row = ('<table:table-row><table:table-cell table:formula="of:=NA()" office:value-type="string" office:string-value="#N/A">'
+           f'{note}<text:p>#N/A</text:p></table:table-cell></table:table-row>')
+    flags = ods_cells(_content(f'<table:table table:name="S">{row}</table:table>'))["S"]  # type: ignore[index]
+    assert flags.errors == {(0, 0): "#N/A"}

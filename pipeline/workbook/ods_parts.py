@@ -20,31 +20,41 @@ _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0 "
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0 "
 _CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0 "
 _TEXT_P = "urn:oasis:names:tc:opendocument:xmlns:text:1.0 p"
+_NOTE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0 annotation"  # a cell's comment: not what the cell shows
 ERRORS = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "Err:502", "Err:504", "Err:522"))
-MAX_FLAGGED = 100_000  # positions kept per kind and table: a formula filled down a county's register is not a bomb
+MAX_FLAGGED = 100_000  # positions kept in all (a formula filled down a county's register is no bomb; 10⁶ percentages are)
 
 
-def ods_cells(content: bytes) -> dict[str, CellFlags] | None:
+class _TooBig(Exception):
+    pass
+
+
+def ods_cells(content: bytes, max_rows: int = 0, max_cells: int = 0) -> dict[str, CellFlags] | None:
     """Each table of a content.xml: its flags and extent (``max_row``/``max_col``, 1-based, cells with a value).
-    None when the part does not parse (the reader then says the file is damaged)."""
+    None when the part does not parse (the reader then says the file is damaged). With ``max_rows`` and
+    ``max_cells``, the scan stops at the first table that outgrows them (it is refused for that, F011)."""
     out: dict[str, CellFlags] = {}
     flags = CellFlags()
     row, rows_rep, col = 0, 1, 0
     pending: tuple[int, int, bool] | None = None  # (column, repeats, said to be an error) of a cell whose text decides
     text: list[str] = []
+    room = MAX_FLAGGED
+    in_note = 0
 
     def mark(kind: set[tuple[int, int]] | dict[tuple[int, int], str], first: int, cols: int, value: str = "") -> None:
-        for r in range(row, row + min(rows_rep, MAX_FLAGGED)):
-            for c in range(first, first + min(cols, MAX_FLAGGED)):
-                if len(kind) >= MAX_FLAGGED:
+        nonlocal room
+        for r in range(row, row + rows_rep):
+            for c in range(first, first + cols):
+                if room <= 0:
                     return
+                room -= 1
                 if isinstance(kind, dict):
                     kind[(r, c)] = value
                 else:
                     kind.add((r, c))
 
     def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal flags, row, rows_rep, col, pending
+        nonlocal flags, row, rows_rep, col, pending, in_note
         if tag == _TABLE + "table":
             flags = out.setdefault(attrs.get(_TABLE + "name", ""), CellFlags())
             row = 0
@@ -56,34 +66,40 @@ def ods_cells(content: bytes) -> dict[str, CellFlags] | None:
             if kind is not None:
                 flags.max_row = max(flags.max_row, row + rows_rep)
                 flags.max_col = max(flags.max_col, col + reps)
+                if max_cells and (flags.max_row > max_rows or flags.max_row * flags.max_col > max_cells):
+                    raise _TooBig
                 error = attrs.get(_CALCEXT + "value-type") == "error"
                 formula = _TABLE + "formula" in attrs
-                if formula and not error:
-                    mark(flags.formulas, col, reps)
                 if error or (formula and kind == "string"):  # WPS writes no calcext: an error shows as its text
                     pending = (col, reps, error)
                     text.clear()
+                elif formula:
+                    mark(flags.formulas, col, reps)
                 elif kind == "percentage":
                     mark(flags.percent, col, reps)
             col += reps
+        elif tag == _NOTE:
+            in_note += 1
 
     def end(tag: str) -> None:
-        nonlocal row, pending
+        nonlocal row, pending, in_note
         if tag == _TABLE + "table-row":
             row += rows_rep
-        elif tag == _TEXT_P and pending is not None:
+        elif tag == _NOTE:
+            in_note -= 1
+        elif tag == _TEXT_P and pending is not None and not in_note:
             text.append("\n")
         elif tag in (_TABLE + "table-cell", _TABLE + "covered-table-cell") and pending is not None:
             first, reps, error = pending
             shown = "".join(text).strip()
             if shown in ERRORS or error:
                 mark(flags.errors, first, reps, shown if shown in ERRORS else "#VALUE!")
-                flags.formulas.difference_update((r, c) for r in range(row, row + min(rows_rep, MAX_FLAGGED))
-                                                 for c in range(first, first + min(reps, MAX_FLAGGED)))
+            else:
+                mark(flags.formulas, first, reps)
             pending = None
 
     def chars(data: str) -> None:
-        if pending is not None:
+        if pending is not None and not in_note:
             text.append(data)
 
     parser = expat.ParserCreate(namespace_separator=" ")
@@ -92,6 +108,8 @@ def ods_cells(content: bytes) -> dict[str, CellFlags] | None:
     parser.CharacterDataHandler = chars
     try:
         parser.Parse(content, True)
+    except _TooBig:
+        return out
     except expat.ExpatError:
         return None
     return out

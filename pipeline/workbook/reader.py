@@ -23,7 +23,7 @@ from ..programme.config import FieldSpec, Programme
 from . import layout as L
 from .normalise import Outcome, clean_text, normalise, normalise_text
 from .safety import DEFAULT_LIMITS, Limits, sniff
-from .xls_parts import xls_cells
+from .xls_parts import XlsCells
 from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, read_ooxml_info
 
 Pos = tuple[int, int]
@@ -111,8 +111,9 @@ class _Book:
                  sheets: Mapping[str, CellFlags] | None = None):
         self.data = data
         # a non-OOXML workbook's formula, error and percentage cells, which calamine does not give: an .ods's from
-        # its content.xml (scanned with the safety checks), an .xls's from xlrd
-        self.scanned: Mapping[str, CellFlags] = sheets or (xls_cells(data, limits.max_cells) if fmt == "xls" else {})
+        # its content.xml (scanned with the safety checks), an .xls's from xlrd, sheet by sheet
+        self.scanned: Mapping[str, CellFlags] = sheets or {}
+        self.xls = XlsCells(data) if fmt == "xls" else None
         self.package: Package = Inflated(data, parts) if parts else data  # the parts the safety scan inflated, if any
         self.fmt = fmt
         self.limits = limits
@@ -139,6 +140,8 @@ class _Book:
             if height > lim.max_rows or height * width > lim.max_cells:
                 self.too_long[name] = f"{height} 行 × {width} 列"
                 nrows = min(nrows, max(1, lim.max_cells // max(width, 1)))
+            if self.xls is not None and name not in self.too_long:  # within the limits: its cells are looked at
+                flags = self.xls.get(name)
             rows = sh.to_python(skip_empty_area=False, nrows=nrows) if nrows else []
             self._cache[name] = _Sheet(name, rows, list(sh.merged_cell_ranges or []), flags)
         return self._cache[name]

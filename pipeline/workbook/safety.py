@@ -204,7 +204,7 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
         parts[info.filename] = body
     sheets: dict[str, CellFlags] = {}
     if fmt == "ods":  # calamine expands an .ods whole when it opens it: its extent is checked first, as an .xlsx sheet's is
-        sheets = ods_cells(parts.get("content.xml", b"")) or {}
+        sheets = ods_cells(parts.get("content.xml", b""), limits.max_rows, limits.max_cells) or {}
         for sheet, found in sheets.items():
             rows, cols = found.max_row, found.max_col
             if rows > limits.max_rows or rows * cols > limits.max_cells:

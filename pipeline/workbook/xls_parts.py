@@ -17,34 +17,52 @@ from .xlsx_parts import CellFlags, percent_code
 MAX_BYTES = 8 * 1024 * 1024  # xlrd holds a file's every record in Python objects: a report is a few hundred KB
 
 
-def xls_cells(data: bytes, max_cells: int) -> dict[str, CellFlags]:
-    """Each sheet's error and percentage cells and extent; a sheet over ``max_cells`` is left to the reader's
-    own limit (it is refused as too long, F011), a file over ``MAX_BYTES`` is read without flags, as before."""
-    if len(data) > MAX_BYTES:
-        return {}
-    try:
+class XlsCells:
+    """An .xls's error and percentage cells, sheet by sheet, read when the reader reads that sheet — after its
+    extent passed the limits (python-calamine's, from the cells with values; xlrd's would count every
+    formatted blank, and build a grid of them). The extent is not given here (``max_row`` 0). A file xlrd
+    cannot open, or over ``MAX_BYTES``, gives no flags: calamine's verdict on the file stands."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self._book: Any = None
+        self._tried = len(data) > MAX_BYTES
+        self._percent: set[int] = set()
+
+    def get(self, name: str) -> CellFlags | None:
+        book = self._open()
+        if book is None:
+            return None
         import xlrd
-    except ImportError:  # an installation without it reads .xls values as before
-        return {}
-    try:
-        book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True, logfile=_Quiet())
-    except Exception:  # noqa: BLE001 — any failure of a second reader leaves the first reader's verdict
-        return {}
-    out: dict[str, CellFlags] = {}
-    try:
-        percent_xf = {i for i, xf in enumerate(book.xf_list) if _is_percent(book.format_map.get(xf.format_key))}
-        for index, name in enumerate(book.sheet_names()):
-            sheet = book.sheet_by_index(index)
-            if sheet.nrows * sheet.ncols <= max_cells:
-                out[name] = _flags(xlrd, sheet, percent_xf)
-            book.unload_sheet(index)
-    except Exception:  # noqa: BLE001
-        return out
-    return out
+
+        try:
+            sheet = book.sheet_by_name(name)
+            try:
+                return _flags(xlrd, sheet, self._percent)
+            finally:
+                book.unload_sheet(name)
+        except Exception:  # noqa: BLE001 — any failure of a second reader leaves the first reader's verdict
+            return None
+
+    def _open(self) -> Any:
+        if self._book is None and not self._tried:
+            self._tried = True
+            try:
+                import xlrd
+            except ImportError:  # an installation without it reads .xls values as before
+                return None
+            try:
+                book = xlrd.open_workbook(file_contents=self.data, formatting_info=True, on_demand=True,
+                                          ragged_rows=True, logfile=_Quiet())
+                self._percent = {i for i, xf in enumerate(book.xf_list) if _is_percent(book.format_map.get(xf.format_key))}
+            except Exception:  # noqa: BLE001
+                return None
+            self._book = book
+        return self._book
 
 
 def _flags(xlrd: Any, sheet: Any, percent_xf: set[int]) -> CellFlags:
-    flags = CellFlags(max_row=sheet.nrows, max_col=sheet.ncols)
+    flags = CellFlags()
     for r in range(sheet.nrows):
         types = sheet.row_types(r)
         if xlrd.XL_CELL_ERROR in types:
