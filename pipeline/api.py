@@ -583,8 +583,9 @@ def _inputs(ctx: Context, scored: Scored, registers: tuple[list[AssessmentEntry]
 
     return {
         "村名册": digest([v.to_dict() for v in ctx.registry.villages]),
-        "镇考核登记": digest([{k: v for k, v in vars(e).items() if k != "row"} for e in registers[0]]),
-        "加分扣分登记": digest([{k: v for k, v in vars(a).items() if k != "row"} for a in registers[1]]),
+        # the numbers, not where they stand or whether they were ticked 已核实 (a tick changes no score)
+        "镇考核登记": digest([{k: v for k, v in vars(e).items() if k not in ("row", "checked")} for e in registers[0]]),
+        "加分扣分登记": digest([{k: v for k, v in vars(a).items() if k not in ("row", "checked")} for a in registers[1]]),
         "报表": digest(sorted((code, str(m), sid) for (code, m), sid in scored.data.submissions.items())),
     }
 

@@ -132,7 +132,7 @@ def checked_column() -> Any:
     the township says it checked the row. Text with a 是/否 drop-down, so a table made before it reads as before."""
     from .programme.config import FieldSpec
 
-    return FieldSpec(id="checked", label="已核实", type="text", values=("是", "否"), required=False,
+    return FieldSpec(id="checked", label="已核实", type="text", values=("是", "否"), required=False, annotates=True,
                      hint="本行的数在汇总表中注明“待核实”、镇里核对过确实无误的，选“是”：通报不再注明（“数据质量”仍列出，写明已核实）。"
                           "没有核对的不要填。改了本行的数，请重新核对。")
 

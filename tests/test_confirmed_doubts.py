@@ -166,3 +166,39 @@ def test_the_township_s_usual_is_taken_over_checked_rows_too(collected):
     scored = api.scorer(ctx).score(PERIOD)
     assert scored is not None and list(doubts_of(scored.data).register) == [third[-1]["village_code"]]
     assert third[-1]["village_code"] in {x.code for x in v}
+
+
+def test_a_column_of_no_filled_down_ahead_makes_no_rows(collected):
+    """否 dragged down the 已核实 column ahead of use: each such row was read as a row with every other cell empty
+    (次数未填写…) and the consolidation stopped. A row of only 已核实 is no row, in every township table."""
+    ctx = collected
+    v = ctx.registry.villages
+    _write(ctx, "adjustments", [_adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=1)]
+           + [{"checked": "否"} for _ in range(5)])
+    rows = [{"code": x.code, "name": x.name, "population": x.population, **x.tasks} for x in v]
+    ctx.workspace.registry_path.write_bytes(build_table_workbook(
+        "村名册", "村名册", registry_columns(ctx.programme.tasks), rows + [{"checked": "否"}] * 3, "", "镇"))
+    ctx = api.load_context(ctx.workspace.root)
+    assert not ctx.registry_problems and len(ctx.registry.villages) == len(v)
+    assert api.consolidate(ctx, PERIOD).path.exists()
+
+
+def test_ticking_a_row_is_no_change_of_the_register(collected):
+    """A 通报 made again says which inputs changed since the last one; a tick in 已核实 changes no number."""
+    from pipeline.ledger.db import Ledger
+    from pipeline.ledger.editions import last_edition
+
+    ctx = collected
+    row = _adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [row])
+    _register_with_typo(ctx, None)
+    api.consolidate(ctx, PERIOD)
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        before = last_edition(ledger.conn, ctx.programme.id, str(PERIOD))
+    _write(ctx, "adjustments", [{**row, "checked": "是"}])
+    _register_with_typo(ctx, "是")
+    again = api.consolidate(ctx, PERIOD)
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        after = last_edition(ledger.conn, ctx.programme.id, str(PERIOD))
+    assert before is not None and after is not None and before.inputs == after.inputs
+    assert again.revision is None or "登记" not in "\n".join(again.revision.lines())

@@ -36,6 +36,7 @@ class FieldSpec:
     section: str = ""
     example: tuple[float, ...] = ()
     since: str = ""  # a field added mid-year: required from this month (YYYY-MM) on
+    annotates: bool = False  # a table column that says something about its row (已核实): never a row by itself
 
     def asked_in(self, period: str) -> bool:
         """Does a report for ``period`` (YYYY-MM) have to hold this field?"""

@@ -479,9 +479,10 @@ def _table_rows(
     merged_rows = _plain_table(sheet, header_row, [columns[c.id] for c in present])
     fast: list[tuple[FieldSpec, int, str, dict[tuple[type, Any], tuple[Outcome, bool]]]] = (
         [(spec, columns[spec.id], L.col_letter(columns[spec.id]), {}) for spec in present] if merged_rows is not None else [])
+    making = [c for c in present if not c.annotates]  # a row of only 否 in 已核实 (filled down ahead) is no row
     for offset, row in enumerate(sheet.rows[header_row + 1 :]):
         excel_row = header_row + 2 + offset
-        if all(_blank(row[columns[c.id]] if columns[c.id] < len(row) else None) for c in present):
+        if all(_blank(row[columns[c.id]] if columns[c.id] < len(row) else None) for c in making):
             continue
         if _is_note_row(row, columns):
             continue
