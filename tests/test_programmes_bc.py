@@ -455,6 +455,23 @@ def test_b_a_numerator_typed_0_while_cases_were_due_is_marked(b):
     assert outlier_problems(now, {}, b, [*steady, {**steady[0], "early_registered": 0}], []) == []
 
 
+def test_a_numerator_given_its_denominator_must_be_watched_itself(tmp_path):
+    """``given`` names a numerator's denominator; a numerator not also in ``fields`` was silently never checked."""
+    from pipeline.problems import HuizongError
+    from pipeline.programme.config import shipped_programmes
+    from pipeline.validate.plausibility import plausibility
+
+    text = shipped_programmes()["monthly-b"].read_text(encoding="utf-8")
+    text = text.replace("fields: [pregnancies_new, postpartum_due, births_total, early_registered, postpartum_done, births_reported]",
+                        "fields: [pregnancies_new, postpartum_due, births_total, postpartum_done, births_reported]")
+    path = tmp_path / "b.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(HuizongError) as err:
+        plausibility(load_programme(path))
+    assert [(p.code, p.field) for p in err.value.problems] == [("C002", "plausibility.outliers.zero_after.given")]
+    assert "early_registered" in err.value.problems[0].message
+
+
 def test_b_full_marks_from_a_zero_denominator_are_said_on_the_row_and_still_praised(b):
     """A community with no mothers due a visit scores 产后访视 in full: the 通报's 备注 says so (a 0 typed for 3
     reads the same way, and the leaders see where the place came from); the note does not take away 通报表扬,

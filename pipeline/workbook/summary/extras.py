@@ -293,7 +293,9 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
         said = f.detail if f.confirmed else f"{f.detail}\n核实无误后运行：huizong accept {f.submission_id} --note 理由"
         ws.merge_range(row, 5, row, 6, said, st.cell(font_size=9, text_wrap=True))
         ws.write_string(row, 7, "已核实" if f.confirmed else "待核实", st.cell(font_size=9, text_wrap=True, font_color=colour, align="center"))
-        lines = max(-(-text_units(cells[2]) // 18), sum(-(-text_units(part) // 52) for part in said.split("\n")), 1)  # 9 pt in 17 and 48
+        # printed lines of 9-point text in the cells' widths (11, 10, 17; the reason 48): the tallest decides
+        lines = max(-(-text_units(cells[0]) // 12), -(-text_units(cells[1]) // 11), -(-text_units(cells[2]) // 18),
+                    sum(-(-text_units(part) // 52) for part in said.split("\n")), 1)
         ws.set_row(row, 13 * lines + 2)
         row += 1
     return row
