@@ -453,6 +453,9 @@ def test_b_a_numerator_typed_0_while_cases_were_due_is_marked(b):
     assert {p.field for p in outlier_problems({**nothing, "early_registered": 4}, {}, b, steady, [])} == {"postpartum_due"}
     # a numerator that was 0 in a month before is not steady: not asked about
     assert outlier_problems(now, {}, b, [*steady, {**steady[0], "early_registered": 0}], []) == []
+    # …unless nothing was due that month: its 0 then said nothing (柳塘村 births_reported 3 → 0, 1st → 10th, was silent)
+    quiet = {**steady[0], "pregnancies_new": 0, "early_registered": 0}
+    assert [p.field for p in outlier_problems(now, {}, b, [*steady, quiet], [])] == ["early_registered"]
 
 
 def test_a_numerator_given_its_denominator_must_be_watched_itself(tmp_path):

@@ -194,7 +194,9 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
     for fid in rule.zero_fields:  # a denominator typed 0 scores the full rate (7 pregnancies → 0: 通报表扬)
         if fid in given and not (as_number(values.get(given[fid])) or 0) > 0:
             continue  # a numerator is 0 rightly when nothing was due (its denominator 0)
-        past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
+        # a numerator's months count where something was due: a month with none due says nothing of its steadiness
+        due = [h for h in history if (as_number(h.get(given[fid])) or 0) > 0] if fid in given else history
+        past = [x for x in (as_number(h.get(fid)) for h in due) if x is not None]
         if as_number(values.get(fid)) == 0 and len(past) >= rule.zero_months and min(past) >= rule.zero_min:
             out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
                                value=0, detail=f"此前 {len(past)} 个月每月至少 {_n(min(past))}，本月为 0"))
