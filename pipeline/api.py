@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -495,6 +496,24 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     faults = static_problems(ctx.programme)  # every fault of the programme at once, as `programme check` names them
     if faults:
         raise HuizongError(faults)
+    with _summary_helper(ctx) as helper:
+        return _consolidate(ctx, period, now, helper)
+
+
+@contextmanager
+def _summary_helper(ctx: Context) -> Iterator[Any]:
+    """A county's 计算说明 is written by a helper process: started now, it imports while the ledger is read."""
+    from .workbook.summary.elsewhere import PARALLEL_FROM, start
+
+    helper = start() if len(ctx.registry.villages) >= PARALLEL_FROM else None
+    try:
+        yield helper
+    finally:
+        if helper is not None:  # (the summary ends it; a consolidation stopped earlier, here)
+            helper.shutdown(wait=False, cancel_futures=True)
+
+
+def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any) -> Consolidation:
     registers = load_registers(ctx, period, now)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
@@ -516,7 +535,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         revision = _revision(ctx, period, path, edition)
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received),
                            statuses, warnings, flags, revision)
-        _write_keeping(ctx.workspace, path, build_summary(scored, info), revision)
+        _write_keeping(ctx.workspace, path, build_summary(scored, info, helper=helper), revision)
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
     table = scored_table(scored, statuses)

@@ -475,3 +475,78 @@ def test_a_notice_a_little_over_a_page_prints_on_one_and_a_long_one_keeps_its_si
         return tuple(1 if v is None else int(v) for v in (setup.fitToWidth, setup.fitToHeight))  # type: ignore[return-value]
 
     assert fit("n19") == (1, 1) and fit("n300") == (1, 0)
+
+
+def _taken(monkeypatch) -> list[bool]:
+    """Whether each helper's rows were taken (or the lines written here after all)."""
+    from pipeline.workbook.summary import elsewhere
+
+    taken: list[bool] = []
+    take = elsewhere.Helper.take
+
+    def spy(self, sheets):
+        taken.append(take(self, sheets))
+        return taken[-1]
+
+    monkeypatch.setattr(elsewhere.Helper, "take", spy)
+    return taken
+
+
+@pytest.mark.parametrize("per_sheet", [1024, 5])
+def test_a_helper_process_writes_the_same_explanations_byte_for_byte(demo, monkeypatch, per_sheet):
+    """A county's 计算说明 (over half the summary's cells) is written by a helper process while this one writes the
+    other sheets; the main workbook takes its rows. The file is the one a single process writes — on one sheet
+    or several (a county's 计算说明（2）…). Real processes here: nothing of XlsxWriter or the helper is stood in for."""
+    from pipeline import api
+    from pipeline.workbook import summary
+    from pipeline.workbook.summary import explain
+
+    monkeypatch.setattr(explain, "VILLAGES_PER_SHEET", per_sheet)
+    ctx = api.load_context(demo.workspace)
+    info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
+    alone = summary.build_summary(demo.consolidation.scored, info, parallel_from=10**9)
+    taken = _taken(monkeypatch)
+    helped = summary.build_summary(demo.consolidation.scored, info, parallel_from=0)
+    assert taken == [True]
+    a, b = zipfile.ZipFile(io.BytesIO(alone)), zipfile.ZipFile(io.BytesIO(helped))
+    assert a.namelist() == b.namelist() and all(a.read(n) == b.read(n) for n in a.namelist())
+    assert ("计算说明（2）" in values(helped)) == (per_sheet == 5)
+
+
+def test_a_helper_that_fails_leaves_the_lines_to_this_process(demo, monkeypatch):
+    """A helper that cannot write (here: it is given no number for a format its lines use, and refuses rather
+    than write a wrong one) costs nothing but time: the lines are written here, the file is whole."""
+    from pipeline import api
+    from pipeline.workbook import summary
+    from pipeline.workbook.summary import explain
+
+    ctx = api.load_context(demo.workspace)
+    info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
+    monkeypatch.setattr(explain, "formats", lambda st: [st.title, st.note, st.head])  # the lines' own three left out
+    alone = summary.build_summary(demo.consolidation.scored, info, parallel_from=10**9)
+    taken = _taken(monkeypatch)
+    helped = summary.build_summary(demo.consolidation.scored, info, parallel_from=0)
+    assert taken == [False] and helped == alone
+    grid = values(helped)
+    assert sum(1 for r in grid["计算说明"] if isinstance(r[0], str) and "名　总分" in r[0]) == len(demo.consolidation.scored.index)
+
+
+def test_a_consolidation_starts_its_helper_early_and_publishes_the_same_file(demo, monkeypatch):
+    """For a county the helper is started as the consolidation begins (it imports while the ledger is read) and
+    ended with it; the 通报 published is the one a single process makes."""
+    from pipeline import api
+    from pipeline.workbook.summary import elsewhere
+
+    ctx = api.load_context(demo.workspace)
+    made = datetime(2026, 11, 9, 10, 0)
+    monkeypatch.setattr(elsewhere, "PARALLEL_FROM", 10**9)
+    alone = api.consolidate(ctx, demo.period, now=made).path.read_bytes()
+    monkeypatch.setattr(elsewhere, "PARALLEL_FROM", 0)
+    started = []
+    start = elsewhere.start
+    monkeypatch.setattr(elsewhere, "start", lambda: started.append(1) or start())
+    taken = _taken(monkeypatch)
+    helped = api.consolidate(ctx, demo.period, now=made).path.read_bytes()
+    assert started == [1] and taken == [True]  # one helper, started once (not again by the summary)
+    a, b = zipfile.ZipFile(io.BytesIO(alone)), zipfile.ZipFile(io.BytesIO(helped))
+    assert a.namelist() == b.namelist() and all(a.read(n) == b.read(n) for n in a.namelist())

@@ -19,12 +19,10 @@ ever. Start data kept small always fits the buffer, and a child that cannot star
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from typing import Any, Literal
 
 from ..check import FileCheck, check_bytes, failed_check
 from ..ledger.db import REJECTED
+from ..processes import bare_main
 from .faults import crash_point, crash_reading
 
 # files; from this many on, one worker per core (up to 8), below it one worker: starting a worker (spawn:
@@ -108,30 +107,6 @@ def _ready() -> int:
     return os.getpid()
 
 
-@contextlib.contextmanager
-def _bare_main() -> Iterator[None]:
-    """Start workers without the program that started them.
-
-    A spawned worker runs the parent's main script again before anything else (multiprocessing's
-    ``_fixup_main_from_path``): under the ``huizong`` command that is its console script, which imports
-    the whole command line (typer, rich, every command) — about 0.2 s of each worker's start, for
-    nothing a worker uses. While workers start, ``__main__`` shows neither a file nor a module spec, so
-    they import only what checking needs. (Workers are started only here: see ``Checker._start``.)
-    """
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
-    main.__dict__.pop("__file__", None)
-    if "__spec__" in saved:
-        main.__dict__["__spec__"] = None
-    try:
-        yield
-    finally:
-        main.__dict__.update(saved)
-
-
 def _check(item: tuple[bytes, str]) -> Checked:
     data, name = item
     crash_reading(name)
@@ -163,7 +138,7 @@ class Checker:
             shared = self._share()
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                        initargs=(shared, *self.args[2:]))
-            with _bare_main():  # start the workers now: they import huizong while the first batch is archived
+            with bare_main():  # start the workers now: they import huizong while the first batch is archived
                 self.started[pool] = [pool.submit(_ready) for _ in range(workers)]
         except OSError:  # no process can be made (a resource limit): check here
             self.in_process = True

@@ -78,7 +78,9 @@ def input_label(scored: Scored, key: str) -> str:
     return f"{labels.get(name, name)}{suffix}"
 
 
-def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
+def build_summary(scored: Scored, info: SummaryInfo, parallel_from: int | None = None, helper: Any = None) -> bytes:
+    """The workbook's bytes. ``parallel_from``: villages from which 计算说明 is written by a helper process
+    (default ``elsewhere.PARALLEL_FROM``); ``helper``: one already started (``elsewhere.start``), ended here."""
     buf = io.BytesIO()
     # constant_memory: rows go to temporary files as they are written (each sheet is written top to bottom),
     # so a county-sized summary does not hold every cell in memory at once
@@ -86,9 +88,26 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
     wb.set_properties({"title": f"{info.township}{scored.plan.programme.short_name}汇总排名 {scored.data.programme.label(scored.data.period)}",
                        "author": info.organ, "company": info.organ, "created": info.generated})
     st = Styles(wb)
-    from .explain import explanation_sheets, write_explanations
+    from .elsewhere import PARALLEL_FROM, Helper
+    from .explain import explanation_sheets, formats
 
+    numbers = st.numbered(formats(st))  # first, so a helper can write 计算说明's cells (the same file either way)
     explained = explanation_sheets(len(scored.index))
+    far = PARALLEL_FROM if parallel_from is None else parallel_from
+    lines = Helper(scored, explained, numbers, helper) if len(scored.index) >= far else None
+    try:
+        _write_sheets(wb, st, scored, info, explained, lines)
+    finally:
+        if lines is not None:
+            lines.close()
+        elif helper is not None:
+            helper.shutdown(wait=False, cancel_futures=True)
+    return buf.getvalue()
+
+
+def _write_sheets(wb: Any, st: Styles, scored: Scored, info: SummaryInfo, explained: list[str], helper: Any) -> None:
+    from .explain import start_explanations, write_village_lines
+
     names = ("通报", DETAIL, RAW, *explained, "乡镇合计", "奖惩", "数据质量", "图表")
     sheets = {name: wb.add_worksheet(name, worksheet_class=SummarySheet) for name in names}
     m = Sheet1Map()
@@ -99,13 +118,15 @@ def build_summary(scored: Scored, info: SummaryInfo) -> bytes:
 
     doubted = doubts_of(scored.data)  # what 通报 marks and 数据质量 lists, found once
     write_notice(wb, sheets["通报"], st, scored, info, m, doubted)
-    write_explanations([sheets[name] for name in explained], st, scored)
+    lines = [sheets[name] for name in explained]
+    start_explanations(lines, st, scored)
     write_township(wb, sheets["乡镇合计"], sheets["图表"], st, scored, info)
     write_rewards(sheets["奖惩"], st, scored, info)
     write_quality(sheets["数据质量"], st, scored, info, doubted)
+    if helper is None or not helper.take(lines):  # the lines a helper wrote meanwhile, or written now
+        write_village_lines(lines, st, scored)
     sheets["通报"].activate()
     wb.close()
-    return buf.getvalue()
 
 
 def rank_change(rank: int, previous: int) -> str:

@@ -110,19 +110,41 @@ def explanation_sheets(villages: int) -> list[str]:
 
 def write_explanations(sheets: list[Any], st: Styles, scored: Scored) -> None:
     """Each village's lines, in rank order, ``VILLAGES_PER_SHEET`` villages to a sheet."""
+    start_explanations(sheets, st, scored)
+    write_village_lines(sheets, st, scored)
+
+
+def start_explanations(sheets: list[Any], st: Styles, scored: Scored, per_sheet: int | None = None) -> None:
+    """Each sheet's title, note, header and page setup (the same calls wherever its lines are written).
+    ``per_sheet``: villages to a sheet (``VILLAGES_PER_SHEET``; a helper process is told the caller's)."""
     order = scored.order()
     label = scored.data.programme.label(scored.data.period)
-    prepared = _prepared(scored)
-    text = st.cell(text_wrap=True, font_size=10, valign="top")
-    head = st.cell(bold=True, bg_color="#EDEDED")
-    number = st.number(2)
+    per = per_sheet or VILLAGES_PER_SHEET
     for k, ws in enumerate(sheets):
-        part = order[k * VILLAGES_PER_SHEET:(k + 1) * VILLAGES_PER_SHEET]
+        part = order[k * per:(k + 1) * per]
         of = f"，第 {k + 1} 张，共 {len(sheets)} 张：名次第 {int(scored.rank[part[0]])}–{int(scored.rank[part[-1]])} 名" if len(sheets) > 1 and part else ""
         start_sheet(ws, st, f"计算说明（{label}{of}）",
                     "说明：逐村逐项列出所用数据、算法（文字）、代入数值与得分；基本分限在 0～满分之间，加分限在 0～该项加分上限之间，超出的在“代入数值”中注明。每村另起一页。",
                     ["村（社区）", "项目", "算法", "代入数值", "得分"], WIDTHS)
-        _write_villages(ws, scored, part, prepared, text, head, number)
+
+
+def formats(st: Styles) -> list[Any]:
+    """Every format the 计算说明 sheets use (their cells name them by number: see summary/elsewhere.py)."""
+    return [st.title, st.note, st.head, *_line_formats(st)]
+
+
+def _line_formats(st: Styles) -> tuple[Any, Any, Any]:
+    return st.cell(text_wrap=True, font_size=10, valign="top"), st.cell(bold=True, bg_color="#EDEDED"), st.number(2)
+
+
+def write_village_lines(sheets: list[Any], st: Styles, scored: Scored, per_sheet: int | None = None) -> None:
+    """The villages' lines under each sheet's header (``start_explanations``)."""
+    order = scored.order()
+    prepared = _prepared(scored)
+    text, head, number = _line_formats(st)
+    per = per_sheet or VILLAGES_PER_SHEET
+    for k, ws in enumerate(sheets):
+        _write_villages(ws, scored, order[k * per:(k + 1) * per], prepared, text, head, number)
 
 
 def _prepared(scored: Scored) -> list[Any]:
