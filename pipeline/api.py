@@ -26,7 +26,7 @@ from .programme.calendar import period_of, year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
 from .quality import flagged_numbers, unconfirmed_by_village
-from .registry import Registry, Village, checked_column, registry_columns
+from .registry import CHECKED_NOTE, Registry, Village, checked_column, registry_columns
 from .revision import Revision, compare
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
@@ -130,32 +130,32 @@ def _init_workspace(root: Path | str, force: bool, programme: str, example: bool
     return ws
 
 
-CHECKED_NOTE = "汇总表注明“待核实”的行，核对无误后在“已核实”一栏选“是”。"
-
-
 def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
     """Columns of the township's own registers, from the programme's configuration."""
     head = (
         FieldSpec(id="village_code", label="村代码", type="text", max_length=20),
         FieldSpec(id="village_name", label="村（社区）名称", type="text", required=False),
     )
+    return head + _register_body(prog, key) + (checked_column(),)
+
+
+def _register_body(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
     if key == "assessment_register":
         raw = prog.raw["assessment_register"]
         fields = tuple(FieldSpec.from_dict(f) for f in raw["fields"])
         if raw.get("granularity") == "month":
-            return head + (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields + (checked_column(),)
+            return (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields
         names = tuple(a.name for a in prog.assessment_periods)
-        return head + (
+        return (
             FieldSpec(id="year", label="年度", type="integer", min=2000, max=2100),
             FieldSpec(id="assessment_period", label="考核季", type="enum", values=names),
-        ) + fields + (checked_column(),)
+        ) + fields
     items = tuple(i["label"] for i in prog.raw["adjustments"]["items"])
-    return head + (
+    return (
         FieldSpec(id="date", label="日期", type="date"),
         FieldSpec(id="item", label="项目", type="enum", values=items),
         FieldSpec(id="count", label="次数", type="integer", min=1),
         FieldSpec(id="note", label="备注", type="text", required=False),
-        checked_column(),
     )
 
 
@@ -535,7 +535,7 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
         revision = _revision(ctx, period, path, edition)
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received),
                            statuses, warnings, flags, revision)
-        _write_keeping(ctx.workspace, path, build_summary(scored, info, helper=helper), revision)
+        _write_keeping(ctx.workspace, path, build_summary(scored, info, pool=helper), revision)
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
     table = scored_table(scored, statuses)
@@ -600,11 +600,13 @@ def _inputs(ctx: Context, scored: Scored, registers: tuple[list[AssessmentEntry]
     def digest(value: object) -> str:
         return sha256(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode())
 
+    def rows(found: Iterable[Any]) -> list[dict[str, Any]]:  # the numbers, not where they stand or a tick in 已核实
+        return [{k: v for k, v in vars(x).items() if k not in ("row", "checked")} for x in found]
+
     return {
         "村名册": digest([v.to_dict() for v in ctx.registry.villages]),
-        # the numbers, not where they stand or whether they were ticked 已核实 (a tick changes no score)
-        "镇考核登记": digest([{k: v for k, v in vars(e).items() if k not in ("row", "checked")} for e in registers[0]]),
-        "加分扣分登记": digest([{k: v for k, v in vars(a).items() if k not in ("row", "checked")} for a in registers[1]]),
+        "镇考核登记": digest(rows(registers[0])),
+        "加分扣分登记": digest(rows(registers[1])),
         "报表": digest(sorted((code, str(m), sid) for (code, m), sid in scored.data.submissions.items())),
     }
 

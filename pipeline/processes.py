@@ -16,7 +16,8 @@ def bare_main() -> Iterator[None]:
     ``_fixup_main_from_path``): under the ``huizong`` command that is its console script, which imports
     the whole command line (typer, rich, every command) — about 0.2 s of each worker's start, for
     nothing a worker uses. While workers start, ``__main__`` shows neither a file nor a module spec, so
-X
+    they import only what they use. Every worker huizong starts is started inside this: the checks' pool at
+    intake (``Checker._start``) and the summary's helper (``summary.elsewhere.start``).
     """
     main = sys.modules.get("__main__")
     if main is None:

@@ -501,12 +501,16 @@ def test_a_helper_process_writes_the_same_explanations_byte_for_byte(demo, monke
     from pipeline.workbook import summary
     from pipeline.workbook.summary import explain
 
+    from pipeline.workbook.summary import elsewhere
+
     monkeypatch.setattr(explain, "VILLAGES_PER_SHEET", per_sheet)
     ctx = api.load_context(demo.workspace)
     info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
-    alone = summary.build_summary(demo.consolidation.scored, info, parallel_from=10**9)
+    monkeypatch.setattr(elsewhere, "PARALLEL_FROM", 10**9)
+    alone = summary.build_summary(demo.consolidation.scored, info)
+    monkeypatch.setattr(elsewhere, "PARALLEL_FROM", 0)
     taken = _taken(monkeypatch)
-    helped = summary.build_summary(demo.consolidation.scored, info, parallel_from=0)
+    helped = summary.build_summary(demo.consolidation.scored, info)
     assert taken == [True]
     a, b = zipfile.ZipFile(io.BytesIO(alone)), zipfile.ZipFile(io.BytesIO(helped))
     assert a.namelist() == b.namelist() and all(a.read(n) == b.read(n) for n in a.namelist())
@@ -518,14 +522,16 @@ def test_a_helper_that_fails_leaves_the_lines_to_this_process(demo, monkeypatch)
     than write a wrong one) costs nothing but time: the lines are written here, the file is whole."""
     from pipeline import api
     from pipeline.workbook import summary
-    from pipeline.workbook.summary import explain
+    from pipeline.workbook.summary import elsewhere, explain
 
     ctx = api.load_context(demo.workspace)
     info = summary.SummaryInfo("镇", "机关", datetime(2026, 11, 9, 10, 0), "截止", api.status(ctx, demo.period), [])
     monkeypatch.setattr(explain, "formats", lambda st: [st.title, st.note, st.head])  # the lines' own three left out
-    alone = summary.build_summary(demo.consolidation.scored, info, parallel_from=10**9)
+    monkeypatch.setattr(elsewhere, "PARALLEL_FROM", 10**9)
+    alone = summary.build_summary(demo.consolidation.scored, info)
+    monkeypatch.setattr(elsewhere, "PARALLEL_FROM", 0)
     taken = _taken(monkeypatch)
-    helped = summary.build_summary(demo.consolidation.scored, info, parallel_from=0)
+    helped = summary.build_summary(demo.consolidation.scored, info)
     assert taken == [False] and helped == alone
     grid = values(helped)
     assert sum(1 for r in grid["计算说明"] if isinstance(r[0], str) and "名　总分" in r[0]) == len(demo.consolidation.scored.index)

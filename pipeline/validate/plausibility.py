@@ -129,11 +129,9 @@ def _compile(p: Programme) -> Plausibility:
             for f in listed:
                 if f not in numeric:
                     bad(f"plausibility.outliers.{where}", f"“{f}”不是月报中的数值字段")
-        for f in given:  # a numerator given its denominator but not itself watched: the rule would never look at it
-            if f not in (zero.get("fields") or []):
-                bad("plausibility.outliers.zero_after.given", f"“{f}”不在 zero_after.fields 中（分子也要列入，才会检查它突然为 0）")
         outliers = Outliers(fields, float(o.get("factor", 3)), float(o.get("margin", 10)), int(o.get("months", 12)),
-                            int(o.get("min_peers", 3)), zero_fields=tuple(zero.get("fields") or ()),
+                            int(o.get("min_peers", 3)),
+                            zero_fields=tuple(dict.fromkeys([*(zero.get("fields") or ()), *given])),  # a given numerator is watched too
                             zero_min=float(zero.get("min", 3)), zero_months=int(zero.get("months", ZERO_HISTORY)),
                             zero_given=tuple(given.items()),
                             margins=tuple((k, float(v)) for k, v in (o.get("margins") or {}).items()),

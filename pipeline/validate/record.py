@@ -179,8 +179,9 @@ def validate_report(res: ReadResult, p: Programme, period: Month | None = None, 
     return out
 
 
-# An error value (#DIV/0!) in an .xls/.et cell reads as empty (the reader gets no error flag there, as it does in .xlsx and .ods)
-_ERROR_LOOK = dict.fromkeys(("xls", "et"), "如单元格显示 #DIV/0!、#N/A 等错误值，请改正公式或直接填写数字。")
+# An error value (#DIV/0!) reads as empty where no flag says otherwise: an .xls xlrd could not read (or over its
+# size bound) — every OLE workbook, WPS's .et included, is sniffed as "xls"
+_ERROR_LOOK = {"xls": "如单元格显示 #DIV/0!、#N/A 等错误值，请改正公式或直接填写数字。"}
 
 
 def unfilled(spec: FieldSpec) -> str:

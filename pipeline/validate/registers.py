@@ -142,7 +142,7 @@ def assessment_entries(res: ReadResult, columns: tuple[FieldSpec, ...], registry
                        years: Years | None = None) -> tuple[list[AssessmentEntry], list[Problem]]:
     """The register's rows; ``years``: the 年度 (or 月份) a row may name — any other is an error."""
     problems, bad = _row_problems(res, columns, registry)
-    fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month", "checked")]
+    fields = [c.id for c in columns if c.id not in ("village_code", "village_name", "year", "assessment_period", "month") and not c.annotates]
     entries: list[AssessmentEntry] = []
     seen: dict[tuple[str, int, str], int] = {}
     for i, row in enumerate(res.register):

@@ -78,9 +78,9 @@ def input_label(scored: Scored, key: str) -> str:
     return f"{labels.get(name, name)}{suffix}"
 
 
-def build_summary(scored: Scored, info: SummaryInfo, parallel_from: int | None = None, helper: Any = None) -> bytes:
-    """The workbook's bytes. ``parallel_from``: villages from which 计算说明 is written by a helper process
-    (default ``elsewhere.PARALLEL_FROM``); ``helper``: one already started (``elsewhere.start``), ended here."""
+def build_summary(scored: Scored, info: SummaryInfo, pool: Any = None) -> bytes:
+    """The workbook's bytes. From ``elsewhere.PARALLEL_FROM`` villages 计算说明 is written by a helper process:
+    ``pool``, one already started (``elsewhere.start``, ended here), or one started now."""
     buf = io.BytesIO()
     # constant_memory: rows go to temporary files as they are written (each sheet is written top to bottom),
     # so a county-sized summary does not hold every cell in memory at once
@@ -93,15 +93,14 @@ def build_summary(scored: Scored, info: SummaryInfo, parallel_from: int | None =
 
     numbers = st.numbered(formats(st))  # first, so a helper can write 计算说明's cells (the same file either way)
     explained = explanation_sheets(len(scored.index))
-    far = PARALLEL_FROM if parallel_from is None else parallel_from
-    lines = Helper(scored, explained, numbers, helper) if len(scored.index) >= far else None
+    helper = Helper(scored, explained, numbers, pool) if len(scored.index) >= PARALLEL_FROM else None
     try:
-        _write_sheets(wb, st, scored, info, explained, lines)
+        _write_sheets(wb, st, scored, info, explained, helper)
     finally:
-        if lines is not None:
-            lines.close()
-        elif helper is not None:
-            helper.shutdown(wait=False, cancel_futures=True)
+        if helper is not None:
+            helper.close()
+        elif pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     return buf.getvalue()
 
 

@@ -108,12 +108,6 @@ def explanation_sheets(villages: int) -> list[str]:
     return [TITLE] + [f"{TITLE}（{k}）" for k in range(2, count + 1)]
 
 
-def write_explanations(sheets: list[Any], st: Styles, scored: Scored) -> None:
-    """Each village's lines, in rank order, ``VILLAGES_PER_SHEET`` villages to a sheet."""
-    start_explanations(sheets, st, scored)
-    write_village_lines(sheets, st, scored)
-
-
 def start_explanations(sheets: list[Any], st: Styles, scored: Scored, per_sheet: int | None = None) -> None:
     """Each sheet's title, note, header and page setup (the same calls wherever its lines are written).
     ``per_sheet``: villages to a sheet (``VILLAGES_PER_SHEET``; a helper process is told the caller's)."""
@@ -138,7 +132,8 @@ def _line_formats(st: Styles) -> tuple[Any, Any, Any]:
 
 
 def write_village_lines(sheets: list[Any], st: Styles, scored: Scored, per_sheet: int | None = None) -> None:
-    """The villages' lines under each sheet's header (``start_explanations``)."""
+    """Each village's lines, in rank order, ``VILLAGES_PER_SHEET`` villages to a sheet, under each sheet's header
+    (``start_explanations``)."""
     order = scored.order()
     prepared = _prepared(scored)
     text, head, number = _line_formats(st)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...quality import COUNT_DOUBT, REGISTER_DOUBT, REGISTER_MARGIN, Doubts
+from ...quality import COUNT_DOUBT, DOUBT_FACTOR, REGISTER_DOUBT, REGISTER_MARGIN, Doubts
 from ...score.scorer import Scored
 from ...score.township import field_total, part_total
 from .page import HEAD_ROW, landscape
@@ -353,7 +353,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         return "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in found.items() if c in d.village_by_code)
 
     if doubted.registry:
-        notes.append("村名册中年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
+        notes.append(f"村名册中年度任务与户籍人口不相称（与全镇一般比例相差 {DOUBT_FACTOR:g} 倍以上，可能多打或少打了一位数；这些村在通报中注明“村名册待核实”）："
                      + by_village(doubted.registry))
     if doubted.counts:
         notes.append(f"加分扣分登记中次数大于 {COUNT_DOUBT} 的行（一行是一天的事项，请核对是否多打了数字；这些村在通报中注明“加分扣分登记待核实”）："

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...quality import COUNT_DOUBT, REGISTER_DOUBT, REGISTER_MARGIN, Doubts, empty_months_line
+from ...quality import COUNT_DOUBT, DOUBT_FACTOR, REGISTER_DOUBT, REGISTER_MARGIN, Doubts, empty_months_line
 from ...score.scorer import Scored
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import DEFAULT_ROW, landscape, one_page_if_short
@@ -178,7 +178,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
     if any(info.unconfirmed(c) for c in scored.codes):
         marks.append("※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。")
     if any(c in doubts for c in scored.codes):
-        marks.append("村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 3 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”；核对无误的，在村名册“已核实”栏选“是”）。")
+        marks.append(f"村名册待核实：该村年度任务与户籍人口不相称（与全镇一般比例相差 {DOUBT_FACTOR:g} 倍以上），完成率可能因任务数填错而偏高或偏低（见“数据质量”；核对无误的，在村名册“已核实”栏选“是”）。")
     if any(c in outside for c in scored.codes):
         marks.append("村名册待核实：该村有已收到的报表因村名册的起始月份（或停止月份）未计入累计，如起始月份填错，得分和名次偏低（见“数据质量”；核对无误的，在村名册“已核实”栏选“是”）。")
     if any(s.correction for s in info.statuses if s.state == "已报"):
