@@ -125,6 +125,14 @@ class SummarySheet(Worksheet):
             else:
                 raise ValueError(f"unknown cell kind {kind!r}")
 
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        """XlsxWriter's, forgetting the height of the row it wrote out: in constant_memory nothing reads it again,
+        and 310,000 rows' heights were 40 MB of a county's summary (in each process that writes one)."""
+        written = self.previous_row
+        super()._write_single_row(current_row_num)
+        if self.constant_memory and written != self.previous_row:
+            self.row_info.pop(written, None)
+
     def _write_cell(self, row: int, col: int, cell: Any) -> None:
         if cell.__class__ is not _Row:
             super()._write_cell(row, col, cell)
@@ -137,7 +145,7 @@ class SummarySheet(Worksheet):
                 body = self._strings.get(value)
                 if body is None:
                     body = _string_xml(value)
-                    if len(self._strings) > 20_000:  # a village's own lines rarely repeat: keep the cache small
+                    if len(self._strings) > 4_096:  # a village's own lines rarely repeat: keep the cache small
                         self._strings.clear()
                     self._strings[value] = body
                 out.append(head + body)
