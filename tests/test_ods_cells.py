@@ -94,7 +94,9 @@ def test_a_huge_repeated_block_stops_the_scan_at_the_limits():
     from pipeline.workbook.ods_parts import MAX_FLAGGED
 
     content = _content(_big(100_000, 16_384, ERROR_CELL))
-    found = ods_cells(content, max_rows=20_000, max_cells=2_000_000)
+    from pipeline.workbook.safety import DEFAULT_LIMITS
+
+    found = ods_cells(content, DEFAULT_LIMITS.exceeded)
     assert found is not None and found["附表"].max_row * found["附表"].max_col > 2_000_000
     many = _content(*[_big(20_000, 5, 'office:value-type="percentage" office:value="1"').replace("附表", f"附表{i}")
                       for i in range(20)])

@@ -12,6 +12,7 @@ file and 82 million cells once read) but not empty repeated cells, which LibreOf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.parsers import expat
 
 from .xlsx_parts import CellFlags
@@ -29,10 +30,10 @@ class _TooBig(Exception):
     pass
 
 
-def ods_cells(content: bytes, max_rows: int = 0, max_cells: int = 0) -> dict[str, CellFlags] | None:
+def ods_cells(content: bytes, too_long: Callable[[int, int], bool] | None = None) -> dict[str, CellFlags] | None:
     """Each table of a content.xml: its flags and extent (``max_row``/``max_col``, 1-based, cells with a value).
-    None when the part does not parse (the reader then says the file is damaged). With ``max_rows`` and
-    ``max_cells``, the scan stops at the first table that outgrows them (it is refused for that, F011)."""
+    None when the part does not parse (the reader then says the file is damaged). With ``too_long`` (rows,
+    columns: ``Limits.exceeded``), the scan stops at the first table it says so of (it is refused for that, F011)."""
     out: dict[str, CellFlags] = {}
     flags = CellFlags()
     row, rows_rep, col = 0, 1, 0
@@ -66,7 +67,7 @@ def ods_cells(content: bytes, max_rows: int = 0, max_cells: int = 0) -> dict[str
             if kind is not None:
                 flags.max_row = max(flags.max_row, row + rows_rep)
                 flags.max_col = max(flags.max_col, col + reps)
-                if max_cells and (flags.max_row > max_rows or flags.max_row * flags.max_col > max_cells):
+                if too_long is not None and too_long(flags.max_row, flags.max_col):
                     raise _TooBig
                 error = attrs.get(_CALCEXT + "value-type") == "error"
                 formula = _TABLE + "formula" in attrs

@@ -128,7 +128,7 @@ class _Book:
             part = self.ooxml.sheet_parts.get(name)
             flags = cell_flags(self.package, part, self.ooxml.percent_styles) if part else self.scanned.get(name)
             lim = self.limits
-            if flags and (flags.max_row > lim.max_rows or flags.max_row * flags.max_col > lim.max_cells):
+            if flags and lim.exceeded(flags.max_row, flags.max_col):
                 self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
                 self._cache[name] = _Sheet(name, [], [], flags)  # never handed to calamine
                 return self._cache[name]
@@ -137,7 +137,7 @@ class _Book:
             # not its height: blank rows above the form must not cut rows off its bottom
             height, width = (sh.end[0] + 1, sh.end[1] + 1) if sh.end else (0, 0)
             nrows = min(height, lim.max_rows)
-            if height > lim.max_rows or height * width > lim.max_cells:
+            if lim.exceeded(height, width):
                 self.too_long[name] = f"{height} 行 × {width} 列"
                 nrows = min(nrows, max(1, lim.max_cells // max(width, 1)))
             if self.xls is not None and name not in self.too_long:  # within the limits: its cells are looked at

@@ -34,6 +34,10 @@ class Limits:
     max_rows: int = 20000
     max_cells: int = 2_000_000  # rows × columns of the used range
 
+    def exceeded(self, rows: int, cols: int) -> bool:
+        """Is a sheet this many rows and columns (up to its last cell with a value) too long to read?"""
+        return rows > self.max_rows or rows * cols > self.max_cells
+
 
 DEFAULT_LIMITS = Limits()
 
@@ -204,10 +208,10 @@ def _sniff_zip(data: bytes, name: str, limits: Limits) -> Sniffed:
         parts[info.filename] = body
     sheets: dict[str, CellFlags] = {}
     if fmt == "ods":  # calamine expands an .ods whole when it opens it: its extent is checked first, as an .xlsx sheet's is
-        sheets = ods_cells(parts.get("content.xml", b""), limits.max_rows, limits.max_cells) or {}
+        sheets = ods_cells(parts.get("content.xml", b""), limits.exceeded) or {}
         for sheet, found in sheets.items():
             rows, cols = found.max_row, found.max_col
-            if rows > limits.max_rows or rows * cols > limits.max_cells:
+            if limits.exceeded(rows, cols):
                 return Sniffed("", (Problem("F011", file=name, sheet=sheet, detail=f"{rows} 行 × {cols} 列"),))
     if fmt == "xlsm":
         problems.append(Problem("F012", file=name))

@@ -270,12 +270,20 @@ def _letter(c: int) -> str:
     return col_letter(c)
 
 
+QUALITY_WIDTHS = (11, 10, 17, 6, 6, 24, 24, 8)  # 数据质量's columns; its later tables share them
+
+
+def _lines9(text: str, width: float) -> int:
+    """Printed lines of 9-point text in a column ``width`` wide (about 10 % more fits than at 11 points)."""
+    return -(-text_units(text) // int(width * 1.08))
+
+
 def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
     """与往月差异过大的填报: every out-of-line number of a counted report, and whether it was checked."""
     ws.merge_range(row, 0, row, 7, "与往月差异过大的填报（照常计分；未核实的，通报中村名后标 ※）", st.cell(bold=True, bg_color="#EDEDED"))
     row += 1
-    # the columns are the status table's above (widths 11, 10, 17, 6, 6, 24 + 24, 8): the value with its label takes
-    # the wide third one, the command to confirm goes under the reason (an 8-wide cell wrapped it over eight lines)
+    # the columns are the status table's above (QUALITY_WIDTHS): the value with its label takes the wide third one,
+    # the command to confirm goes under the reason (an 8-wide cell wrapped it over eight lines)
     for c, h in enumerate(["村（社区）", "月份", "填报值", "记录号", "单元格", "说明", "", "核实"]):
         if c == 5:
             ws.merge_range(row, 5, row, 6, h, st.head)
@@ -293,9 +301,9 @@ def _flagged(ws: Any, st: Styles, info: Any, row: int, label: Any) -> int:
         said = f.detail if f.confirmed else f"{f.detail}\n核实无误后运行：huizong accept {f.submission_id} --note 理由"
         ws.merge_range(row, 5, row, 6, said, st.cell(font_size=9, text_wrap=True))
         ws.write_string(row, 7, "已核实" if f.confirmed else "待核实", st.cell(font_size=9, text_wrap=True, font_color=colour, align="center"))
-        # printed lines of 9-point text in the cells' widths (11, 10, 17; the reason 48): the tallest decides
-        lines = max(-(-text_units(cells[0]) // 12), -(-text_units(cells[1]) // 11), -(-text_units(cells[2]) // 18),
-                    sum(-(-text_units(part) // 52) for part in said.split("\n")), 1)
+        # printed lines of 9-point text in the cells' widths (the reason across two columns): the tallest decides
+        lines = max(*(_lines9(cells[c], QUALITY_WIDTHS[c]) for c in range(3)),
+                    sum(_lines9(part, QUALITY_WIDTHS[5] + QUALITY_WIDTHS[6]) for part in said.split("\n")), 1)
         ws.set_row(row, 13 * lines + 2)
         row += 1
     return row
@@ -305,7 +313,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
     d = scored.data
     _start(ws, st, f"数据质量（{d.programme.label(d.period)}）",
            "说明：各村本期报送情况、本年缺报月份（未计入累计）、镇考核登记缺少的考核季（按 0 计）及读取时自动规范的填写（提示）。",
-           ["村（社区）", "本期状态", "收到时间", "版本", "迟报", "本年缺报月份", "镇考核登记缺少", "提示数"], [11, 10, 17, 6, 6, 24, 24, 8])
+           ["村（社区）", "本期状态", "收到时间", "版本", "迟报", "本年缺报月份", "镇考核登记缺少", "提示数"], list(QUALITY_WIDTHS))
     warn_count: dict[str, int] = {}
     for w in info.warnings:
         warn_count[w.get("village_code", "")] = warn_count.get(w.get("village_code", ""), 0) + 1
