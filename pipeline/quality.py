@@ -96,14 +96,14 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
 COUNT_DOUBT = 3  # 次数 above this on one 加分扣分登记 row (one day's events) is worth a second look
 
 
-def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT, checked: bool | None = None) -> dict[str, list[str]]:
+def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT) -> dict[str, list[str]]:
     """Rows of 加分扣分登记 with a 次数 above ``limit``, per village code: one row is one day's events, and a
     1 typed as 10 on 迎接省级检查达标 is +200 — the last village first. They count (the spec bounds no
-    次数); the 通报 says the row is to be checked. ``checked``: only rows marked 已核实 (True) or not (False)."""
+    次数); the 通报 says the row is to be checked. (Each row is judged alone: rows 已核实 are left out by the caller.)"""
     out: dict[str, list[str]] = {}
     for code, rows in adjustments.items():
         for a in rows:
-            if a.count > limit and (checked is None or a.checked == checked):
+            if a.count > limit:
                 out.setdefault(code, []).append(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）")
     return out
 
@@ -191,12 +191,16 @@ def doubts_of(data: Any) -> Doubts:
     tasks = data.programme.tasks
     checked: dict[str, list[str]] = {}
     outside = reports_outside(taking_part, data.not_counted)
+
+    def adjustments(ticked: bool) -> dict[str, list[Any]]:
+        return {code: [a for a in rows if a.checked == ticked] for code, rows in data.adjustments.items()}
+
     for where, found in (("村名册", registry_doubts(taking_part, tasks, checked=True)),
                          ("村名册", {v.code: [outside[v.code]] for v in taking_part if v.checked and v.code in outside}),
-                         ("加分扣分登记", adjustment_doubts(data.adjustments, checked=True)),
+                         ("加分扣分登记", adjustment_doubts(adjustments(True))),
                          ("镇考核登记", register_doubts(data.register_rows, fields, checked=True))):
         for code, items in found.items():
             checked.setdefault(code, []).extend(f"{where}{item}" for item in items)
-    return Doubts(registry_doubts(taking_part, tasks, checked=False), adjustment_doubts(data.adjustments, checked=False),
+    return Doubts(registry_doubts(taking_part, tasks, checked=False), adjustment_doubts(adjustments(False)),
                   {c: text for c, text in outside.items() if not data.village_by_code[c].checked},
                   register_doubts(data.register_rows, fields, checked=False), checked)
