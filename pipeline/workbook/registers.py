@@ -49,6 +49,8 @@ def build_table_workbook(
         width = {"text": 16, "date": 15, "enum": 22}.get(spec.type, 12)
         if spec.id in ("aliases", "emails", "note"):
             width = 34
+        if spec.annotates:  # 是 or 否: a narrow column, so the table still prints at a readable size
+            width = 0
         ws.set_column(c, c, max(width, len(spec.label) * 2 + 2))
     ws.set_row(HEADER_ROW, 32)
     total = len(rows) + empty_rows
