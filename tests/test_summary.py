@@ -489,6 +489,7 @@ def _taken(monkeypatch) -> list[bool]:
         return taken[-1]
 
     monkeypatch.setattr(elsewhere.Helper, "take", spy)
+    monkeypatch.setattr(elsewhere, "WAIT_SECONDS", (3600.0, 0.0))  # a loaded machine's slow helper is still waited for
     return taken
 
 
