@@ -19,13 +19,13 @@ from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Ledger
-from .ledger.editions import Edition, last_edition, remember
+from .ledger.editions import Edition, last_edition, marked_before, remember, remember_marked
 from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
 from .programme.calendar import period_of, year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
-from .quality import flagged_numbers, unconfirmed_by_village
+from .quality import doubts_of, flagged_numbers, unconfirmed_by_village
 from .registry import CHECKED_NOTE, Registry, Village, checked_column, registry_columns
 from .revision import Revision, compare
 from .score.report import scored_table
@@ -529,15 +529,17 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
         warnings = [w for w in period_warnings(ctx, period) if w["code"] != OUTLIER]
         with Ledger(ctx.workspace.ledger_path) as ledger:
             flags = flagged_numbers(ledger, ctx.programme.id, months_used(scored))
+            doubted = doubts_of(scored.data, marked_before(ledger.conn, ctx.programme.id))
         generated = now or datetime.now()
         path = ctx.workspace.summary_path(period)
         edition = Edition(generated.isoformat(timespec="seconds"), standings_of(scored), _inputs(ctx, scored, registers))
         revision = _revision(ctx, period, path, edition)
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received),
-                           statuses, warnings, flags, revision)
+                           statuses, warnings, flags, revision, doubted)
         _write_keeping(ctx.workspace, path, build_summary(scored, info, pool=helper), revision)
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
+            remember_marked(db, ctx.programme.id, edition.made_at, doubted.marked)
     table = scored_table(scored, statuses)
     waiting = unconfirmed_by_village(flags)
     for v in table["villages"]:

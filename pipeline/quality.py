@@ -60,11 +60,23 @@ def unconfirmed_by_village(flags: list[Flagged]) -> dict[str, list[Flagged]]:
     return out
 
 
+class Doubt(str):
+    """What a 通报 says about one township number to be checked, with ``key``: what stays the same as long as the
+    number does (not its row, nor the township's median). A 已核实 tick confirms the number under this key."""
+
+    key: str
+
+    def __new__(cls, text: str, key: str = "") -> Doubt:
+        made = super().__new__(cls, text)
+        made.key = key
+        return made
+
+
 DOUBT_FACTOR = 3.0  # a task per head this many times the township's usual, or this many times less
 
 
 def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: float = DOUBT_FACTOR,
-                    checked: bool | None = None) -> dict[str, list[str]]:
+                        checked: bool | None = None) -> dict[str, list[Doubt]]:
     """Annual tasks out of line with the village's population, per village code: a digit dropped from a task
     (223 typed 22) or a population with an extra 0 lets a village meet its task eight times over and come first.
 
@@ -74,7 +86,7 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
     of its population is 3 or more: the village scores full marks and a bonus for every case done (22 typed 0
     is first place). ``checked``: only the villages whose row the township marked 已核实 (True) or not (False).
     """
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[Doubt]] = {}
     for t in tasks:
         per_head = [(v, v.tasks.get(t.id, 0.0) / v.population) for v in villages if v.population > 0 and v.tasks.get(t.id)]
         if len(per_head) < 3:
@@ -84,27 +96,30 @@ def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: f
             if checked is not None and v.checked != checked:
                 continue
             if r > factor * usual or r * factor < usual:
-                out.setdefault(v.code, []).append(f"{t.label} {v.tasks[t.id]:g}（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
+                out.setdefault(v.code, []).append(Doubt(f"{t.label} {v.tasks[t.id]:g}（按户籍人口 {v.population} 约 {usual * v.population:.0f}）",
+                                                        f"{t.id}={v.tasks[t.id]:g}/{v.population}"))
         if 2 * len(per_head) <= len([v for v in villages if v.population > 0]):
             continue  # a task most villages do not have: its 0s are the rule, not typos
         for v in villages:
             if (checked is None or v.checked == checked) and v.population > 0 and not v.tasks.get(t.id) and usual * v.population >= 3:
-                out.setdefault(v.code, []).append(f"{t.label} 0（按户籍人口 {v.population} 约 {usual * v.population:.0f}）")
+                out.setdefault(v.code, []).append(Doubt(f"{t.label} 0（按户籍人口 {v.population} 约 {usual * v.population:.0f}）",
+                                                        f"{t.id}=0/{v.population}"))
     return out
 
 
 COUNT_DOUBT = 3  # 次数 above this on one 加分扣分登记 row (one day's events) is worth a second look
 
 
-def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT) -> dict[str, list[str]]:
+def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUBT) -> dict[str, list[Doubt]]:
     """Rows of 加分扣分登记 with a 次数 above ``limit``, per village code: one row is one day's events, and a
     1 typed as 10 on 迎接省级检查达标 is +200 — the last village first. They count (the spec bounds no
     次数); the 通报 says the row is to be checked. (Each row is judged alone: rows 已核实 are left out by the caller.)"""
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[Doubt]] = {}
     for code, rows in adjustments.items():
         for a in rows:
             if a.count > limit:
-                out.setdefault(code, []).append(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）")
+                out.setdefault(code, []).append(Doubt(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）",
+                                                      f"{a.day.isoformat()}|{a.item_id}×{a.count}"))
     return out
 
 
@@ -112,13 +127,13 @@ REGISTER_DOUBT = 3.0  # a 镇考核登记 count this many times the township's m
 REGISTER_MARGIN = 10.0  # …and this much above it
 
 
-def register_doubts(rows: Sequence[Any], fields: Sequence[Any], checked: bool | None = None) -> dict[str, list[str]]:
+def register_doubts(rows: Sequence[Any], fields: Sequence[Any], checked: bool | None = None) -> dict[str, list[Doubt]]:
     """镇考核登记 counts far above the township's usual for the same 考核季 (or month), per village code: 5 typed
     50 in 差错数 is −60 points and 10th → 16th, and nothing else looks at the township's own numbers. Only
     counts with no upper limit of their own are compared (a column with a max is refused above it when read);
     the rows stay counted, and the 通报 says they are to be checked. ``checked``: only rows marked 已核实 (True)
     or not (False); the township's usual is taken over all rows."""
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[Doubt]] = {}
     counts = [f for f in fields if f.numeric and f.max is None and not f.stock]
     slots: dict[tuple[int, str], list[Any]] = {}
     for e in rows:
@@ -134,21 +149,27 @@ def register_doubts(rows: Sequence[Any], fields: Sequence[Any], checked: bool | 
                 value = float(e.values.get(f.id, 0.0))
                 if value > REGISTER_DOUBT * usual and value > usual + REGISTER_MARGIN:
                     month = Month.try_parse(slot)  # a monthly register's slot: 2026-10
-                    out.setdefault(e.village_code, []).append(
-                        f"{month.chinese if month else slot}“{f.label}” {value:g}（全镇中位数 {usual:g}，第 {e.row} 行）")
+                    out.setdefault(e.village_code, []).append(Doubt(
+                        f"{month.chinese if month else slot}“{f.label}” {value:g}（全镇中位数 {usual:g}，第 {e.row} 行）",
+                        f"{e.year}|{slot}|{f.id}={value:g}"))
     return out
+
+
+Seen = frozenset[tuple[str, str, str]]  # (table, village code, Doubt.key): numbers an earlier 通报 marked, row not 已核实
 
 
 @dataclass(frozen=True)
 class Doubts:
     """Township inputs the 通报 marks for a second look (and 数据质量 lists): found once per summary."""
 
-    registry: dict[str, list[str]]  # village code → tasks out of line with its population
-    counts: dict[str, list[str]]  # village code → 加分扣分登记 rows with many events
+    registry: dict[str, list[Doubt]]  # village code → tasks out of line with its population
+    counts: dict[str, list[Doubt]]  # village code → 加分扣分登记 rows with many events
     outside: dict[str, str] = field(default_factory=dict)  # village code → reports left out by its 起始/停止月份
-    register: dict[str, list[str]] = field(default_factory=dict)  # village code → 镇考核登记 counts far above the usual
+    register: dict[str, list[Doubt]] = field(default_factory=dict)  # village code → 镇考核登记 counts far above the usual
     checked: dict[str, list[str]] = field(default_factory=dict)  # village code → such numbers the township marked 已核实 (no mark)
-
+    # village code → numbers marked 已核实 that no earlier 通报 marked with the row unticked (still marked: see doubts_of)
+    unseen: dict[str, list[str]] = field(default_factory=dict)
+    marked: Seen = frozenset()  # what a later 是 may confirm: marked here with the row not 已核实 (or confirmed already)
 
 EMPTY_MONTHS = ("注意：台账中没有任何村{months}的报表，累计数只含已收到的月份，任务却按全年进度分解，得分普遍偏低、名次不反映全年。"
                 "如本镇是年中开始用本系统收报表的，请把此前各月的报表放进 inbox/ 补收后重新汇总；已收到但待确认或被退回的，请先确认或让村里改正。")
@@ -183,24 +204,44 @@ def reports_outside(villages: Sequence[Village], not_counted: dict[str, list[Any
     return out
 
 
-def doubts_of(data: Any) -> Doubts:
+def doubts_of(data: Any, seen: Seen | None = None) -> Doubts:
     """The doubts of a consolidation (``score.consolidate.Consolidated``): its villages taking part this period.
-    A row the township marked 已核实 is not doubted; what it confirmed is kept apart (数据质量 still lists it)."""
+
+    A row the township marked 已核实 is not doubted; what it confirmed is kept apart (数据质量 still lists it).
+    ``seen``: the numbers earlier 通报 marked while their row was not 已核实 (None: a ledger from before they were
+    kept — every 是 counts). 是 confirms only such a number: a number changed after its row was ticked, or a row
+    copied with its 是 (the next 考核季's entry made from the last), was never shown to the township, and stays
+    marked — a typo would otherwise be published unmarked under an old tick."""
     taking_part = [v for v in data.villages if v.active(data.period)]
     fields = register_columns_for(data.programme)
     tasks = data.programme.tasks
-    checked: dict[str, list[str]] = {}
     outside = reports_outside(taking_part, data.not_counted)
+    by_code = data.village_by_code
+
+    def outside_of(ticked: bool) -> dict[str, list[Doubt]]:
+        return {c: [Doubt(text, f"起始月份={by_code[c].start}/{by_code[c].end}")] for c, text in outside.items() if by_code[c].checked == ticked}
 
     def adjustments(ticked: bool) -> dict[str, list[Any]]:
         return {code: [a for a in rows if a.checked == ticked] for code, rows in data.adjustments.items()}
 
-    for where, found in (("村名册", registry_doubts(taking_part, tasks, checked=True)),
-                         ("村名册", {v.code: [outside[v.code]] for v in taking_part if v.checked and v.code in outside}),
-                         ("加分扣分登记", adjustment_doubts(adjustments(True))),
-                         ("镇考核登记", register_doubts(data.register_rows, fields, checked=True))):
-        for code, items in found.items():
-            checked.setdefault(code, []).extend(f"{where}{item}" for item in items)
-    return Doubts(registry_doubts(taking_part, tasks, checked=False), adjustment_doubts(adjustments(False)),
-                  {c: text for c, text in outside.items() if not data.village_by_code[c].checked},
-                  register_doubts(data.register_rows, fields, checked=False), checked)
+    def found(ticked: bool) -> dict[str, dict[str, list[Doubt]]]:
+        return {"村名册": registry_doubts(taking_part, tasks, checked=ticked), "村名册起始月份": outside_of(ticked),
+                "加分扣分登记": adjustment_doubts(adjustments(ticked)),
+                "镇考核登记": register_doubts(data.register_rows, fields, checked=ticked)}
+
+    open_, ticked = found(False), found(True)
+    marked = {(table, code, item.key) for table, items_of in open_.items() for code, items in items_of.items() for item in items}
+    checked: dict[str, list[str]] = {}
+    unseen: dict[str, list[str]] = {}
+    for table, items_of in ticked.items():
+        for code, items in items_of.items():
+            for item in items:
+                said = f"{table.removesuffix('起始月份')}{item}"
+                if seen is None or (table, code, item.key) in seen:
+                    checked.setdefault(code, []).append(said)
+                    marked.add((table, code, item.key))  # (a 是 of a ledger from before: kept, so it holds later too)
+                else:  # marked as if unticked, and 数据质量 says why
+                    open_[table].setdefault(code, []).append(item)
+                    unseen.setdefault(code, []).append(said)
+    return Doubts(open_["村名册"], open_["加分扣分登记"], {c: items[0] for c, items in open_["村名册起始月份"].items()},
+                  open_["镇考核登记"], checked, unseen, frozenset(marked))

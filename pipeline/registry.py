@@ -124,7 +124,7 @@ class Registry:
 
 
 CHECKED_WORDS = frozenset(("是", "已核实", "核实", "√", "✓", "✔", "对"))
-CHECKED_NOTE = "汇总表注明“待核实”的行，核对无误后在“已核实”一栏选“是”。"  # said on each table's second line
+CHECKED_NOTE = "汇总表注明“待核实”的行，核对无误后在“已核实”一栏选“是”（只确认已标出的数：数改过须重新核实，复制行时不要带上“是”）。"  # said on each table's second line
 
 
 def checked_column() -> Any:

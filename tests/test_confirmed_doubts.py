@@ -202,3 +202,106 @@ def test_ticking_a_row_is_no_change_of_the_register(collected):
         after = last_edition(ledger.conn, ctx.programme.id, str(PERIOD))
     assert before is not None and after is not None and before.inputs == after.inputs
     assert again.revision is None or "登记" not in "\n".join(again.revision.lines())
+
+
+# A 是 confirms the number the 通报 showed, not whatever the row holds later. Before, a tick stayed on its row
+# whatever was typed into it afterwards, and went with the row when it was copied (the next 考核季's entry made
+# from the last): 50 confirmed, later typed 500, was published with no mark at all.
+
+def _seen_first(ctx: api.Context) -> None:
+    """The township's usual way: a 通报 marks the number, the row not yet ticked."""
+    _register_with_typo(ctx, None)
+    notice, _ = _notice_and_quality(ctx)
+    assert "镇考核登记待核实" in notice[ctx.registry.villages[1].name][-1]
+
+
+def test_a_tick_given_after_the_mark_confirms_the_number(collected):
+    ctx = collected
+    v = ctx.registry.villages
+    _seen_first(ctx)
+    _register_with_typo(ctx, "是")
+    notice, quality = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[1].name][-1] or "")
+    assert "确认无误的数" in quality and "仍注明待核实的数" not in quality
+    notice, _ = _notice_and_quality(ctx)  # and it holds in every later 通报
+    assert "待核实" not in (notice[v[1].name][-1] or "")
+
+
+def test_a_number_changed_under_its_tick_is_marked_again(collected):
+    ctx = collected
+    v = ctx.registry.villages
+    _seen_first(ctx)
+    at = _register_with_typo(ctx, "是")
+    _notice_and_quality(ctx)
+    rows = _assessment_rows(ctx)
+    for r in rows:
+        r["info_errors"] = 5 if r["assessment_period"] == "第三考核季" else 2
+    rows[at].update(info_errors=500, checked="是")  # 50 was checked; a slip of the keyboard later, the tick still there
+    _write(ctx, "assessment_register", rows)
+    notice, quality = _notice_and_quality(ctx)
+    assert "镇考核登记待核实" in notice[v[1].name][-1]
+    assert "“已核实”选了“是”、仍注明待核实的数" in quality
+    assert f"{v[1].name}：镇考核登记第三考核季“全员人口信息核查差错数” 500（全镇中位数 5，第 {at + 4} 行）" in quality
+    # checked again the township's way: the tick taken off for one 通报, then given: confirmed
+    rows[at]["checked"] = ""
+    _write(ctx, "assessment_register", rows)
+    _notice_and_quality(ctx)
+    rows[at]["checked"] = "是"
+    _write(ctx, "assessment_register", rows)
+    notice, quality = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[1].name][-1] or "") and "仍注明待核实的数" not in quality
+
+
+def test_a_row_copied_with_its_tick_confirms_nothing(collected):
+    """The 3rd 考核季's row made by copying the 2nd's, 是 and all: its new number was never shown to anyone."""
+    ctx = collected
+    v = ctx.registry.villages
+    _register_with_typo(ctx, None)
+    _notice_and_quality(ctx)  # a 通报 made under the rule: ticks from now on confirm only what it marked
+    rows = _assessment_rows(ctx)
+    for r in rows:
+        r["info_errors"] = 5 if r["assessment_period"] == "第三考核季" else 2
+    at = next(i for i, r in enumerate(rows) if r["village_code"] == v[2].code and r["assessment_period"] == "第三考核季")
+    rows[at].update(info_errors=60, checked="是")
+    _write(ctx, "assessment_register", rows)
+    notice, quality = _notice_and_quality(ctx)
+    assert "镇考核登记待核实" in notice[v[2].name][-1]
+    assert f"{v[2].name}：镇考核登记第三考核季“全员人口信息核查差错数” 60" in quality.split("仍注明待核实的数")[1]
+
+
+def test_ticks_given_before_a_ledger_kept_marks_still_count(collected):
+    """A workspace whose 是 were given under the earlier rule (its ledger kept no marks): they count, and go on counting."""
+    from pipeline.ledger.db import Ledger
+
+    ctx = collected
+    v = ctx.registry.villages
+    _register_with_typo(ctx, "是")
+    for _ in range(2):
+        notice, quality = _notice_and_quality(ctx)
+        assert "待核实" not in (notice[v[1].name][-1] or "") and "仍注明待核实的数" not in quality
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        kept = ledger.conn.execute("SELECT place, village_code FROM marked WHERE place != ''").fetchall()
+    assert ("镇考核登记", v[1].code) in {tuple(r) for r in kept}
+
+
+def test_other_tables_bind_their_ticks_to_the_number_too(collected):
+    """加分扣分登记: 次数 10 checked, then 100 under the same tick; 村名册: a task of 0 checked, then the population changed."""
+    ctx = collected
+    v = ctx.registry.villages
+    row = _adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [row])
+    _registry_rows(ctx, **{v[3].code: {"task_birth_reg": 0}})
+    ctx = api.load_context(ctx.workspace.root)
+    _notice_and_quality(ctx)
+    _write(ctx, "adjustments", [{**row, "checked": "是"}])
+    _registry_rows(ctx, **{v[3].code: {"task_birth_reg": 0, "checked": "是"}})
+    ctx = api.load_context(ctx.workspace.root)
+    notice, _ = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[2].name][-1] or "") and "待核实" not in (notice[v[3].name][-1] or "")
+    _write(ctx, "adjustments", [{**row, "count": 100, "checked": "是"}])
+    _registry_rows(ctx, **{v[3].code: {"task_birth_reg": 0, "checked": "是", "population": v[3].population * 2}})
+    ctx = api.load_context(ctx.workspace.root)
+    notice, quality = _notice_and_quality(ctx)
+    assert "加分扣分登记待核实" in notice[v[2].name][-1] and "村名册待核实" in notice[v[3].name][-1]
+    unseen = quality.split("仍注明待核实的数")[1]
+    assert f"{v[2].name}：加分扣分登记迎接省级检查达标 ×100" in unseen and f"{v[3].name}：村名册生育登记服务年度任务 0" in unseen

@@ -19,6 +19,14 @@ CREATE TABLE IF NOT EXISTS editions (
     kept_as TEXT                   -- where the earlier file went when this one replaced it
 );
 CREATE INDEX IF NOT EXISTS editions_pp ON editions(programme, period);
+CREATE TABLE IF NOT EXISTS marked (  -- township numbers a 通报 marked 待核实 while their row was not 已核实
+    programme TEXT NOT NULL,
+    place TEXT NOT NULL,          -- 村名册 / 村名册起始月份 / 镇考核登记 / 加分扣分登记 ('': the 通报 that began keeping them)
+    village_code TEXT NOT NULL,
+    key TEXT NOT NULL,            -- quality.Doubt.key: the number, not its row
+    first_made_at TEXT NOT NULL,
+    PRIMARY KEY (programme, place, village_code, key)
+);
 """
 
 
@@ -42,3 +50,15 @@ def remember(db: sqlite3.Connection, programme: str, period: str, edition: Editi
     db.execute("INSERT INTO editions(programme, period, made_at, standings_json, inputs_json, kept_as) VALUES (?,?,?,?,?,?)",
                (programme, period, edition.made_at, json.dumps(edition.standings, ensure_ascii=False),
                 json.dumps(edition.inputs, ensure_ascii=False), kept_as or None))
+
+
+def marked_before(db: sqlite3.Connection, programme: str) -> frozenset[tuple[str, str, str]] | None:
+    """What earlier 通报 marked with the row not 已核实 (``quality.Seen``); None before any 通报 kept them (a
+    ledger of an earlier version: its 是 were given under the old rule, and every one counts once more)."""
+    rows = db.execute("SELECT place, village_code, key FROM marked WHERE programme = ?", (programme,)).fetchall()
+    return frozenset((str(r[0]), str(r[1]), str(r[2])) for r in rows if r[0]) if rows else None
+
+
+def remember_marked(db: sqlite3.Connection, programme: str, made_at: str, marked: frozenset[tuple[str, str, str]]) -> None:
+    db.executemany("INSERT OR IGNORE INTO marked(programme, place, village_code, key, first_made_at) VALUES (?,?,?,?,?)",
+                   [(programme, place, code, key, made_at) for place, code, key in (*marked, ("", "", ""))])

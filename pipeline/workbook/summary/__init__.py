@@ -33,6 +33,7 @@ class SummaryInfo:
     warnings: list[dict[str, Any]] = field(default_factory=list)  # reading warnings of accepted files
     flagged: list[Any] = field(default_factory=list)  # quality.Flagged: out-of-line numbers of the counted reports
     revision: Any = None  # revision.Revision: the month made before with other numbers
+    doubts: Any = None  # quality.Doubts: what the township's tables are marked for (None: found here, every 是 counting)
 
     def unconfirmed(self, code: str) -> list[Any]:
         """The village's out-of-line numbers the township has not confirmed yet (its 通报 row carries ※)."""
@@ -115,7 +116,7 @@ def _write_sheets(wb: Any, st: Styles, scored: Scored, info: SummaryInfo, explai
     from .extras import write_quality, write_rewards, write_township
     from .notice import write_notice
 
-    doubted = doubts_of(scored.data)  # what 通报 marks and 数据质量 lists, found once
+    doubted = doubts_of(scored.data) if info.doubts is None else info.doubts  # what 通报 marks and 数据质量 lists, found once
     write_notice(wb, sheets["通报"], st, scored, info, m, doubted)
     lines = [sheets[name] for name in explained]
     start_explanations(lines, st, scored)

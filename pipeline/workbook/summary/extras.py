@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -357,7 +358,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
     if zero:
         notes.append("年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero))
 
-    def by_village(found: dict[str, list[str]]) -> str:
+    def by_village(found: Mapping[str, Sequence[str]]) -> str:
         return "；".join(f"{d.village_by_code[c].name}：{'、'.join(items)}" for c, items in found.items() if c in d.village_by_code)
 
     if doubted.registry:
@@ -369,6 +370,9 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
     if doubted.register:
         notes.append(f"镇考核登记中远高于全镇同期一般水平的数（超过中位数 {REGISTER_DOUBT:g} 倍且多出 {REGISTER_MARGIN:g} 以上，请核对是否多打了数字；"
                      "已照常计分，这些村在通报中注明“镇考核登记待核实”）：" + by_village(doubted.register))
+    if doubted.unseen:
+        notes.append("“已核实”选了“是”、仍注明待核实的数（“是”只确认汇总表此前标出过的数，这些数当时还没有被标出：连同“是”复制来的行，"
+                     "或核实后又改过的数。请核对，无误的把“已核实”清空、汇总一次，再选“是”）：" + by_village(doubted.unseen))
     said = [(text, "#C00000") for text in notes]
     if doubted.checked:  # confirmed by the township: no mark in the 通报, but the trail stays
         said.append(("镇里已在登记表“已核实”一栏确认无误的数（照常计分，通报中不再注明待核实）：" + by_village(doubted.checked), "#595959"))
