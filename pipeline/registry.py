@@ -135,7 +135,7 @@ def checked_column() -> Any:
 
     return FieldSpec(id="checked", label="已核实", type="text", values=("是", "否"), required=False, annotates=True,
                      hint="本行的数在汇总表中注明“待核实”、镇里核对过确实无误的，选“是”：通报不再注明（“数据质量”仍列出，写明已核实）。"
-                          "没有核对的不要填。改了本行的数，请重新核对。")
+                          "没有核对的不要填。本行的数改过、或这一行是复制来的，原来的“是”不算数：清空后汇总一次，核对无误再选“是”。")
 
 
 def is_checked(value: Any) -> bool:

@@ -119,3 +119,22 @@ def test_blank_template_leaves_village_and_period_to_the_clerk(ctx, tmp_path):
     cell = ws.cell(row=t.first[0] + 1, column=t.first[1] + 1)
     assert cell.value in (None, "") and cell.protection.locked is False
     assert wb["_huizong"]["B3"].value == "*"
+
+
+def test_the_township_s_tables_print_at_a_readable_size(ctx):
+    """The 村名册 printed at about half size on one A4 width: each 年度任务 label set its column's width on one
+    line and the address column was 34 wide. Labels now wrap in the header, addresses in their cells (the row
+    made tall enough, as not every client fits a row to wrapped text when the file opens)."""
+    import re
+
+    def width(path):
+        xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+        return sum((int(b) - int(a) + 1) * float(w) for a, b, w in re.findall(r'<col min="(\d+)" max="(\d+)" width="([\d.]+)"', xml))
+
+    root = ctx.workspace.root
+    assert width(ctx.workspace.registry_path) < 180  # 247 before: printed at 125/247 of full size, now above 2/3
+    assert width(root / ctx.programme.raw["assessment_register"]["file"]) < 210  # 307 before
+    ws = openpyxl.load_workbook(ctx.workspace.registry_path).active
+    two = [c.row for c in ws["D"] if isinstance(c.value, str) and ";" in c.value]  # a village with two addresses
+    assert two and all((ws.row_dimensions[r].height or 0) >= 30 for r in two)
+    assert ws.row_dimensions[two[0] + 1].height is None or ";" in str(ws.cell(two[0] + 1, 4).value)

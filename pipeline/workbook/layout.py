@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 # Main form sheet: one row per input, label in B, value in D.
 COL_NO, COL_LABEL, COL_UNIT, COL_VALUE, COL_HINT = 0, 1, 2, 3, 4
@@ -62,3 +63,11 @@ def parse_a1(ref: str) -> tuple[int, int]:
     for ch in letters:
         col = col * 26 + (ord(ch) - 64)
     return int(digits) - 1, col - 1
+
+
+_WIDE = re.compile("[\u2e81-\U0010ffff]")  # CJK and everything after it: about two Latin letters wide
+
+
+def text_units(text: str) -> int:
+    """Printed width of a text in Latin-letter units (a CJK character counts two)."""
+    return len(text) + len(_WIDE.findall(text))

@@ -13,6 +13,7 @@ from typing import Any
 import xlsxwriter
 
 from ..programme.config import FieldSpec
+from .layout import text_units
 from .template import FIXED_TIME, FONT, INPUT_FILL, TITLE_FONT, _validate
 
 HEADER_ROW = 2
@@ -35,6 +36,7 @@ def build_table_workbook(
     f_note = wb.add_format({"font_name": FONT, "font_size": 9, "font_color": "#595959", "text_wrap": True, "valign": "top"})
     f_head = wb.add_format({**base, "bold": True, "align": "center", "bg_color": "#D9D9D9", "text_wrap": True})
     f_text = wb.add_format({**base, "locked": False, "num_format": "@", "bg_color": INPUT_FILL})
+    f_wrap = wb.add_format({**base, "locked": False, "num_format": "@", "bg_color": INPUT_FILL, "text_wrap": True})
     f_int = wb.add_format({**base, "locked": False, "num_format": "0", "bg_color": INPUT_FILL})
     f_num = wb.add_format({**base, "locked": False, "num_format": "0.##", "bg_color": INPUT_FILL})
     f_date = wb.add_format({**base, "locked": False, "num_format": 'yyyy"年"m"月"d"日"', "bg_color": INPUT_FILL})
@@ -46,19 +48,18 @@ def build_table_workbook(
     ws.merge_range(1, 0, 1, last, note, f_note)
     for c, spec in enumerate(columns):
         ws.write_string(HEADER_ROW, c, spec.label, f_head)
-        width = {"text": 16, "date": 15, "enum": 22}.get(spec.type, 12)
-        if spec.id in ("aliases", "emails", "note"):
-            width = 34
-        if spec.annotates:  # 是 or 否: a narrow column, so the table still prints at a readable size
-            width = 0
-        ws.set_column(c, c, max(width, len(spec.label) * 2 + 2))
-    ws.set_row(HEADER_ROW, 32)
+        ws.set_column(c, c, _width(spec))
+    ws.set_row(HEADER_ROW, 16 * HEADER_LINES)
     total = len(rows) + empty_rows
+    widths = {c: max(1, int(_width(spec)) - 1) for c, spec in enumerate(columns) if spec.id in WRAPPED}
     for r in range(total):
         values = rows[r] if r < len(rows) else {}
+        lines = max((-(-text_units(str(values.get(columns[c].id) or "")) // w) for c, w in widths.items()), default=1)
+        if lines > 1:  # (a row height left unset is not fitted to wrapped text by every client when the file opens)
+            ws.set_row(HEADER_ROW + 1 + r, 15 * lines)
         for c, spec in enumerate(columns):
             v = values.get(spec.id)
-            fmt = {"integer": f_int, "number": f_num, "date": f_date}.get(spec.type, f_text)
+            fmt = {"integer": f_int, "number": f_num, "date": f_date}.get(spec.type, f_wrap if spec.id in WRAPPED else f_text)
             row = HEADER_ROW + 1 + r
             if v is None or v == "":
                 ws.write_blank(row, c, None, fmt)
@@ -79,3 +80,15 @@ def build_table_workbook(
     ws.autofilter(HEADER_ROW, 0, HEADER_ROW + total, last)
     wb.close()
     return buf.getvalue()
+
+
+HEADER_LINES = 3  # a long label wraps in the header row
+WRAPPED = ("aliases", "emails", "note")  # long lists of names and addresses: wrapped in a narrower column
+
+
+def _width(spec: FieldSpec) -> float:
+    """A column's width: by its type, and wide enough for its label on the header's three lines (the 年度任务
+    labels on one line made the 村名册 too wide to print at a readable size)."""
+    short = spec.type == "text" and (spec.max_length or 99) <= 10  # 起始月份 2026-06
+    width = 7 if spec.annotates else 26 if spec.id in WRAPPED else 10 if short else {"text": 16, "date": 15, "enum": 22}.get(spec.type, 9)
+    return max(width, -(-len(spec.label) // HEADER_LINES) * 2 + 2)

@@ -12,9 +12,10 @@ from ...programme.formula import Template, template
 from ...programme.formula import words as formula_words
 from ...score.plan import SPECIAL_NAMES, raw_key
 from ...score.scorer import Scored
+from ..layout import text_units
 from . import register_label
 from .page import HEAD_ROW, start_sheet
-from .styles import Styles, text_units
+from .styles import Styles
 
 
 def fmt_number(v: float) -> str:

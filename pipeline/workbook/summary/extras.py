@@ -10,9 +10,10 @@ import numpy as np
 from ...quality import COUNT_DOUBT, DOUBT_FACTOR, REGISTER_DOUBT, REGISTER_MARGIN, Doubts
 from ...score.scorer import Scored
 from ...score.township import field_total, part_total
+from ..layout import text_units
 from .page import HEAD_ROW, landscape
 from .page import start_sheet as _start
-from .styles import Styles, text_units
+from .styles import Styles
 
 
 def _township_rows(scored: Scored) -> list[tuple[str, float, float, float, dict[str, Any]]]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from ...quality import COUNT_DOUBT, DOUBT_FACTOR, REGISTER_DOUBT, REGISTER_MARGIN, Doubts, empty_months_line
 from ...score.scorer import Scored
+from ..layout import text_units
 from . import Sheet1Map, SummaryInfo, rank_change
 from .page import DEFAULT_ROW, landscape, one_page_if_short
-from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band, text_units
+from .styles import BANDS, CRITICISE_FILL, MISSING_FILL, NA_FILL, PRAISE_FILL, Styles, band
 
 
 def not_ranked_names(scored: Scored, statuses: Sequence[Any]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 BODY_FONT = "宋体"
@@ -20,14 +19,6 @@ MISSING_FILL = "#D9D9D9"
 NA_FILL = "#F2F2F2"
 PRAISE_FILL = "#E2EFDA"
 CRITICISE_FILL = "#FCE4D6"
-
-
-_WIDE = re.compile("[\u2e81-\U0010ffff]")  # CJK and everything after it: about two Latin letters wide
-
-
-def text_units(text: str) -> int:
-    """Printed width of a text in Latin-letter units (a CJK character counts two)."""
-    return len(text) + len(_WIDE.findall(text))
 
 
 def band(share: float) -> tuple[str, str]:
