@@ -23,6 +23,7 @@ from pipeline.programme.config import FieldSpec, load_programme
 from pipeline.workbook.layout import a1
 from pipeline.workbook.normalise import Outcome, normalise
 from pipeline.workbook.reader import read_report
+from pipeline.workbook.safety import DEFAULT_LIMITS
 from pipeline.workbook.xlsx_parts import read_ooxml_info
 
 from .conftest import filled
@@ -744,16 +745,24 @@ def test_merged_cell_over_an_input_reads_the_top_left_value_with_s006(ctx):
 
 
 def _as_strict(data: bytes) -> bytes:
-    """The workbook as Excel's "Strict Open XML Spreadsheet" writes it: the same parts, other namespaces."""
+    """The workbook as Excel's "Strict Open XML Spreadsheet" writes it: the same parts, other namespaces and
+    relationship types, and ``conformance="strict"`` on the workbook."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             body = zin.read(info)
-            if info.filename.endswith(".xml") and info.filename.startswith("xl/"):
+            if info.filename.endswith((".xml", ".rels")) and not info.filename.startswith("[") and "core" not in info.filename:
                 body = (body.replace(b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
                                      b"http://purl.oclc.org/ooxml/spreadsheetml/main")
-                        .replace(b"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"",
-                                 b"http://purl.oclc.org/ooxml/officeDocument/relationships\""))
+                        .replace(b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties",
+                                 b"http://purl.oclc.org/ooxml/officeDocument/relationships/extendedProperties")
+                        .replace(b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+                                 b"http://purl.oclc.org/ooxml/officeDocument/relationships")
+                        .replace(b"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties",
+                                 b"http://purl.oclc.org/ooxml/officeDocument/extendedProperties")
+                        .replace(b"http://schemas.openxmlformats.org/drawingml/2006/main", b"http://purl.oclc.org/ooxml/drawingml/main"))
+                if info.filename == "xl/workbook.xml":
+                    body = body.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
             zout.writestr(info, body)
     return out.getvalue()
 
@@ -769,3 +778,20 @@ def test_a_strict_open_xml_workbook_gets_the_same_checks(ctx):
     p = _at(check, "V018", "births_total")
     assert (p.sheet, p.cell, p.value) == (sheet, cell, "#DIV/0!")
     # (a far-away cell in a strict file: tests/test_hostile_files.py, in a child process with a memory cap)
+
+
+def test_a_strict_open_xml_file_sent_back_keeps_its_sheets_in_the_marked_copy(ctx):
+    """The copy sent back with a Strict file had only the list of problems (openpyxl reads transitional names
+    only): the village could not see its own cells marked. Now it is the village's workbook, marked."""
+    from pipeline.intake.checker import check_and_annotate
+
+    data = filled(ctx, 0)
+    sheet, cell, part = _target(data, "births_total")
+    strict = _as_strict(_patch_cell(data, part, cell, f'<c r="{cell}" t="inlineStr"><is><t>十二</t></is></c>'))
+    check, copy = check_and_annotate(strict, "strict.xlsx", ctx.programme, ctx.registry, None, DEFAULT_LIMITS)
+    assert check.status == "退回" and copy is not None
+    assert not [p for p in check.problems if p.code == "F015"]
+    wb = openpyxl.load_workbook(io.BytesIO(copy))
+    assert sheet in wb.sheetnames and ctx.programme.register.sheet in wb.sheetnames
+    assert wb[sheet][cell].comment is not None and "V00" in wb[sheet][cell].comment.text
+    assert b"purl.oclc.org" not in zipfile.ZipFile(io.BytesIO(copy)).read("xl/workbook.xml")  # opens as any .xlsx does

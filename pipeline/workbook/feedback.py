@@ -18,6 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..problems import Problem
 from .layout import parse_a1
 from .template import FONT, TITLE_FONT
+from .xlsx_parts import as_transitional
 
 RESULT_SHEET = "校验结果"
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
@@ -52,7 +53,7 @@ def build_feedback(data: bytes, fmt: str, file_label: str, problems: list[Proble
     wb = None
     if annotated:
         try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), keep_vba=False, keep_links=False, rich_text=False)
+            wb = openpyxl.load_workbook(io.BytesIO(as_transitional(data)), keep_vba=False, keep_links=False, rich_text=False)
         except Exception:  # openpyxl cannot load every file python-calamine can; the list alone still helps
             wb = None
             annotated = False

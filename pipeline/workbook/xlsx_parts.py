@@ -29,6 +29,42 @@ _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _NS_MAIN_STRICT = "{http://purl.oclc.org/ooxml/spreadsheetml/main}"
 _NS_REL_STRICT = "{http://purl.oclc.org/ooxml/officeDocument/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+# the strict names of every part a workbook holds, and their transitional twins (ECMA-376 Part 1 §A, Part 4);
+# longer first, since the relationship types are the relationships namespace with a word added
+_STRICT_NAMES = (
+    (b"http://purl.oclc.org/ooxml/officeDocument/relationships/extendedProperties",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/relationships/customProperties",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/relationships", b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/extendedProperties",
+     b"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/customProperties", b"http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/docPropsVTypes", b"http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"),
+    (b"http://purl.oclc.org/ooxml/officeDocument/sharedTypes", b"http://schemas.openxmlformats.org/officeDocument/2006/sharedTypes"),
+    (b"http://purl.oclc.org/ooxml/spreadsheetml/main", b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"),
+    (b"http://purl.oclc.org/ooxml/drawingml/spreadsheetDrawing", b"http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"),
+    (b"http://purl.oclc.org/ooxml/drawingml/chart", b"http://schemas.openxmlformats.org/drawingml/2006/chart"),
+    (b"http://purl.oclc.org/ooxml/drawingml/main", b"http://schemas.openxmlformats.org/drawingml/2006/main"),
+    (b' conformance="strict"', b""),
+)
+
+
+def as_transitional(data: bytes) -> bytes:
+    """A package saved as Strict Open XML, with the transitional names (the same parts otherwise): what
+    openpyxl reads. Anything else is returned as it is. (For a file ``safety`` has checked: its parts are bounded.)"""
+    with zipfile.ZipFile(io.BytesIO(data)) as zin:
+        if "xl/workbook.xml" not in zin.namelist() or b"purl.oclc.org/ooxml" not in zin.read("xl/workbook.xml"):
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                body = zin.read(info)
+                if info.filename.endswith((".xml", ".rels", ".vml")):
+                    for strict, transitional in _STRICT_NAMES:
+                        body = body.replace(strict, transitional)
+                zout.writestr(info, body)
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
