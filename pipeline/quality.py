@@ -119,7 +119,7 @@ def adjustment_doubts(adjustments: dict[str, list[Any]], limit: int = COUNT_DOUB
         for a in rows:
             if a.count > limit:
                 out.setdefault(code, []).append(Doubt(f"{a.label} ×{a.count}（{a.total:+g} 分，第 {a.row} 行）",
-                                                      f"{a.day.isoformat()}|{a.item_id}×{a.count}"))
+                                                      f"{a.day.isoformat()}|{a.item_id}|{a.note.strip()}×{a.count}"))
     return out
 
 
@@ -229,7 +229,14 @@ def doubts_of(data: Any, seen: Seen | None = None) -> Doubts:
                 "加分扣分登记": adjustment_doubts(adjustments(ticked)),
                 "镇考核登记": register_doubts(data.register_rows, fields, checked=ticked)}
 
-    open_, ticked = found(False), found(True)
+    def keyed(items_of: dict[str, dict[str, list[Doubt]]]) -> dict[str, dict[str, list[Doubt]]]:
+        """The 村名册's keys with the assessment year: a row carried into the next year, its 是 with it, is new."""
+        year = str(data.months[0]) if data.months else ""
+        for table in ("村名册", "村名册起始月份"):
+            items_of[table] = {c: [Doubt(d, f"{year}|{d.key}") for d in items] for c, items in items_of[table].items()}
+        return items_of
+
+    open_, ticked = keyed(found(False)), keyed(found(True))
     marked = {(table, code, item.key) for table, items_of in open_.items() for code, items in items_of.items() for item in items}
     checked: dict[str, list[str]] = {}
     unseen: dict[str, list[str]] = {}

@@ -57,6 +57,7 @@ def _register_with_typo(ctx: api.Context, checked: str | None) -> int:
 def test_a_checked_township_count_is_not_marked_but_still_listed(collected):
     ctx = collected
     v = ctx.registry.villages
+    _seen_first(ctx)  # (a 是 confirms what a 通报 marked: see the tests at the end)
     at = _register_with_typo(ctx, "是")
     notice, quality = _notice_and_quality(ctx)
     assert "待核实" not in (notice[v[1].name][-1] or "")
@@ -85,7 +86,10 @@ def test_a_checked_adjustment_row_is_not_marked(collected):
     ctx = collected
     v = ctx.registry.villages
     row = _adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10)
-    _write(ctx, "adjustments", [{**row, "checked": "是"}, _adjustment(ctx, 3, date(2026, 9, 15), "迎接省级检查达标", count=5)])
+    other = _adjustment(ctx, 3, date(2026, 9, 15), "迎接省级检查达标", count=5)
+    _write(ctx, "adjustments", [row, other])
+    _notice_and_quality(ctx)
+    _write(ctx, "adjustments", [{**row, "checked": "是"}, other])
     notice, quality = _notice_and_quality(ctx)
     assert "待核实" not in (notice[v[2].name][-1] or "")
     assert "加分扣分登记待核实" in notice[v[3].name][-1]  # the row not checked keeps its mark
@@ -95,12 +99,15 @@ def test_a_checked_adjustment_row_is_not_marked(collected):
 def test_a_checked_registry_row_takes_off_its_task_doubt(workspace):
     ctx = api.load_context(workspace)
     v = ctx.registry.villages
-    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0, "checked": "是"}, v[3].code: {"task_birth_reg": 0}})
+    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0}, v[3].code: {"task_birth_reg": 0}})
     ctx = api.load_context(workspace)
-    assert ctx.registry.by_code(v[2].code).checked and not ctx.registry.by_code(v[3].code).checked
     for i in range(5):
         (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
     api.collect(ctx)
+    _notice_and_quality(ctx)
+    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0, "checked": "是"}, v[3].code: {"task_birth_reg": 0}})
+    ctx = api.load_context(workspace)
+    assert ctx.registry.by_code(v[2].code).checked and not ctx.registry.by_code(v[3].code).checked
     notice, quality = _notice_and_quality(ctx)
     assert "村名册待核实" not in (notice[v[2].name][-1] or "")
     assert "村名册待核实" in notice[v[3].name][-1]
@@ -270,11 +277,14 @@ def test_a_row_copied_with_its_tick_confirms_nothing(collected):
 
 
 def test_ticks_given_before_a_ledger_kept_marks_still_count(collected):
-    """A workspace whose 是 were given under the earlier rule (its ledger kept no marks): they count, and go on counting."""
+    """A workspace whose 是 were given under the earlier rule (its 通报 made, no marks kept): they count, and go on counting."""
     from pipeline.ledger.db import Ledger
 
     ctx = collected
     v = ctx.registry.villages
+    _seen_first(ctx)
+    with Ledger(ctx.workspace.ledger_path) as ledger:  # as an earlier version left it: editions, no marks
+        ledger.conn.execute("DELETE FROM marked")
     _register_with_typo(ctx, "是")
     for _ in range(2):
         notice, quality = _notice_and_quality(ctx)
@@ -282,6 +292,17 @@ def test_ticks_given_before_a_ledger_kept_marks_still_count(collected):
     with Ledger(ctx.workspace.ledger_path) as ledger:
         kept = ledger.conn.execute("SELECT place, village_code FROM marked WHERE place != ''").fetchall()
     assert ("镇考核登记", v[1].code) in {tuple(r) for r in kept}
+
+
+def test_a_new_workspace_or_programme_confirms_nothing_it_has_not_marked(collected):
+    """No 通报 made yet (or none of this programme): a 是 already in the table — dragged down ahead of use, or in a
+    table copied from last year — was given under no rule at all, and confirms nothing (a review found a fresh
+    workspace treated like a ledger from before, every 是 honoured and kept for good)."""
+    ctx = collected
+    v = ctx.registry.villages
+    _register_with_typo(ctx, "是")
+    notice, quality = _notice_and_quality(ctx)
+    assert "镇考核登记待核实" in notice[v[1].name][-1] and "仍注明待核实的数" in quality
 
 
 def test_other_tables_bind_their_ticks_to_the_number_too(collected):
@@ -305,3 +326,45 @@ def test_other_tables_bind_their_ticks_to_the_number_too(collected):
     assert "加分扣分登记待核实" in notice[v[2].name][-1] and "村名册待核实" in notice[v[3].name][-1]
     unseen = quality.split("仍注明待核实的数")[1]
     assert f"{v[2].name}：加分扣分登记迎接省级检查达标 ×100" in unseen and f"{v[3].name}：村名册生育登记服务年度任务 0" in unseen
+
+
+def test_a_copied_adjustment_with_another_note_is_a_new_row(collected):
+    """加分扣分登记 rows are told apart by their 备注 too: the same day's ×10 copied, 是 and all, for another
+    inspection was taken for the confirmed row (a second +200 published unmarked, listed as confirmed)."""
+    ctx = collected
+    v = ctx.registry.villages
+    row = _adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [{**row, "note": "市级检查"}])
+    _notice_and_quality(ctx)
+    _write(ctx, "adjustments", [{**row, "note": "市级检查", "checked": "是"}])
+    notice, _ = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[2].name][-1] or "")
+    _write(ctx, "adjustments", [{**row, "note": "市级检查", "checked": "是"}, {**row, "note": "省级复查", "checked": "是"}])
+    notice, quality = _notice_and_quality(ctx)
+    assert "加分扣分登记待核实" in notice[v[2].name][-1]
+    assert f"{v[2].name}：加分扣分登记迎接省级检查达标 ×10（+200 分，第 5 行）" in quality.split("仍注明待核实的数")[1]
+
+
+def test_a_registry_row_carried_into_the_next_year_is_checked_again(workspace):
+    """A task of 0 confirmed for 2026 and left, 是 and all, in the 2027 村名册 is a new year's number."""
+    from dataclasses import replace
+
+    from pipeline.programme.periods import Month
+
+    ctx = api.load_context(workspace)
+    v = ctx.registry.villages
+    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0}})
+    ctx = api.load_context(workspace)
+    for i in range(5):
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    api.collect(ctx)
+    scored = api.scorer(ctx).score(PERIOD)
+    assert scored is not None
+    marked = doubts_of(scored.data, frozenset()).marked  # the 2026 通报 marks it
+    _registry_rows(ctx, **{v[2].code: {"task_birth_reg": 0, "checked": "是"}})
+    ctx = api.load_context(workspace)
+    scored = api.scorer(ctx).score(PERIOD)
+    assert scored is not None
+    assert v[2].code in doubts_of(scored.data, marked).checked  # confirmed in 2026
+    january = replace(scored.data, period=Month(2027, 1), months=[Month(2027, 1)])
+    assert v[2].code in doubts_of(january, marked).unseen  # not in 2027

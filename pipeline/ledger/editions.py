@@ -53,10 +53,14 @@ def remember(db: sqlite3.Connection, programme: str, period: str, edition: Editi
 
 
 def marked_before(db: sqlite3.Connection, programme: str) -> frozenset[tuple[str, str, str]] | None:
-    """What earlier 通报 marked with the row not 已核实 (``quality.Seen``); None before any 通报 kept them (a
-    ledger of an earlier version: its 是 were given under the old rule, and every one counts once more)."""
+    """What earlier 通报 marked with the row not 已核实 (``quality.Seen``). None for a programme whose 通报 were
+    made before they were kept (its 是 were given under the earlier rule: every one counts once more, and is
+    kept); a programme new to the ledger starts with nothing confirmed, whatever its tables say."""
     rows = db.execute("SELECT place, village_code, key FROM marked WHERE programme = ?", (programme,)).fetchall()
-    return frozenset((str(r[0]), str(r[1]), str(r[2])) for r in rows if r[0]) if rows else None
+    if rows:
+        return frozenset((str(r[0]), str(r[1]), str(r[2])) for r in rows if r[0])
+    made = db.execute("SELECT 1 FROM editions WHERE programme = ? LIMIT 1", (programme,)).fetchone()
+    return None if made else frozenset()
 
 
 def remember_marked(db: sqlite3.Connection, programme: str, made_at: str, marked: frozenset[tuple[str, str, str]]) -> None:

@@ -372,8 +372,9 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         notes.append(f"镇考核登记中远高于全镇同期一般水平的数（超过中位数 {REGISTER_DOUBT:g} 倍且多出 {REGISTER_MARGIN:g} 以上，请核对是否多打了数字；"
                      "已照常计分，这些村在通报中注明“镇考核登记待核实”）：" + by_village(doubted.register))
     if doubted.unseen:
-        notes.append("“已核实”选了“是”、仍注明待核实的数（“是”只确认汇总表此前标出过的数，这些数当时还没有被标出：连同“是”复制来的行，"
-                     "或核实后又改过的数。请核对，无误的把“已核实”清空、汇总一次，再选“是”）：" + by_village(doubted.unseen))
+        notes.append("“已核实”选了“是”、仍注明待核实的数（“是”只确认这一行未选“是”时通报标出过的数，这些数没有这样标出过："
+                     "例如连同“是”复制来的行、核实后改过的数，或后来才需要核实的数。请核对，无误的把“已核实”清空、重新汇总本月一次，再选“是”）："
+                     + by_village(doubted.unseen))
     said = [(text, "#C00000") for text in notes]
     if doubted.checked:  # confirmed by the township: no mark in the 通报, but the trail stays
         said.append(("镇里已在登记表“已核实”一栏确认无误的数（照常计分，通报中不再注明待核实）：" + by_village(doubted.checked), "#595959"))
