@@ -115,3 +115,24 @@ def test_any_mix_of_cells_agrees(cells):
         body = ("<f>1+1</f>" if formula else "") + ("<v>#DIV/0!</v>" if kind == "e" else "<v>1</v>")
         rows.append(f"<row><c {text}>{body}</c></row>")
     both(sheet("".join(rows)))
+
+
+def test_a_workbook_s_parts_parsed_once_are_each_file_s_own(ctx):
+    """The defined names of every village's file (one template) are parsed once; what one file's reading does
+    with them never reaches the next file's, and another workbook gets its own."""
+    import openpyxl
+    from openpyxl.workbook.defined_name import DefinedName
+
+    from pipeline.workbook.xlsx_parts import read_ooxml_info
+
+    first, second = read_ooxml_info(filled(ctx, 0)), read_ooxml_info(filled(ctx, 1))
+    assert first.names == second.names and first.names is not second.names and first.flags is not second.flags
+    first.names.clear()
+    first.sheet_parts.clear()
+    assert read_ooxml_info(filled(ctx, 2)).names == second.names and read_ooxml_info(filled(ctx, 2)).sheet_parts
+    other = openpyxl.Workbook()
+    other.active.title = "别的表"
+    other.defined_names["births_total"] = DefinedName("births_total", attr_text="别的表!$B$2")
+    buf = io.BytesIO()
+    other.save(buf)
+    assert read_ooxml_info(buf.getvalue()).names["births_total"].sheet == "别的表"

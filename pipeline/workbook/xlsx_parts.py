@@ -135,39 +135,45 @@ def _part(package: Package, member: str) -> bytes | None:
 
 
 def read_ooxml_info(package: Package) -> OoxmlInfo:
-    info = OoxmlInfo()
     wb_xml = _part(package, "xl/workbook.xml")
     if wb_xml is None:
-        return info
+        return OoxmlInfo()
+    names, sheet_parts, styles = _workbook_info(wb_xml, _part(package, "xl/_rels/workbook.xml.rels"))
+    return OoxmlInfo(dict(names), dict(sheet_parts), percent_styles=percent_styles(_part(package, styles)))
+
+
+@functools.lru_cache(maxsize=16)  # every village's file comes from one template: the same parts, parsed once
+def _workbook_info(wb_xml: bytes, rels_xml: bytes | None) -> tuple[Mapping[str, NameTarget], Mapping[str, str], str]:
+    """The defined names, the sheets' parts and the styles part of a workbook.xml and its relationships."""
     root = _tree(wb_xml)
     rels: dict[str, str] = {}
-    rels_xml = _part(package, "xl/_rels/workbook.xml.rels")
     if rels_xml is not None:
         for rel in _tree(rels_xml).iter(f"{_NS_PKG_REL}Relationship"):
             dest = rel.get("Target", "")
             path = dest.lstrip("/") if dest.startswith("/") else posixpath.normpath(posixpath.join("xl", dest))
             rels[rel.get("Id", "")] = path
     main = _main_ns(root)
+    sheet_parts: dict[str, str] = {}
     for sheet in root.iter(f"{main}sheet"):
         rid = sheet.get(f"{_NS_REL}id") or sheet.get(f"{_NS_REL_STRICT}id", "")
         if rid in rels:
-            info.sheet_parts[sheet.get("name", "")] = rels[rid]
+            sheet_parts[sheet.get("name", "")] = rels[rid]
+    names: dict[str, NameTarget] = {}
     for dn in root.iter(f"{main}definedName"):
         name = dn.get("name", "")
         if name.startswith("_xlnm.") or dn.get("localSheetId") is not None:
             continue
         target = parse_name_ref(dn.text or "")
         if target is not None:
-            info.names[name] = target
-    styles = next((path for path in rels.values() if path.endswith("styles.xml")), "xl/styles.xml")
-    info.percent_styles = percent_styles(_part(package, styles))
-    return info
+            names[name] = target
+    return names, sheet_parts, next((path for path in rels.values() if path.endswith("styles.xml")), "xl/styles.xml")
 
 
 _PERCENT_FORMATS = frozenset({9, 10})  # the built-in 0% and 0.00%
 _QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
 
 
+@functools.lru_cache(maxsize=16)
 def percent_styles(xml: bytes | None) -> frozenset[int]:
     """The cell styles that show a number as a percentage. Typing "100%" into a cell makes Excel, WPS and
     LibreOffice store the number 1 with such a style: in a count it must not be read as 1 person."""
