@@ -175,6 +175,9 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     # as many villages as the settings' limits.max_rows allow (S007 says to raise it), not a fixed 10,000
     res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits, max_rows=ws.limits.max_rows)
     registry, problems = build_registry(res, columns, [t.id for t in programme.tasks])
+    newer = newer_copy(path)  # saved by WPS as 村名册.xls/.et: its edits would be left out unsaid
+    if newer is not None:
+        problems.append(Problem("C013", file=path.name, value=newer.name))
     if not registry.villages:
         raise HuizongError(problems or [Problem("C003", file=path.name, label="村名册", detail="没有任何村")])
     return registry, problems
@@ -411,18 +414,29 @@ OTHER_FORMATS = (".xls", ".xlsm", ".xlsb", ".ods", ".et", ".ett", ".csv")
 def register_file_problem(path: Path) -> Problem | None:
     """C010 for a township register that is not there, or that has a copy in another format newer than it
     (saved by WPS or LibreOffice as .xls/.ods/.et: the latest entries are in the copy, which huizong does not read)."""
-    copies = sorted((q for q in (path.with_suffix(ext) for ext in OTHER_FORMATS) if q.is_file()), key=lambda q: q.stat().st_mtime)
     if not path.is_file():
+        copies = _copies(path)
         if copies:
             return Problem("C010", value=path.name, detail=f"文件夹里有 {copies[-1].name}：huizong 只读 .xlsx，请用 Excel/WPS 打开它，"
                                                            f"“另存为”Excel 工作簿（*.xlsx），文件名 {path.name}")
         return Problem("C010", value=path.name, detail=f"请把 {path.name} 放回工作目录 {path.parent}；如已删除且本镇不用它，"
                                                        "可用 huizong init 另建一个工作目录，从中复制空白的登记表")
-    newer = [q for q in copies if q.stat().st_mtime > path.stat().st_mtime]
-    if newer:
-        return Problem("C010", value=path.name, detail=f"文件夹里的 {newer[-1].name} 比 {path.name} 新：最近的登记可能只在那个文件里，"
-                                                       f"huizong 只读 {path.name}。请把 {newer[-1].name} 另存为 {path.name}（覆盖），或删去不用的那一份")
+    newer = newer_copy(path)
+    if newer is not None:
+        return Problem("C010", value=path.name, detail=f"文件夹里的 {newer.name} 比 {path.name} 新：最近的登记可能只在那个文件里，"
+                                                       f"huizong 只读 {path.name}。请把 {newer.name} 另存为 {path.name}（覆盖），或删去不用的那一份")
     return None
+
+
+def _copies(path: Path) -> list[Path]:
+    """The table saved in another format beside it (.xls/.ods/.et), oldest first."""
+    return sorted((q for q in (path.with_suffix(ext) for ext in OTHER_FORMATS) if q.is_file()), key=lambda q: q.stat().st_mtime)
+
+
+def newer_copy(path: Path) -> Path | None:
+    """The newest copy of a township table in another format, where it is newer than the .xlsx huizong reads."""
+    newer = [q for q in _copies(path) if q.stat().st_mtime > path.stat().st_mtime]
+    return newer[-1] if newer else None
 
 
 def reports_of_no_village(ctx: Context, period: Month) -> list[Problem]:

@@ -87,7 +87,7 @@ def _context(workspace: Path) -> api.Context:
         _fail(exc)
         raise
     for p in ctx.registry_problems:
-        err.print(f"[{p.severity.value} {p.code}] 村名册：{p.where}：{p.message}", markup=False)
+        err.print(f"[{p.severity.value} {p.code}] 村名册：{p.where + '：' if p.where else ''}{p.message}", markup=False)
     return ctx
 
 

@@ -242,3 +242,90 @@ def test_a_code_whose_registry_row_was_left_out_is_said_so(ctx):
     problems, bad = _row_problems(res, api.register_columns(ctx.programme, "adjustments")[:2], registry)
     [p] = [p for p in problems if p.code == "C011"]
     assert "村名册中新庄村那一行有错" in p.message and bad == {0}
+
+
+def test_a_label_heading_two_columns_stops_and_names_both(ctx):
+    """Next year's tasks typed in new columns under the same labels (村名册), or a second block of entries set
+    beside the first (加分扣分登记): the last column of each label was read, unsaid — every village's tasks
+    became next year's, and the first block's deductions and bonuses dropped out (12 villages changed, exit 0)."""
+    import openpyxl
+
+    _collected(ctx)
+    path = ctx.workspace.registry_path
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    head = next(c for row in ws.iter_rows() for c in row if c.value == ctx.programme.tasks[0].label)
+    spare = ws.max_column + 2
+    ws.cell(head.row, spare, head.value)
+    wb.save(path)
+    with pytest.raises(HuizongError) as err:  # a 村名册 not read: no command goes on with it
+        api.load_context(ctx.workspace.root)
+    (twice,) = [p for p in err.value.problems if p.code == "S011"]
+    letter = openpyxl.utils.get_column_letter
+    assert twice.is_error and f"{head.column_letter}{head.row}、{letter(spare)}{head.row}" in twice.message
+    assert not [p for p in err.value.problems if p.code == "C003"]  # not also "没有任何村"
+    ws.cell(head.row, spare, None)
+    wb.save(path)
+
+    path = ctx.workspace.root / ctx.programme.raw["adjustments"]["file"]
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    ws.cell(3, ws.max_column + 2, "次数")
+    wb.save(path)
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    assert [p.label for p in err.value.problems if p.code == "S011"] == ["次数"]
+
+
+def test_a_registry_saved_as_xls_beside_the_xlsx_is_not_left_unread(ctx):
+    """村名册 re-saved by WPS as .xls (a task changed there): the stale .xlsx was read and the 通报 ignored the edit."""
+    import os
+
+    _collected(ctx)
+    path = ctx.workspace.registry_path
+    path.with_suffix(".xls").write_bytes(path.read_bytes())  # only its name and time are looked at
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    problems = api.load_context(ctx.workspace.root).registry_problems
+    (newer,) = [p for p in problems if p.code == "C013"]
+    assert newer.is_error and "村名册.xls 比村名册.xlsx 新" in newer.message
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(api.load_context(ctx.workspace.root), PERIOD)
+    assert "C013" in [p.code for p in err.value.problems]
+
+
+@pytest.mark.parametrize(("column", "typed", "said"), [
+    ("task", -1, "不能小于 0，填写的是 -1"),
+    ("name", "长" * 31, "文字过长（30 个字以内），填写了 31 个字"),
+])
+def test_a_registry_cell_out_of_bounds_is_said_in_chinese_at_its_cell(ctx, column, typed, said):
+    """A task of −1 was reported at the row's 村代码 in the validator's English (“-1.0 is less than the minimum of 0”)."""
+    import openpyxl
+
+    path = ctx.workspace.registry_path
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    label = ctx.programme.tasks[0].label if column == "task" else "村（社区）名称"
+    head = next(c for row in ws.iter_rows() for c in row if c.value == label)
+    ws.cell(head.row + 1, head.column, typed)
+    wb.save(path)
+    problems = [p for p in api.load_context(ctx.workspace.root).registry_problems if p.code == "C003"]
+    assert [p.cell for p in problems] == [f"{head.column_letter}{head.row + 1}"]
+    assert said in problems[0].message and "minimum" not in problems[0].message and "too long" not in problems[0].message
+
+
+def test_a_village_s_birth_register_with_a_label_twice_is_sent_back(ctx):
+    """The same rule in a village's report: which 性别 column counts is not guessed (S011, the file sent back)."""
+    import io
+
+    import openpyxl
+
+    from pipeline.check import check_bytes
+
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    ws = wb[ctx.programme.register.sheet]
+    head = next(c for row in ws.iter_rows(max_row=30) for c in row if c.value == "性别")
+    ws.cell(head.row, ws.max_column + 1, "性别")
+    buf = io.BytesIO()
+    wb.save(buf)
+    check = check_bytes(buf.getvalue(), "a.xlsx", ctx.programme, ctx.registry)
+    assert check.status == "退回" and [p.sheet for p in check.problems if p.code == "S011"] == [ws.title]

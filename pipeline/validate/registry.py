@@ -37,6 +37,20 @@ def unsafe_name(name: str) -> str:
     return ""
 
 
+def _said(rule: Any, limit: Any, instance: Any) -> str:
+    """A 村名册 cell the registry's schema refuses, in the clerk's words (never the validator's English)."""
+    shown = f"{instance:g}" if isinstance(instance, float) else str(instance)
+    if rule == "minimum":
+        return f"不能小于 {limit}，填写的是 {shown}"
+    if rule == "maxLength":
+        return f"文字过长（{limit} 个字以内），填写了 {len(str(instance))} 个字"
+    if rule == "minLength":
+        return "未填写"
+    if rule == "type":
+        return f"应为数字，填写的是“{shown}”" if limit in ("number", "integer") else f"“{shown}”格式不对"
+    return f"“{shown}”格式不对"
+
+
 def _shown(name: str) -> str:
     return "".join(ch if unicodedata.category(ch)[0] != "C" else f"\\u{ord(ch):04x}" for ch in name)
 
@@ -72,17 +86,18 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
     for err in Draft202012Validator(schema("registry")).iter_errors({"villages": villages_raw}):
         path = list(err.absolute_path)
         if len(path) < 2:
-            problems.append(Problem("C003", file=res.file, sheet=res.sheet, label="村名册", detail="没有任何村"))
+            if not any(p.is_error for p in res.problems):  # (a table not read at all says why on its own)
+                problems.append(Problem("C003", file=res.file, sheet=res.sheet, label="村名册", detail="没有任何村"))
             continue
         index = path[1]
-        key = path[2] if len(path) > 2 else ""
+        key = str(path[3] if len(path) > 3 and path[2] == "tasks" else path[2] if len(path) > 2 else "")
         if err.validator == "required":
             key = err.message.split("'")[1]
             detail = "未填写"
         elif err.validator == "minimum" and key == "population":
             detail = "户籍人口不能为 0（比率、上限都按人口计算），请填该村实际户籍人口"
         else:
-            detail = f"“{err.instance}”格式不对" if err.validator == "pattern" else str(err.message)
+            detail = _said(err.validator, err.validator_value, err.instance)
         if f"register.{index}.{key}" in res.invalid:
             continue
         problems.append(at(index, key, "C003", detail=detail))

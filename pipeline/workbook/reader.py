@@ -467,6 +467,12 @@ def _table_rows(
         hint = f"；没有找到的是：{'、'.join(missing)}" if likeliest and missing else ""
         res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels + hint))
         return None
+    twice = _repeated_labels(sheet.rows[header_row], columns_spec)
+    if twice:  # the last of them was read: next year's tasks typed in new columns under the same labels became this year's
+        for spec, where in twice:
+            res.problems.append(Problem("S011", file=res.file, sheet=sheet.name, cell=f"{L.col_letter(where[0])}{header_row + 1}",
+                                        label=spec.label, detail="、".join(f"{L.col_letter(c)}{header_row + 1}" for c in where)))
+        return None
     present = [c for c in columns_spec if c.id in columns]
     known = {_key(c.label) for c in columns_spec}
     strange = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip() and _key(v) not in known]
@@ -545,6 +551,16 @@ def _take_plain_row(sheet: _Sheet, row: list[Any], excel_row: int, index: int,
 def _wanted(columns: tuple[FieldSpec, ...]) -> list[FieldSpec]:
     """The columns a header row must have to be this table's: required or non-text ones (all, if none is)."""
     return [c for c in columns if c.required or c.type != "text"] or list(columns)
+
+
+def _repeated_labels(row: list[Any], columns: Sequence[FieldSpec]) -> list[tuple[FieldSpec, list[int]]]:
+    """The columns whose label heads more than one cell of the header row, with those cells' columns."""
+    out = []
+    for c in columns:
+        where = [i for i, v in enumerate(row) if isinstance(v, str) and _key(v) == _key(c.label)]
+        if len(where) > 1:
+            out.append((c, where))
+    return out
 
 
 def _labels_in(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, int]:
