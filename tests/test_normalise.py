@@ -625,6 +625,15 @@ def test_report_date_typed_as_text_end_to_end(ctx):
     assert _at(bad, "V011", "report_date").cell == p.cell
 
 
+def test_a_formula_whose_result_is_empty_is_a_blank_cell_not_an_unsaved_one(ctx):
+    """=IF(A5="","",…) saved by Excel: a text result, empty. V008 told the clerk to open the file and save it
+    again, which changes nothing; the cell is blank, and said to be (未填写)."""
+    data = filled(ctx, 0)
+    sheet, cell, part = _target(data, "births_total")
+    check = _check(ctx, _patch_cell(data, part, cell, f'<c r="{cell}" t="str"><f>IF(1=1,"",1)</f><v></v></c>'))
+    assert [q.code for q in check.problems if q.field == "births_total"] == ["V001"]
+
+
 def test_formula_without_cached_value_is_v008(ctx):
     data = filled(ctx, 0)
     sheet, cell, _ = _target(data, "births_total")

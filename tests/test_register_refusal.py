@@ -86,6 +86,8 @@ def test_invalid_register_cells_stop_the_consolidation_and_are_all_named(ctx):
     (item,) = [p for p in err.value.problems if p.code == "V013"]
     assert "“弄虚作假、找人代检”" in item.message
     assert ("V001", "加分扣分登记", "E6") in found  # empty 次数
+    (empty,) = [p for p in err.value.problems if p.code == "V001"]
+    assert "没有发生的请删去这一行" in empty.message  # not "请填 0": 0 is refused there (次数 at least 1)
     assert ("V022", "加分扣分登记", "C7") in found  # 2062
     assert len(found) == 5
     assert all(p.file for p in err.value.problems)
@@ -329,3 +331,19 @@ def test_a_village_s_birth_register_with_a_label_twice_is_sent_back(ctx):
     wb.save(buf)
     check = check_bytes(buf.getvalue(), "a.xlsx", ctx.programme, ctx.registry)
     assert check.status == "退回" and [p.sheet for p in check.problems if p.code == "S011"] == [ws.title]
+
+
+def test_a_renamed_table_behind_an_instructions_sheet_is_found_by_its_header(ctx):
+    """The sheet renamed 2026年 with a 填表说明 put in front: the first sheet was read (表头 not found), and the
+    clerk was told to move every entry into the instructions sheet. The sheet with the header is the table."""
+    import openpyxl
+
+    _collected(ctx)
+    path = ctx.workspace.root / ctx.programme.raw["adjustments"]["file"]
+    wb = openpyxl.load_workbook(path)
+    wb.worksheets[0].title = "2026年"
+    wb.create_sheet("填表说明", 0)["A1"] = "每发生一次加分或扣分事项登记一行。"
+    wb.save(path)
+    result = api.consolidate(ctx, PERIOD)
+    assert [(p.code, p.sheet) for p in result.register_problems if p.code.startswith("S")] == [("S002", "2026年")]
+    assert not result.register_problems[0].is_error

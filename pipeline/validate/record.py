@@ -184,10 +184,11 @@ def validate_report(res: ReadResult, p: Programme, period: Month | None = None, 
 _ERROR_LOOK = {"xls": "如单元格显示 #DIV/0!、#N/A 等错误值，请改正公式或直接填写数字。"}
 
 
-def unfilled(spec: FieldSpec) -> str:
-    """What to write in an empty required cell: 0 for a count, the thing itself for a name, a phone, a date."""
+def unfilled(spec: FieldSpec, in_row: bool = False) -> str:
+    """What to write in an empty required cell: 0 for a count, the thing itself for a name, a phone, a date.
+    ``in_row``: a cell of a register's row, where a count of at least 1 (次数) means a row with none is no row."""
     if spec.numeric:
-        return "没有发生请填 0。"
+        return "没有发生的请删去这一行。" if in_row and spec.min is not None and spec.min > 0 else "没有发生请填 0。"
     return "请选择下拉列表中的一项。" if spec.values else "请填写。"
 
 
@@ -321,7 +322,7 @@ def validate_table(res: ReadResult, columns: tuple[FieldSpec, ...]) -> tuple[lis
             if cid not in specs or f"register.{index}.{cid}" in res.invalid:
                 continue
             problems.append(Problem("V001", file=res.file, sheet=res.sheet, cell=_row_cell(row, specs, cid), field=cid, label=specs[cid].label,
-                                    detail=unfilled(specs[cid])))
+                                    detail=unfilled(specs[cid], in_row=True)))
         elif len(path) > 1 and path[1] in specs:
             cid = path[1]
 

@@ -368,11 +368,12 @@ def _take(
         res.invalid.add(key)
         return
     if flags.formulas and read_pos in flags.formulas:
-        if raw in (None, ""):
+        if raw in (None, "") and read_pos not in flags.texts:
             res.problems.append(_problem(res, sheet, cell, key, spec, "V008"))
             res.invalid.add(key)
             return
-        res.problems.append(_problem(res, sheet, cell, key, spec, "V009", raw))
+        if raw not in (None, ""):  # (a formula whose result is empty, =IF(A5="","",…), leaves the cell blank: read as one)
+            res.problems.append(_problem(res, sheet, cell, key, spec, "V009", raw))
     if (flags.percent and read_pos in flags.percent and spec.type in ("integer", "number") and isinstance(raw, (int, float))
             and raw != 0):  # (0% is 0 whichever way it is read)
         # "100%" typed into a count is the number 1 shown as 100%: never 1 person
@@ -570,8 +571,13 @@ def _labels_in(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, int]:
 
 def _twins(book: _Book, names: list[str], target: str, columns: tuple[FieldSpec, ...]) -> list[str]:
     """Other sheets that carry this table's header: a copy made by 移动或复制 (put first, and edited), a backup."""
+    return _with_header(book, [other for other in names if other != target], columns)
+
+
+def _with_header(book: _Book, names: list[str], columns: tuple[FieldSpec, ...]) -> list[str]:
+    """The sheets among ``names`` whose first rows hold this table's header."""
     wanted = _wanted(columns)
-    return [other for other in names if other != target and other not in book.too_long
+    return [other for other in names if other not in book.too_long
             and any(len(_labels_in(row, wanted)) == len(wanted) for row in book.sheet(other).rows[:30])]
 
 
@@ -591,7 +597,11 @@ def read_table(
     try:
         book = _Book(data, sniffed.format, limits, sniffed.parts, sniffed.sheets)
         names = [n for n in book.sheet_names if n != L.META_SHEET]
-        target = sheet_name if sheet_name in names else (names[0] if names else None)
+        # renamed (2026年), with another sheet put first (填表说明): the one carrying the table's header is the table
+        carrying = [] if sheet_name in names else _with_header(book, names, columns)
+        target: str | None = sheet_name if sheet_name in names else next(iter(carrying or names), None)
+        if carrying:
+            res.problems.append(Problem("S002", file=name, sheet=carrying[0], detail=sheet_name))
         if target is None:
             res.problems.append(Problem("S001", file=name, detail=sheet_name))
             return res

@@ -77,6 +77,7 @@ class NameTarget:
 @dataclass
 class CellFlags:
     formulas: set[tuple[int, int]] = field(default_factory=set)
+    texts: set[tuple[int, int]] = field(default_factory=set)  # formula cells whose saved result is text ("" included)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
     percent: set[tuple[int, int]] = field(default_factory=set)  # cells shown as a percentage (100% typed: the number 1)
     max_row: int = 0  # 1-based extent of the cells present (not of the declared <dimension>)
@@ -347,6 +348,7 @@ class _SheetScan:
         self.col = 0  # 1-based column of the last cell in the current row
         self.cell: tuple[int, int] | None = None  # 0-based position of the open <c>
         self.error = False  # the open <c> has t="e"
+        self.text = False  # the open <c> holds a formula's text result (t="str")
         self.value: list[str] = []
         self.parser = expat.ParserCreate()
 
@@ -386,7 +388,9 @@ class _SheetScan:
                 flags.max_row = r + 1
             if c >= flags.max_col:
                 flags.max_col = c + 1
-            self.error = attrs.get("t") == "e"
+            kind = attrs.get("t")
+            self.error = kind == "e"
+            self.text = kind == "str"
             if self.error:
                 flags.errors[(r, c)] = "#错误"
         elif tag == "row":
@@ -397,6 +401,8 @@ class _SheetScan:
             return
         elif tag == "f":
             self.flags.formulas.add(self.cell)
+            if self.text:  # =IF(A5="","",…): a result, if an empty one (a formula never calculated has none)
+                self.flags.texts.add(self.cell)
         elif tag == "v" and self.error:
             self.value = []
             self.parser.CharacterDataHandler = self.value.append
