@@ -22,7 +22,8 @@ def test_truncated_register_refuses_to_score(ctx):
     ctx.workspace.settings.setdefault("limits", {})["max_rows"] = 30  # the register has 19 rows per 考核季, 57 by October
     with pytest.raises(HuizongError) as err:
         api.consolidate(ctx, PERIOD)
-    assert [(p.code, p.sheet) for p in err.value.problems] == [("F011", "镇考核登记"), ("F011", "加分扣分登记")]
+    # (加分扣分登记 has a few rows and 100 formatted blank ones under them: those count for nothing)
+    assert [(p.code, p.sheet) for p in err.value.problems] == [("F011", "镇考核登记")]
     assert "行" in err.value.problems[0].message
     assert not (ctx.workspace.reports / f"{PERIOD}-汇总排名.xlsx").exists()
 
@@ -347,3 +348,25 @@ def test_a_renamed_table_behind_an_instructions_sheet_is_found_by_its_header(ctx
     result = api.consolidate(ctx, PERIOD)
     assert [(p.code, p.sheet) for p in result.register_problems if p.code.startswith("S")] == [("S002", "2026年")]
     assert not result.register_problems[0].is_error
+
+
+def test_borders_drawn_far_below_a_register_are_not_rows(ctx):
+    """Borders drawn down to row 30,000 under a 加分扣分登记 of a few rows: F011 "表格过大…请删除模板以外的多余行列后再发送"
+    stopped the consolidation, though no cell down there holds anything (python-calamine reads none of them)."""
+    import openpyxl
+    from openpyxl.styles import Border, Side
+
+    _collected(ctx)
+    path = ctx.workspace.root / ctx.programme.raw["adjustments"]["file"]
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    line = Border(bottom=Side(style="thin"))
+    for r in range(ws.max_row + 1, 30_001):
+        ws.cell(r, 1).border = line
+    wb.save(path)
+    assert api.consolidate(ctx, PERIOD).path.is_file()
+    ws.cell(30_000, 1, "340121104201")  # something typed down there is read, and the table is too long
+    wb.save(path)
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    assert [p.code for p in err.value.problems] == ["F011"]

@@ -24,7 +24,7 @@ from . import layout as L
 from .normalise import Outcome, clean_text, normalise, normalise_text
 from .safety import DEFAULT_LIMITS, Limits, sniff
 from .xls_parts import XlsCells
-from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, read_ooxml_info
+from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, filled_extent, read_ooxml_info
 
 Pos = tuple[int, int]
 # What a damaged workbook makes the parsers raise (XML ParseError is a SyntaxError).
@@ -128,6 +128,8 @@ class _Book:
             part = self.ooxml.sheet_parts.get(name)
             flags = cell_flags(self.package, part, self.ooxml.percent_styles) if part else self.scanned.get(name)
             lim = self.limits
+            if flags and part and lim.exceeded(flags.max_row, flags.max_col):  # formatted blanks count for nothing
+                flags.max_row, flags.max_col = filled_extent(self.package, part)
             if flags and lim.exceeded(flags.max_row, flags.max_col):
                 self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
                 self._cache[name] = _Sheet(name, [], [], flags)  # never handed to calamine

@@ -238,6 +238,17 @@ def cell_flags(package: Package, part: str, percent_styles: frozenset[int] = fro
     return flags
 
 
+def filled_extent(package: Package, part: str) -> tuple[int, int]:
+    """Rows and columns up to the last cell with something in it: borders drawn down to row 30,000 under a
+    register of 7 rows make cells, but none python-calamine reads (it sizes its grid by the values). Asked only
+    of a sheet whose whole extent is over the limits."""
+    flags = CellFlags()
+    xml = _part(package, part)
+    if xml is not None:
+        _SheetScan(flags, filled_only=True).feed(xml, part)
+    return flags.max_row, flags.max_col
+
+
 def _percent_cells(xml: bytes, styles: frozenset[int], flags: CellFlags) -> None:
     """Cells with one of ``styles`` (found by the patterns; a cell they cannot place is left unflagged)."""
     wanted = {str(i).encode() for i in styles}
@@ -342,8 +353,9 @@ class _SheetScan:
     data validation holds <xm:f> too.
     """
 
-    def __init__(self, flags: CellFlags):
+    def __init__(self, flags: CellFlags, filled_only: bool = False):
         self.flags = flags
+        self.filled_only = filled_only  # the extent of the cells with something in them (not of formatted blanks)
         self.row = 0  # 1-based row of the current <row>, 0 before the first
         self.col = 0  # 1-based column of the last cell in the current row
         self.cell: tuple[int, int] | None = None  # 0-based position of the open <c>
@@ -383,29 +395,36 @@ class _SheetScan:
                 r, c = max(self.row - 1, 0), self.col  # the next cell of the row
             self.col = c + 1
             self.cell = (r, c)
-            flags = self.flags
-            if r >= flags.max_row:
-                flags.max_row = r + 1
-            if c >= flags.max_col:
-                flags.max_col = c + 1
             kind = attrs.get("t")
             self.error = kind == "e"
             self.text = kind == "str"
+            if not self.filled_only or self.error:
+                self._reach(r, c)
             if self.error:
-                flags.errors[(r, c)] = "#错误"
+                self.flags.errors[(r, c)] = "#错误"
         elif tag == "row":
             ref = attrs.get("r")
             self.row = int(ref) if ref and ref.isdigit() else self.row + 1
             self.col = 0
         elif self.cell is None:
             return
-        elif tag == "f":
-            self.flags.formulas.add(self.cell)
-            if self.text:  # =IF(A5="","",…): a result, if an empty one (a formula never calculated has none)
-                self.flags.texts.add(self.cell)
-        elif tag == "v" and self.error:
-            self.value = []
-            self.parser.CharacterDataHandler = self.value.append
+        else:
+            if self.filled_only:
+                self._reach(*self.cell)  # a value, a formula, an inline string: the cell is not blank
+            if tag == "f":
+                self.flags.formulas.add(self.cell)
+                if self.text:  # =IF(A5="","",…): a result, if an empty one (a formula never calculated has none)
+                    self.flags.texts.add(self.cell)
+            elif tag == "v" and self.error:
+                self.value = []
+                self.parser.CharacterDataHandler = self.value.append
+
+    def _reach(self, r: int, c: int) -> None:
+        flags = self.flags
+        if r >= flags.max_row:
+            flags.max_row = r + 1
+        if c >= flags.max_col:
+            flags.max_col = c + 1
 
     def _end(self, name: str) -> None:
         if self.cell is None:
