@@ -178,6 +178,7 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     newer = newer_copy(path)  # saved by WPS as 村名册.xls/.et: its edits would be left out unsaid
     if newer is not None:
         problems.append(Problem("C013", file=path.name, value=newer.name))
+    problems += open_elsewhere(path)
     if not registry.villages:
         raise HuizongError(problems or [Problem("C003", file=path.name, label="村名册", detail="没有任何村")])
     return registry, problems
@@ -398,6 +399,7 @@ def load_registers(ctx: Context, period: Month | None = None, today: datetime | 
             problems.append(trouble)
             if not path.is_file():
                 continue
+        problems += open_elsewhere(path)
         cols = register_columns(p, key)
         res = read_table(path.read_bytes(), path.name, raw["sheet"], cols, ctx.workspace.limits, max_rows=ctx.workspace.limits.max_rows)
         if key == "assessment_register":
@@ -426,6 +428,14 @@ def register_file_problem(path: Path) -> Problem | None:
         return Problem("C010", value=path.name, detail=f"文件夹里的 {newer.name} 比 {path.name} 新：最近的登记可能只在那个文件里，"
                                                        f"huizong 只读 {path.name}。请把 {newer.name} 另存为 {path.name}（覆盖），或删去不用的那一份")
     return None
+
+
+def open_elsewhere(path: Path) -> list[Problem]:
+    """C014 where a township table is open in a spreadsheet program (its lock file beside it: Excel's ~$name,
+    LibreOffice's .~lock.name#): entries typed but not yet saved are not in what is read. A lock file left by
+    a program that crashed says so too, falsely; it is a warning, and deleting the lock file ends it."""
+    locks = (path.with_name("~$" + path.name), path.with_name(f".~lock.{path.name}#"))
+    return [Problem("C014", file=path.name, value=path.name)] if any(lock.exists() for lock in locks) else []
 
 
 def _copies(path: Path) -> list[Path]:

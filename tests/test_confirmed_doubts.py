@@ -368,3 +368,19 @@ def test_a_registry_row_carried_into_the_next_year_is_checked_again(workspace):
     assert v[2].code in doubts_of(scored.data, marked).checked  # confirmed in 2026
     january = replace(scored.data, period=Month(2027, 1), months=[Month(2027, 1)])
     assert v[2].code in doubts_of(january, marked).unseen  # not in 2027
+
+
+@pytest.mark.parametrize("typed", [True, 1, "Y", "已核"])
+def test_a_tick_that_says_neither_yes_nor_no_is_said_to_confirm_nothing(collected, typed):
+    """TRUE, 1, Y, 已核 in 已核实: the mark stayed, and nothing said why the clerk's tick did nothing."""
+    ctx = collected
+    v = ctx.registry.villages
+    row = _adjustment(ctx, 2, date(2026, 9, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [row])
+    _notice_and_quality(ctx)
+    _write(ctx, "adjustments", [{**row, "checked": typed}])
+    result = api.consolidate(ctx, PERIOD)
+    (odd,) = [p for p in result.register_problems if p.code == "V025"]
+    assert not odd.is_error and odd.cell.startswith(chr(ord("A") + 6)) and "不算确认" in odd.message
+    notice = {str(r[2]).rstrip("※"): r for r in openpyxl.load_workbook(result.path)["通报"].iter_rows(values_only=True) if r[2]}
+    assert "加分扣分登记待核实" in notice[v[2].name][-1]

@@ -370,3 +370,17 @@ def test_borders_drawn_far_below_a_register_are_not_rows(ctx):
     with pytest.raises(HuizongError) as err:
         api.consolidate(ctx, PERIOD)
     assert [p.code for p in err.value.problems] == ["F011"]
+
+
+def test_a_table_open_in_a_spreadsheet_program_is_said_to_be(ctx):
+    """A deduction just typed in the open 加分扣分登记, not yet saved, was silently missing from the 通报: the lock
+    file beside it (Excel's ~$…, LibreOffice's .~lock.…#) now makes a warning saying to save first."""
+    _collected(ctx)
+    path = ctx.workspace.root / ctx.programme.raw["adjustments"]["file"]
+    (path.parent / f"~${path.name}").write_bytes(b"\x00" * 165)
+    result = api.consolidate(ctx, PERIOD)
+    (open_,) = [p for p in result.register_problems if p.code == "C014"]
+    assert not open_.is_error and path.name in open_.message and "保存" in open_.message
+    registry = ctx.workspace.registry_path
+    (registry.parent / f".~lock.{registry.name}#").write_text("clerk,PC,01.01.2026 09:00,", encoding="utf-8")
+    assert "C014" in [p.code for p in api.load_context(ctx.workspace.root).registry_problems]

@@ -14,7 +14,7 @@ from typing import Any
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
-from ..registry import Registry, is_checked
+from ..registry import Registry, is_checked, odd_ticks
 from ..workbook.reader import ReadResult
 from .record import validate_table
 
@@ -107,7 +107,7 @@ def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Reg
     """Every problem of the table (the reader's and the cells'), and rows whose village is unknown or whose name
     names another village than its code."""
     found, bad = validate_table(res, columns)
-    problems = list(res.problems) + found
+    problems = list(res.problems) + found + odd_ticks(res)
     for i, row in enumerate(res.register):
         total = next((k for k in ("village_code", "village_name") if _is_total(row.raw.get(k))), None)
         if total is not None:  # a 合计 row: one problem that says so, not "村代码未填写", "找不到" or its =SUM()

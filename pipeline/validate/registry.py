@@ -9,7 +9,7 @@ from typing import Any
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
-from ..registry import Registry, Village, is_checked, name_key
+from ..registry import Registry, Village, is_checked, name_key, odd_ticks
 from ..resources import schema
 from ..workbook.reader import ReadResult
 
@@ -56,7 +56,7 @@ def _shown(name: str) -> str:
 
 
 def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: list[str]) -> tuple[Registry, list[Problem]]:
-    problems = [p for p in res.problems]
+    problems = [p for p in res.problems] + odd_ticks(res)
     labels = {c.id: c.label for c in columns}
     villages_raw: list[dict[str, Any]] = []
     dressed: dict[int, str] = {}  # row index → a 上报邮箱 cell with words beside its addresses
