@@ -25,7 +25,7 @@ from .problems import HuizongError, Problem
 from .programme.calendar import period_of, year_start
 from .programme.config import FieldSpec, Programme, load_programme
 from .programme.periods import Month
-from .quality import doubts_of, flagged_numbers, unconfirmed_by_village
+from .quality import doubts_of, flagged_numbers, ticked_anywhere, unconfirmed_by_village
 from .registry import CHECKED_NOTE, Registry, Village, checked_column, registry_columns
 from .revision import Revision, compare
 from .score.report import scored_table
@@ -553,7 +553,10 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
         warnings = [w for w in period_warnings(ctx, period) if w["code"] != OUTLIER]
         with Ledger(ctx.workspace.ledger_path) as ledger:
             flags = flagged_numbers(ledger, ctx.programme.id, months_used(scored))
-            doubted = doubts_of(scored.data, marked_before(ledger.conn, ctx.programme.id))
+            seen = marked_before(ledger.conn, ctx.programme.id)
+            doubted = doubts_of(scored.data, seen)
+        # the first 通报 under the rule keeps every 是 of the tables (a month made again later shows other rows)
+        marked = doubted.marked | (ticked_anywhere(scored.data, *registers[:2]) if seen is None else frozenset())
         generated = now or datetime.now()
         path = ctx.workspace.summary_path(period)
         edition = Edition(generated.isoformat(timespec="seconds"), standings_of(scored), _inputs(ctx, scored, registers))
@@ -563,7 +566,7 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
         _write_keeping(ctx.workspace, path, build_summary(scored, info, pool=helper), revision)
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
-            remember_marked(db, ctx.programme.id, edition.made_at, doubted.marked)
+            remember_marked(db, ctx.programme.id, edition.made_at, marked)
     table = scored_table(scored, statuses)
     waiting = unconfirmed_by_village(flags)
     for v in table["villages"]:

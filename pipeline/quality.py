@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .ledger.db import Ledger
@@ -252,3 +252,12 @@ def doubts_of(data: Any, seen: Seen | None = None) -> Doubts:
                     unseen.setdefault(code, []).append(said)
     return Doubts(open_["村名册"], open_["加分扣分登记"], {c: items[0] for c, items in open_["村名册起始月份"].items()},
                   open_["镇考核登记"], checked, unseen, frozenset(marked))
+
+
+def ticked_anywhere(data: Any, entries: Sequence[Any], adjustments: Sequence[Any]) -> Seen:
+    """What the 是 of the whole tables confirm (every 考核季 and date, not only this 通报's): kept on the first 通报
+    made under the rule (``doubts_of``), so a 是 given before it counts in any month made again later."""
+    by_code: dict[str, list[Any]] = {}
+    for a in adjustments:
+        by_code.setdefault(a.village_code, []).append(a)
+    return doubts_of(replace(data, register_rows=list(entries), adjustments=by_code), None).marked

@@ -384,3 +384,27 @@ def test_a_tick_that_says_neither_yes_nor_no_is_said_to_confirm_nothing(collecte
     assert not odd.is_error and odd.cell.startswith(chr(ord("A") + 6)) and "不算确认" in odd.message
     notice = {str(r[2]).rstrip("※"): r for r in openpyxl.load_workbook(result.path)["通报"].iter_rows(values_only=True) if r[2]}
     assert "加分扣分登记待核实" in notice[v[2].name][-1]
+
+
+def test_ticks_from_before_count_in_any_month_made_again_later(collected):
+    """The first 通报 under the rule kept only the 是 it showed: a +200 of 15 October confirmed under the earlier
+    rule, with September made again first (a correction came in), was marked again in October's next 通报 — and
+    the clerk told the row had been copied or changed. The first 通报 keeps every 是 of the tables."""
+    from pipeline.ledger.db import Ledger
+    from pipeline.programme.periods import Month
+
+    ctx = collected
+    v = ctx.registry.villages
+    september = Month(2026, 9)
+    for i in range(5):
+        (ctx.workspace.inbox / f"9-{i}.xlsx").write_bytes(filled(ctx, i, september))
+    api.collect(ctx)
+    row = _adjustment(ctx, 2, date(2026, 10, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [row])
+    _notice_and_quality(ctx)
+    _write(ctx, "adjustments", [{**row, "checked": "是"}])
+    with Ledger(ctx.workspace.ledger_path) as ledger:  # as an earlier version left it: editions, no marks
+        ledger.conn.execute("DELETE FROM marked")
+    api.consolidate(ctx, september)
+    notice, quality = _notice_and_quality(ctx)
+    assert "待核实" not in (notice[v[2].name][-1] or "") and "仍注明待核实的数" not in quality
