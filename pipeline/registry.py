@@ -6,9 +6,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .programme.periods import Month
+
+if TYPE_CHECKING:
+    from .problems import Problem
+    from .workbook.reader import ReadResult
 
 
 def name_key(text: str) -> str:
@@ -146,12 +150,12 @@ def is_checked(value: Any) -> bool:
 UNCHECKED_WORDS = frozenset(("否", "不是", "未核实", "没有", "无", "×", "✗"))
 
 
-def odd_ticks(res: Any) -> list[Any]:
+def odd_ticks(res: ReadResult) -> list[Problem]:
     """已核实 cells of a table (``ReadResult``) that say neither yes nor no — TRUE, 1, Y, 已核 — each a warning
     (V025): they confirm nothing, and the clerk who typed them meant to."""
     from .problems import Problem
 
-    out = []
+    out: list[Problem] = []
     for row in res.register:
         raw = row.raw.get("checked")
         if raw is None or is_checked(row.values.get("checked")) or (isinstance(raw, str) and raw.strip() in UNCHECKED_WORDS | {""}):
