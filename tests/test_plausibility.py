@@ -335,7 +335,7 @@ def test_a_long_label_in_the_flagged_list_gets_the_lines_it_needs(ctx):
     """The 填报值 column was 6 wide: “0—6岁儿童健康管理人数” 50 wrapped onto five lines of a 26-point row and
     printed cut off after the second. It is now the 17-wide third column, and the command that confirms the
     number sits under the reason, not in the 8-wide 核实 column (eight lines)."""
-    from pipeline.workbook.summary.styles import text_units
+    from pipeline.workbook.layout import text_units
 
     aug, sep = Month(2026, 8), Month(2026, 9)
     _collect(ctx, {f"{m}-{i}.xlsx": filled(ctx, i, m, child_health_managed=12) for m in (aug, sep) for i in range(4)})
