@@ -76,7 +76,7 @@ DOUBT_FACTOR = 3.0  # a task per head this many times the township's usual, or t
 
 
 def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: float = DOUBT_FACTOR,
-                        checked: bool | None = None) -> dict[str, list[Doubt]]:
+                    checked: bool | None = None) -> dict[str, list[Doubt]]:
     """Annual tasks out of line with the village's population, per village code: a digit dropped from a task
     (223 typed 22) or a population with an extra 0 lets a village meet its task eight times over and come first.
 
@@ -169,7 +169,8 @@ class Doubts:
     checked: dict[str, list[str]] = field(default_factory=dict)  # village code → such numbers the township marked 已核实 (no mark)
     # village code → numbers marked 已核实 that no earlier 通报 marked with the row unticked (still marked: see doubts_of)
     unseen: dict[str, list[str]] = field(default_factory=dict)
-    marked: Seen = frozenset()  # what a later 是 may confirm: marked here with the row not 已核实 (or confirmed already)
+    marked: Seen = frozenset()  # what a later 是 may confirm: marked here with the row not 已核实, or confirmed already
+    confirmed: Seen = frozenset()  # what a 是 confirms here
 
 EMPTY_MONTHS = ("注意：台账中没有任何村{months}的报表，累计数只含已收到的月份，任务却按全年进度分解，得分普遍偏低、名次不反映全年。"
                 "如本镇是年中开始用本系统收报表的，请把此前各月的报表放进 inbox/ 补收后重新汇总；已收到但待确认或被退回的，请先确认或让村里改正。")
@@ -238,6 +239,7 @@ def doubts_of(data: Any, seen: Seen | None = None) -> Doubts:
 
     open_, ticked = keyed(found(False)), keyed(found(True))
     marked = {(table, code, item.key) for table, items_of in open_.items() for code, items in items_of.items() for item in items}
+    confirmed: set[tuple[str, str, str]] = set()
     checked: dict[str, list[str]] = {}
     unseen: dict[str, list[str]] = {}
     for table, items_of in ticked.items():
@@ -246,18 +248,19 @@ def doubts_of(data: Any, seen: Seen | None = None) -> Doubts:
                 said = f"{table.removesuffix('起始月份')}{item}"
                 if seen is None or (table, code, item.key) in seen:
                     checked.setdefault(code, []).append(said)
-                    marked.add((table, code, item.key))  # (a 是 of a ledger from before: kept, so it holds later too)
+                    confirmed.add((table, code, item.key))  # (a 是 of a ledger from before: kept, so it holds later too)
                 else:  # marked as if unticked, and 数据质量 says why
                     open_[table].setdefault(code, []).append(item)
                     unseen.setdefault(code, []).append(said)
     return Doubts(open_["村名册"], open_["加分扣分登记"], {c: items[0] for c, items in open_["村名册起始月份"].items()},
-                  open_["镇考核登记"], checked, unseen, frozenset(marked))
+                  open_["镇考核登记"], checked, unseen, frozenset(marked | confirmed), frozenset(confirmed))
 
 
 def ticked_anywhere(data: Any, entries: Sequence[Any], adjustments: Sequence[Any]) -> Seen:
     """What the 是 of the whole tables confirm (every 考核季 and date, not only this 通报's): kept on the first 通报
-    made under the rule (``doubts_of``), so a 是 given before it counts in any month made again later."""
+    made under the rule (``doubts_of``), so a 是 given before it counts in any month made again later. Only the
+    ticked: a number of another month no 通报 has shown is not marked by this one (a later 是 must not confirm it)."""
     by_code: dict[str, list[Any]] = {}
     for a in adjustments:
         by_code.setdefault(a.village_code, []).append(a)
-    return doubts_of(replace(data, register_rows=list(entries), adjustments=by_code), None).marked
+    return doubts_of(replace(data, register_rows=list(entries), adjustments=by_code), None).confirmed

@@ -408,3 +408,26 @@ def test_ticks_from_before_count_in_any_month_made_again_later(collected):
     api.consolidate(ctx, september)
     notice, quality = _notice_and_quality(ctx)
     assert "待核实" not in (notice[v[2].name][-1] or "") and "仍注明待核实的数" not in quality
+
+
+def test_the_first_notice_under_the_rule_keeps_only_what_was_ticked(collected):
+    """It kept every doubt of the whole tables, unticked ones of other months included: a +200 of 15 October no
+    通报 had shown, ticked after September was made again, was published in October with no mark."""
+    from pipeline.ledger.db import Ledger
+    from pipeline.programme.periods import Month
+
+    ctx = collected
+    v = ctx.registry.villages
+    september = Month(2026, 9)
+    for i in range(5):
+        (ctx.workspace.inbox / f"9-{i}.xlsx").write_bytes(filled(ctx, i, september))
+    api.collect(ctx)
+    _notice_and_quality(ctx)
+    with Ledger(ctx.workspace.ledger_path) as ledger:  # as an earlier version left it: editions, no marks
+        ledger.conn.execute("DELETE FROM marked")
+    row = _adjustment(ctx, 2, date(2026, 10, 15), "迎接省级检查达标", count=10)
+    _write(ctx, "adjustments", [row])
+    api.consolidate(ctx, september)  # the first under the rule: the October row is not its to show
+    _write(ctx, "adjustments", [{**row, "checked": "是"}])
+    notice, quality = _notice_and_quality(ctx)
+    assert "加分扣分登记待核实" in notice[v[2].name][-1] and "仍注明待核实的数" in quality
