@@ -177,7 +177,7 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     registry, problems = build_registry(res, columns, [t.id for t in programme.tasks])
     newer = newer_copy(path)  # saved by WPS as 村名册.xls/.et: its edits would be left out unsaid
     if newer is not None:
-        problems.append(Problem("C013", file=path.name, value=newer.name))
+        problems.append(Problem("C013", file=path.name, value=newer.name, detail=path.name))
     problems += open_elsewhere(path)
     if not registry.villages:
         raise HuizongError(problems or [Problem("C003", file=path.name, label="村名册", detail="没有任何村")])

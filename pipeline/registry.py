@@ -6,13 +6,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .programme.periods import Month
-
-if TYPE_CHECKING:
-    from .problems import Problem
-    from .workbook.reader import ReadResult
 
 
 def name_key(text: str) -> str:
@@ -145,25 +141,6 @@ def checked_column() -> Any:
 def is_checked(value: Any) -> bool:
     """A 已核实 cell that says yes (是, √ …); anything else, blank included, is not a confirmation."""
     return isinstance(value, str) and value.strip() in CHECKED_WORDS
-
-
-UNCHECKED_WORDS = frozenset(("否", "不是", "未核实", "没有", "无", "×", "✗"))
-
-
-def odd_ticks(res: ReadResult) -> list[Problem]:
-    """已核实 cells of a table (``ReadResult``) that say neither yes nor no — TRUE, 1, Y, 已核 — each a warning
-    (V025): they confirm nothing, and the clerk who typed them meant to."""
-    from .problems import Problem
-
-    out: list[Problem] = []
-    for row in res.register:
-        raw = row.raw.get("checked")
-        if raw is None or is_checked(row.values.get("checked")) or (isinstance(raw, str) and raw.strip() in UNCHECKED_WORDS | {""}):
-            continue
-        shown = ("TRUE" if raw else "FALSE") if isinstance(raw, bool) else raw
-        out.append(Problem("V025", file=res.file, sheet=res.sheet, cell=row.cells.get("checked", ""), field="checked", label="已核实",
-                           value=f"{shown:g}" if isinstance(shown, float) else str(shown)))
-    return out
 
 
 def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:

@@ -370,8 +370,8 @@ def test_a_registry_row_carried_into_the_next_year_is_checked_again(workspace):
     assert v[2].code in doubts_of(january, marked).unseen  # not in 2027
 
 
-@pytest.mark.parametrize("typed", [True, 1, "Y", "已核"])
-def test_a_tick_that_says_neither_yes_nor_no_is_said_to_confirm_nothing(collected, typed):
+@pytest.mark.parametrize(("typed", "said"), [(True, True), (1, True), ("Y", True), ("已核", True), (False, False), (0, False), ("否", False)])
+def test_a_tick_that_says_neither_yes_nor_no_is_said_to_confirm_nothing(collected, typed, said):
     """TRUE, 1, Y, 已核 in 已核实: the mark stayed, and nothing said why the clerk's tick did nothing."""
     ctx = collected
     v = ctx.registry.villages
@@ -380,7 +380,11 @@ def test_a_tick_that_says_neither_yes_nor_no_is_said_to_confirm_nothing(collecte
     _notice_and_quality(ctx)
     _write(ctx, "adjustments", [{**row, "checked": typed}])
     result = api.consolidate(ctx, PERIOD)
-    (odd,) = [p for p in result.register_problems if p.code == "V025"]
+    odd = [p for p in result.register_problems if p.code == "V025"]
+    assert len(odd) == said  # (FALSE, 0, 否 say no, plainly: nothing to say of them)
+    if not said:
+        return
+    (odd,) = odd
     assert not odd.is_error and odd.cell.startswith(chr(ord("A") + 6)) and "不算确认" in odd.message
     notice = {str(r[2]).rstrip("※"): r for r in openpyxl.load_workbook(result.path)["通报"].iter_rows(values_only=True) if r[2]}
     assert "加分扣分登记待核实" in notice[v[2].name][-1]

@@ -218,3 +218,30 @@ def test_a_percentage_in_the_birth_register_and_a_0_percent_count(ctx, programme
     wb["月报"][target].value = 0
     check = check_bytes(_save(wb), "a.xlsx", programme, ctx.registry, ctx.secret)
     assert not [p for p in check.problems if p.code == "V024"]
+
+
+def test_a_second_form_with_borders_drawn_far_down_is_still_compared(ctx):
+    """Last month's form kept as “9月” with other numbers is sent back (S010); with borders drawn down to row
+    5,000 on it, it was too big to be a form and passed unseen. Formatted blanks count for nothing."""
+    import io
+
+    import openpyxl
+    from openpyxl.styles import Border, Side
+
+    from pipeline.check import check_bytes
+
+    from .conftest import filled
+
+    wb = openpyxl.load_workbook(io.BytesIO(filled(ctx, 0)))
+    copy = wb.copy_worksheet(wb[ctx.programme.sheet])
+    copy.title = "9月"
+    for row in copy.iter_rows():
+        for c in row:
+            if isinstance(c.value, (int, float)) and c.column == 4:
+                c.value = c.value + 7
+    for r in range(copy.max_row + 1, 5001):
+        copy.cell(r, 1).border = Border(bottom=Side(style="thin"))
+    buf = io.BytesIO()
+    wb.save(buf)
+    check = check_bytes(buf.getvalue(), "a.xlsx", ctx.programme, ctx.registry)
+    assert check.status == "退回" and "S010" in [p.code for p in check.problems]

@@ -290,7 +290,7 @@ def test_a_registry_saved_as_xls_beside_the_xlsx_is_not_left_unread(ctx):
     os.utime(path, (1_700_000_000, 1_700_000_000))
     problems = api.load_context(ctx.workspace.root).registry_problems
     (newer,) = [p for p in problems if p.code == "C013"]
-    assert newer.is_error and "村名册.xls 比村名册.xlsx 新" in newer.message
+    assert newer.is_error and "村名册.xls 比 村名册.xlsx 新" in newer.message and "文件名 村名册.xlsx（覆盖）" in newer.message
     with pytest.raises(HuizongError) as err:
         api.consolidate(api.load_context(ctx.workspace.root), PERIOD)
     assert "C013" in [p.code for p in err.value.problems]
@@ -384,3 +384,37 @@ def test_a_table_open_in_a_spreadsheet_program_is_said_to_be(ctx):
     registry = ctx.workspace.registry_path
     (registry.parent / f".~lock.{registry.name}#").write_text("clerk,PC,01.01.2026 09:00,", encoding="utf-8")
     assert "C014" in [p.code for p in api.load_context(ctx.workspace.root).registry_problems]
+
+
+def test_a_programme_with_two_columns_of_one_label_is_refused_when_loaded(tmp_path):
+    """It passed every programme check, and then huizong refused its own 镇考核登记 (S011) — and every village's
+    report, where the birth register had the two columns. Columns are found by their labels: the programme is
+    refused when loaded, naming the field."""
+    from pathlib import Path
+
+    from pipeline.programme.config import load_programme
+
+    src = (Path(__file__).resolve().parent.parent / "templates" / "qianfen" / "programme.yaml").read_text(encoding="utf-8")
+    assert "label: 虚报出生例数" in src
+    (tmp_path / "programme.yaml").write_text(src.replace("label: 虚报出生例数", "label: 瞒报出生例数"), encoding="utf-8")
+    with pytest.raises(HuizongError) as err:
+        load_programme(tmp_path / "programme.yaml")
+    (same,) = [p for p in err.value.problems if "同名的两列分不清" in p.message]
+    assert same.code == "C002" and "瞒报出生例数" in same.message
+
+
+def test_a_renamed_table_too_long_to_read_is_said_to_be(ctx):
+    """Renamed and over the limits: the header was looked for in the first sheet (S005 in 填表说明), not F011."""
+    import openpyxl
+
+    _collected(ctx)
+    ctx.workspace.settings.setdefault("limits", {})["max_rows"] = 30
+    path = ctx.workspace.root / ctx.programme.raw["assessment_register"]["file"]
+    wb = openpyxl.load_workbook(path)
+    wb.worksheets[0].title = "2026年"
+    wb.create_sheet("填表说明", 0)["A1"] = "每村每考核季填一行。"
+    wb.save(path)
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, PERIOD)
+    assert ("F011", "2026年") in [(p.code, p.sheet) for p in err.value.problems]
+    assert "S005" not in [p.code for p in err.value.problems]

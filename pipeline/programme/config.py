@@ -7,6 +7,7 @@ that point at existing fields, months that cover the year once).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,7 +339,8 @@ def semantic_problems(p: Programme) -> list[Problem]:
     seen: dict[str, str] = {}
     groups = [("report", p.all_inputs), ("tasks", p.tasks)]
     raw_reg = p.raw.get("assessment_register") or {}
-    groups.append(("assessment_register", tuple(FieldSpec.from_dict(f) for f in raw_reg.get("fields", []))))
+    township_fields = tuple(FieldSpec.from_dict(f) for f in raw_reg.get("fields", []))
+    groups.append(("assessment_register", township_fields))
     for where, specs in groups:
         for f in specs:
             if f.id in seen:
@@ -375,6 +377,20 @@ def semantic_problems(p: Programme) -> list[Problem]:
             bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 应包含上报月份 {sorted(p.report_months)}，每个考核季至少一个")
     elif set(months) != set(p.report_months):
         bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 与上报月份 {sorted(p.report_months)} 不一致")
+    # a table's columns are found by their labels: two columns of one label, and neither is known for sure (S011)
+    from ..registry import registry_columns
+
+    fixed_registry = tuple(c.label for c in registry_columns(()))
+    fixed_register = ("村代码", "村（社区）名称", "年度", "考核季", "月份", "已核实")
+    for where, specs, fixed in (("report", p.all_inputs, ()), ("register", p.register.columns if p.register else (), ()),
+                                ("tasks", p.tasks, fixed_registry),
+                                ("assessment_register", township_fields, fixed_register)):
+        named: dict[str, str] = {_label_key(label): "固定的一列" for label in fixed}
+        for f in specs:
+            key = _label_key(f.label)
+            if key in named:
+                bad(f"{where}.{f.id}", f"名称“{f.label}”与{named[key]}相同：表格按名称找列，同名的两列分不清")
+            named.setdefault(key, f"“{f.id}”")
     weights = [a.weight for a in p.assessment_periods]
     if any(w is not None for w in weights):
         if any(w is None for w in weights):
@@ -382,3 +398,8 @@ def semantic_problems(p: Programme) -> list[Problem]:
         elif abs(sum(w for w in weights if w is not None) - 1) > 1e-9:
             bad("periods.assessment", f"各考核季任务比例之和应为 1，现为 {sum(w for w in weights if w is not None):g}")
     return out
+
+
+def _label_key(label: str) -> str:
+    """Labels as a header is matched (full-width folded, spaces and a trailing colon ignored)."""
+    return unicodedata.normalize("NFKC", label).replace(" ", "").rstrip(":：")

@@ -14,7 +14,7 @@ from typing import Any
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
-from ..registry import Registry, is_checked, odd_ticks
+from ..registry import Registry, is_checked
 from ..workbook.reader import ReadResult
 from .record import validate_table
 
@@ -101,6 +101,24 @@ _TOTALS = frozenset({"合计", "总计", "小计", "全镇合计", "全乡合计
 
 def _is_total(value: object) -> bool:
     return isinstance(value, str) and value.replace(" ", "").replace("\u3000", "").replace(":", "").replace("：", "") in _TOTALS
+
+
+# 已核实 cells that say no: blank, 否, FALSE, 0 … (anything neither these nor a yes is said to confirm nothing)
+UNCHECKED_WORDS = frozenset(("", "否", "不是", "未核实", "没有", "无", "×", "✗", "FALSE", "N", "NO", "0"))
+
+
+def odd_ticks(res: ReadResult) -> list[Problem]:
+    """已核实 cells of a table that say neither yes nor no — TRUE, 1, Y, 已核 — each a warning (V025): they
+    confirm nothing, and the clerk who typed them meant to."""
+    out: list[Problem] = []
+    for row in res.register:
+        raw = row.raw.get("checked")
+        if raw is None or raw is False or raw == 0 or is_checked(row.values.get("checked")) or str(raw).strip().upper() in UNCHECKED_WORDS:
+            continue
+        shown = "TRUE" if raw is True else f"{raw:g}" if isinstance(raw, float) else str(raw)
+        out.append(Problem("V025", file=res.file, sheet=res.sheet, cell=row.cells.get("checked", ""), field="checked", label="已核实",
+                           value=shown))
+    return out
 
 
 def _row_problems(res: ReadResult, columns: tuple[FieldSpec, ...], registry: Registry) -> tuple[list[Problem], set[int]]:

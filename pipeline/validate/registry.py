@@ -9,9 +9,10 @@ from typing import Any
 from ..problems import Problem
 from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
-from ..registry import Registry, Village, is_checked, name_key, odd_ticks
+from ..registry import Registry, Village, is_checked, name_key
 from ..resources import schema
 from ..workbook.reader import ReadResult
+from .registers import odd_ticks
 
 _SPLIT = re.compile(r"[、,，;；/\s]+")
 # an address as mail servers take it (ASCII): a cell's "张三<a@qq.com>", "a@qq.com（村主任）" or "a@qq.com。"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -128,8 +128,8 @@ class _Book:
             part = self.ooxml.sheet_parts.get(name)
             flags = cell_flags(self.package, part, self.ooxml.percent_styles) if part else self.scanned.get(name)
             lim = self.limits
-            if flags and part and lim.exceeded(flags.max_row, flags.max_col):  # formatted blanks count for nothing
-                flags.max_row, flags.max_col = filled_extent(self.package, part)
+            if flags and part:
+                self._filled_only(flags, part, lim.exceeded)
             if flags and lim.exceeded(flags.max_row, flags.max_col):
                 self.too_long[name] = f"{flags.max_row} 行 × {flags.max_col} 列"
                 self._cache[name] = _Sheet(name, [], [], flags)  # never handed to calamine
@@ -148,6 +148,12 @@ class _Book:
             self._cache[name] = _Sheet(name, rows, list(sh.merged_cell_ranges or []), flags)
         return self._cache[name]
 
+    def _filled_only(self, flags: CellFlags, part: str, too_big: Callable[[int, int], bool]) -> None:
+        """A sheet too big by all its cells is measured again by those with something in them: borders drawn
+        down to row 30,000 make cells python-calamine never reads (it sizes its grid by the values)."""
+        if too_big(flags.max_row, flags.max_col):
+            flags.max_row, flags.max_col = filled_extent(self.package, part)
+
     def peek(self, name: str, rows: int = FORM_ROWS) -> _Sheet | None:
         """The first ``rows`` of a sheet that is not itself read (looked at for the form's shape); None for one
         larger than a form could be, which is then neither loaded nor said to be too long."""
@@ -155,7 +161,13 @@ class _Book:
             return self._cache[name]
         part = self.ooxml.sheet_parts.get(name)
         flags = cell_flags(self.package, part) if part else None
-        if flags is not None and (flags.max_row > 10 * rows or flags.max_row * flags.max_col > self.limits.max_cells):
+
+        def too_big(height: int, width: int) -> bool:
+            return height > 10 * rows or height * width > self.limits.max_cells
+
+        if flags is not None and part:
+            self._filled_only(flags, part, too_big)
+        if flags is not None and too_big(flags.max_row, flags.max_col):
             return None  # an .xlsx sheet's extent is known before it is parsed: a big data sheet is no form
         sh = self.wb.get_sheet_by_name(name)
         height, width = (sh.end[0] + 1, sh.end[1] + 1) if sh.end else (0, 0)
@@ -470,11 +482,12 @@ def _table_rows(
         hint = f"；没有找到的是：{'、'.join(missing)}" if likeliest and missing else ""
         res.problems.append(Problem("S005", file=res.file, sheet=sheet.name, detail=labels + hint))
         return None
-    twice = _repeated_labels(sheet.rows[header_row], columns_spec)
+    label_of = {c.id: c.label for c in columns_spec}
+    twice = {cid: where for cid, where in _label_columns(sheet.rows[header_row], columns_spec).items() if len(where) > 1}
     if twice:  # the last of them was read: next year's tasks typed in new columns under the same labels became this year's
-        for spec, where in twice:
+        for cid, where in twice.items():
             res.problems.append(Problem("S011", file=res.file, sheet=sheet.name, cell=f"{L.col_letter(where[0])}{header_row + 1}",
-                                        label=spec.label, detail="、".join(f"{L.col_letter(c)}{header_row + 1}" for c in where)))
+                                        label=label_of[cid], detail="、".join(f"{L.col_letter(c)}{header_row + 1}" for c in where)))
         return None
     present = [c for c in columns_spec if c.id in columns]
     known = {_key(c.label) for c in columns_spec}
@@ -556,19 +569,16 @@ def _wanted(columns: tuple[FieldSpec, ...]) -> list[FieldSpec]:
     return [c for c in columns if c.required or c.type != "text"] or list(columns)
 
 
-def _repeated_labels(row: list[Any], columns: Sequence[FieldSpec]) -> list[tuple[FieldSpec, list[int]]]:
-    """The columns whose label heads more than one cell of the header row, with those cells' columns."""
-    out = []
-    for c in columns:
-        where = [i for i, v in enumerate(row) if isinstance(v, str) and _key(v) == _key(c.label)]
-        if len(where) > 1:
-            out.append((c, where))
-    return out
+def _label_columns(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, list[int]]:
+    """Where each column's label is a cell of this row: column id → the indexes (none, one, or a label twice)."""
+    keys = [_key(v) if isinstance(v, str) else None for v in row]
+    found = {c.id: [i for i, k in enumerate(keys) if k == _key(c.label)] for c in columns}
+    return {cid: where for cid, where in found.items() if where}
 
 
 def _labels_in(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, int]:
-    """The columns whose label is a cell of this row: column id → index."""
-    return {c.id: i for c in columns for i, v in enumerate(row) if isinstance(v, str) and _key(v) == _key(c.label)}
+    """The columns whose label is a cell of this row: column id → index (the last, where a label is there twice)."""
+    return {cid: where[-1] for cid, where in _label_columns(row, columns).items()}
 
 
 def _twins(book: _Book, names: list[str], target: str, columns: tuple[FieldSpec, ...]) -> list[str]:
@@ -579,8 +589,7 @@ def _twins(book: _Book, names: list[str], target: str, columns: tuple[FieldSpec,
 def _with_header(book: _Book, names: list[str], columns: tuple[FieldSpec, ...]) -> list[str]:
     """The sheets among ``names`` whose first rows hold this table's header."""
     wanted = _wanted(columns)
-    return [other for other in names if other not in book.too_long
-            and any(len(_labels_in(row, wanted)) == len(wanted) for row in book.sheet(other).rows[:30])]
+    return [other for other in names if any(len(_labels_in(row, wanted)) == len(wanted) for row in book.sheet(other).rows[:30])]
 
 
 def read_table(
@@ -601,7 +610,9 @@ def read_table(
         names = [n for n in book.sheet_names if n != L.META_SHEET]
         # renamed (2026年), with another sheet put first (填表说明): the one carrying the table's header is the table
         carrying = [] if sheet_name in names else _with_header(book, names, columns)
-        target: str | None = sheet_name if sheet_name in names else next(iter(carrying or names), None)
+        # (none carries it: one too long to look at may be it, and is said to be too long; else the first sheet)
+        fallback = [n for n in names if n in book.too_long] + names
+        target: str | None = sheet_name if sheet_name in names else next(iter(carrying or fallback), None)
         if carrying:
             res.problems.append(Problem("S002", file=name, sheet=carrying[0], detail=sheet_name))
         if target is None:

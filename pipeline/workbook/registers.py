@@ -46,17 +46,18 @@ def build_table_workbook(
     ws.merge_range(0, 0, 0, last, title, f_title)
     ws.set_row(1, 42)
     ws.merge_range(1, 0, 1, last, note, f_note)
+    widths = [_width(spec) for spec in columns]
     for c, spec in enumerate(columns):
         ws.write_string(HEADER_ROW, c, spec.label, f_head)
-        ws.set_column(c, c, _width(spec))
-    ws.set_row(HEADER_ROW, 16 * HEADER_LINES)
+        ws.set_column(c, c, widths[c])
+    ws.set_row(HEADER_ROW, LINE_HEIGHT * HEADER_LINES + 3)
     total = len(rows) + empty_rows
-    widths = {c: max(1, int(_width(spec)) - 1) for c, spec in enumerate(columns) if spec.id in WRAPPED}
+    wrapped = [(c, spec.id, widths[c] - 1) for c, spec in enumerate(columns) if spec.id in WRAPPED]  # (a character's margin)
     for r in range(total):
         values = rows[r] if r < len(rows) else {}
-        lines = max((-(-text_units(str(values.get(columns[c].id) or "")) // w) for c, w in widths.items()), default=1)
+        lines = max((-(-text_units(str(values.get(fid) or "")) // room) for _, fid, room in wrapped), default=1)
         if lines > 1:  # (a row height left unset is not fitted to wrapped text by every client when the file opens)
-            ws.set_row(HEADER_ROW + 1 + r, 15 * lines)
+            ws.set_row(HEADER_ROW + 1 + r, LINE_HEIGHT * lines)
         for c, spec in enumerate(columns):
             v = values.get(spec.id)
             fmt = {"integer": f_int, "number": f_num, "date": f_date}.get(spec.type, f_wrap if spec.id in WRAPPED else f_text)
@@ -83,10 +84,11 @@ def build_table_workbook(
 
 
 HEADER_LINES = 3  # a long label wraps in the header row
+LINE_HEIGHT = 15  # points: a line of the tables' 11-point type
 WRAPPED = ("aliases", "emails", "note")  # long lists of names and addresses: wrapped in a narrower column
 
 
-def _width(spec: FieldSpec) -> float:
+def _width(spec: FieldSpec) -> int:
     """A column's width: by its type, and wide enough for its label on the header's three lines (the 年度任务
     labels on one line made the 村名册 too wide to print at a readable size)."""
     short = spec.type == "text" and (spec.max_length or 99) <= 10  # 起始月份 2026-06

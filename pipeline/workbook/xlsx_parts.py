@@ -80,7 +80,8 @@ class CellFlags:
     texts: set[tuple[int, int]] = field(default_factory=set)  # formula cells whose saved result is text ("" included)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
     percent: set[tuple[int, int]] = field(default_factory=set)  # cells shown as a percentage (100% typed: the number 1)
-    max_row: int = 0  # 1-based extent of the cells present (not of the declared <dimension>)
+    max_row: int = 0  # 1-based extent of the cells present (not of the declared <dimension>; a sheet too big by its
+    #                   formatted blanks is measured by its filled cells instead: ``filled_extent``)
     max_col: int = 0
 
 
