@@ -408,6 +408,24 @@ def test_programme_c_checks_its_rounds_and_the_fruit_it_divides_by():
     assert (p.code, p.cell, p.value) == ("V023", "C8", 202) and "10" in p.message and "请核实" in p.message
 
 
+def test_programme_c_marks_the_typos_its_sweep_found_silent():
+    """A typo sweep of C (676 cases) found 虫果数 1 typed 7 or 10 unmarked (the default margin of 10 let it by: 7th →
+    18th in July), and 检查果数 with a digit dropped in August unmarked until September's receipt (falls needed 3
+    months of history; June and July are 2). C's own settings now mark both; a month like the others does not."""
+    from pipeline.programme.config import load_programme
+    from pipeline.validate.plausibility import outlier_problems
+
+    c = load_programme("fruitfly-c")
+
+    def flagged(field, history, value):
+        return [p.field for p in outlier_problems({field: value}, {}, c, [{field: h} for h in history], [])]
+
+    assert flagged("fruits_infested", [1, 1], 7) == flagged("fruits_infested", [1, 2], 10) == ["fruits_infested"]
+    assert flagged("fruits_infested", [1, 2], 5) == []  # a real bad month: 3 above the most, not more
+    assert flagged("fruits_checked", [1429, 1380], 429) == ["fruits_checked"]  # two months (June, July) are enough
+    assert flagged("fruits_checked", [1429, 1380], 900) == []
+
+
 def test_a_seasonal_programme_compares_its_first_months_with_the_township(tmp_path):
     """C's season starts in June with few, small fruits: July's 检查果数 three times June's was ※ after one month of
     history (and the mark held back the village's 500 元 for the rest of the season). With ``min_months: 2`` a

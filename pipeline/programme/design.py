@@ -139,6 +139,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("plausibility.outliers.zero_after.given", "突然为 0 提示：分子 = 分母（分母本月为 0 时不提示分子）", "pairs"),
     ("plausibility.outliers.margins", "异常提示：另定差额的字段（如金额）", "numpairs"),
     ("plausibility.outliers.falls", "偏小提示：字段（如比率的分母）", "strs"),
+    ("plausibility.outliers.falls_months", "偏小提示：至少看几个月", "int"),
 )
 
 

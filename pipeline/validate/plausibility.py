@@ -61,6 +61,7 @@ class Outliers:
     zero_given: tuple[tuple[str, str], ...] = ()  # a zero field doubted only while this other field is above 0 this month
     margins: tuple[tuple[str, float], ...] = ()  # a field's own margin (amounts in 元)
     falls: tuple[str, ...] = ()  # far below the village's smallest previous month: a dropped digit?
+    falls_months: int = ZERO_HISTORY  # months of history (at least) before a value is compared with their smallest
     min_months: int = 1  # months of its own history before a village is compared with itself (else: the township)
     within_year: int = 0  # the first month of the assessment year when only its months count (a season); 0: any
 
@@ -135,7 +136,8 @@ def _compile(p: Programme) -> Plausibility:
                             zero_min=float(zero.get("min", 3)), zero_months=int(zero.get("months", ZERO_HISTORY)),
                             zero_given=tuple(given.items()),
                             margins=tuple((k, float(v)) for k, v in (o.get("margins") or {}).items()),
-                            falls=tuple(o.get("falls") or ()), min_months=int(o.get("min_months", 1)),
+                            falls=tuple(o.get("falls") or ()), falls_months=int(o.get("falls_months", ZERO_HISTORY)),
+                            min_months=int(o.get("min_months", 1)),
                             within_year=p.year_start_month if o.get("within_year") else 0)
     if problems:
         raise HuizongError(problems)
@@ -201,7 +203,7 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
     for fid in rule.falls:  # a denominator with a digit dropped (3471 → 347) lowers the rate the village is ranked on
         value = as_number(values.get(fid))
         past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
-        if value is None or len(past) < ZERO_HISTORY or fid in rule.zero_fields and value == 0:
+        if value is None or len(past) < rule.falls_months or fid in rule.zero_fields and value == 0:
             continue
         low = min(past)
         if value * rule.factor < low and value < low - rule.margin_of(fid):
