@@ -410,8 +410,9 @@ def test_programme_c_checks_its_rounds_and_the_fruit_it_divides_by():
 
 def test_programme_c_marks_the_typos_its_sweep_found_silent():
     """A typo sweep of C (676 cases) found 虫果数 1 typed 7 or 10 unmarked (the default margin of 10 let it by: 7th →
-    18th in July), and 检查果数 with a digit dropped in August unmarked until September's receipt (falls needed 3
-    months of history; June and July are 2). C's own settings now mark both; a month like the others does not."""
+    18th in July), and 检查果数 with a digit dropped unmarked until the next month's receipt — in August (falls
+    needed 3 months of history; June and July are 2) and in June (no history: only values too large were compared
+    with the township). Now all are marked; a month like the others is not."""
     from pipeline.programme.config import load_programme
     from pipeline.validate.plausibility import outlier_problems
 
@@ -424,6 +425,11 @@ def test_programme_c_marks_the_typos_its_sweep_found_silent():
     assert flagged("fruits_infested", [1, 2], 5) == []  # a real bad month: 3 above the most, not more
     assert flagged("fruits_checked", [1429, 1380], 429) == ["fruits_checked"]  # two months (June, July) are enough
     assert flagged("fruits_checked", [1429, 1380], 900) == []
+    # June, no month of its own: a third of the township's month is as far out below as three times it is above
+    peers = [{"fruits_checked": n} for n in (755, 891, 759, 1099)]
+    [p] = outlier_problems({"fruits_checked": 83}, {}, c, [], peers)
+    assert (p.field, p.detail) == ("fruits_checked", "本村此前没有报表，全镇本月中位数为 825")
+    assert outlier_problems({"fruits_checked": 400}, {}, c, [], peers) == []  # a small orchard's sample
 
 
 def test_a_seasonal_programme_compares_its_first_months_with_the_township(tmp_path):

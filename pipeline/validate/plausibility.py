@@ -200,10 +200,28 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
         if as_number(values.get(fid)) == 0 and len(past) >= rule.zero_months and min(past) >= rule.zero_min:
             out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
                                value=0, detail=f"此前 {len(past)} 个月每月至少 {_n(min(past))}，本月为 0"))
+    def township(fid: str) -> tuple[int, float]:
+        """How many other villages reported a number for the month, and their median."""
+        if peer_median is not None:
+            return peer_median(fid)
+        others = [x for x in (as_number(h.get(fid)) for h in peers) if x is not None]
+        return len(others), (statistics.median(others) if others else 0.0)
+
+    def few(past: list[float]) -> str:
+        return f"本村此前只有 {len(past)} 个月的报表" if past else "本村此前没有报表"
+
     for fid in rule.falls:  # a denominator with a digit dropped (3471 → 347) lowers the rate the village is ranked on
         value = as_number(values.get(fid))
         past = [x for x in (as_number(h.get(fid)) for h in history) if x is not None]
-        if value is None or len(past) < rule.falls_months or fid in rule.zero_fields and value == 0:
+        if value is None or fid in rule.zero_fields and value == 0:
+            continue
+        if len(past) < rule.min_months and fid in rule.fields:  # too few of its own: below the township's month, as above it
+            count, median = township(fid)
+            if count >= rule.min_peers and value * rule.factor < median and value < median - rule.margin_of(fid):
+                out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
+                                   value=value, detail=f"{few(past)}，全镇本月中位数为 {_n(median)}"))
+            continue
+        if len(past) < rule.falls_months:
             continue
         low = min(past)
         if value * rule.factor < low and value < low - rule.margin_of(fid):
@@ -222,16 +240,11 @@ def outlier_problems(values: Mapping[str, Any], cells: Mapping[str, str], p: Pro
             else:
                 continue
         else:
-            if peer_median is not None:
-                count, median = peer_median(fid)
-            else:
-                others = [x for x in (as_number(h.get(fid)) for h in peers) if x is not None]
-                count, median = len(others), (statistics.median(others) if others else 0.0)
+            count, median = township(fid)
             if count < rule.min_peers:
                 continue
             if value > rule.factor * median and value > median + margin:
-                said = f"本村此前只有 {len(past)} 个月的报表" if past else "本村此前没有报表"
-                detail = f"{said}，全镇本月中位数为 {_n(median)}"
+                detail = f"{few(past)}，全镇本月中位数为 {_n(median)}"
             else:
                 continue
         out.append(Problem(OUTLIER, file=file, sheet=sheet, cell=cells.get(fid, ""), field=fid, label=specs[fid].label,
