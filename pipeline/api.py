@@ -23,10 +23,10 @@ from .ledger.editions import Edition, last_edition, marked_before, remember, rem
 from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
 from .programme.calendar import period_of, year_start
-from .programme.config import FieldSpec, Programme, load_programme
+from .programme.config import Programme, load_programme
 from .programme.periods import Month
 from .quality import doubts_of, flagged_numbers, ticked_anywhere, unconfirmed_by_village
-from .registry import CHECKED_NOTE, Registry, Village, checked_column, registry_columns
+from .registry import CHECKED_NOTE, Registry, Village, register_columns, registry_columns
 from .revision import Revision, compare
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
@@ -128,35 +128,6 @@ def _init_workspace(root: Path | str, force: bool, programme: str, example: bool
         atomic_write(ws.root / raw["file"], build_table_workbook(title, raw["sheet"], cols, [], note_text, ws.organ, empty_rows=200))
     Ledger(ws.ledger_path).close()
     return ws
-
-
-def register_columns(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
-    """Columns of the township's own registers, from the programme's configuration."""
-    head = (
-        FieldSpec(id="village_code", label="村代码", type="text", max_length=20),
-        FieldSpec(id="village_name", label="村（社区）名称", type="text", required=False),
-    )
-    return head + _register_body(prog, key) + (checked_column(),)
-
-
-def _register_body(prog: Programme, key: str) -> tuple[FieldSpec, ...]:
-    if key == "assessment_register":
-        raw = prog.raw["assessment_register"]
-        fields = tuple(FieldSpec.from_dict(f) for f in raw["fields"])
-        if raw.get("granularity") == "month":
-            return (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields
-        names = tuple(a.name for a in prog.assessment_periods)
-        return (
-            FieldSpec(id="year", label="年度", type="integer", min=2000, max=2100),
-            FieldSpec(id="assessment_period", label="考核季", type="enum", values=names),
-        ) + fields
-    items = tuple(i["label"] for i in prog.raw["adjustments"]["items"])
-    return (
-        FieldSpec(id="date", label="日期", type="date"),
-        FieldSpec(id="item", label="项目", type="enum", values=items),
-        FieldSpec(id="count", label="次数", type="integer", min=1),
-        FieldSpec(id="note", label="备注", type="text", required=False),
-    )
 
 
 def load_context(root: Path | str) -> Context:

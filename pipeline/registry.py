@@ -161,3 +161,36 @@ def registry_columns(task_specs: tuple[Any, ...] = ()) -> tuple[Any, ...]:
                   hint="合并、撤销的村填从哪个月起不再参加考核，如 2026-09；之后不再催报、不参加排名。一直参加的不填。"),
         checked_column(),
     )
+
+
+def register_columns(prog: Any, key: str) -> tuple[Any, ...]:
+    """The columns of the township's own registers (镇考核登记, 加分扣分登记), from the programme (``Programme``)."""
+    from .programme.config import FieldSpec
+
+    head = (
+        FieldSpec(id="village_code", label="村代码", type="text", max_length=20),
+        FieldSpec(id="village_name", label="村（社区）名称", type="text", required=False),
+    )
+    return head + _register_body(prog, key) + (checked_column(),)
+
+
+def _register_body(prog: Any, key: str) -> tuple[Any, ...]:
+    from .programme.config import FieldSpec
+
+    if key == "assessment_register":
+        raw = prog.raw["assessment_register"]
+        fields = tuple(FieldSpec.from_dict(f) for f in raw["fields"])
+        if raw.get("granularity") == "month":
+            return (FieldSpec(id="month", label="月份", type="text", max_length=10, hint="报告期，如 2026-10"),) + fields
+        names = tuple(a.name for a in prog.assessment_periods)
+        return (
+            FieldSpec(id="year", label="年度", type="integer", min=2000, max=2100),
+            FieldSpec(id="assessment_period", label="考核季", type="enum", values=names),
+        ) + fields
+    items = tuple(i["label"] for i in prog.raw["adjustments"]["items"])
+    return (
+        FieldSpec(id="date", label="日期", type="date"),
+        FieldSpec(id="item", label="项目", type="enum", values=items),
+        FieldSpec(id="count", label="次数", type="integer", min=1),
+        FieldSpec(id="note", label="备注", type="text", required=False),
+    )

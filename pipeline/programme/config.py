@@ -7,7 +7,6 @@ that point at existing fields, months that cover the year once).
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,16 +377,22 @@ def semantic_problems(p: Programme) -> list[Problem]:
     elif set(months) != set(p.report_months):
         bad("periods.assessment", f"考核季的月份 {sorted(set(months))} 与上报月份 {sorted(p.report_months)} 不一致")
     # a table's columns are found by their labels: two columns of one label, and neither is known for sure (S011)
-    from ..registry import registry_columns
+    from ..registry import register_columns, registry_columns
+    from ..workbook.normalise import label_key
 
-    fixed_registry = tuple(c.label for c in registry_columns(()))
-    fixed_register = ("村代码", "村（社区）名称", "年度", "考核季", "月份", "已核实")
-    for where, specs, fixed in (("report", p.all_inputs, ()), ("register", p.register.columns if p.register else (), ()),
-                                ("tasks", p.tasks, fixed_registry),
-                                ("assessment_register", township_fields, fixed_register)):
-        named: dict[str, str] = {_label_key(label): "固定的一列" for label in fixed}
-        for f in specs:
-            key = _label_key(f.label)
+    def own_last(columns: tuple[Any, ...], own: tuple[Any, ...]) -> list[Any]:
+        """A table's columns, the programme's own after the fixed ones: a clash is said of the programme's field."""
+        ids = {f.id for f in own}
+        return [c for c in columns if c.id not in ids] + [c for c in columns if c.id in ids]
+
+    tables: list[tuple[str, list[Any]]] = [("report", list(p.all_inputs)), ("register", list(p.register.columns if p.register else ())),
+              ("tasks", own_last(registry_columns(p.tasks), p.tasks))]
+    if raw_reg.get("fields"):
+        tables.append(("assessment_register", own_last(register_columns(p, "assessment_register"), township_fields)))
+    for where, in_table in tables:
+        named: dict[str, str] = {}
+        for f in in_table:
+            key = label_key(f.label)
             if key in named:
                 bad(f"{where}.{f.id}", f"名称“{f.label}”与{named[key]}相同：表格按名称找列，同名的两列分不清")
             named.setdefault(key, f"“{f.id}”")
@@ -398,8 +403,3 @@ def semantic_problems(p: Programme) -> list[Problem]:
         elif abs(sum(w for w in weights if w is not None) - 1) > 1e-9:
             bad("periods.assessment", f"各考核季任务比例之和应为 1，现为 {sum(w for w in weights if w is not None):g}")
     return out
-
-
-def _label_key(label: str) -> str:
-    """Labels as a header is matched (full-width folded, spaces and a trailing colon ignored)."""
-    return unicodedata.normalize("NFKC", label).replace(" ", "").rstrip(":：")

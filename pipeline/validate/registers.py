@@ -113,7 +113,7 @@ def odd_ticks(res: ReadResult) -> list[Problem]:
     out: list[Problem] = []
     for row in res.register:
         raw = row.raw.get("checked")
-        if raw is None or raw is False or raw == 0 or is_checked(row.values.get("checked")) or str(raw).strip().upper() in UNCHECKED_WORDS:
+        if raw is None or raw == 0 or is_checked(row.values.get("checked")) or str(raw).strip().upper() in UNCHECKED_WORDS:
             continue
         shown = "TRUE" if raw is True else f"{raw:g}" if isinstance(raw, float) else str(raw)
         out.append(Problem("V025", file=res.file, sheet=res.sheet, cell=row.cells.get("checked", ""), field="checked", label="已核实",

@@ -63,6 +63,12 @@ def _clean(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, bool]:
     return out, out != text.strip()
 
 
+def label_key(text: str) -> str:
+    """A label as a header or a form is matched: cleaned, spaces and a trailing colon ignored."""
+    t, _ = clean_text(text)
+    return t.replace(" ", "").rstrip(":：")
+
+
 def _is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not clean_text(raw)[0])
 

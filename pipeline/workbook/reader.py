@@ -21,7 +21,7 @@ import python_calamine as pc
 from ..problems import Problem, show_value
 from ..programme.config import FieldSpec, Programme
 from . import layout as L
-from .normalise import Outcome, clean_text, normalise, normalise_text
+from .normalise import Outcome, clean_text, label_key, normalise, normalise_text
 from .safety import DEFAULT_LIMITS, Limits, sniff
 from .xls_parts import XlsCells
 from .xlsx_parts import CellFlags, Inflated, OoxmlInfo, Package, cell_flags, filled_extent, read_ooxml_info
@@ -90,20 +90,15 @@ class _Sheet:
         return None
 
     def find_text(self, wanted: str, max_rows: int | None = None) -> Pos | None:
-        key = _key(wanted)
+        key = label_key(wanted)
         for r, row in enumerate(self.rows[:max_rows]):
             for c, v in enumerate(row):
-                if isinstance(v, str) and v and _key(v) == key:
+                if isinstance(v, str) and v and label_key(v) == key:
                     return (r, c)
         return None
 
 
 FORM_ROWS = 400  # a form's labels are found within its first rows (the template's form has under 60)
-
-
-def _key(text: str) -> str:
-    t, _ = clean_text(text)
-    return t.replace(" ", "").rstrip(":：")
 
 
 class _Book:
@@ -244,7 +239,7 @@ def _other_forms(book: _Book, p: Programme, main: _Sheet, res: ReadResult) -> No
         at = _label_rows(sheet)
         differ = []
         for spec in p.fields:
-            row = at.get(_key(spec.label))
+            row = at.get(label_key(spec.label))
             theirs = sheet.get((row, head[1])) if row is not None else None
             ours = res.raw.get(spec.id)
             if theirs not in (None, "") and theirs != ours:
@@ -261,7 +256,7 @@ def _label_rows(sheet: _Sheet, max_rows: int = FORM_ROWS) -> dict[str, int]:
     for r, row in enumerate(sheet.rows[:max_rows]):
         for v in row:
             if isinstance(v, str) and v:
-                out.setdefault(_key(v), r)
+                out.setdefault(label_key(v), r)
     return out
 
 
@@ -490,8 +485,8 @@ def _table_rows(
                                         label=label_of[cid], detail="、".join(f"{L.col_letter(c)}{header_row + 1}" for c in where)))
         return None
     present = [c for c in columns_spec if c.id in columns]
-    known = {_key(c.label) for c in columns_spec}
-    strange = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip() and _key(v) not in known]
+    known = {label_key(c.label) for c in columns_spec}
+    strange = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip() and label_key(v) not in known]
     absent = [c.label for c in columns_spec if c.id not in columns]
     if strange and absent:  # a column retitled ("起始月份" → "起始考核月份"): dropped unsaid, it changed scores and addresses
         res.problems.append(Problem("S008", file=res.file, sheet=sheet.name, cell=f"A{header_row + 1}",
@@ -571,8 +566,8 @@ def _wanted(columns: tuple[FieldSpec, ...]) -> list[FieldSpec]:
 
 def _label_columns(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, list[int]]:
     """Where each column's label is a cell of this row: column id → the indexes (none, one, or a label twice)."""
-    keys = [_key(v) if isinstance(v, str) else None for v in row]
-    found = {c.id: [i for i, k in enumerate(keys) if k == _key(c.label)] for c in columns}
+    keys = [label_key(v) if isinstance(v, str) else None for v in row]
+    found = {c.id: [i for i, k in enumerate(keys) if k == label_key(c.label)] for c in columns}
     return {cid: where for cid, where in found.items() if where}
 
 
