@@ -136,6 +136,27 @@ def _without_our_files(ledger: Ledger, message: Message) -> Message:
     return dataclasses.replace(message, attachments=kept, ignored=[*message.ignored, *told])
 
 
+def _add_previews(ctx: Context, ledger: Ledger, results: list[Result]) -> None:
+    """What each accepted report comes to with the village's earlier months (score, subsidies, judgements), for
+    the reply: a typo only the village can see (诱杀 1 typed 0) is seen before the 通报. Left out if it fails:
+    the reports are recorded and the reply goes all the same."""
+    from ..programme.calendar import year_months
+    from ..score.preview import preview
+
+    for k, r in enumerate(results):
+        village, period = r.check.identity.village, r.check.identity.period
+        if r.row["status"] != ACCEPTED or village is None or period is None:
+            continue
+        try:
+            months = [str(m) for m in year_months(ctx.programme, period)]
+            lines = preview(ctx.programme, village, period, ledger.latest_accepted(ctx.programme.id, months, village.code))
+        except Exception as exc:
+            if local_trouble(exc):
+                raise
+            continue
+        results[k] = dataclasses.replace(r, preview=tuple(lines))
+
+
 def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: int, message: Message, digest: str,
              received: str, summary: CollectSummary) -> bool:
     where = _where(uid, message)
@@ -189,6 +210,7 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
             results.append(Result(name, check, row, feedback, *_standing(db, row)))
         answer = None
         if box.reply and message.sender:  # no address to answer: the clerk sees the reports in the results
+            _add_previews(ctx, ledger, results)
             try:
                 answer = message_reply(message, results, ctx.programme, ctx.workspace.organ, box.domain, registered, digest)
                 if answer is not None:

@@ -78,6 +78,7 @@ class Result:
     feedback: str | None  # workspace-relative annotated copy, for a file sent back
     earlier: dict[str, Any] | None = None  # for 重复 (or a file refused again): the same bytes' first submission, as it stands now
     current_version: int | None = None  # the accepted version that counts now (after a refusal: one accepted since it)
+    preview: tuple[str, ...] = ()  # what the village's reports come to (score, subsidies, judgements): heading, lines
 
     @property
     def standing(self) -> str:
@@ -128,6 +129,8 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
                 parts.append(f"  本邮件中{village} {period}有 {accepted_here[(row['village_code'], row['period'])]} 份通过校验，"
                              f"以附件中排在后面的“{best.name if best else name}”为准；如不对，请只重发正确的那一份。")
             parts += _figures(check, programme)
+            if best is r and r.preview:  # said once, under the file that counts
+                parts += [f"  {r.preview[0]}", *(f"    {line}" for line in r.preview[1:])]
             outliers = [p for p in check.warnings if p.code == OUTLIER]
             others = [p for p in check.warnings if p.code != OUTLIER]
             if outliers:

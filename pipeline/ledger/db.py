@@ -373,21 +373,23 @@ class Ledger:
         db.execute("UPDATE submissions SET problems_json = ?, n_warnings = n_warnings + ? WHERE id = ?",
                    (json.dumps(stored, ensure_ascii=False), len(problems), submission_id))
 
-    def latest_accepted(self, programme: str, periods: list[str]) -> Iterator[sqlite3.Row]:
-        """The current (highest) accepted version per village and month, with its stored record.
+    def latest_accepted(self, programme: str, periods: list[str], village_code: str | None = None) -> Iterator[sqlite3.Row]:
+        """The current (highest) accepted version per village and month, with its stored record (of one village:
+        ``village_code``).
 
         A cursor: rows come one at a time (a county's year of records need not be in memory at once).
         """
         if not periods:
             return iter(())
         marks = ",".join("?" * len(periods))
+        one = " AND s.village_code = ?" if village_code is not None else ""
         return self.conn.execute(
             f"""SELECT s.id, s.village_code, s.period, s.version, CAST(s.record_json AS BLOB) AS record_json, s.n_warnings,
                        r.received_at, r.sender, r.source
                 FROM submissions s JOIN receipts r ON r.id = s.receipt_id
-                WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks})
+                WHERE s.programme = ? AND s.status = ? AND s.period IN ({marks}){one}
                   AND {CURRENT}
                 ORDER BY s.village_code, s.period""",
-            (programme, ACCEPTED, *periods, ACCEPTED),
+            (programme, ACCEPTED, *periods, *([village_code] if village_code is not None else []), ACCEPTED),
         )
 

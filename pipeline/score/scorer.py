@@ -66,6 +66,29 @@ class Scored:
         return self.env.get(f"{code}:{role}", np.zeros(len(self.index)))
 
 
+@dataclass
+class Evaluated:
+    """The items and sums of the villages with a report for a period, before registers and ranks."""
+    plan: Plan
+    data: Consolidated
+    index: np.ndarray
+    env: dict[str, np.ndarray]
+    base_total: np.ndarray
+    bonus_total: np.ndarray
+    categories: dict[str, np.ndarray]
+
+
+@dataclass
+class Judged:
+    """The flags raised per village (names), and which kinds of effect they have."""
+    raised: list[list[str]]
+    judged: np.ndarray  # a flag other than a note: no 通报表扬
+    veto: np.ndarray
+    unranked: np.ndarray
+    bottom: np.ndarray
+    criticised: np.ndarray
+
+
 class Scorer:
     """Scores any month of the assessment year from the same loaded data (for rank bonuses and changes)."""
 
@@ -88,45 +111,57 @@ class Scorer:
         begun = [ps.index for ps in periods_so_far(self.programme, period)]
         return build_plan(self.programme, self.register_fields, begun)
 
-    def score(self, period: Month, rank_bonus: bool = True, previous: bool = True) -> Scored | None:
-        key = (period, rank_bonus, previous)
-        if key in self._cache:
-            return self._cache[key]
+    def evaluate(self, period: Month) -> Evaluated | None:
+        """The villages with a report for ``period`` and their items' scores, before the registers' bonuses and
+        deductions, flags and ranks (:meth:`score`); None when none reported."""
         plan = self.plan_for(period)
         data = consolidate(plan, self.registry, period, self.reports, self.entries, self.adjustments)
         index = np.flatnonzero(data.reported)
         if len(index) == 0:
-            self._cache[key] = None
             return None
         env = run_plan(plan, {k: v[index] for k, v in data.inputs.items()})
         self._check_finite(plan, data, index, env)
+        base_total, bonus_total, categories = self._sums(plan, env, len(index))
+        return Evaluated(plan, data, index, env, base_total, bonus_total, categories)
+
+    def judge(self, period: Month, data: Consolidated, index: np.ndarray, total: np.ndarray) -> Judged:
+        """The flags the villages' values raise in ``period`` (a requirement not yet due is not judged)."""
+        n = len(index)
+        names_env = self.names_env(data, index, total, scope="period")
+        year_env = self.names_env(data, index, total, scope="year")
+        out = Judged([[] for _ in range(n)], *(np.zeros(n, dtype=bool) for _ in range(5)))
+        for flag in self.rules.flags:
+            if not flag.due(period.month, list(self.programme.report_months)):
+                continue  # the 通报 shows progress instead
+            hit = truth(flag.node, year_env if flag.scope == "year" else names_env, n)
+            for k in np.flatnonzero(hit):
+                out.raised[k].append(flag.name)
+            out.judged |= hit & (flag.effect != "note")  # a flag other than a note: no 通报表扬 for the village
+            out.veto |= hit & (flag.effect == "veto")
+            out.unranked |= hit & (flag.effect == "unranked")
+            out.bottom |= hit & (flag.effect == "bottom")
+            out.criticised |= hit & (flag.effect in ("criticise", "bottom"))
+        return out
+
+    def score(self, period: Month, rank_bonus: bool = True, previous: bool = True) -> Scored | None:
+        key = (period, rank_bonus, previous)
+        if key in self._cache:
+            return self._cache[key]
+        evaluated = self.evaluate(period)
+        if evaluated is None:
+            self._cache[key] = None
+            return None
+        plan, data, index, env = evaluated.plan, evaluated.data, evaluated.index, evaluated.env
+        base_total, bonus_total, categories = evaluated.base_total, evaluated.bonus_total, evaluated.categories
         n = len(index)
         codes = [data.villages[i].code for i in index]
-        base_total, bonus_total, categories = self._sums(plan, env, n)
         adj_bonus = np.array([sum(a.total for a in data.adjustments.get(c, []) if a.total > 0) for c in codes], dtype=float)
         adj_deduction = np.array([-sum(a.total for a in data.adjustments.get(c, []) if a.total < 0) for c in codes], dtype=float)
         rb, detail = self._rank_bonuses(period, codes) if rank_bonus else (np.zeros(n), [[] for _ in range(n)])
         total = base_total + bonus_total + adj_bonus - adj_deduction + rb
         # flags: 一票否决 removes a village from the ranking; others force ranks or criticism
-        names_env = self._names_env(data, index, total, scope="period")
-        year_env = self._names_env(data, index, total, scope="year")
-        raised: list[list[str]] = [[] for _ in range(n)]
-        judged = np.zeros(n, dtype=bool)  # a flag other than a note: no 通报表扬 for the village
-        veto = np.zeros(n, dtype=bool)
-        unranked = np.zeros(n, dtype=bool)
-        bottom = np.zeros(n, dtype=bool)
-        criticised = np.zeros(n, dtype=bool)
-        for flag in self.rules.flags:
-            if not flag.due(period.month, list(self.programme.report_months)):
-                continue  # a requirement not yet due is not judged (the 通报 shows progress instead)
-            hit = truth(flag.node, year_env if flag.scope == "year" else names_env, n)
-            for k in np.flatnonzero(hit):
-                raised[k].append(flag.name)
-            judged |= hit & (flag.effect != "note")
-            veto |= hit & (flag.effect == "veto")
-            unranked |= hit & (flag.effect == "unranked")
-            bottom |= hit & (flag.effect == "bottom")
-            criticised |= hit & (flag.effect in ("criticise", "bottom"))
+        j = self.judge(period, data, index, total)
+        raised, judged, veto, unranked, bottom, criticised = j.raised, j.judged, j.veto, j.unranked, j.bottom, j.criticised
         notes = {f.name for f in self.rules.flags if f.effect == "note"}  # a village out of the ranking is named for its judgements
         vetoed = [(data.villages[index[k]], [x for x in raised[k] if x not in notes]) for k in np.flatnonzero(veto)]
         # not rankable (e.g. no fruit checked: no rate at all): not ranked, no reward, named — never first place
@@ -144,7 +179,7 @@ class Scorer:
         codes = [data.villages[i].code for i in index]
         n = len(index)
         rank = ranks(total, self.rules.order, bottom[keep])
-        names_env = self._names_env(data, index, total, scope="period")
+        names_env = self.names_env(data, index, total, scope="period")
         verdict = verdicts(self.rules, rank, names_env, judged[keep], criticised[keep])
         prev = np.zeros(n, dtype=int)
         # the month before: within the assessment year, or any month for a programme ranked on the month alone
@@ -161,7 +196,7 @@ class Scorer:
                         attainable, categories, self.rules, raised, verdict, vetoed, bonus_attainable=bonus_attainable)
         scored.forced_bottom = bottom[keep]
         scored.unranked = not_ranked
-        scored.rewards = self._rewards(data, index, names_env, period)
+        scored.rewards = self.rewards(data, index, names_env, period)
         if previous:
             scored.rank_reward = self._rank_reward(period, codes, total, {v.code for v, _ in vetoed},
                                                    {v.code: flags for v, flags in not_ranked})
@@ -181,7 +216,7 @@ class Scorer:
             categories[item.category] = categories.get(item.category, np.zeros(n)) + b
         return base_total, bonus_total, categories
 
-    def _names_env(self, data: Consolidated, index: np.ndarray, total: np.ndarray, scope: str) -> dict[str, Any]:
+    def names_env(self, data: Consolidated, index: np.ndarray, total: np.ndarray, scope: str) -> dict[str, Any]:
         """Field, register and task values of the scored villages, for flags, rewards and conditions."""
         fields = data.year_all if scope == "year" else data.ytd
         register = data.register_year if scope == "year" else data.register
@@ -193,7 +228,7 @@ class Scorer:
         env["total"] = total
         return env
 
-    def _rewards(self, data: Consolidated, index: np.ndarray, env: dict[str, Any], period: Month) -> list[RewardResult]:
+    def rewards(self, data: Consolidated, index: np.ndarray, env: dict[str, Any], period: Month) -> list[RewardResult]:
         out = []
         current = period_of(self.programme, period)
         period_ends = current is not None and current.ended and current.last_month == period
