@@ -480,6 +480,25 @@ def test_bad_base64_truncation_and_missing_boundary() -> None:
     assert names(parse_message(no_boundary)) == ["d.xlsx"]
 
 
+@pytest.mark.parametrize("footer", [
+    b"-- \r\nScanned by the antivirus gateway: no virus found.\r\n",  # an antivirus footer after the data
+    "\r\n本邮件已经过病毒扫描。\r\n".encode("gbk"),  # the same in GBK
+    b"\r\n--\r\n",  # a lone line, as a cut boundary leaves
+], ids=["antivirus", "gbk", "dashes"])
+def test_a_footer_after_an_attachment_s_data_leaves_the_report_whole(footer: bytes) -> None:
+    """A gateway or antivirus that appends a line after the base64 data (or after a message whose closing
+    boundary was lost) made the whole report "附件内容无法解码": the village was told it had sent no report,
+    while the data before the footer is the whole file, as mail clients read it."""
+    whole = eml(attach(filename=b"a.xlsx"))
+    with_footer = whole.replace(b64(XLSX), b64(XLSX) + footer)
+    assert with_footer != whole
+    only(parse_message(with_footer))
+    no_close = whole[: whole.rindex(b"--" + b"----=_NextPart_5F3A" + b"--")] + footer  # boundary lost, footer appended
+    only(parse_message(no_close))
+    garbled = whole.replace(b64(XLSX)[:40], b64(XLSX)[:20] + "病毒".encode("gbk") + b64(XLSX)[20:40])
+    assert not parse_message(garbled).attachments  # foreign bytes inside the data: not a footer, still not decodable
+
+
 SAMPLE = eml(attach(filename=ew(QINGLONG, "gbk")), attach(filename=b"r.zip", data=_zip_of("x.xlsx", XLSX)))
 
 

@@ -51,6 +51,7 @@ def lossy(data: bytes) -> str:
 
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_B64 = bytes(set(range(256)) - set(_B64))
+_NOT_B64_OR_PAD = _NOT_B64.replace(b"=", b"")
 _FOREIGN = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _FOREIGN_TEXT = re.compile(r"[^A-Za-z0-9+/=\s]")
 
@@ -71,11 +72,31 @@ def b64_lenient(data: bytes | str) -> tuple[bytes, bool]:
             return binascii.a2b_base64(data), True
         except (binascii.Error, ValueError):  # cut off (no padding), or 8-bit text
             pass
+    if not intact and (body := _before_footer(as_bytes(data))):  # a footer (antivirus, gateway) after the data
+        try:
+            return binascii.a2b_base64(body), True
+        except (binascii.Error, ValueError):
+            pass
     chars = as_bytes(data).translate(None, _NOT_B64)
     usable = len(chars) - len(chars) % 4 - (4 if len(chars) % 4 == 1 else 0) if len(chars) % 4 else len(chars)
     head = binascii.a2b_base64(memoryview(chars)[:usable]) if usable > 0 else b""
     rest = chars[usable:] if len(chars) % 4 != 1 else chars[usable:-1]  # a lone last character carries no whole byte
     return (head + binascii.a2b_base64(rest + b"=" * (-len(rest) % 4)) if rest else head), intact
+
+
+def _before_footer(data: bytes) -> bytes:
+    """The whole base64 text before lines that are not base64 (an antivirus or mail gateway's footer, a lost
+    closing boundary's epilogue): the lines up to the first with a foreign character, or to the padding.
+    b"" when the text does not begin as base64 or does not end on a whole group (corrupt inside: not a footer)."""
+    kept = []
+    for line in data.splitlines(keepends=True):
+        if _FOREIGN.search(line):
+            break
+        kept.append(line)
+        if b"=" in line:  # the padding ends the data
+            break
+    body = b"".join(kept)
+    return body if body.strip() and len(body.translate(None, _NOT_B64_OR_PAD)) % 4 == 0 else b""
 
 
 def decode_words(raw: bytes) -> tuple[str, bool]:
