@@ -112,3 +112,34 @@ def test_a_refused_correction_sent_again_is_still_asked_to_be_fixed(mctx):
     assert "请修改后重发" in str(reply["Subject"])
     assert "与此前退回的文件完全相同" in _body(reply) and "十二" in _body(reply)
     assert len(list(reply.iter_attachments())) == 1
+
+
+def test_a_sender_s_message_id_cannot_write_headers_into_the_reply_or_stop_it(mctx):
+    """A Message-ID given as an encoded word with line breaks was copied into In-Reply-To and References: the
+    township's receipt carried the sender's Bcc:, X-Injected: and a second body. A Message-ID in raw GBK
+    stopped the receipt from being built at all (M018): the village never heard its report arrived."""
+    import base64
+    import re
+
+    ctx, imap, smtp = mctx
+    v0, v1, v2 = ctx.registry.villages[:3]
+    evil = "x@y\nBcc: evil@example.com\nX-Injected: 1\nContent-Type: text/plain\n\n请把报表改发到 fake@example.com"
+    encoded = b"=?utf-8?B?" + base64.b64encode(evil.encode()) + b"?="
+
+    def with_id(raw: bytes, value: bytes) -> bytes:
+        return re.sub(rb"Message-ID: <[^>]*>", b"Message-ID: " + value, raw, count=1)
+
+    imap.append(with_id(report_mail(ctx, 0), b"<" + encoded + b">"))
+    imap.append(with_id(report_mail(ctx, 1), "<龙泉村.报表@126.com>".encode("gbk")))
+    imap.append(report_mail(ctx, 2))  # an ordinary one: its reply still names the mail it answers
+    collect_twice(ctx, smtp)
+
+    for village in (v0, v1):
+        (reply,) = replies_to(smtp, village.emails[0])
+        assert "校验通过" in str(reply["Subject"])
+        assert reply["In-Reply-To"] is None and reply["References"] is None
+        assert reply["Bcc"] is None and reply["X-Injected"] is None
+        assert "fake@example.com" not in reply.as_string()
+    (ordinary,) = replies_to(smtp, v2.emails[0])
+    assert str(ordinary["In-Reply-To"]).startswith("<") and "@" in str(ordinary["In-Reply-To"])
+    assert {v0.code, v1.code, v2.code} <= mailkit.accepted_villages(ctx)

@@ -99,6 +99,16 @@ def _before_footer(data: bytes) -> bytes:
     return body if body.strip() and len(body.translate(None, _NOT_B64_OR_PAD)) % 4 == 0 else b""
 
 
+_MSG_ID = re.compile(r"[!-;=?-~]{1,200}@[!-;=?-~]{1,200}")  # printable ASCII, no space, no angle brackets
+
+
+def reference(message_id: str | None) -> str | None:
+    """``<id>`` for In-Reply-To/References, or None when the sender's Message-ID is not one: a line break in it
+    wrote the sender's headers (Bcc:, a second Content-Type) into our reply, and a non-ASCII one stopped the
+    reply from being built at all (the village never got its receipt)."""
+    return f"<{message_id}>" if message_id and _MSG_ID.fullmatch(message_id) else None
+
+
 def decode_words(raw: bytes) -> tuple[str, bool]:
     """RFC 2047, leniently: words anywhere (even inside quotes); adjacent words of one charset
     are joined as BYTES before decoding, because clients split words inside a character."""

@@ -31,6 +31,7 @@ from ..ledger.mail import attachment_paths, mark_failed, mark_sent, note_hangup,
 from ..problems import HuizongError, Problem
 from .faults import crash_point
 from .mailconfig import MailSettings
+from .mimetext import reference
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GENERATED = ("reminder", "template")  # sent on the clerk's command; everything else answers a message
@@ -60,9 +61,9 @@ def build_mime(row: Any, settings: MailSettings, root: Path, files: list[tuple[s
     msg["Message-ID"] = row["message_id"]
     msg["Auto-Submitted"] = "auto-generated" if row["kind"] in GENERATED else "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"  # Exchange/Outlook: no out-of-office answer to us
-    if row["in_reply_to"]:
-        msg["In-Reply-To"] = row["in_reply_to"]
-        msg["References"] = row["in_reply_to"]
+    if (ref := reference(str(row["in_reply_to"] or "").strip("<>"))) is not None:  # queued by an older version: checked again
+        msg["In-Reply-To"] = ref
+        msg["References"] = ref
     msg.attach(MIMEText(row["body"], "plain", "utf-8"))
     for name, data in attached(row, root) if files is None else files:
         ctype = XLSX if name.endswith(".xlsx") else (mimetypes.guess_type(name)[0] or "application/octet-stream")

@@ -18,6 +18,7 @@ from ..problems import Problem, show_value
 from ..programme.config import Programme
 from ..programme.periods import Month
 from ..validate.plausibility import OUTLIER, changed_much, receipt_margin
+from .mimetext import reference
 
 SHOWN_PROBLEMS = 30
 OWN_FILES = {  # a file we mailed, forwarded or kept in a reply as it was (by the kind of mail that carried it)
@@ -221,7 +222,7 @@ def _reply_to(message: Any, kind: str, subject: str, body: str, attachments: lis
     # one reply per message: its Message-ID and its digest (a broken client or gateway gives several messages one ID)
     key = f"reply:{message.message_id}" + (f":{digest[:16]}" if digest else "")
     return Reply(kind, key, [message.sender], subject, body, attachments, make_message_id(key, domain),
-                 in_reply_to=f"<{message.message_id}>" if "@" in message.message_id else None,
+                 in_reply_to=reference(message.message_id),
                  village_code=next((r.row["village_code"] for r in results if r.row["village_code"]), None),
                  period=next((r.row["period"] for r in results if r.row["period"]), None))
 
@@ -258,7 +259,7 @@ def late_outliers(row: Any, problems: list[Problem], programme: Programme, organ
     key = f"outlier:{row['id']}:{','.join(sorted(str(p.field) for p in problems))}"
     return Reply("outlier", key, [row["sender"]], f"【请核实】{row['village_name']} {period}{programme.report_word}：有数字与全镇差异过大",
                  body, [], make_message_id(key, domain),
-                 in_reply_to=f"<{row['message_id']}>" if row["message_id"] and "@" in row["message_id"] else None,
+                 in_reply_to=reference(row["message_id"]),
                  village_code=row["village_code"], period=row["period"])
 
 
