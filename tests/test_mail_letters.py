@@ -111,6 +111,36 @@ def test_a_webmail_download_link_is_named_and_the_village_told_to_attach(mctx):
     assert str(reply["Subject"]) == "【未找到报表】请用普通附件重新发送"
     assert "“QQ邮箱超大附件”的下载链接" in _body(reply) and "添加附件" in _body(reply)
 
+    # the village answers "好的，马上重发", quoting our reply (which names 超大附件): a letter for the clerk, not
+    # another 【未找到报表】 — each answer quoting the last got one more
+    answer = EmailMessage()
+    answer["From"], answer["To"], answer["Subject"] = v0.emails[0], "clerk@township.test", "回复：" + str(reply["Subject"])
+    answer["Date"] = format_datetime(__import__("datetime").datetime(2026, 11, 3, 10, 0, tzinfo=CST))
+    answer["Message-ID"], answer["In-Reply-To"] = "<big-link-2@163.com>", str(reply["Message-ID"])
+    answer.set_content("好的，马上重发\n\n------------------ 原始邮件 ------------------\n" + _body(reply))
+    imap.append(answer.as_bytes())
+    before = len(smtp.received)
+    summary = collect_twice(ctx, smtp)
+    assert len(smtp.received) == before and [n.code for n in summary.notices] == ["M005"]
+
+    # a report attached, and a second file sent as a link beside it: the report counts, the link is not passed over
+    v1 = ctx.registry.villages[1]
+    both = EmailMessage()
+    both["From"], both["To"], both["Subject"] = v1.emails[0], "clerk@township.test", "白石村10月报表和出生登记"
+    both["Date"] = format_datetime(__import__("datetime").datetime(2026, 11, 3, 11, 0, tzinfo=CST))
+    both["Message-ID"] = "<big-link-3@qq.com>"
+    both.set_content("请查收")
+    both.add_alternative('<div>请查收</div><div class="qqmail_bigattach">从QQ邮箱发来的超大附件<br>出生登记补充.xlsx (12.1M)'
+                         ' <a href="https://wx.mail.qq.com/ftn/download?func=3&k=def">进入下载页面</a></div>', subtype="html")
+    both.add_attachment(filled(ctx, 1), maintype="application", subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        filename="白石村10月报表.xlsx")
+    imap.append(both.as_bytes())
+    summary = collect_twice(ctx, smtp)
+    (receipt,) = replies_to(smtp, v1.emails[0])
+    assert str(receipt["Subject"]).startswith("【已收到】")
+    assert "以“QQ邮箱超大附件”下载链接发来的文件，系统无法从链接下载，没有收到" in _body(receipt)
+    assert [n.code for n in summary.notices] == ["M019"] and _states(ctx, v1.code) == {v1.code: "已报"}
+
 
 def test_an_empty_text_cell_is_asked_to_be_filled_not_to_write_0(ctx, tmp_path):
     """单位负责人 / 填表人 / 联系电话 left empty were told 没有发生请填 0."""

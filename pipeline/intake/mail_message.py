@@ -230,6 +230,8 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
                                        row["version"], row["n_errors"], row["n_warnings"], row["id"], r.feedback, message.sender))
     if not results:
         summary.messages_without_reports += 1
+    if results and message.big_link:  # the reply asks for it as an attachment; the clerk should know one is owed
+        summary.notices.append(Problem("M019", value=message.big_link, detail=f"{where}，发件人 {message.sender}"))
     if results or sender is None:
         return False
     # a village's mail with no report in it: a question, a thanks, a forgotten attachment — the clerk reads it

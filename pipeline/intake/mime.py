@@ -193,9 +193,12 @@ def _payload(part: _Part) -> tuple[bytes, bool]:
 
 TEXT_KEPT = 2000
 # webmails send a file over their limit as a link in the body (QQ 超大附件 / 文件中转站, 网易 163/126 云附件)
+# (kind, the link's address anywhere in the raw body, the webmail's words in the sender's own text): the words
+# alone are looked for only before a quote — a reply quoting our "请用普通附件重新发送" names 超大附件 itself
 BIG_LINKS = (
-    ("QQ邮箱超大附件", re.compile(r"超大附件|文件中转站|ftn_handler|ftnExs_download|wx\.mail\.qq\.com/ftn", re.I)),
-    ("网易邮箱云附件", re.compile(r"云附件|NeteaseBigAttach|mail\.163\.com/large-attachment|large-attachment-download", re.I)),
+    ("QQ邮箱超大附件", re.compile(r"ftn_handler|ftnExs_download|wx\.mail\.qq\.com/ftn", re.I), re.compile(r"超大附件|文件中转站")),
+    ("网易邮箱云附件", re.compile(r"NeteaseBigAttach|mail\.163\.com/large-attachment|large-attachment-download", re.I),
+     re.compile(r"云附件")),
 )
 # where a reply's quote of the mail it answers begins (QQ, 163, Foxmail, Outlook): the letter's own words end there
 QUOTE_START = re.compile(r"-{3,}\s*(原始邮件|Original Message)|^\s*>|^\s*(发件人|From)\s*[:：]|在 .{4,60}写道[:：]", re.I | re.M)
@@ -205,12 +208,13 @@ REPLY_SUBJECT = re.compile(r"^\s*(re|fw|fwd|答复|回复|转发)\s*[:：]", re.
 def _body_text(data: bytes, charset: str, tagged: bool) -> tuple[str, str]:
     """A body's words (tags stripped) and, from its raw text with the links in it, the large-attachment kind."""
     raw = decode_bytes(data, charset) or data.decode("utf-8", "replace")
-    link = next((kind for kind, pattern in BIG_LINKS if pattern.search(raw)), "")
+    link = next((kind for kind, address, _ in BIG_LINKS if address.search(raw)), "")
     if tagged:
         raw = html.unescape(re.sub(r"(?is)<(script|style)\b.*?</\1>|<br\s*/?>|</(p|div)>", "\n", raw))
         raw = re.sub(r"<[^>]+>", " ", raw)
     quote = QUOTE_START.search(raw)
     own = raw[: quote.start()] if quote and quote.start() > 0 else raw
+    link = link or next((kind for kind, _, words in BIG_LINKS if words.search(own)), "")
     return " ".join(own.split())[:TEXT_KEPT], link
 
 

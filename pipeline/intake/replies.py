@@ -161,6 +161,10 @@ def message_reply(message: Any, results: list[Result], programme: Programme, org
         elif status == DUPLICATE or r.standing == DUPLICATE:
             parts.append(f"■ {name}：{_resend(r, village, period)}")
         parts.append("")
+    if results and message.big_link:  # a file beside the reports came as a link: it may be one of them
+        parts.append(f"邮件中还有以“{message.big_link}”下载链接发来的文件，系统无法从链接下载，没有收到。"
+                     "如果那也是报表，请用普通的“添加附件”把它直接附上，重新发送。")
+        parts.append("")
     if message.ignored:
         parts.append("以下附件不是报表，未处理：")
         parts += [f"  · {i.name}：{i.reason}" for i in message.ignored]
