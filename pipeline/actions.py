@@ -129,7 +129,10 @@ def _validate(ctx: api.Context, period: Month, progress: Progress | None, dry_ru
 
 
 def _consolidate(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
-    result = api.consolidate(ctx, period)
+    try:
+        result = api.consolidate(ctx, period)
+    except HuizongError as exc:
+        raise HuizongError([*exc.problems, api.not_made(ctx.workspace.summary_path(period))]) from exc
     message = f"已汇总排名：{len(result.scored.index)} 个参评，汇总表 {result.path.name}"
     if result.revision is not None:  # the month was made before with other numbers
         message += "。" + result.revision.line()

@@ -37,7 +37,7 @@ from .validate.registry import build_registry
 from .workbook.reader import ReadResult, read_table
 from .workbook.safety import DEFAULT_LIMITS
 from .workbook.summary import SummaryInfo, build_summary
-from .workspace import Workspace, atomic_write, create_layout, machine_errors, open_workspace
+from .workspace import Workspace, atomic_write, create_layout, machine_errors, open_workspace, repair_layout
 
 # What only some commands need is imported where it is used: `huizong consolidate` starts without the
 # mail, template, collection and checking code (and a collection's worker processes, which import
@@ -88,6 +88,12 @@ def init_workspace(root: Path | str, force: bool = False, programme: str = "qian
     (the default for a built-in programme) or only its header row (the default for a township's own)."""
     with machine_errors(str(root)):
         return _init_workspace(root, force, programme, example)
+
+
+def repair_workspace(root: Path | str) -> Workspace:
+    """Make again a workspace's missing folders and signing key; everything the township entered stays."""
+    with machine_errors(str(root)):
+        return repair_layout(Path(root))
 
 
 def _init_workspace(root: Path | str, force: bool, programme: str, example: bool | None) -> Workspace:
@@ -493,6 +499,15 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
         raise HuizongError(faults)
     with _summary_helper(ctx) as helper:
         return _consolidate(ctx, period, now, helper)
+
+
+def not_made(path: Path) -> Problem:
+    """Said by every face when a consolidation stops: the 汇总表 was not made, and one made before under the
+    same name is not brought up to date (it could be printed as this month's)."""
+    if not path.is_file():
+        return Problem("X047", detail="")
+    made = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return Problem("X047", detail=f"；reports/ 中的“{path.name}”是 {made} 生成的旧版，不含这次的改动，不要当作最新的通报")
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from .programme.config import load_programme
 from .programme.periods import Month
 from .quality import empty_months_line
 from .views import state_counts
-from .workspace import unexpected
+from .workspace import quoted, unexpected
 
 if TYPE_CHECKING:  # imported by the commands that use them: consolidate starts without the checking code
     from rich.progress import Progress
@@ -109,9 +109,14 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="覆盖已有的工作目录设置")] = False,
     programme: Annotated[str, typer.Option("--programme", help=f"考核方案：内置方案名（{_shipped()}）或本镇的方案文件（.yaml）")] = "qianfen",
     example: Annotated[bool | None, typer.Option("--example/--empty", help="村名册填示例镇的 19 个村（内置方案默认），或只有表头（本镇方案默认）")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="只补建缺少的文件夹和签名密钥，设置、村名册、登记表和台账都不动")] = False,
 ) -> None:
     """创建乡镇工作目录：设置文件、村名册、镇考核登记、加分扣分登记和收件/归档/报表文件夹。"""
     try:
+        if repair:
+            ws = api.repair_workspace(directory)
+            out.print(f"已补建工作目录中缺少的部分：{ws.root}（设置、村名册、登记表和台账没有改动）", markup=False)
+            return
         ws = api.init_workspace(directory, force=force, programme=programme, example=example)
     except HuizongError as exc:
         _fail(exc)
@@ -121,7 +126,7 @@ def init(
     what = "只有表头：请先填写本镇各村的代码、名称、上报邮箱、户籍人口和年度任务" if empty else "示例镇 19 个村：请改成本镇的村名、邮箱和年度任务"
     out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（{what}）", markup=False)
     out.print("  收件箱：inbox/   归档：archive/   报表：reports/")
-    out.print(f"下一步：huizong templates -w {directory} --period 2026-10", markup=False)
+    out.print(f"下一步：huizong templates -w {quoted(ws.root)} --period 2026-10", markup=False)
 
 
 @app.command()
@@ -406,7 +411,7 @@ def consolidate(
         if as_json:  # another program reads stdout: it gets every problem, located, as data
             out.print_json(json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, ensure_ascii=False))
         # the 村名册's problems were printed when the workspace was opened: not a second time
-        _fail(HuizongError([p for p in exc.problems if p not in ctx.registry_problems]))
+        _fail(HuizongError([*(p for p in exc.problems if p not in ctx.registry_problems), api.not_made(ctx.workspace.summary_path(month))]))
         return
     for p in result.register_problems:
         err.print(f"[{p.severity.value} {p.code}] {p.file} {p.where}：{p.message}", markup=False)

@@ -112,12 +112,50 @@ def open_workspace(root: Path | str) -> Workspace:
     root = Path(root).resolve()
     settings_path = root / SETTINGS
     if not settings_path.is_file():
+        around = next((p for p in root.parents if (p / SETTINGS).is_file()), None)
+        if around is not None:  # a folder inside a workspace (inbox/, reports/): init there would make a second one
+            raise HuizongError(Problem("X046", value=quoted(around), detail=str(root)))
         raise HuizongError(Problem("X001", detail=str(root)))
     data = load_yaml(settings_path)
     problems = schema_problems(data, "settings", str(settings_path))
     if problems:
         raise HuizongError(problems)
-    return Workspace(root, data)
+    ws = Workspace(root, data)
+    lost = lost_state(ws)
+    if lost:
+        raise HuizongError(lost)
+    return ws
+
+
+def lost_state(ws: Workspace) -> list[Problem]:
+    """The .huizong folder (or its key or ledger) deleted by accident while the workspace has been used: carrying
+    on would publish every earlier report as 未报 (a new, empty ledger) or refuse every template sent (a new key)."""
+    received = _first_file(ws.archive)
+    out = []
+    if not (ws.state / "secret.key").is_file():
+        out.append(Problem("X044", value=str(ws.state / "secret.key"), detail=quoted(ws.root)))
+    if not ws.ledger_path.is_file() and received is not None:
+        out.append(Problem("X045", value=str(ws.ledger_path), detail=str(ws.root)))
+    return out
+
+
+def _first_file(folder: Path) -> Path | None:
+    """A file in ``folder`` or its subfolders (the archive keeps its originals two levels down), or None."""
+    try:
+        for entry in os.scandir(folder):
+            if entry.is_file():
+                return Path(entry.path)
+            if entry.is_dir() and (found := _first_file(Path(entry.path))) is not None:
+                return found
+    except OSError:
+        return None
+    return None
+
+
+def quoted(path: Path) -> str:
+    """A path as the clerk can paste it after a command (quoted when it has a space)."""
+    text = str(path)
+    return f'"{text}"' if any(c.isspace() for c in text) else text
 
 
 def settings_text(township: str, organ: str, programme: str) -> str:
@@ -135,6 +173,20 @@ def settings_text(township: str, organ: str, programme: str) -> str:
         "# deadline_day: 每月几号前报送上月月报；limits: 单个文件大小（MB）和行数上限。\n"
     )
     return head + yaml.safe_dump(body, allow_unicode=True, sort_keys=False)
+
+
+def repair_layout(root: Path) -> Workspace:
+    """``init --repair``: make again what is missing of a workspace's folders and its signing key — settings,
+    村名册, registers and ledger stay as they are (a lost ledger is restored from a backup, not remade)."""
+    root = root.resolve()
+    if not (root / SETTINGS).is_file():
+        raise HuizongError(Problem("X001", detail=str(root)))
+    for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    secret = root / STATE_DIR / "secret.key"
+    if not secret.exists():
+        atomic_write(secret, new_secret().encode("ascii"))
+    return open_workspace(root)
 
 
 def create_layout(root: Path, township: str, organ: str, programme: str, force: bool) -> Workspace:

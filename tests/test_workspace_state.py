@@ -1,0 +1,93 @@
+"""A workspace whose .huizong folder, ledger or key was deleted by accident, and a command run from the
+wrong folder: each is a clear stop with the way out, never a ranking without the earlier reports."""
+
+from __future__ import annotations
+
+import shutil
+
+from typer.testing import CliRunner
+
+from pipeline import api
+from pipeline.cli import app
+
+from .conftest import PERIOD, filled
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def _collected(ctx: api.Context, *indexes: int) -> None:
+    for i in indexes:
+        (ctx.workspace.inbox / f"{i}.xlsx").write_bytes(filled(ctx, i))
+    api.collect(ctx)
+
+
+def test_a_deleted_ledger_stops_every_command_instead_of_publishing_without_the_earlier_reports(ctx):
+    """With the ledger deleted, status said 未报 19 个 and consolidate published a ranking of the one report collected
+    after — every earlier report missing, with no word why."""
+    root = ctx.workspace.root
+    _collected(ctx, 0, 1, 2)
+    ctx.workspace.ledger_path.unlink()
+    for args in (("status", "-w", str(root), "--period", str(PERIOD)), ("collect", "-w", str(root)),
+                 ("consolidate", "-w", str(root), "--period", str(PERIOD))):
+        res = run(*args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "X045" in res.output and "台账" in res.output and "archive/" in res.output and "备份" in res.output
+    assert not ctx.workspace.ledger_path.exists()  # nothing made a new, empty one
+    assert not list(ctx.workspace.reports.glob("*汇总排名.xlsx"))
+    # starting afresh on purpose: the received originals moved away, as the message says
+    shutil.move(str(ctx.workspace.archive), str(root.parent / "旧归档"))
+    assert run("status", "-w", str(root), "--period", str(PERIOD)).exit_code == 0
+
+
+def test_a_deleted_key_is_named_and_repaired_without_touching_what_the_township_entered(ctx):
+    """With .huizong deleted, collect, templates and validate said 程序内部错误（FileNotFoundError … secret.key） and
+    the only way on, init --force, reset the 村名册 to the example township."""
+    root = ctx.workspace.root
+    registry = ctx.workspace.registry_path.read_bytes()
+    shutil.rmtree(ctx.workspace.state)
+    res = run("templates", "-w", str(root), "--period", str(PERIOD))
+    assert res.exit_code == 2 and "X044" in res.output and "--repair" in res.output and "X013" not in res.output
+    res = run("init", str(root), "--repair")
+    assert res.exit_code == 0, res.output
+    assert ctx.workspace.registry_path.read_bytes() == registry and (ctx.workspace.state / "secret.key").is_file()
+    assert run("templates", "-w", str(root), "--period", str(PERIOD)).exit_code == 0
+
+
+def test_a_command_run_inside_a_workspace_points_to_it_rather_than_to_init(ctx):
+    """From inside inbox/ X001 said 请先运行 huizong init …/inbox: done, the next collect took huizong.yaml and the
+    村名册 of that second workspace for reports."""
+    inbox = ctx.workspace.inbox
+    res = run("collect", "-w", str(inbox))
+    assert res.exit_code == 2 and "X046" in res.output and "huizong init" not in res.output
+    assert str(ctx.workspace.root) in res.output
+
+
+def test_init_says_the_next_command_so_that_it_can_be_pasted(tmp_path):
+    root = tmp_path / "汇总 2026"
+    res = run("init", str(root))
+    assert res.exit_code == 0
+    assert f'huizong templates -w "{root}" --period' in res.output
+
+
+def test_a_consolidation_that_stops_says_the_older_summary_is_not_this_one(ctx):
+    """A 村名册 error stopped the consolidation with only the error: the 汇总表 made an hour before stayed under the
+    month's name, and nothing said it was not brought up to date."""
+    import openpyxl
+
+    root = ctx.workspace.root
+    _collected(ctx, 0, 1, 2)
+    assert run("consolidate", "-w", str(root), "--period", str(PERIOD)).exit_code == 0
+    book = openpyxl.load_workbook(ctx.workspace.registry_path)
+    sheet = book["村名册"]
+    header = next(r for r in range(1, 6) if any(c.value == "户籍人口" for c in sheet[r]))
+    column = next(c.column for c in sheet[header] if c.value == "户籍人口")
+    sheet.cell(header + 1, column, "约1800")
+    book.save(ctx.workspace.registry_path)
+    res = run("consolidate", "-w", str(root), "--period", str(PERIOD))
+    assert res.exit_code == 2
+    assert "X047" in res.output and "汇总已停止，没有生成新的汇总表" in res.output
+    assert f"“{PERIOD}-汇总排名.xlsx”是" in res.output and "旧版" in res.output
