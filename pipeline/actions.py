@@ -134,6 +134,8 @@ def _consolidate(ctx: api.Context, period: Month, progress: Progress | None, dry
     except HuizongError as exc:
         raise HuizongError([*exc.problems, api.not_made(ctx.workspace.summary_path(period))]) from exc
     message = f"已汇总排名：{len(result.scored.index)} 个参评，汇总表 {result.path.name}"
+    for note in result.notes:  # said on every face: tasks all 0, or last year's
+        message += "。" + note
     if result.revision is not None:  # the month was made before with other numbers
         message += "。" + result.revision.line()
     return Outcome("consolidate", message, [ranking_view(result)], result.register_problems, str(result.path))

@@ -19,14 +19,14 @@ from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
 from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Ledger
-from .ledger.editions import Edition, last_edition, marked_before, remember, remember_marked
+from .ledger.editions import Edition, last_edition, marked_before, published_before, remember, remember_marked
 from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
 from .programme.calendar import period_of, year_start
 from .programme.config import Programme, load_programme
 from .programme.periods import Month
-from .quality import doubts_of, flagged_numbers, ticked_anywhere, unconfirmed_by_village
-from .registry import CHECKED_NOTE, Registry, Village, register_columns, registry_columns
+from .quality import doubts_of, flagged_numbers, task_notes, ticked_anywhere, unconfirmed_by_village
+from .registry import CHECKED_NOTE, Registry, Village, register_columns, registry_columns, year_task_columns
 from .revision import Revision, compare
 from .score.report import scored_table
 from .score.scorer import Scored, Scorer
@@ -148,7 +148,7 @@ def load_registry(ws: Workspace, programme: Programme) -> tuple[Registry, list[P
     path = ws.registry_path
     if not path.is_file():
         raise HuizongError(Problem("C006", file=str(path), detail=str(path)))
-    columns = registry_columns(programme.tasks)
+    columns = registry_columns(programme.tasks) + year_task_columns(programme.tasks)
     # as many villages as the settings' limits.max_rows allow (S007 says to raise it), not a fixed 10,000
     res = read_table(path.read_bytes(), path.name, "村名册", columns, ws.limits, max_rows=ws.limits.max_rows)
     registry, problems = build_registry(res, columns, [t.id for t in programme.tasks])
@@ -486,6 +486,7 @@ class Consolidation:
     statuses: list[VillageStatus]
     register_problems: list[Problem]
     revision: Revision | None = None  # the month was made before, with other numbers: what changed, and why
+    notes: list[str] = field(default_factory=list)  # what concerns every village (tasks all 0, last year's tasks)
 
 
 def consolidate(ctx: Context, period: Month, programme: str | None = None, now: datetime | None = None) -> Consolidation:
@@ -497,6 +498,8 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     faults = static_problems(ctx.programme)  # every fault of the programme at once, as `programme check` names them
     if faults:
         raise HuizongError(faults)
+    # the year's own tasks (“2027年…” columns): next year's, entered in January, must not rescore this year's months
+    ctx = replace(ctx, registry=ctx.registry.for_year(year_start(ctx.programme, period).year))
     with _summary_helper(ctx) as helper:
         return _consolidate(ctx, period, now, helper)
 
@@ -541,6 +544,8 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
             flags = flagged_numbers(ledger, ctx.programme.id, months_used(scored))
             seen = marked_before(ledger.conn, ctx.programme.id)
             doubted = doubts_of(scored.data, seen)
+            new_year = published_before(ledger.conn, ctx.programme.id, str(year_start(ctx.programme, period)))
+        notes = task_notes(ctx.programme, ctx.registry, period, year_start(ctx.programme, period).year, new_year)
         # the first 通报 under the rule keeps every 是 of the tables (a month made again later shows other rows)
         marked = doubted.marked | (ticked_anywhere(scored.data, *registers[:2]) if seen is None else frozenset())
         generated = now or datetime.now()
@@ -548,7 +553,7 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
         edition = Edition(generated.isoformat(timespec="seconds"), standings_of(scored), _inputs(ctx, scored, registers))
         revision = _revision(ctx, period, path, edition)
         info = SummaryInfo(ctx.workspace.township, ctx.workspace.organ, generated, _cutoff(statuses, generated, scored.data.received),
-                           statuses, warnings, flags, revision, doubted)
+                           statuses, warnings, flags, revision, doubted, notes)
         _write_keeping(ctx.workspace, path, build_summary(scored, info, pool=helper), revision)
         with Ledger(ctx.workspace.ledger_path) as ledger, ledger.transaction() as db:  # each file written, remembered
             remember(db, ctx.programme.id, str(period), edition, revision.kept_as if revision else "")
@@ -558,7 +563,7 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
     for v in table["villages"]:
         v["unconfirmed"] = [{"submission": f.submission_id, "period": str(f.period), "label": f.label, "value": f.value, "detail": f.detail}
                             for f in waiting.get(v["code"], [])]
-    return Consolidation(path, scored, table, statuses, registers[2], revision)
+    return Consolidation(path, scored, table, statuses, registers[2], revision, notes)
 
 
 def _revision(ctx: Context, period: Month, path: Path, edition: Edition) -> Revision | None:

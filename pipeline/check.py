@@ -12,6 +12,7 @@ from typing import Any
 
 from .ledger.db import ACCEPTED, PENDING, REJECTED
 from .problems import Problem
+from .programme.calendar import year_start
 from .programme.config import Programme
 from .programme.periods import Month
 from .registry import Registry
@@ -86,7 +87,8 @@ def check_bytes(
         ident = identify(res, programme, registry, secret)
         period: Month | None = ident.period
         problems = list(res.problems) + ident.problems + validate_report(res, programme, period)
-        problems += limit_problems(res.values, res.cells, programme, ident.village, res.file, res.sheet, skip=res.invalid)
+        own = ident.village.for_year(year_start(programme, period).year) if ident.village and period else ident.village
+        problems += limit_problems(res.values, res.cells, programme, own, res.file, res.sheet, skip=res.invalid)
         if period is not None and period.month not in programme.report_months:  # counted in no ranking: said, sent back
             problems.append(Problem("I010", file=name, value=period.chinese, detail=report_months_text(programme)))
         village = ident.village

@@ -423,6 +423,8 @@ def consolidate(
     empty = empty_months_line(result.scored.data)
     if empty:
         out.print(empty, markup=False, style="red")
+    for line in result.notes:
+        out.print(line, markup=False, style="red")
     if result.revision is not None:
         for line in result.revision.lines():
             out.print(line, markup=False, style="red")

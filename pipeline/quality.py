@@ -75,6 +75,27 @@ class Doubt(str):
 DOUBT_FACTOR = 3.0  # a task per head this many times the township's usual, or this many times less
 
 
+def task_notes(p: Any, registry: Any, period: Month, year: int, new_year: bool) -> list[str]:
+    """What the 通报 says of the annual tasks as a whole, under its legend and in 数据质量:
+
+    - a task 0 for every village taking part (not yet issued, typed 0 as a placeholder): every village scores it
+      in full, bonus included, and no single village looks odd, so no village is marked;
+    - ``new_year``: a 通报 of an earlier assessment year was made and the 村名册 has no columns of this year's own
+      (“2027年…”): the tasks read may still be last year's.
+    """
+    out = []
+    villages = [v for v in registry.villages if v.active(period)]
+    zero = [t.label for t in p.tasks if villages and all(not v.tasks.get(t.id) for v in villages)]
+    if zero:
+        out.append(f"年度任务全部为 0：{'、'.join(zero)}。各村这些项目按“无任务”计满分（连同加分），名次不反映这些工作；"
+                   "任务下达后请填入村名册，重新汇总。")
+    if new_year and year not in registry.task_years and p.tasks:
+        first = p.tasks[0].label
+        out.append(f"村名册中没有{year}年的年度任务列，本期按“{first}”等不带年份的任务列计，这可能还是去年的任务。"
+                   f"今年的任务下达后，请在村名册中加“{year}年{first}”这样的列填写（不要改原来的列：改了，去年各月的通报重新汇总时也会变）。")
+    return out
+
+
 def registry_doubts(villages: Sequence[Village], tasks: Iterable[Any], factor: float = DOUBT_FACTOR,
                     checked: bool | None = None) -> dict[str, list[Doubt]]:
     """Annual tasks out of line with the village's population, per village code: a digit dropped from a task

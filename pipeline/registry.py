@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +33,13 @@ class Village:
     start: Month | None = None  # 起始月份: the first month it takes part (a village that joins mid-year)
     end: Month | None = None  # 停止月份: from this month on it no longer takes part (merged, dissolved)
     checked: bool = field(default=False, compare=False)  # 已核实: the township has checked this row's numbers (no 待核实 mark)
+    # an assessment year's own tasks (columns “2027年…年度任务”): year → task id → value, over ``tasks`` for that year
+    year_tasks: dict[int, dict[str, float]] = field(default_factory=dict, hash=False, compare=False)
+
+    def for_year(self, year: int) -> Village:
+        """The village with the tasks of assessment year ``year``: its own column where the 村名册 has one."""
+        own = self.year_tasks.get(year)
+        return replace(self, tasks={**self.tasks, **own}) if own else self
 
     def taking_part(self, month: Month) -> str:
         """Why the village does not take part in ``month`` (自2027年6月起参加考核), or "" when it does."""
@@ -121,6 +128,29 @@ class Registry:
     def active(self, month: Month) -> tuple[Village, ...]:
         """The villages that take part in ``month`` (see Village.active)."""
         return tuple(v for v in self.villages if v.active(month))
+
+    @cached_property
+    def task_years(self) -> frozenset[int]:
+        """The assessment years the 村名册 gives tasks of their own (columns “2027年…”)."""
+        return frozenset(y for v in self.villages for y in v.year_tasks)
+
+    def for_year(self, year: int) -> Registry:
+        """The registry as assessment year ``year`` is scored: each village with that year's tasks. Next year's
+        tasks typed over this year's rescored every month of this year with them (a 通报 made again in January)."""
+        if year not in self.task_years:
+            return self
+        return replace(self, villages=tuple(v.for_year(year) for v in self.villages))
+
+
+TASK_YEARS = range(2020, 2061)  # the years a 村名册 column “2027年儿童健康管理年度任务” is looked for
+
+
+def year_task_columns(task_specs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Optional 村名册 columns of one assessment year's tasks: “2027年” before the task's label."""
+    from .programme.config import FieldSpec
+
+    return tuple(FieldSpec(id=f"{t.id}@{y}", label=f"{y}年{t.label}", type="number", min=0, decimals=0, required=False, extra=True)
+                 for y in TASK_YEARS for t in task_specs)
 
 
 CHECKED_WORDS = frozenset(("是", "已核实", "核实", "√", "✓", "✔", "对"))

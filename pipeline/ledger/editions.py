@@ -52,6 +52,11 @@ def remember(db: sqlite3.Connection, programme: str, period: str, edition: Editi
                 json.dumps(edition.inputs, ensure_ascii=False), kept_as or None))
 
 
+def published_before(db: sqlite3.Connection, programme: str, period: str) -> bool:
+    """Has any 通报 of a month before ``period`` been made (a year's first month: of the year before)?"""
+    return db.execute("SELECT 1 FROM editions WHERE programme = ? AND period < ? LIMIT 1", (programme, period)).fetchone() is not None
+
+
 def marked_before(db: sqlite3.Connection, programme: str) -> frozenset[tuple[str, str, str]] | None:
     """What earlier 通报 marked with the row not 已核实 (``quality.Seen``). None for a programme whose 通报 were
     made before they were kept (its 是 were given under the earlier rule: every one counts once more, and is

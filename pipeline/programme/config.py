@@ -37,6 +37,7 @@ class FieldSpec:
     example: tuple[float, ...] = ()
     since: str = ""  # a field added mid-year: required from this month (YYYY-MM) on
     annotates: bool = False  # a table column that says something about its row (已核实): never a row by itself
+    extra: bool = False  # a table column the table may have or not (a year's own tasks): not looked for to find the header
 
     def asked_in(self, period: str) -> bool:
         """Does a report for ``period`` (YYYY-MM) have to hold this field?"""

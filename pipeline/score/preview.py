@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..programme.calendar import periods_so_far
+from ..programme.calendar import periods_so_far, year_start
 from ..programme.config import Programme
 from ..programme.formula import Node, names
 from ..programme.periods import Month
@@ -36,7 +36,7 @@ CORRECT = "如有填错，请改正后重新发送整个文件"
 def preview(p: Programme, village: Village, period: Month, rows: Iterable[Any]) -> list[str]:
     """What the village's accepted reports of the year so far (``rows``, ledger rows: this report included)
     amount to: a heading, then a line each; [] when the programme leaves nothing to the village's reports alone."""
-    scorer = Scorer(p, Registry((village,)), rows, [], [])
+    scorer = Scorer(p, Registry((village.for_year(year_start(p, period).year),)), rows, [], [])
     evaluated = scorer.evaluate(period)
     if evaluated is None:
         return []

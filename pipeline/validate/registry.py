@@ -61,6 +61,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
     labels = {c.id: c.label for c in columns}
     villages_raw: list[dict[str, Any]] = []
     dressed: dict[int, str] = {}  # row index → a 上报邮箱 cell with words beside its addresses
+    year_tasks: dict[int, dict[int, dict[str, float]]] = {}  # row index → year → task → value
     for row in res.register:
         v = row.values
         entry: dict[str, Any] = {}
@@ -73,6 +74,10 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         if _SPLIT.sub("", _ADDRESS.sub("", cell)) and _ADDRESS.search(cell):  # words around the address: said, not kept
             dressed[len(villages_raw)] = cell
         entry["tasks"] = {t: v[t] for t in task_ids if t in v}
+        for key, value in v.items():  # a year's own tasks: “2027年…年度任务” (numbers the reader checked: ≥ 0)
+            task, _, year = key.partition("@")
+            if year and task in task_ids and isinstance(value, (int, float)):
+                year_tasks.setdefault(len(villages_raw), {}).setdefault(int(year), {})[task] = float(value)
         villages_raw.append(entry)
     months: dict[tuple[int, str], Month] = {}
 
@@ -112,8 +117,9 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
                 if why:
                     problems.append(at(i, key, "C003", value=n, detail=f"第 {res.register[i].row} 行的“{_shown(n)}”{why}"))
                     bad_rows.add(i)
+    given = {k for row in res.register for k in row.values if "@" in k}  # a year's column with any task in it
     for i, row in enumerate(res.register):
-        for t in task_ids:
+        for t in [*task_ids, *sorted(given)]:  # a year's column filled for some villages: for all (no silent fallback)
             if t not in row.values and f"register.{i}.{t}" not in res.invalid:
                 problems.append(at(i, t, "C003", detail="未填写（没有任务请填 0）"))
                 bad_rows.add(i)
@@ -157,6 +163,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
             population=int(e["population"]), tasks=dict(e["tasks"]),
             start=months.get((i, "start_month")), end=months.get((i, "end_month")),
             checked=is_checked(res.register[i].values.get("checked")),
+            year_tasks=year_tasks.get(i, {}),
         )
         for i, e in enumerate(villages_raw)
         if i not in bad_rows and {"code", "name", "population"} <= e.keys()

@@ -457,7 +457,7 @@ def _table_rows(
     book: _Book, sheet: _Sheet, columns_spec: tuple[FieldSpec, ...], res: ReadResult, header_row: int | None, max_rows: int
 ) -> list[RegisterRow] | None:
     """Rows under a header row whose cells carry the column labels (columns found by label, in any order)."""
-    labels = "、".join(c.label for c in columns_spec)
+    labels = "、".join(c.label for c in columns_spec if not c.extra)
     columns: dict[str, int] = {}
     rows_to_search = [header_row] if header_row is not None and header_row >= 0 else []
     rows_to_search += list(range(min(len(sheet.rows), 30)))
@@ -487,7 +487,7 @@ def _table_rows(
     present = [c for c in columns_spec if c.id in columns]
     known = {label_key(c.label) for c in columns_spec}
     strange = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip() and label_key(v) not in known]
-    absent = [c.label for c in columns_spec if c.id not in columns]
+    absent = [c.label for c in columns_spec if c.id not in columns and not c.extra]
     if strange and absent:  # a column retitled ("起始月份" → "起始考核月份"): dropped unsaid, it changed scores and addresses
         res.problems.append(Problem("S008", file=res.file, sheet=sheet.name, cell=f"A{header_row + 1}",
                                     value="、".join(f"“{x}”" for x in strange[:5]), detail="、".join(f"“{x}”" for x in absent)))
@@ -561,7 +561,7 @@ def _take_plain_row(sheet: _Sheet, row: list[Any], excel_row: int, index: int,
 
 def _wanted(columns: tuple[FieldSpec, ...]) -> list[FieldSpec]:
     """The columns a header row must have to be this table's: required or non-text ones (all, if none is)."""
-    return [c for c in columns if c.required or c.type != "text"] or list(columns)
+    return [c for c in columns if not c.extra and (c.required or c.type != "text")] or list(columns)
 
 
 def _label_columns(row: list[Any], columns: Sequence[FieldSpec]) -> dict[str, list[int]]:

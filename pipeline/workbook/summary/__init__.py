@@ -34,6 +34,7 @@ class SummaryInfo:
     flagged: list[Any] = field(default_factory=list)  # quality.Flagged: out-of-line numbers of the counted reports
     revision: Any = None  # revision.Revision: the month made before with other numbers
     doubts: Any = None  # quality.Doubts: what the township's tables are marked for (None: found here, every 是 counting)
+    notes: list[str] = field(default_factory=list)  # what concerns every village (tasks all 0, last year's tasks)
 
     def unconfirmed(self, code: str) -> list[Any]:
         """The village's out-of-line numbers the township has not confirmed yet (its 通报 row carries ※)."""

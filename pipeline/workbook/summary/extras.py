@@ -355,7 +355,7 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         row += 1
     zero = [f"{v.name}（{'、'.join(t.label for t in d.programme.tasks if not v.tasks.get(t.id))}）"
             for v in d.villages if v.active(d.period) and any(not v.tasks.get(t.id) for t in d.programme.tasks)]
-    notes = []  # red notes under the table: what the township should check, each with the villages it concerns
+    notes = list(info.notes)  # red notes under the table: what the township should check, each with the villages it concerns
     if zero:
         notes.append("年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero))
 

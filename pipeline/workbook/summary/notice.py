@@ -175,7 +175,7 @@ def write_notice(wb: Any, ws: Any, st: Styles, scored: Scored, info: SummaryInfo
         ws.merge_range(row, c, row, c + 1, label, st.get(font_name="宋体", font_size=9, bg_color=colour, border=1, align="center"))
         c += 2
     ws.write_string(row, c, "未报/不参评", st.get(font_name="宋体", font_size=9, bg_color=MISSING_FILL, border=1, align="center", italic=True))
-    marks = []  # what each mark in 备注 means, in red under the legend
+    marks = list(info.notes)  # what each mark in 备注 means (and what concerns every village), in red under the legend
     if any(info.unconfirmed(c) for c in scored.codes):
         marks.append("※ 含待核实数据：该村有与往月差异过大的填报，镇里尚未核实确认（见“数据质量”；核实后运行 huizong accept 记录号 --note 理由）。")
     if any(c in doubts for c in scored.codes):
