@@ -136,6 +136,8 @@ CATALOGUE: dict[str, Kind] = {
                         "按旧的名册汇总就不对了。请用 Excel/WPS 把 {value} 另存为 Excel 工作簿（*.xlsx），文件名 {detail}（覆盖），或删去不用的那一份。"),
         Kind("C014", W, "{value} 正在 Excel/WPS 中打开：还没有保存的修改不会计入这次汇总。请先在 Excel/WPS 中保存它，再汇总。"
                         "（如果并没有打开，是上次异常退出留下的锁文件：删去同一文件夹里以 ~$ 或 .~lock 开头的同名文件即可。）"),
+        Kind("C015", W, "“上报邮箱”中的“{value}”不是邮箱地址，没有使用：{detail}照常参加考核、生成模板，但从这个地址发来的报表认不出是哪个村（待确认），"
+                        "给它的邮件也不会发出。请改成 xxx@qq.com 这样的地址，多个用分号分隔。"),
         Kind("X001", E, "{detail} 不是汇总工作目录（缺少 huizong.yaml）。请先运行 huizong init {detail}。"),
         Kind("X002", E, "{detail} 已经是一个汇总工作目录。如确需重建设置和村名册，请加 --force（原文件会先备份到 .huizong/backup，归档和台账保留）。"),
         Kind("X008", E, "{detail}没有任何村的已接收报表，无法汇总。请先收取（huizong collect）并处理退回、待确认的报表。"),

@@ -11,6 +11,7 @@ import yaml
 from pipeline import api
 from pipeline.problems import HuizongError
 from pipeline.programme.config import load_programme
+from pipeline.programme.periods import Month
 from pipeline.registry import registry_columns
 from pipeline.resources import shipped_programmes
 from pipeline.workbook.registers import build_table_workbook
@@ -125,11 +126,11 @@ def test_registry_problems_are_located_and_bad_rows_left_out(workspace, programm
     assert by_code["C004"][0].cell == "A5" and "第 4 行和第 5 行" in by_code["C004"][0].message
     assert by_code["C005"][0].value == "青龙"
     assert any(p.cell == "E7" for p in by_code["V007"])  # 约900
-    assert any(p.field == "emails" for p in by_code["C003"])
+    assert any(p.field == "emails" for p in by_code["C015"])  # a mistyped address: the village stays, without it
     assert any(p.field == "task_elderly" for p in by_code["C003"])
     names = [v.name for v in ctx.registry.villages]
-    assert names == ["青龙村", "新河村"]
-    xinhe = ctx.registry.villages[1]
+    assert names == ["青龙村", "大岗村", "新河村"]
+    xinhe = ctx.registry.villages[2]
     assert xinhe.emails == ("xinhe@163.com", "xinhe2@qq.com")
     assert ctx.registry.by_name("新河村委会") is xinhe
     assert ctx.registry.by_name("　新河\u200b") is xinhe
@@ -177,13 +178,14 @@ def test_a_mistyped_key_of_a_scoring_item_is_refused(tmp_path):
     assert problem.code == "C002" and problem.field == "scoring.items[2]" and "vetoo" in problem.message and "veto" in problem.message
 
 
-@pytest.mark.parametrize("cell", ["张三<baishi@qq.com>", "baishi@qq.com（村主任）", "baishi@qq.com。", "mailto:baishi@qq.com"])
+@pytest.mark.parametrize("cell", ["张三<baishi@qq.com>", "baishi@qq.com（村主任）", "baishi@qq.com。", "mailto:baishi@qq.com",
+                                  "baishi@qq。com"])
 def test_a_registry_address_with_words_around_it_is_read_as_the_address(tmp_path, cell):
     """These passed the registry check as the address itself; sending the template then failed with an
     English UnicodeEncodeError (M017) and the village's own mail was 待确认."""
     from pipeline.validate.registry import _addresses
 
-    assert _addresses(cell) == ["baishi@qq.com"]
+    assert _addresses(cell)[:2] == (["baishi@qq.com"], [])
     api.init_workspace(tmp_path / "ws")
     import openpyxl
 
@@ -199,10 +201,29 @@ def test_a_registry_address_with_words_around_it_is_read_as_the_address(tmp_path
     assert any(p.code == "V010" and "按 baishi@qq.com 读取" in p.message for p in ctx.registry_problems)
 
 
-def test_a_registry_address_cell_without_any_address_is_still_refused(tmp_path):
-    from pipeline.validate.registry import _addresses
+@pytest.mark.parametrize("cell, kept", [("xiangyang", True), ("无", False), ("baishi@qq", True)])
+def test_a_registry_address_cell_without_any_address_keeps_the_village(tmp_path, cell, kept):
+    """An address mistyped beyond reading (or 无) left the whole row out: the village vanished from status, the
+    templates and the 通报, and its signed reports became 待确认 — for one typo in its address. Now only the
+    address is not used: said at its cell (C015), or not at all for 无."""
+    import openpyxl
 
-    assert _addresses("无") == ["无"]  # kept for the schema, which refuses it with the cell named
+    api.init_workspace(tmp_path / "ws")
+    path = tmp_path / "ws" / "村名册.xlsx"
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    head = next(c for row in ws.iter_rows() for c in row if c.value == "上报邮箱")
+    ws.cell(row=head.row + 2, column=head.column).value = cell
+    wb.save(path)
+    ctx = api.load_context(tmp_path / "ws")
+    village = ctx.registry.villages[1]
+    assert len(ctx.registry.villages) == 19 and village.emails == ()
+    assert not any(p.is_error for p in ctx.registry_problems)
+    said = [p for p in ctx.registry_problems if p.code == "C015"]
+    assert bool(said) == kept
+    if kept:
+        assert said[0].cell == f"{openpyxl.utils.get_column_letter(head.column)}{head.row + 2}" and village.name in said[0].message
+    assert len(api.make_templates(ctx, Month(2026, 10))) == 19
 
 
 @pytest.mark.parametrize("typed, said", [("deadline_day：5", "第 {n} 行有中文冒号"), ("\tdeadline_day: 5", "第 {n} 行有制表符"),

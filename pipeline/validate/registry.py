@@ -20,11 +20,17 @@ _SPLIT = re.compile(r"[、,，;；/\s]+")
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
 
-def _addresses(cell: str) -> list[str]:
-    """The addresses of a 上报邮箱 cell, lower-case, once each. Words around them (a name, a title, a full
-    stop) are not part of an address; a cell with no address at all keeps its words, for the schema to refuse."""
-    found = _ADDRESS.findall(cell)
-    return list(dict.fromkeys(e.lower() for e in (found or _SPLIT.split(cell)) if e))
+_NONE = frozenset(("无", "没有", "暂无", "-", "—", "/", "0"))  # “no address”, as a clerk writes it
+
+
+def _addresses(cell: str) -> tuple[list[str], list[str], bool]:
+    """The addresses of a 上报邮箱 cell, lower-case, once each; the words of a cell with no address at all (无:
+    none); and whether the cell was read other than written. Words around an address (a name, a title, a full
+    stop) are not part of it; the full-width ＠ and the Chinese 。 an input method types are read as @ and ."""
+    typed = unicodedata.normalize("NFKC", cell).replace("。", ".")
+    found = list(dict.fromkeys(e.lower() for e in _ADDRESS.findall(typed)))
+    rest = [w for w in _SPLIT.split(_ADDRESS.sub(" ", typed)) if w.strip(".") and w not in _NONE]
+    return found, ([] if found else rest), bool(found) and (bool(rest) or typed != cell)
 
 
 def unsafe_name(name: str) -> str:
@@ -61,6 +67,7 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
     labels = {c.id: c.label for c in columns}
     villages_raw: list[dict[str, Any]] = []
     dressed: dict[int, str] = {}  # row index → a 上报邮箱 cell with words beside its addresses
+    unusable: dict[int, str] = {}  # row index → a 上报邮箱 cell with no address in it
     year_tasks: dict[int, dict[int, dict[str, float]]] = {}  # row index → year → task → value
     for row in res.register:
         v = row.values
@@ -70,8 +77,10 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
                 entry[key] = v[key]
         entry["aliases"] = [a for a in _SPLIT.split(str(v.get("aliases", ""))) if a]
         cell = str(v.get("emails", "") or "")
-        entry["emails"] = _addresses(cell)
-        if _SPLIT.sub("", _ADDRESS.sub("", cell)) and _ADDRESS.search(cell):  # words around the address: said, not kept
+        entry["emails"], wrong, reread = _addresses(cell)
+        if wrong:  # no address at all: the village stays (a typo in its address must not drop it from the 通报)
+            unusable[len(villages_raw)] = "、".join(wrong)
+        elif reread:  # words around the address, ＠ or 。: said, not kept
             dressed[len(villages_raw)] = cell
         entry["tasks"] = {t: v[t] for t in task_ids if t in v}
         for key, value in v.items():  # a year's own tasks: “2027年…年度任务” (numbers the reader checked: ≥ 0)
@@ -110,6 +119,8 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
         bad_rows.add(index)
     for i, cell in dressed.items():
         problems.append(at(i, "emails", "V010", value=cell, detail="、".join(villages_raw[i]["emails"])))
+    for i, words in unusable.items():
+        problems.append(at(i, "emails", "C015", value=words, detail=str(villages_raw[i].get("name") or "")))
     for i, entry in enumerate(villages_raw):
         for key, names in (("name", [entry["name"]] if isinstance(entry.get("name"), str) else []), ("aliases", entry["aliases"])):
             for n in names:
