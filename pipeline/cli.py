@@ -229,6 +229,11 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
         out.print(f"[提示 {p.code}] {p.message}" + (f"（{where}）" if where else ""), markup=False)
     for p in summary.problems:
         _say(p)
+    why = [i for i in summary.items if i.reason]
+    if why:  # the first problem of each, as its reply says it: the clerk need not open every annotated copy
+        out.print("退回和待确认的原因（第一处；全部问题见标注副本）：")
+        for i in why:
+            out.print(f"  {i.name}：{i.reason}" + (f"（共 {i.errors} 处）" if i.errors > 1 else ""), markup=False)
     if any(i.feedback for i in summary.items + summary.resumed):
         out.print(f"退回文件的标注副本在 {ctx.workspace.feedback}", markup=False)
     if summary.problems:

@@ -183,3 +183,14 @@ def test_an_unexpected_failure_is_said_even_when_its_own_text_fails(tmp_path):
     except OSError as exc:
         problem = unexpected(exc, tmp_path / "x.log")
     assert problem.code == "X013" and "详情已记入" in problem.message and "udcff" in (tmp_path / "x.log").read_text(encoding="utf-8")
+
+
+def test_collect_says_why_each_file_was_sent_back(ctx):
+    """collect printed only 退回 … 错误 1: the reason (a zip, a blank cell) was inside the annotated copies alone."""
+    root = ctx.workspace.root
+    (root / "inbox" / "青龙村.xlsx").write_bytes(filled(ctx, 0, births_total="十二"))
+    (root / "inbox" / "白石村.xlsx").write_bytes(filled(ctx, 1))
+    res = run("collect", "-w", str(root))
+    assert "退回和待确认的原因" in res.output, res.output
+    lines = res.output.split("退回和待确认的原因")[1]
+    assert "青龙村.xlsx：" in lines and "十二" in lines and "白石村" not in lines

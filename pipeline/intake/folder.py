@@ -8,6 +8,7 @@ arrival the next run recognises by its source reference (file name, size, modifi
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -46,6 +47,7 @@ class Collected:
     submission_id: int
     feedback: str | None = None
     sender: str | None = None
+    reason: str = ""  # why it was sent back (its first error) or waits for the township (待确认), as the reply says it
 
 
 @dataclass
@@ -156,7 +158,7 @@ def collect_folder(ctx: Context, ledger: Ledger, archive: Archive, summary: Coll
             moved = _tidy_or_say(path, name, ws.processed, summary)
             row = ledger.conn.execute("SELECT * FROM submissions WHERE receipt_id = ?", (receipt["id"],)).fetchone()
             if row is not None and moved:
-                summary.resumed.append(_collected(name, row, row["feedback_path"]))
+                summary.resumed.append(collected(name, row, row["feedback_path"]))
         else:
             todo.append((path, st, ref, name))
     rule = plausibility(ctx.programme).outliers
@@ -235,7 +237,7 @@ def _record_batch(ctx: Context, ledger: Ledger, summary: CollectSummary, first: 
     for a, feedback, row in rows:
         _tidy_or_say(a.path, a.name, ws.processed, summary)
         crash_point("tidied")
-        summary.items.append(_collected(a.name, row, feedback))
+        summary.items.append(collected(a.name, row, feedback))
 
 
 def _in_order(batch: list[_Arrived], checks: Iterator[Checked]) -> Iterator[Checked]:
@@ -281,9 +283,24 @@ def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrive
     return feedback, row
 
 
-def _collected(name: str, row: sqlite3.Row, feedback: str | None) -> Collected:
+def collected(name: str, row: sqlite3.Row | dict[str, Any], feedback: str | None, sender: str | None = None) -> Collected:
     return Collected(name, row["status"], row["village_name"] or "（未识别）", row["period"] or "", row["version"],
-                     row["n_errors"], row["n_warnings"], row["id"], feedback)
+                     row["n_errors"], row["n_warnings"], row["id"], feedback, sender, reason_of(row))
+
+
+def reason_of(row: sqlite3.Row | dict[str, Any]) -> str:
+    """The first error of a file sent back, or why one waits for the township (待确认): what the clerk is told
+    beside the file (the feedback copy lists every problem)."""
+    if row["status"] not in (REJECTED, PENDING):
+        return ""
+    try:
+        problems = json.loads(row["problems_json"] or "[]")
+    except (TypeError, ValueError, IndexError, KeyError):
+        return ""
+    errors = [p for p in problems if p.get("severity") == "错误"]
+    # sent back: a problem of the form first (its identity's "已转为待确认" is not what happened to it)
+    ordered = [p for p in errors if not str(p.get("code", "")).startswith("I")] + errors if row["status"] == REJECTED else errors
+    return str(ordered[0].get("message", "")) if ordered else ""
 
 
 def outcome_for(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:

@@ -33,7 +33,7 @@ from ..ledger.mail import begin_attempt, forget_attempt, queue, record_message, 
 from ..problems import HuizongError, Problem
 from ..validate.identity import check_sender
 from .faults import crash_point
-from .folder import Collected, CollectSummary, outcome_for, write_feedback
+from .folder import CollectSummary, collected, outcome_for, write_feedback
 from .mailbox import Fetched
 from .mime import Ignored, Message, parse_message
 from .outliers import add_outlier_warnings
@@ -226,8 +226,7 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
         summary.problems.append(trouble)
     for r in results:
         row = r.row
-        summary.items.append(Collected(r.name, row["status"], row["village_name"] or "（未识别）", row["period"] or "",
-                                       row["version"], row["n_errors"], row["n_warnings"], row["id"], r.feedback, message.sender))
+        summary.items.append(collected(r.name, row, r.feedback, message.sender))
     if not results:
         summary.messages_without_reports += 1
     if results and message.big_link:  # the reply asks for it as an attachment; the clerk should know one is owed
