@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .filenames import file_name
 from .intake.lock import workspace_lock
 from .ledger.archive import sha256
-from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Ledger
+from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, VOID, Ledger
 from .ledger.editions import Edition, last_edition, marked_before, published_before, remember, remember_marked
 from .ledger.mail import failed_replies, outbox_standing
 from .problems import HuizongError, Problem
@@ -325,6 +325,8 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
     """
     import json
 
+    if not note.strip():  # the ledger keeps why: an empty reason defends nothing
+        raise HuizongError(Problem("X049", detail="确认"))
     with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         sub = ledger.submission(submission_id)
         stored = json.loads(sub["problems_json"]) if sub is not None else []
@@ -351,6 +353,22 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
 
         found = [p.message for p in recheck_without_history(ctx, ledger, Archive(ctx.workspace.archive))]
         return {**dict(row), "confirmed": outliers, "found": found}
+
+
+def void(ctx: Context, submission_id: int, note: str) -> dict[str, object]:
+    """Take a file recorded by mistake (the clerk's own test, an annotated copy, a blank template put into inbox/)
+    out of every count, with the clerk's reason; its original stays in the archive and its row in the ledger."""
+    if not note.strip():
+        raise HuizongError(Problem("X049", detail="作废"))
+    with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
+        sub = ledger.submission(submission_id)
+        if sub is not None and sub["status"] == VOID:
+            raise HuizongError(Problem("X048", value=f"#{submission_id}"))
+        if sub is None:
+            raise HuizongError(Problem("X006", detail=f"报送记录 #{submission_id}"))
+        receipt = ledger.conn.execute("SELECT original_name FROM receipts WHERE id = ?", (sub["receipt_id"],)).fetchone()
+        ledger.void(submission_id, note.strip())
+        return {**dict(sub), "original_name": receipt["original_name"] if receipt else ""}
 
 
 def load_registers(ctx: Context, period: Month | None = None, today: datetime | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:

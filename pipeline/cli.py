@@ -242,11 +242,12 @@ def collect(workspace: WorkspaceOpt = Path("."), as_json: JsonOpt = False) -> No
 
 def _collected_table(title: str, items: list[Any]) -> Table:
     table = Table(title=title, show_lines=False)
-    for col in ("文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
+    for col in ("记录号", "文件", "来源", "村", "报告期", "状态", "版本", "错误", "提示"):
         # a long file name or address folds onto more lines: cut to "青龙村202…" the clerk cannot tell which file it was
-        table.add_column(col, overflow="fold", no_wrap=col in ("报告期", "版本", "错误", "提示"))
-    for i in items:
-        table.add_row(*(escape(str(x)) for x in (i.name, i.sender or "文件夹", i.village, i.period, i.status, i.version or "", i.errors, i.warnings)))
+        table.add_column(col, overflow="fold", no_wrap=col in ("记录号", "报告期", "版本", "错误", "提示"))
+    for i in items:  # 记录号: what accept and void are given
+        table.add_row(*(escape(str(x)) for x in (i.submission_id, i.name, i.sender or "文件夹", i.village, i.period, i.status,
+                                                 i.version or "", i.errors, i.warnings)))
     return table
 
 
@@ -307,6 +308,23 @@ def accept(
         out.print("汇总时该村不再标 ※。", markup=False)
     for message in row.get("found", []):  # type: ignore[attr-defined]
         out.print(f"  [提示 R006] {message}", markup=False)
+
+
+@app.command()
+def void(
+    submission: Annotated[int, typer.Argument(help="要作废的记录号（huizong collect 的结果表第一列）")],
+    note: Annotated[str, typer.Option("--note", help="作废的理由，如“镇里误放入收件箱的空白模板”")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """作废一份误收的文件（镇里自己试填的、误放进收件箱的模板或标注副本）：不再计入任何上报情况和汇总，原件仍在归档中。"""
+    ctx = _context(workspace)
+    try:
+        row = api.void(ctx, submission, note)
+    except HuizongError as exc:
+        _fail(exc)
+        return
+    what = f"记录 {row['id']}（{row['original_name']}，{row['village_name'] or '未识别的村'} {row['period'] or ''}，原为“{row['status']}”）"
+    out.print(f"已作废：{what}。理由已记入台账，原件仍在归档中；需要时请重新汇总。", markup=False)
 
 
 def _print_mail_out(result: api.MailOut, what: str, dry_run: bool) -> None:

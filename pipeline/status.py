@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED
+from .ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, VOID
 from .programme.periods import Month
 from .registry import Registry
 
@@ -42,7 +42,7 @@ def village_statuses(registry: Registry, rows: list[Any], period: Month, deadlin
     by_village: dict[str, list[Any]] = {}
     unknown: list[Any] = []
     for r in rows:
-        if r["status"] == DUPLICATE:
+        if r["status"] in (DUPLICATE, VOID):  # a 作废 file was recorded by mistake: no correction, no version
             continue
         if r["village_code"]:
             by_village.setdefault(r["village_code"], []).append(r)

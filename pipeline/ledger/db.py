@@ -24,6 +24,7 @@ from ..workspace import owner_only
 
 ACCEPTED, REJECTED, PENDING, DUPLICATE = "已接收", "退回", "待确认", "重复"
 CONFIRMED = "已核实"  # a decision: the township checked an accepted report's out-of-line numbers
+VOID = "作废"  # a decision and a status: a file put into inbox/ by mistake, taken out of every count (its original kept)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -251,6 +252,20 @@ class Ledger:
                 WHERE s.village_code = ? AND s.period = ? AND s.status = ? AND s.id > ? AND {CURRENT}""",
             (village_code, period, ACCEPTED, submission_id, ACCEPTED),
         ).fetchone()
+
+    def void(self, submission_id: int, note: str) -> sqlite3.Row:
+        """The clerk's decision that a file was recorded by mistake: it counts for nothing from now on (an accepted
+        one's earlier version counts again); the row, the decision and the archived original stay."""
+        with self.transaction() as db:
+            sub = db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+            if sub is None or sub["status"] == VOID:
+                raise LookupError(submission_id)
+            db.execute("UPDATE submissions SET status = ? WHERE id = ?", (VOID, submission_id))
+            db.execute(
+                "INSERT INTO decisions(submission_id, decision, village_code, period, note, decided_at) VALUES (?,?,?,?,?,?)",
+                (submission_id, VOID, sub["village_code"], sub["period"], note, now()),
+            )
+            return sub
 
     def confirm(self, submission_id: int, note: str) -> sqlite3.Row:
         """The clerk's decision that an accepted report's out-of-line numbers are right (recorded, with the reason)."""

@@ -1,0 +1,81 @@
+"""A file put into inbox/ by mistake (the clerk's own test, the annotated copy, last month's template) is
+recorded like any other: `huizong void` takes it back out of the counting, with the reason in the ledger,
+while its original stays in the archive — it never again says 更正件退回 in the 通报 of a village that
+sent no correction."""
+
+from __future__ import annotations
+
+import openpyxl
+from typer.testing import CliRunner
+
+from pipeline import api
+from pipeline.cli import app
+from pipeline.ledger.db import Ledger
+
+from .conftest import PERIOD, filled, template_for
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def _collect(ctx: api.Context, **files: bytes) -> None:
+    for name, data in files.items():
+        (ctx.workspace.inbox / name).write_bytes(data)
+    api.collect(ctx)
+
+
+def _rows(ctx: api.Context):
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        return {r["id"]: dict(r) for r in ledger.submissions(str(PERIOD))}
+
+
+def test_a_file_put_in_inbox_by_mistake_is_voided_and_the_notice_no_longer_speaks_of_it(ctx):
+    v = ctx.registry.villages[0]
+    _collect(ctx, **{"a.xlsx": filled(ctx, 0)})
+    _collect(ctx, **{"空模板.xlsx": template_for(ctx, 0)})  # the clerk's slip: the village's own blank template
+    rows = _rows(ctx)
+    [wrong] = [i for i, r in rows.items() if r["status"] == "退回"]
+    before = {s.code: s for s in api.status(ctx, PERIOD)}
+    assert before[v.code].correction == "退回"
+    summary = api.consolidate(ctx, PERIOD)
+    notice = openpyxl.load_workbook(summary.path)["通报"]
+    assert any("更正件退回" in str(c.value) for row in notice.iter_rows() for c in row)
+
+    res = run("void", str(wrong), "--note", "镇里误放入收件箱的空白模板", "-w", str(ctx.workspace.root))
+    assert res.exit_code == 0, res.output
+    assert "已作废" in res.output and "空模板.xlsx" in res.output
+    after = {s.code: s for s in api.status(ctx, PERIOD)}
+    assert after[v.code].correction == "" and after[v.code].state == "已报"
+    notice = openpyxl.load_workbook(api.consolidate(ctx, PERIOD).path)["通报"]
+    assert not any("更正件退回" in str(c.value) for row in notice.iter_rows() for c in row)
+    # nothing is lost: the original stays archived, the decision and its reason are in the ledger
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        row = ledger.submission(wrong)
+        decision = ledger.conn.execute("SELECT decision, note FROM decisions WHERE submission_id = ?", (wrong,)).fetchone()
+    assert row["status"] == "作废" and tuple(decision) == ("作废", "镇里误放入收件箱的空白模板")
+    assert (ctx.workspace.archive / row["sha256"][:2]).is_dir()
+    # voiding twice says it was done, and a reason is required
+    again = run("void", str(wrong), "--note", "再来", "-w", str(ctx.workspace.root))
+    assert again.exit_code == 2 and "已经作废" in again.output
+    assert run("void", str(wrong), "--note", " ", "-w", str(ctx.workspace.root)).exit_code == 2
+
+
+def test_voiding_an_accepted_report_puts_the_earlier_version_back(ctx):
+    """The clerk's own test file, accepted as version 2 of a village's month, was counted over the village's report."""
+    v = ctx.registry.villages[0]
+    _collect(ctx, **{"a.xlsx": filled(ctx, 0)})
+    _collect(ctx, **{"试填.xlsx": filled(ctx, 0, special_family_visits=99)})
+    assert {s.code: s.version for s in api.status(ctx, PERIOD)}[v.code] == 2
+    [test_file] = [i for i, r in _rows(ctx).items() if r["version"] == 2]
+    assert run("void", str(test_file), "--note", "镇里自己试填的", "-w", str(ctx.workspace.root)).exit_code == 0
+    state = {s.code: s for s in api.status(ctx, PERIOD)}[v.code]
+    assert (state.state, state.version) == ("已报", 1)
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        [(_, _, fields)] = ledger.accepted_fields(ctx.programme.id, [str(PERIOD)], v.code)
+    assert fields["special_family_visits"] != 99  # what the 通报 counts is the village's own report again
+    # the same bytes sent again are checked again, not taken for a 重复 of the voided one
+    _collect(ctx, **{"试填2.xlsx": filled(ctx, 0, special_family_visits=99)})
+    assert {s.code: s.version for s in api.status(ctx, PERIOD)}[v.code] == 2
