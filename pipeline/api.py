@@ -209,10 +209,7 @@ def village_templates(ctx: Context, period: Month | None, out_dir: Path | None =
     p, ws = ctx.programme, ctx.workspace
     if period is None:
         raise HuizongError(Problem("X005", value="（未指定）"))
-    if period.month not in p.report_months:
-        from .check import report_months_text
-
-        raise HuizongError(Problem("X041", value=period.chinese, detail=report_months_text(p)))
+    not_reported(p, period)
     folder = (out_dir or (ws.templates / str(period))).resolve()
     secret = ctx.secret
     written: dict[str, Path] = {}
@@ -299,6 +296,15 @@ def collect(ctx: Context, progress: Progress | None = None, mail: bool = True) -
 
     with machine_errors(str(ctx.workspace.root)):
         return collect_all(ctx, progress, mail=mail)
+
+
+def not_reported(p: Programme, period: Month) -> None:
+    """Refuse a month the programme has no reports for (C reports June to December): its templates, reminders,
+    上报情况 (every village 未报) and 汇总 would all be about nothing."""
+    if period.month not in p.report_months:
+        from .check import report_months_text
+
+        raise HuizongError(Problem("X041", value=period.chinese, detail=report_months_text(p)))
 
 
 def status(ctx: Context, period: Month) -> list[VillageStatus]:
@@ -516,6 +522,7 @@ def consolidate(ctx: Context, period: Month, programme: str | None = None, now: 
     faults = static_problems(ctx.programme)  # every fault of the programme at once, as `programme check` names them
     if faults:
         raise HuizongError(faults)
+    not_reported(ctx.programme, period)
     # the year's own tasks (“2027年…” columns): next year's, entered in January, must not rescore this year's months
     ctx = replace(ctx, registry=ctx.registry.for_year(year_start(ctx.programme, period).year))
     with _summary_helper(ctx) as helper:

@@ -258,6 +258,10 @@ def status(workspace: WorkspaceOpt = Path("."), period: PeriodOpt = "", as_json:
     if not period:
         _no_period()
     month = _period(period)
+    try:
+        api.not_reported(ctx.programme, month)
+    except HuizongError as exc:
+        _fail(exc)
     rows = api.status(ctx, month)
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))

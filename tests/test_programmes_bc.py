@@ -314,6 +314,16 @@ def test_c_a_report_for_a_month_outside_the_season_is_sent_back(tmp_path):
     with pytest.raises(HuizongError) as err:
         api.make_templates(ctx, Month(2026, 5))
     assert [p.code for p in err.value.problems] == ["X041"] and "6月" in err.value.problems[0].message
+    # January's 上报情况 listed all 19 villages 未报, and its 汇总 said 没有任何村的已接收报表 (X008)
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    res = CliRunner().invoke(app, ["status", "-w", str(tmp_path / "ws"), "--period", "2027-01"])
+    assert res.exit_code == 2 and "X041" in res.output and "未报" not in res.output
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, Month(2027, 1))
+    assert [p.code for p in err.value.problems] == ["X041"]
     from dataclasses import replace
 
     from pipeline.example import example_values
