@@ -8,6 +8,7 @@ internal error — a Chinese message with a problem code says which, never a tra
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer._click import exceptions as click_exceptions
 
 from . import __version__, api
 from .problems import HuizongError, Problem, show_value
@@ -524,12 +526,42 @@ def main(argv: list[str] | None = None) -> Any:
             except (AttributeError, ValueError):
                 pass
     try:
-        return app(args=argv, prog_name="huizong")
+        code = app(args=argv, prog_name="huizong", standalone_mode=False)
+    except click_exceptions.UsageError as exc:  # said by the command-line library in English: in Chinese, with the fix
+        _say(Problem("X050", detail=usage_chinese(exc)))
+        raise SystemExit(2) from None
+    except typer.Abort:  # Ctrl+C at a prompt
+        err.print("已中断。")
+        raise SystemExit(1) from None
     except Exception as exc:  # never a traceback for the clerk: the problem, and where to turn
         problems = exc.problems if isinstance(exc, HuizongError) else [unexpected(exc)]
         try:
             _fail(HuizongError(problems))
         except typer.Exit as done:
             raise SystemExit(done.exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def usage_chinese(exc: Any) -> str:
+    """A command-line mistake (an option misspelt or without its value, a path with a space unquoted) in Chinese."""
+    said = exc.format_message()
+    if isinstance(exc, click_exceptions.NoSuchOption):
+        close = "、".join(exc.possibilities or ())
+        return f"没有 {exc.option_name} 这个选项" + (f"（是不是 {close}？）" if close else "")
+    if isinstance(exc, click_exceptions.MissingParameter):
+        name = "/".join(exc.param.opts) if exc.param is not None and exc.param.opts else str(exc.param_hint or "")
+        return f"缺少 {name}" + ("（后面写上理由，如 --note 已电话核实）" if name == "--note" else "")
+    if isinstance(exc, click_exceptions.BadOptionUsage) and "requires an argument" in said:
+        return f"{exc.option_name} 后面要写上值（如 --period 2026-10）"
+    extra = re.match(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", said)
+    if extra:
+        return (f"多出了“{extra[1]}”：路径中有空格的，请用英文双引号把整个路径括起来（如 -w \"D:\\汇总 2026\"）；"
+                "报告期写在 --period 后面")
+    command = re.match(r"No such command '(.*?)'\.(?: Did you mean '(.*?)'\?)?", said)
+    if command:
+        return f"没有 {command[1]} 这个命令" + (f"（是不是 {command[2]}？）" if command[2] else "")
+    if isinstance(exc, click_exceptions.BadParameter):
+        return f"{exc.param_hint or ''} 的值不对（{said}）"
+    return said
 
 

@@ -170,6 +170,7 @@ CATALOGUE: dict[str, Kind] = {
                         "请从备份恢复整个 .huizong 文件夹；没有备份时运行 huizong init {detail} --repair 生成新的密钥"
                         "（设置、村名册和台账不变），再重新生成并下发本月模板——此前下发的模板报来的都会是“待确认”。"),
         Kind("X047", W, "汇总已停止，没有生成新的汇总表{detail}。请按上面的提示改正后再汇总。"),
+        Kind("X050", E, "命令的写法不对：{detail}。各命令的写法见 huizong --help 或 huizong 命令 --help。"),
         Kind("X048", E, "报送记录 {value} 已经作废了，不用再作废。"),
         Kind("X049", E, "请用 --note 写明{detail}的理由（如“镇里误放入收件箱的空白模板”），台账里记下的理由是日后说明这个决定的依据。"),
         Kind("X046", E, "{detail} 是工作目录 {value} 里面的文件夹，不是工作目录本身。请用 -w {value}（或在 {value} 中运行命令），不要在这里另建工作目录。"),

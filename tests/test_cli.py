@@ -6,6 +6,7 @@ import json
 import re
 
 import openpyxl
+import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -194,3 +195,22 @@ def test_collect_says_why_each_file_was_sent_back(ctx):
     assert "退回和待确认的原因" in res.output, res.output
     lines = res.output.split("退回和待确认的原因")[1]
     assert "青龙村.xlsx：" in lines and "十二" in lines and "白石村" not in lines
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["status", "-w", "/tmp/汇总", "2026-07"], "多出了“2026-07”：路径中有空格的"),
+    (["status", "--period"], "--period 后面要写上值"),
+    (["accept", "3"], "缺少 --note"),
+    (["statsu"], "没有 statsu 这个命令（是不是 status？）"),
+    (["status", "--perod", "2026-07"], "没有 --perod 这个选项（是不是 --period？）"),
+])
+def test_a_command_line_mistake_is_said_in_chinese(argv, said, capsys):
+    """The command-line library said 'Got unexpected extra argument(s)', 'Missing option' — in English."""
+    from pipeline.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    text = capsys.readouterr()
+    assert done.value.code == 2
+    assert said in text.out + text.err and "X050" in text.out + text.err
+    assert not re.search(r"Error|Usage|Missing|unexpected", text.out + text.err)
