@@ -339,6 +339,8 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
         outliers = [p["message"] for p in stored if p["code"] == OUTLIER]
         if sub is not None and sub["status"] == ACCEPTED and outliers:
             return {**dict(ledger.confirm(submission_id, note)), "confirmed": outliers}
+        if sub is not None and sub["status"] == ACCEPTED:  # accepted twice: say it was done, not that it is missing
+            raise HuizongError(Problem("X051", value=f"#{submission_id}", detail=f"第 {sub['version']} 版"))
         if sub is None or sub["status"] != PENDING:
             raise HuizongError(Problem("X006", detail=f"待确认的报送记录（或含待核实数据的记录）#{submission_id}"))
         if village_code is None and not sub["village_code"]:

@@ -79,3 +79,19 @@ def test_voiding_an_accepted_report_puts_the_earlier_version_back(ctx):
     # the same bytes sent again are checked again, not taken for a 重复 of the voided one
     _collect(ctx, **{"试填2.xlsx": filled(ctx, 0, special_family_visits=99)})
     assert {s.code: s.version for s in api.status(ctx, PERIOD)}[v.code] == 2
+
+
+def test_accepting_twice_says_it_was_done_and_system_files_are_not_reports(ctx):
+    """A second accept of the same record said 找不到文件；Thumbs.db and desktop.ini, which Windows leaves in a
+    folder by itself, were sent back as reports of no village."""
+    inbox = ctx.workspace.inbox
+    (inbox / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(60))
+    (inbox / "desktop.ini").write_text("[.ShellClassInfo]\n", encoding="utf-8")
+    (inbox / "blank.xlsx").write_bytes(template_for(ctx, 0))
+    api.collect(ctx)
+    rows = _rows(ctx)
+    assert [r["status"] for r in rows.values()] == ["退回"]  # the template only: not the system files
+    _collect(ctx, **{"a.xlsx": filled(ctx, 1)})
+    [good] = [i for i, r in _rows(ctx).items() if r["status"] == "已接收"]
+    res = run("accept", str(good), "--note", "再确认一次", "-w", str(ctx.workspace.root))
+    assert res.exit_code == 2 and "X051" in res.output and "已经是已接收的报表" in res.output

@@ -78,13 +78,18 @@ class CollectSummary:
         return "，".join(parts)
 
 
+# what Windows Explorer and macOS leave in a folder by themselves (thumbnails, folder settings): never a report,
+# never the village's file — they were sent back as 退回 reports of no village
+SYSTEM_FILES = frozenset(("thumbs.db", "desktop.ini", ".ds_store", "ehthumbs.db", "ehthumbs_vista.db"))
+
+
 def inbox_files(inbox: Path) -> list[tuple[Path, os.stat_result]]:
     """The files waiting in inbox/, in order of arrival (a file gone meanwhile is simply not there)."""
     if not inbox.is_dir():
         return []
     files = []
     for p in inbox.iterdir():
-        if p.name.startswith(IGNORED_PREFIXES) or p.name.endswith(".tmp"):
+        if p.name.startswith(IGNORED_PREFIXES) or p.name.endswith(".tmp") or p.name.lower() in SYSTEM_FILES:
             continue
         try:
             st = p.stat()
