@@ -119,11 +119,16 @@ def init(
             ws = api.repair_workspace(directory)
             out.print(f"已补建工作目录中缺少的部分：{ws.root}（设置、村名册、登记表和台账没有改动）", markup=False)
             return
+        existed = (directory / "huizong.yaml").is_file()
         ws = api.init_workspace(directory, force=force, programme=programme, example=example)
     except HuizongError as exc:
         _fail(exc)
         return
     out.print(f"已创建工作目录：{ws.root}", markup=False)
+    backups = sorted((ws.state / "backup").glob("*")) if existed else []
+    if backups:  # --force: what was replaced, and where it is kept (a deduction gone from the ranking was found only later)
+        out.print(f"原来的设置、村名册和登记表已换成新建的；原文件备份在 {backups[-1]}。"
+                  "台账和归档没有改动：要用原来的村名册和登记表，从备份复制回来。", markup=False, style="red")
     empty = example is False or (example is None and Path(programme).suffix in (".yaml", ".yml"))
     what = "只有表头：请先填写本镇各村的代码、名称、上报邮箱、户籍人口和年度任务" if empty else "示例镇 19 个村：请改成本镇的村名、邮箱和年度任务"
     out.print(f"  设置：{ws.root / 'huizong.yaml'}\n  村名册：{ws.registry_path}（{what}）", markup=False)

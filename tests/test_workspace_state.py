@@ -91,3 +91,11 @@ def test_a_consolidation_that_stops_says_the_older_summary_is_not_this_one(ctx):
     assert res.exit_code == 2
     assert "X047" in res.output and "汇总已停止，没有生成新的汇总表" in res.output
     assert f"“{PERIOD}-汇总排名.xlsx”是" in res.output and "旧版" in res.output
+
+
+def test_init_force_says_what_it_replaced_and_where_the_originals_are(ctx):
+    """init --force said only 已创建工作目录: a −20 deduction vanished from the next ranking unexplained."""
+    root = ctx.workspace.root
+    res = run("init", str(root), "--force")
+    assert res.exit_code == 0
+    assert "已换成新建的" in res.output and str(root / ".huizong" / "backup") in res.output.replace("\n", "")
