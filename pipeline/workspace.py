@@ -77,11 +77,11 @@ class Workspace:
 
     @property
     def township(self) -> str:
-        return str(self.settings["township"])
+        return _unquoted(self.settings["township"])
 
     @property
     def organ(self) -> str:
-        return str(self.settings["organ"])
+        return _unquoted(self.settings["organ"])
 
     @property
     def programme_ref(self) -> str:
@@ -106,6 +106,12 @@ class Workspace:
 
     def secret(self) -> str:
         return (self.state / "secret.key").read_text(encoding="ascii").strip()
+
+
+def _unquoted(value: object) -> str:
+    """A name as typed in huizong.yaml without the Chinese quotes around it (township: “东风镇” printed
+    “东风镇”千分制考核排名通报 on the 通报's title): YAML takes only straight quotes as quotes."""
+    return str(value).strip().strip("“”‘’「」『』\"'").strip()
 
 
 def open_workspace(root: Path | str) -> Workspace:

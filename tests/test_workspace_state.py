@@ -99,3 +99,11 @@ def test_init_force_says_what_it_replaced_and_where_the_originals_are(ctx):
     res = run("init", str(root), "--force")
     assert res.exit_code == 0
     assert "已换成新建的" in res.output and str(root / ".huizong" / "backup") in res.output.replace("\n", "")
+
+
+def test_chinese_quotes_around_the_township_s_name_are_not_printed(ctx):
+    """township: “东风镇” put the quotes into the 通报's title: “东风镇”千分制考核排名通报."""
+    settings = ctx.workspace.root / "huizong.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace(f"township: {ctx.workspace.township}", "township: “东风镇”"), encoding="utf-8")
+    assert api.load_context(ctx.workspace.root).workspace.township == "东风镇"
