@@ -142,7 +142,21 @@ def lost_state(ws: Workspace) -> list[Problem]:
         out.append(Problem("X044", value=str(ws.state / "secret.key"), detail=quoted(ws.root)))
     if not ws.ledger_path.is_file() and received is not None:
         out.append(Problem("X045", value=str(ws.ledger_path), detail=str(ws.root)))
+    if not ws.archive.is_dir() and ws.ledger_path.is_file() and _has_receipts(ws.ledger_path):
+        out.append(Problem("X052", value=str(ws.archive)))  # said at once: the recycle bin may still hold it
     return out
+
+
+def _has_receipts(ledger: Path) -> bool:
+    """Has the ledger recorded any file received (read without creating or changing anything)?"""
+    try:
+        con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT 1 FROM receipts LIMIT 1").fetchone() is not None
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False  # no receipts table yet, or a ledger the commands themselves will report
 
 
 def _first_file(folder: Path) -> Path | None:

@@ -107,3 +107,14 @@ def test_chinese_quotes_around_the_township_s_name_are_not_printed(ctx):
     text = settings.read_text(encoding="utf-8")
     settings.write_text(text.replace(f"township: {ctx.workspace.township}", "township: “东风镇”"), encoding="utf-8")
     assert api.load_context(ctx.workspace.root).workspace.township == "东风镇"
+
+
+def test_a_deleted_archive_is_said_at_once(ctx):
+    """Deleting archive/ was never noticed: the originals were gone, unsaid, while the recycle bin still held them."""
+    root = ctx.workspace.root
+    _collected(ctx, 0)
+    shutil.rmtree(ctx.workspace.archive)
+    res = run("status", "-w", str(root), "--period", str(PERIOD))
+    assert res.exit_code == 2 and "X052" in res.output and "回收站" in res.output
+    ctx.workspace.archive.mkdir()  # found nowhere: acknowledged by an empty folder
+    assert run("status", "-w", str(root), "--period", str(PERIOD)).exit_code == 0
