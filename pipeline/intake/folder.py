@@ -23,6 +23,7 @@ from ..filenames import MAX_NAME_BYTES, arrival_key, file_name, readable, safe_s
 from ..ledger.archive import Archive, sha256, sha256_file
 from ..ledger.db import ACCEPTED, DUPLICATE, PENDING, REJECTED, Arrival, Ledger, Outcome
 from ..problems import HuizongError, Problem
+from ..validate.identity import name_month
 from ..validate.plausibility import plausibility
 from ..workspace import atomic_write, machine_trouble
 from .checker import Checked, Checker
@@ -274,6 +275,7 @@ def _record_one(ctx: Context, ledger: Ledger, db: sqlite3.Connection, a: _Arrive
     db.execute("SAVEPOINT one_file")
     try:
         add_outlier_warnings(ctx, ledger, check, known)
+        doubt_another_month(ledger, check, a.name)
         feedback = write_feedback(ctx, check, a.data, Path(a.name), a.digest, annotated) if check.status == REJECTED else None
         arrival = Arrival("folder", a.ref, a.name, a.digest, a.size, Path(a.name).suffix.lower(), None, _arrived(a.st.st_mtime))
         outcome = outcome_for(ctx, check, feedback)
@@ -306,6 +308,22 @@ def reason_of(row: sqlite3.Row | dict[str, Any]) -> str:
     # sent back: a problem of the form first (its identity's "已转为待确认" is not what happened to it)
     ordered = [p for p in errors if not str(p.get("code", "")).startswith("I")] + errors if row["status"] == REJECTED else errors
     return str(ordered[0].get("message", "")) if ordered else ""
+
+
+def doubt_another_month(ledger: Ledger, check: FileCheck, name: str) -> None:
+    """A good report whose file name speaks of another month (“柳塘村1月报表.xlsx” in the December template), about
+    to replace the village's accepted report of the month: January's numbers would become December's, unsaid
+    (a new version of a month is a correction). It waits for the township instead (I011, 待确认)."""
+    village, period = check.identity.village, check.identity.period
+    if check.status != ACCEPTED or village is None or period is None:
+        return
+    said = name_month(name, period)
+    if not said:
+        return
+    row = ledger.conn.execute("SELECT MAX(version) AS v FROM submissions WHERE village_code = ? AND period = ? AND status = ?",
+                              (village.code, str(period), ACCEPTED)).fetchone()
+    if row is not None and row["v"]:
+        check.problems.append(Problem("I011", file=name, value=said, detail=f"{period.chinese}，它会替换已接收的第 {row['v']} 版"))
 
 
 def outcome_for(ctx: Context, check: FileCheck, feedback: str | None) -> Outcome:

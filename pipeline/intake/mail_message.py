@@ -33,7 +33,7 @@ from ..ledger.mail import begin_attempt, forget_attempt, queue, record_message, 
 from ..problems import HuizongError, Problem
 from ..validate.identity import check_sender
 from .faults import crash_point
-from .folder import CollectSummary, collected, outcome_for, write_feedback
+from .folder import CollectSummary, collected, doubt_another_month, outcome_for, write_feedback
 from .mailbox import Fetched
 from .mime import Ignored, Message, parse_message
 from .outliers import add_outlier_warnings
@@ -202,6 +202,7 @@ def _process(ctx: Context, ledger: Ledger, archive: Archive, box: Mailbox, uid: 
         for index, (attachment, check, file_digest) in enumerate(checks):
             name = attachment.name
             add_outlier_warnings(ctx, ledger, check)
+            doubt_another_month(ledger, check, name)
             feedback = _feedback(ctx, check, attachment.data, name, file_digest, summary, where)
             ref = f"mail:{box.key}:{box.uidvalidity}:{uid}:{index}:{file_digest}"
             arrival = Arrival("mail", ref, name, file_digest, len(attachment.data), Path(name).suffix.lower(), message.sender,

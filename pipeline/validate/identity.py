@@ -7,6 +7,7 @@ without a valid signature is never trusted on its own: it goes to 待确认.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..problems import Problem
@@ -17,9 +18,23 @@ from ..registry import Registry, Village
 from ..workbook.layout import HEADER_LABELS
 from ..workbook.reader import ReadResult
 
-CONFIRM_CODES = frozenset({"I003", "I004", "I007", "I009"})
+CONFIRM_CODES = frozenset({"I003", "I004", "I007", "I009", "I011"})
 # whose a file is, or which month, is unknown or in doubt: a file refused as a whole is then nobody's
 DOUBTFUL_IDENTITY = frozenset({"I001", "I002", "I003", "I005", "I009"})
+
+
+_CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12}
+# a month in a file name (“1月报表”, “十二月”), not a day's date (“1月5日报送”)
+_NAME_MONTH = re.compile(r"(?<![\d一二三四五六七八九十])(1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月份?(?!\s*[\d一二三四五六七八九十]+\s*[日号])")
+
+
+def name_month(name: str, period: Month) -> str:
+    """The month a file's name speaks of when it is not the report's own (“柳塘村1月报表.xlsx” holding the December
+    template): "" when the name names no month, or names the report's month among others."""
+    said = [(m, int(m) if m.isdigit() else _CN_MONTHS[m]) for m in _NAME_MONTH.findall(name)]
+    if not said or any(n == period.month for _, n in said):
+        return ""
+    return f"{said[0][0]}月"
 
 
 @dataclass
