@@ -57,7 +57,7 @@ def test_a_typo_that_brings_a_criticism_is_said_in_the_receipt(tmp_path, servers
     assert "按本村2026年6—7月已通过的报表（含本份）计算，供核对，以镇里的通报为准：" in second
     assert "虫果率（‰）：1" in second  # (1 + 1) / (800 + 1200) × 1000
     assert "累计：检查果数 2,000 个，虫果数 2 个，诱杀次数 2 次，全园喷药次数 2 次" in second
-    assert "联防专班分档奖励：按目前的数为 800 元（防治季结束时按全防治季的数核定）" in second
+    assert "联防专班分档奖励：按目前的数为 800 元（防治季结束时按那时的累计数核定）" in second
     assert "！按这些数，本村将被通报批评：组织不力、措施不实（诱杀不足 3 次）。如有填错，请改正后重新发送整个文件" in second
 
     # the village corrects July (it did 1): the new receipt no longer speaks of criticism
@@ -110,3 +110,32 @@ def test_programme_a_leaves_its_score_to_the_notice(ctx):
     oct_ = Month(2026, 10)
     _collect(ctx, {"a.xlsx": filled(ctx, 0, oct_)})
     assert _preview(ctx, 0, oct_) == []
+
+
+def test_a_village_out_of_the_ranking_is_told_why_and_promised_nothing(tmp_path):
+    """A review: 检查果数 0 in June — the receipt said 虫果率 0 and 分档奖励 800 元 beside 不能参加排名, while the
+    通报 leaves the village unranked and pays it nothing."""
+    api.init_workspace(tmp_path / "ws", programme="fruitfly-c", example=True)
+    ctx = api.load_context(tmp_path / "ws")
+    _collect(ctx, {"a.xlsx": filled(ctx, 0, JUN, fruits_checked=0, fruits_infested=0)})
+    lines = _preview(ctx, 0, JUN)
+    assert any("不能参加排名：未开展检查" in line for line in lines)
+    assert not any(line.startswith(("虫果率", "联防专班分档奖励")) for line in lines)
+
+
+def test_a_total_that_registers_or_rank_bonuses_add_to_is_left_to_the_notice(tmp_path):
+    """A programme scored on the report alone but with a 加分扣分登记: the receipt said 总分 99 where the 通报, with a
+    通报批评 −5 in the register, said 94."""
+    from dataclasses import replace
+
+    api.init_workspace(tmp_path / "ws", programme="fruitfly-c", example=True)
+    ctx = api.load_context(tmp_path / "ws")
+    _collect(ctx, {"a.xlsx": filled(ctx, 0, JUN, fruits_checked=800, fruits_infested=1)})
+    assert any(line.startswith("虫果率（‰）：") for line in _preview(ctx, 0, JUN))
+    with_register = replace(ctx, programme=replace(ctx.programme, raw={**ctx.programme.raw, "adjustments": {"items": []}}))
+    v = ctx.registry.villages[0]
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        rows = list(ledger.latest_accepted(ctx.programme.id, [str(JUN)], v.code))
+    lines = preview(with_register.programme, v, JUN, rows)
+    assert not any(line.startswith("虫果率（‰）：") for line in lines)
+    assert not any("分档奖励" in line for line in lines)  # a reward on the total is not the village's own either

@@ -41,17 +41,20 @@ def preview(p: Programme, village: Village, period: Month, rows: Iterable[Any]) 
     if evaluated is None:
         return []
     township = scorer.register_fields | {"rank"}  # what the village's reports alone do not decide
-    own_total = not any(name in township for name, _ in evaluated.plan.inputs)
-    # the flags' and rewards' ``total`` includes the registers' bonuses and deductions: not the village's own
+    # the total is the village's own only without register inputs and without 加分扣分登记 / 考核季 rank bonuses
+    own_total = not any(name in township for name, _ in evaluated.plan.inputs) and not p.raw.get("adjustments")
     total = evaluated.base_total + evaluated.bonus_total
     cumulative = (p.raw.get("scoring") or {}).get("window", "ytd") == "ytd"
 
     def decided(node: Node) -> bool:
         used = names(node)
-        return not used & township and ("total" not in used or (own_total and not p.raw.get("adjustments")))
+        return not used & township and ("total" not in used or own_total)
 
+    raised = set(scorer.judge(period, evaluated.data, evaluated.index, total).raised[0])
+    # out of the ranking (一票否决, 不能排名): no score and no money to speak of, only why
+    out = any(f.name in raised and f.effect in ("veto", "unranked") and decided(f.node) for f in scorer.rules.flags)
     lines: list[str] = []
-    if own_total:
+    if own_total and not out:
         label = scorer.rules.total_label
         attainable = sum(i.attainable(len(evaluated.data.periods)) for i in evaluated.plan.items)
         lines.append(f"{label}：{_n(float(total[0]))}" + (f"（满分 {_n(attainable)}）" if label == "总分" else ""))
@@ -63,10 +66,9 @@ def preview(p: Programme, village: Village, period: Month, rows: Iterable[Any]) 
     season = current[-1].name if current else "考核期"
     names_env = scorer.names_env(evaluated.data, evaluated.index, total, "period")
     for reward, result in zip(scorer.rules.rewards, scorer.rewards(evaluated.data, evaluated.index, names_env, period)):
-        if decided(reward.node):
+        if decided(reward.node) and not out:
             amount = f"{_n(float(result.amounts[0]))} 元"
-            lines.append(f"{reward.name}：{amount}" if result.due else f"{reward.name}：按目前的数为 {amount}（{season}结束时按全{season}的数核定）")
-    raised = set(scorer.judge(period, evaluated.data, evaluated.index, total).raised[0])
+            lines.append(f"{reward.name}：{amount}" if result.due else f"{reward.name}：按目前的数为 {amount}（{season}结束时按那时的累计数核定）")
     for flag in scorer.rules.flags:
         if flag.name in raised and decided(flag.node):
             if flag.effect == "note":
@@ -75,7 +77,7 @@ def preview(p: Programme, village: Village, period: Month, rows: Iterable[Any]) 
                 lines.append(f"！按这些数，本{p.unit_label}{JUDGED.get(flag.effect, '将受到处理')}：{flag.name}。{CORRECT}")
     if not lines:
         return []
-    heading = (f"按本{p.unit_label}{_span(evaluated.data.months)}已通过的报表（含本份）计算，供核对，以镇里的通报为准："
+    heading = (f"按本{p.unit_label}{_span(p, evaluated.data.months)}已通过的报表（含本份）计算，供核对，以镇里的通报为准："
                if cumulative else "按本表计算，供核对，以镇里的通报为准：")
     return [heading, *lines]
 
@@ -94,12 +96,16 @@ def _summed(p: Programme, scorer: Scorer, plan: Plan, ytd: dict[str, np.ndarray]
     return out
 
 
-def _span(months: Sequence[Month]) -> str:
-    """本年 6—8 月, or 本年 8 月: the months the figures are summed over."""
+def _span(p: Programme, months: Sequence[Month]) -> str:
+    """2026年6—8月, 2026年10月—2027年1月, 2026年第一季度至第三季度: the periods the figures are summed over."""
     if not months:
         return ""
     first, last = months[0], months[-1]
-    return f"{first.year}年{first.month}月" if first == last else f"{first.year}年{first.month}—{last.month}月"
+    if p.period_kind == "quarter":
+        return p.label(first) if first == last else f"{p.label(first)}至{p.label(last).removeprefix(f'{first.year}年')}"
+    if first == last:
+        return first.chinese
+    return f"{first.year}年{first.month}—{last.month}月" if first.year == last.year else f"{first.chinese}—{last.chinese}"
 
 
 def _n(v: float) -> str:
