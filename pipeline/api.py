@@ -558,6 +558,8 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
     invalid += reports_of_no_village(ctx, period)
+    year = str(year_start(ctx.programme, period).year)  # a year's own task column with gaps: its months only
+    invalid += [replace(p, code="C017") for p in ctx.registry_problems if p.code == "C016" and p.value == year]
     if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
         raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):

@@ -5,9 +5,11 @@ used may be last year's, or are 0 for every village."""
 from __future__ import annotations
 
 import openpyxl
+import pytest
 
 from pipeline import api
 from pipeline.check import check_bytes
+from pipeline.problems import HuizongError
 from pipeline.programme.periods import Month
 
 from .conftest import filled
@@ -86,13 +88,34 @@ def test_a_task_left_0_for_every_village_is_said_on_the_notice(ctx):
     assert any(note == c.value for row in notice.iter_rows() for c in row)
 
 
-def test_a_year_column_left_blank_for_a_village_is_named_at_its_cell(ctx):
-    """A year column filled for some villages only would fall back, unsaid, to the other year's task."""
-    first = ctx.registry.villages[0].code
-    _add_year_column(ctx, f"2027年{TASK}", lambda code, task: None if code == first else task)
+def test_a_year_column_left_blank_for_a_village_stops_that_year_only(ctx):
+    """A year column filled for some villages only would fall back, unsaid, to the other year's task. A review: the
+    gap first made the whole row an error, so December (the year before) stopped and 11 villages left status."""
+    first = ctx.registry.villages[0]
+    _collect(ctx, DEC, 0, 1, 2)
+    _add_year_column(ctx, f"2027年{TASK}", lambda code, task: None if code == first.code else task)
     ctx = api.load_context(ctx.workspace.root)
-    [p] = [p for p in ctx.registry_problems if p.code == "C003" and p.field == "task_child_health@2027"]
-    assert "未填写" in p.message and p.cell and p.label == f"2027年{TASK}"
+    [p] = [p for p in ctx.registry_problems if p.code == "C016"]
+    assert "没有填写" in p.message and "2027年" in p.message and p.cell and first.name in p.message
+    assert len(ctx.registry.villages) == 19 and not any(q.is_error for q in ctx.registry_problems)
+    api.consolidate(ctx, DEC)  # the year before: as if the column were not there
+    _collect(ctx, JAN, 0, 1, 2)
+    with pytest.raises(HuizongError) as err:
+        api.consolidate(ctx, JAN)
+    assert [q.code for q in err.value.problems] == ["C017"] and err.value.problems[0].cell == p.cell
+
+
+def test_a_year_column_whose_label_is_not_read_is_said(ctx):
+    """“2027年儿童健康管里年度任务” (a typo) and “2027年老年人体检任务”: ignored without a word, 2027 scored on the
+    old tasks. Said at load (C018); a year with columns for only some tasks is said on the 通报."""
+    _add_year_column(ctx, "2027年儿童健康管里年度任务", lambda code, task: task * 2)
+    _add_year_column(ctx, "2027年生育登记服务年度任务", lambda code, task: 5)
+    ctx = api.load_context(ctx.workspace.root)
+    [p] = [p for p in ctx.registry_problems if p.code == "C018"]
+    assert "2027年儿童健康管里年度任务" in p.message and f"如“2027年{TASK}”" in p.message
+    _collect(ctx, JAN, 0, 1, 2)
+    [note] = [n for n in api.consolidate(ctx, JAN).notes if "只有一部分任务有自己的列" in n]
+    assert TASK in note and "生育登记服务" not in note
 
 
 def test_a_report_s_limit_is_its_own_year_s_task(ctx):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from typing import Any
@@ -11,9 +12,11 @@ from ..programme.config import FieldSpec
 from ..programme.periods import AMBIGUOUS, Month
 from ..registry import Registry, Village, is_checked, name_key
 from ..resources import schema
+from ..workbook.normalise import label_key
 from ..workbook.reader import ReadResult
 from .registers import odd_ticks
 
+_YEAR_LABEL = re.compile(r"^\s*(\d{4})\s*年")  # a header that names a year: one year's own tasks
 _SPLIT = re.compile(r"[、,，;；/\s]+")
 # an address as mail servers take it (ASCII): a cell's "张三<a@qq.com>", "a@qq.com（村主任）" or "a@qq.com。"
 # holds one, with words around it that are not part of it
@@ -130,10 +133,20 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
                     bad_rows.add(i)
     given = {k for row in res.register for k in row.values if "@" in k}  # a year's column with any task in it
     for i, row in enumerate(res.register):
-        for t in [*task_ids, *sorted(given)]:  # a year's column filled for some villages: for all (no silent fallback)
+        for t in task_ids:
             if t not in row.values and f"register.{i}.{t}" not in res.invalid:
                 problems.append(at(i, t, "C003", detail="未填写（没有任务请填 0）"))
                 bad_rows.add(i)
+        for t in sorted(given):  # a year's column with gaps: that year's months stop (C017), not this year's
+            if t not in row.values and f"register.{i}.{t}" not in res.invalid:
+                problems.append(at(i, t, "C016", value=t.partition("@")[2], detail=str(row.values.get("name") or "")))
+    known = {label_key(c.label) for c in columns}
+    for label in res.header:  # “2027年儿童健康管里年度任务”: a year's column not read, its year scored on other tasks
+        named = _YEAR_LABEL.match(label)
+        if named and label_key(label) not in known and task_ids:
+            tasks = [labels[t] for t in task_ids]
+            meant = (difflib.get_close_matches(label[named.end():].strip(), tasks, n=1, cutoff=0.5) or tasks)[0]
+            problems.append(Problem("C018", file=res.file, sheet=res.sheet, value=label, detail=f"{named[1]}年{meant}"))
     for i, row in enumerate(res.register):
         for key in ("start_month", "end_month"):
             text = row.values.get(key)

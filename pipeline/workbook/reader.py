@@ -53,6 +53,7 @@ class ReadResult:
     register: list[RegisterRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # field ids / "register.N.col" already reported
+    header: list[str] = field(default_factory=list)  # a table's header row as written (its labels, in order)
 
     @property
     def readable(self) -> bool:
@@ -485,6 +486,7 @@ def _table_rows(
                                         label=label_of[cid], detail="、".join(f"{L.col_letter(c)}{header_row + 1}" for c in where)))
         return None
     present = [c for c in columns_spec if c.id in columns]
+    res.header = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip()]
     known = {label_key(c.label) for c in columns_spec}
     strange = [v.strip() for v in sheet.rows[header_row] if isinstance(v, str) and v.strip() and label_key(v) not in known]
     absent = [c.label for c in columns_spec if c.id not in columns and not c.extra]
