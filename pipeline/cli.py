@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer._click import exceptions as click_exceptions
 
 from . import __version__, api
 from .problems import HuizongError, Problem, show_value
@@ -530,10 +529,14 @@ def main(argv: list[str] | None = None) -> Any:
                 stream.reconfigure(errors="replace")  # type: ignore[attr-defined]
             except (AttributeError, ValueError):
                 pass
+    usage = _usage_errors()
     try:
         code = app(args=argv, prog_name="huizong", standalone_mode=False)
-    except click_exceptions.UsageError as exc:  # said by the command-line library in English: in Chinese, with the fix
-        _say(Problem("X050", detail=usage_chinese(exc)))
+    except usage.UsageError as exc:  # said by the command-line library in English: in Chinese, with the fix
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `huizong` alone: its help, as always
+            out.print(exc.format_message(), markup=False, highlight=False)
+        else:
+            _say(Problem("X050", detail=usage_chinese(exc, usage)))
         raise SystemExit(2) from None
     except typer.Abort:  # Ctrl+C at a prompt
         err.print("已中断。")
@@ -547,17 +550,29 @@ def main(argv: list[str] | None = None) -> Any:
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
-def usage_chinese(exc: Any) -> str:
+def _usage_errors() -> Any:
+    """The command-line library's exceptions: typer's own copy of click where it has one (typer ≥ 0.19), else click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions  # type: ignore[no-redef,import-not-found,unused-ignore]
+    return exceptions
+
+
+def usage_chinese(exc: Any, usage: Any) -> str:
     """A command-line mistake (an option misspelt or without its value, a path with a space unquoted) in Chinese."""
     said = exc.format_message()
-    if isinstance(exc, click_exceptions.NoSuchOption):
+    param = getattr(exc, "param", None)
+    opts = list(getattr(param, "opts", None) or [])
+    # an argument by what its help calls it (“记录号”), an option by its flag (--note)
+    label = "/".join(o for o in opts if o.startswith("-")) or str(getattr(param, "help", "") or getattr(param, "name", "")).split("（")[0]
+    if isinstance(exc, usage.NoSuchOption):
         close = "、".join(exc.possibilities or ())
         return f"没有 {exc.option_name} 这个选项" + (f"（是不是 {close}？）" if close else "")
-    if isinstance(exc, click_exceptions.MissingParameter):
-        name = "/".join(exc.param.opts) if exc.param is not None and exc.param.opts else str(exc.param_hint or "")
-        return f"缺少 {name}" + ("（后面写上理由，如 --note 已电话核实）" if name == "--note" else "")
-    if isinstance(exc, click_exceptions.BadOptionUsage) and "requires an argument" in said:
-        return f"{exc.option_name} 后面要写上值（如 --period 2026-10）"
+    if isinstance(exc, usage.MissingParameter):
+        return f"缺少{' ' if label.startswith('-') else ''}{label}" + ("（后面写上理由，如 --note 已电话核实）" if label == "--note" else "")
+    if isinstance(exc, usage.BadOptionUsage) and "requires an argument" in said:
+        return f"{exc.option_name} 后面要写上值" + ("（如 --period 2026-10）" if exc.option_name == "--period" else "")
     extra = re.match(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", said)
     if extra:
         return (f"多出了“{extra[1]}”：路径中有空格的，请用英文双引号把整个路径括起来（如 -w \"D:\\汇总 2026\"）；"
@@ -565,8 +580,8 @@ def usage_chinese(exc: Any) -> str:
     command = re.match(r"No such command '(.*?)'\.(?: Did you mean '(.*?)'\?)?", said)
     if command:
         return f"没有 {command[1]} 这个命令" + (f"（是不是 {command[2]}？）" if command[2] else "")
-    if isinstance(exc, click_exceptions.BadParameter):
-        return f"{exc.param_hint or ''} 的值不对（{said}）"
+    if isinstance(exc, usage.BadParameter):
+        return f"{label}应为整数" if "integer" in said else f"{label}的值不对"
     return said
 
 

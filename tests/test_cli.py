@@ -203,6 +203,8 @@ def test_collect_says_why_each_file_was_sent_back(ctx):
     (["accept", "3"], "缺少 --note"),
     (["statsu"], "没有 statsu 这个命令（是不是 status？）"),
     (["status", "--perod", "2026-07"], "没有 --perod 这个选项（是不是 --period？）"),
+    (["void", "abc", "--note", "误收"], "要作废的记录号应为整数"),
+    (["init", "--programme"], "--programme 后面要写上值。"),
 ])
 def test_a_command_line_mistake_is_said_in_chinese(argv, said, capsys):
     """The command-line library said 'Got unexpected extra argument(s)', 'Missing option' — in English."""
@@ -214,3 +216,13 @@ def test_a_command_line_mistake_is_said_in_chinese(argv, said, capsys):
     assert done.value.code == 2
     assert said in text.out + text.err and "X050" in text.out + text.err
     assert not re.search(r"Error|Usage|Missing|unexpected", text.out + text.err)
+
+
+def test_huizong_alone_shows_its_help(capsys):
+    """A review: with the Chinese usage errors, `huizong` alone printed its whole help as 命令的写法不对."""
+    from pipeline.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([])
+    text = capsys.readouterr().out
+    assert done.value.code == 2 and "consolidate" in text and "X050" not in text
