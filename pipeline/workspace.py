@@ -201,27 +201,32 @@ def repair_layout(root: Path) -> Workspace:
     root = root.resolve()
     if not (root / SETTINGS).is_file():
         raise HuizongError(Problem("X001", detail=str(root)))
+    _make_folders(root)
+    return open_workspace(root)
+
+
+def _make_folders(root: Path) -> None:
+    """The workspace's folders and signing key, where missing; the received files, the ledger and the key readable
+    by the owner only (the archive holds ID numbers)."""
     for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
         (root / sub).mkdir(parents=True, exist_ok=True)
+    for private in ("archive", STATE_DIR):
+        owner_only(root / private, directory=True)
     secret = root / STATE_DIR / "secret.key"
     if not secret.exists():
         atomic_write(secret, new_secret().encode("ascii"))
-    return open_workspace(root)
 
 
 def create_layout(root: Path, township: str, organ: str, programme: str, force: bool) -> Workspace:
     root = root.resolve()
     if (root / SETTINGS).exists() and not force:
         raise HuizongError(Problem("X002", detail=str(root)))
+    around = next((q for q in root.parents if (q / SETTINGS).is_file()), None)
+    if around is not None:  # a workspace inside another (its inbox/, its reports/): its files would be collected there
+        raise HuizongError(Problem("X046", value=quoted(around), detail=str(root)))
     if (root / SETTINGS).exists():
         _backup(root)
-    for sub in ("inbox", "archive", "reports", "templates", "feedback", STATE_DIR):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    for private in ("archive", STATE_DIR):  # the received files, the ledger, the keys and the logs
-        owner_only(root / private, directory=True)
-    secret = root / STATE_DIR / "secret.key"
-    if not secret.exists():
-        atomic_write(secret, new_secret().encode("ascii"))
+    _make_folders(root)
     atomic_write(root / SETTINGS, settings_text(township, organ, programme).encode("utf-8"))
     return open_workspace(root)
 

@@ -497,6 +497,10 @@ def test_a_footer_after_an_attachment_s_data_leaves_the_report_whole(footer: byt
     only(parse_message(no_close))
     garbled = whole.replace(b64(XLSX)[:40], b64(XLSX)[:20] + "病毒".encode("gbk") + b64(XLSX)[20:40])
     assert not parse_message(garbled).attachments  # foreign bytes inside the data: not a footer, still not decodable
+    lines = b64(XLSX).split(b"\r\n")  # one damaged character on a line in the middle (whole 76-character lines)
+    middle = len(lines) // 2
+    damaged = whole.replace(b64(XLSX), b"\r\n".join([*lines[:middle], lines[middle][:10] + b"\xc7" + lines[middle][11:], *lines[middle + 1:]]))
+    assert not parse_message(damaged).attachments and "无法解码" in parse_message(damaged).ignored[0].reason
 
 
 SAMPLE = eml(attach(filename=ew(QINGLONG, "gbk")), attach(filename=b"r.zip", data=_zip_of("x.xlsx", XLSX)))

@@ -118,3 +118,20 @@ def test_a_deleted_archive_is_said_at_once(ctx):
     assert res.exit_code == 2 and "X052" in res.output and "回收站" in res.output
     ctx.workspace.archive.mkdir()  # found nowhere: acknowledged by an empty folder
     assert run("status", "-w", str(root), "--period", str(PERIOD)).exit_code == 0
+
+
+def test_repair_keeps_the_private_folders_private_and_init_refuses_a_workspace_inside_one(ctx):
+    """A review: init --repair made archive/ and .huizong/ again readable by everyone (init makes them the owner's
+    alone: the archive holds ID numbers); `init ws/sub` inside a workspace still made a second one there."""
+    import os
+    import stat
+
+    root = ctx.workspace.root
+    shutil.rmtree(ctx.workspace.state)
+    shutil.rmtree(ctx.workspace.archive)
+    assert run("init", str(root), "--repair").exit_code == 0
+    if os.name == "posix":
+        for folder in (ctx.workspace.state, ctx.workspace.archive):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    res = run("init", str(root / "inbox" / "新建"))
+    assert res.exit_code == 2 and "X046" in res.output and not (root / "inbox" / "新建" / "huizong.yaml").exists()

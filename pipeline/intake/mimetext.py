@@ -88,15 +88,19 @@ def _before_footer(data: bytes) -> bytes:
     """The whole base64 text before lines that are not base64 (an antivirus or mail gateway's footer, a lost
     closing boundary's epilogue): the lines up to the first with a foreign character, or to the padding.
     b"" when the text does not begin as base64 or does not end on a whole group (corrupt inside: not a footer)."""
+    lines = data.splitlines(keepends=True)
     kept = []
-    for line in data.splitlines(keepends=True):
+    for line in lines:
         if _FOREIGN.search(line):
             break
         kept.append(line)
         if b"=" in line:  # the padding ends the data
             break
     body = b"".join(kept)
-    return body if body.strip() and len(body.translate(None, _NOT_B64_OR_PAD)) % 4 == 0 else b""
+    after = lines[len(kept):]
+    # base64 again after the foreign line: a character damaged inside the data, not a footer after it
+    resumes = any(len(line.strip()) >= 40 and not _FOREIGN.search(line) for line in after)
+    return body if body.strip() and not resumes and len(body.translate(None, _NOT_B64_OR_PAD)) % 4 == 0 else b""
 
 
 _MSG_ID = re.compile(r"[!-;=?-~]{1,200}@[!-;=?-~]{1,200}")  # printable ASCII, no space, no angle brackets

@@ -220,9 +220,10 @@ class Ledger:
 
     @staticmethod
     def _next_version(db: sqlite3.Connection, village: str | None, period: str | None) -> int:
+        """After the highest version given, a voided one included: a version number names one file, ever."""
         row = db.execute(
-            "SELECT COALESCE(MAX(version), 0) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status = ?",
-            (village, period, ACCEPTED),
+            "SELECT COALESCE(MAX(version), 0) AS v FROM submissions WHERE village_code IS ? AND period IS ? AND status IN (?, ?)",
+            (village, period, ACCEPTED, VOID),
         ).fetchone()
         return int(row["v"]) + 1
 
