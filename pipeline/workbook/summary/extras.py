@@ -353,8 +353,11 @@ def write_quality(ws: Any, st: Styles, scored: Scored, info: Any, doubted: Doubt
         if tallest:
             ws.set_row(row, 15 * (1 + tallest))
         row += 1
-    zero = [f"{v.name}（{'、'.join(t.label for t in d.programme.tasks if not v.tasks.get(t.id))}）"
-            for v in d.villages if v.active(d.period) and any(not v.tasks.get(t.id) for t in d.programme.tasks)]
+    taking_part = [v for v in d.villages if v.active(d.period)]
+    # a task 0 for every village is said once, township-wide (info.notes), not village by village
+    some = [t for t in d.programme.tasks if any(v.tasks.get(t.id) for v in taking_part)]
+    zero = [f"{v.name}（{'、'.join(t.label for t in some if not v.tasks.get(t.id))}）"
+            for v in taking_part if any(not v.tasks.get(t.id) for t in some)]
     notes = list(info.notes)  # red notes under the table: what the township should check, each with the villages it concerns
     if zero:
         notes.append("年度任务为 0（这些项目按“无任务”计满分，请核对村名册）：" + "；".join(zero))
