@@ -332,7 +332,7 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
     import json
 
     if not note.strip():  # the ledger keeps why: an empty reason defends nothing
-        raise HuizongError(Problem("X049", detail="确认"))
+        raise HuizongError(Problem("X049", detail="确认的理由（如“已电话核实为该村所报”）"))
     with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         sub = ledger.submission(submission_id)
         stored = json.loads(sub["problems_json"]) if sub is not None else []
@@ -341,6 +341,8 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
             return {**dict(ledger.confirm(submission_id, note)), "confirmed": outliers}
         if sub is not None and sub["status"] == ACCEPTED:  # accepted twice: say it was done, not that it is missing
             raise HuizongError(Problem("X051", value=f"#{submission_id}", detail=f"第 {sub['version']} 版"))
+        if sub is not None and sub["status"] in (REJECTED, DUPLICATE, VOID):  # there, but nothing to confirm
+            raise HuizongError(Problem("X053", value=f"#{submission_id}", detail=sub["status"]))
         if sub is None or sub["status"] != PENDING:
             raise HuizongError(Problem("X006", detail=f"待确认的报送记录（或含待核实数据的记录）#{submission_id}"))
         if village_code is None and not sub["village_code"]:
@@ -367,7 +369,7 @@ def void(ctx: Context, submission_id: int, note: str) -> dict[str, object]:
     """Take a file recorded by mistake (the clerk's own test, an annotated copy, a blank template put into inbox/)
     out of every count, with the clerk's reason; its original stays in the archive and its row in the ledger."""
     if not note.strip():
-        raise HuizongError(Problem("X049", detail="作废"))
+        raise HuizongError(Problem("X049", detail="作废的理由（如“镇里误放入收件箱的空白模板”）"))
     with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         sub = ledger.submission(submission_id)
         if sub is not None and sub["status"] == VOID:

@@ -136,7 +136,9 @@ def open_workspace(root: Path | str) -> Workspace:
 def lost_state(ws: Workspace) -> list[Problem]:
     """The .huizong folder (or its key or ledger) deleted by accident while the workspace has been used: carrying
     on would publish every earlier report as 未报 (a new, empty ledger) or refuse every template sent (a new key)."""
-    received = _first_file(ws.archive)
+    received = _first_file(ws.archive)  # what shows the workspace was used: an archived original, or a 汇总表 made
+    if received is None and ws.reports.is_dir():
+        received = next(ws.reports.glob("*汇总排名*.xlsx"), None)
     out = []
     if not (ws.state / "secret.key").is_file():
         out.append(Problem("X044", value=str(ws.state / "secret.key"), detail=quoted(ws.root)))

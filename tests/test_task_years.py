@@ -113,6 +113,10 @@ def test_a_year_column_whose_label_is_not_read_is_said(ctx):
     ctx = api.load_context(ctx.workspace.root)
     [p] = [p for p in ctx.registry_problems if p.code == "C018"]
     assert "2027年儿童健康管里年度任务" in p.message and f"如“2027年{TASK}”" in p.message
+    for other in ("2027老年人体检年度任务", "老年人体检年度任务（2027年）"):  # the year written another way: said too
+        _add_year_column(ctx, other, lambda code, task: task)
+    named = [p.value for p in api.load_context(ctx.workspace.root).registry_problems if p.code == "C018"]
+    assert {"2027老年人体检年度任务", "老年人体检年度任务（2027年）"} <= set(named)
     _collect(ctx, JAN, 0, 1, 2)
     [note] = [n for n in api.consolidate(ctx, JAN).notes if "只有一部分任务有自己的列" in n]
     assert TASK in note and "生育登记服务" not in note

@@ -135,3 +135,29 @@ def test_repair_keeps_the_private_folders_private_and_init_refuses_a_workspace_i
             assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     res = run("init", str(root / "inbox" / "新建"))
     assert res.exit_code == 2 and "X046" in res.output and not (root / "inbox" / "新建" / "huizong.yaml").exists()
+
+
+def test_a_workspace_that_lost_both_its_state_and_archive_is_still_stopped(ctx):
+    """A re-check: with .huizong and archive/ both deleted, X044 alone advised init --repair and status then said
+    未报 for every village — the 汇总表 in reports/ shows the workspace was used."""
+    root = ctx.workspace.root
+    _collected(ctx, 0)
+    assert run("consolidate", "-w", str(root), "--period", str(PERIOD)).exit_code == 0
+    shutil.rmtree(ctx.workspace.state)
+    shutil.rmtree(ctx.workspace.archive)
+    res = run("status", "-w", str(root), "--period", str(PERIOD))
+    assert res.exit_code == 2 and "X045" in res.output and "X044" in res.output
+
+
+def test_accept_says_why_a_record_cannot_be_confirmed(ctx):
+    _collected(ctx, 0)
+    (ctx.workspace.inbox / "bad.xlsx").write_bytes(filled(ctx, 1, births_total="十二"))
+    api.collect(ctx)
+    from pipeline.ledger.db import Ledger
+
+    with Ledger(ctx.workspace.ledger_path) as ledger:
+        [refused] = [r["id"] for r in ledger.submissions(str(PERIOD)) if r["status"] == "退回"]
+    res = run("accept", str(refused), "--note", "x", "-w", str(ctx.workspace.root))
+    assert res.exit_code == 2 and "X053" in res.output and "找不到" not in res.output
+    empty = run("accept", str(refused), "--note", "", "-w", str(ctx.workspace.root))
+    assert "X049" in empty.output and "已电话核实" in empty.output

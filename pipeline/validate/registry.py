@@ -16,7 +16,7 @@ from ..workbook.normalise import label_key
 from ..workbook.reader import ReadResult
 from .registers import odd_ticks
 
-_YEAR_LABEL = re.compile(r"^\s*(\d{4})\s*年")  # a header that names a year: one year's own tasks
+_YEAR_LABEL = re.compile(r"(20\d{2})\s*年?")  # a header that names a year (2027年…, 2027…, …（2027年）): one year's own tasks
 _SPLIT = re.compile(r"[、,，;；/\s]+")
 # an address as mail servers take it (ASCII): a cell's "张三<a@qq.com>", "a@qq.com（村主任）" or "a@qq.com。"
 # holds one, with words around it that are not part of it
@@ -142,10 +142,11 @@ def build_registry(res: ReadResult, columns: tuple[FieldSpec, ...], task_ids: li
                 problems.append(at(i, t, "C016", value=t.partition("@")[2], detail=str(row.values.get("name") or "")))
     known = {label_key(c.label) for c in columns}
     for label in res.header:  # “2027年儿童健康管里年度任务”: a year's column not read, its year scored on other tasks
-        named = _YEAR_LABEL.match(label)
+        named = _YEAR_LABEL.search(label)
         if named and label_key(label) not in known and task_ids:
             tasks = [labels[t] for t in task_ids]
-            meant = (difflib.get_close_matches(label[named.end():].strip(), tasks, n=1, cutoff=0.5) or tasks)[0]
+            rest = (label[: named.start()] + label[named.end():]).strip(" （）()")
+            meant = (difflib.get_close_matches(rest, tasks, n=1, cutoff=0.5) or tasks)[0]
             problems.append(Problem("C018", file=res.file, sheet=res.sheet, value=label, detail=f"{named[1]}年{meant}"))
     for i, row in enumerate(res.register):
         for key in ("start_month", "end_month"):
