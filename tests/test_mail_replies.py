@@ -143,3 +143,16 @@ def test_a_sender_s_message_id_cannot_write_headers_into_the_reply_or_stop_it(mc
     (ordinary,) = replies_to(smtp, v2.emails[0])
     assert str(ordinary["In-Reply-To"]).startswith("<") and "@" in str(ordinary["In-Reply-To"])
     assert {v0.code, v1.code, v2.code} <= mailkit.accepted_villages(ctx)
+
+
+def test_a_mail_of_many_files_is_summed_up_in_its_subject(programme):
+    """An audit: one village's mail with its ten months and the other 18 villages' October reports got a subject
+    naming all 19 villages and all 10 months — as if every village had reported every month."""
+    from types import SimpleNamespace
+
+    from pipeline.intake.replies import _title
+
+    rows = [SimpleNamespace(row={"village_name": "青龙村", "period": f"2026-{m:02d}"}) for m in range(1, 11)]
+    rows += [SimpleNamespace(row={"village_name": f"村{i}", "period": "2026-10"}) for i in range(18)]
+    assert _title(rows, programme) == "您发来的 28 份月报表（19 个村、10 个报告期，见正文）"
+    assert _title(rows[:2], programme) == "青龙村 2026年1月、2026年2月月报"

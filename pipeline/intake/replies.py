@@ -236,6 +236,8 @@ def _title(results: list[Result], programme: Programme) -> str:
     periods = [programme.label(m) for m in sorted({Month.parse(r.row["period"]) for r in results if r.row["period"]})]
     if not names and not periods:  # neither read: not "报表 月报"
         return f"您发来的{programme.report_word}"
+    if len(names) > 3 or len(periods) > 3:  # a mail of many files: 19 villages × 10 months in one subject said every
+        return f"您发来的 {len(results)} 份{programme.report_word}（{len(names)} 个{programme.unit_label}、{len(periods)} 个报告期，见正文）"
     return f"{'、'.join(names) or '报表'} {'、'.join(periods)}{programme.report_word[:-1]}".strip()
 
 
