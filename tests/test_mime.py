@@ -542,3 +542,12 @@ def test_a_bare_cr_in_a_header_does_not_end_the_headers() -> None:
     assert message.sender == "baishi@qq.com" and message.subject == "x"
     (attachment,) = message.attachments
     assert attachment.data == XLSX
+
+
+@pytest.mark.parametrize("size", [7, 10, 13])
+def test_an_encoded_word_split_inside_a_base64_group_keeps_the_name(size: int) -> None:
+    """A client that splits a long name into encoded words every n characters of base64 (not every 4): each word
+    decoded alone lost bits, and the report was named 附件1.xlsx in the ledger and the reply."""
+    text = base64.b64encode("新河村2026年10月报表.xlsx".encode())
+    words = b"\r\n ".join(b"=?UTF-8?B?" + text[i:i + size] + b"?=" for i in range(0, len(text), size))
+    assert names(parse_message(eml(attach(filename=words)))) == ["新河村2026年10月报表.xlsx"]

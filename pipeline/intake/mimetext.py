@@ -119,17 +119,27 @@ def decode_words(raw: bytes) -> tuple[str, bool]:
     raw = UNFOLD.sub(b"", raw)
     pieces: list[tuple[str | None, bytes]] = []
     pos = 0
+    chopped: bytes | None = None  # the base64 text of words split inside a group, joined, and where its bytes begin
+    start_of_chopped = 0
     for m in _EW.finditer(raw):
         gap = raw[pos : m.start()]
         if gap and not (gap.isspace() and pieces and pieces[-1][0] is not None):
             pieces.append((None, gap))
         label = m[1].decode("ascii", "replace").split("*")[0].lower()
         cs = "gb18030" if label in GB else label
-        data = b64_lenient(m[3])[0] if m[2] in b"bB" else binascii.a2b_qp(m[3], header=True)
-        if pieces and pieces[-1][0] == cs:
-            pieces[-1] = (cs, pieces[-1][1] + data)
+        is_b, text = m[2] in b"bB", m[3].strip()
+        if is_b and chopped is not None and pieces and pieces[-1][0] == cs:  # split inside a base64 group: decode joined
+            chopped += text
+            pieces[-1] = (cs, pieces[-1][1][:start_of_chopped] + b64_lenient(chopped)[0])
         else:
-            pieces.append((cs, data))
+            data = b64_lenient(text)[0] if is_b else binascii.a2b_qp(m[3], header=True)
+            if pieces and pieces[-1][0] == cs:
+                pieces[-1] = (cs, pieces[-1][1] + data)
+            else:
+                pieces.append((cs, data))
+            chopped = None
+            if is_b and len(text) % 4:  # this word ends inside a group: the next word of the charset continues it
+                chopped, start_of_chopped = text, len(pieces[-1][1]) - len(data)
         pos = m.end()
     if raw[pos:]:
         pieces.append((None, raw[pos:]))  # raw 8-bit text: utf-8, else gb18030
