@@ -98,9 +98,21 @@ def _send_templates(ctx: api.Context, period: Month, progress: Progress | None, 
     return Outcome("send-templates", _mail_line(f"{ctx.programme.label(period)}模板", out, dry_run), problems=out.problems)
 
 
+def period_status_view(ctx: api.Context, period: Month) -> View:
+    """上报情况 of ``period``; for a month the programme has no reports for (C: June to December), no table of
+    every village 未报 but the reason, as status and consolidate say it (X041)."""
+    try:
+        api.not_reported(ctx.programme, period)
+    except HuizongError as exc:
+        view = status_view([], period, ctx.programme.label(period))
+        view.note = exc.problems[0].message
+        return view
+    return status_view(api.status(ctx, period), period, ctx.programme.label(period))
+
+
 def _collect(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:
     summary = api.collect(ctx, progress=progress)
-    views = [status_view(api.status(ctx, period), period, ctx.programme.label(period)), problems_view(ctx, period)]
+    views = [period_status_view(ctx, period), problems_view(ctx, period)]
     return Outcome("collect", summary.line, views, summary.problems)
 
 
@@ -125,7 +137,7 @@ def _validate(ctx: api.Context, period: Month, progress: Progress | None, dry_ru
     first = (f"校验收件箱中的 {len(checks)} 个文件：通过 {len(checks) - bad} 个，有错误 {bad} 个" if checks
              else "收件箱中没有待收取的文件")
     view.note = f"{first}；{ctx.programme.label(period)}已登记的问题 {recorded} 处。"
-    return Outcome("validate", view.note, [view, status_view(api.status(ctx, period), period, ctx.programme.label(period))])
+    return Outcome("validate", view.note, [view, period_status_view(ctx, period)])
 
 
 def _consolidate(ctx: api.Context, period: Month, progress: Progress | None, dry_run: bool) -> Outcome:

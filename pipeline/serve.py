@@ -33,7 +33,6 @@ from urllib.parse import parse_qs, urlparse
 from . import actions, api
 from .problems import HuizongError, Problem
 from .programme.periods import Month
-from .views import status_view
 from .workspace import STATE_DIR, atomic_write, owner_only, unexpected
 
 DEFAULT_PORT = 8765
@@ -228,7 +227,7 @@ def make_handler(service: Service) -> type[BaseHTTPRequestHandler]:
                 if url.path == "/status":
                     ctx = service.context()
                     period = actions.period_or_default(query.get("period"), ctx, _this_month())
-                    return self.reply(HTTPStatus.OK, {"ok": True, "status": status_view(api.status(ctx, period), period, ctx.programme.label(period)).to_dict()})
+                    return self.reply(HTTPStatus.OK, {"ok": True, "status": actions.period_status_view(ctx, period).to_dict()})
                 if url.path == "/periods":
                     ctx = service.context()
                     return self.reply(HTTPStatus.OK, {"ok": True, "default": str(actions.default_period(ctx, _this_month()))})

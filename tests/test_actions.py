@@ -141,3 +141,17 @@ def test_the_text_form_keeps_every_character(served, tmp_path):
     outcome = actions.Outcome("x", "a\tb\nc\\d", [], [])
     assert "text\ta\\tb\\nc\\\\d" in actions.outcome_text(outcome)
 
+
+
+def test_the_buttons_show_no_table_of_every_village_unreported_for_a_month_without_reports(tmp_path):
+    """A review: status and consolidate said X041 for C's January, but the console's 上报情况 after 收取 and the WPS
+    service's /status still listed all 19 villages 未报."""
+    from pipeline import api
+    from pipeline.actions import period_status_view
+    from pipeline.programme.periods import Month
+
+    api.init_workspace(tmp_path / "ws", programme="fruitfly-c", example=True)
+    ctx = api.load_context(tmp_path / "ws")
+    view = period_status_view(ctx, Month(2027, 1))
+    assert view.rows == [] and "不是本方案的报送月份" in view.note
+    assert len(period_status_view(ctx, Month(2026, 7)).rows) == 19
