@@ -92,7 +92,7 @@ def task_notes(p: Any, registry: Any, period: Month, year: int, new_year: bool) 
     own = {t for v in villages for t in v.year_tasks.get(year, {})}
     if own and len(own) < len(p.tasks):  # some tasks have the year's column, the others fall back unsaid
         rest = "、".join(t.label for t in p.tasks if t.id not in own)
-        out.append(f"村名册中{year}年只有一部分任务有自己的列：{rest}按不带年份的任务列计，这可能还是去年的任务。")
+        out.append(f"村名册中{year}年只有一部分任务有自己的列：{rest}按不带年份的任务列计；如那些是别的年份的任务，请也加上“{year}年…”列。")
     if new_year and year not in registry.task_years and p.tasks:
         first = p.tasks[0].label
         out.append(f"村名册中没有{year}年的年度任务列，本期按“{first}”等不带年份的任务列计，这可能还是去年的任务。"
