@@ -560,8 +560,9 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
     # a registry row with an error is left out of the registry: its village would vanish from the 通报
     invalid = [p for p in ctx.registry_problems if p.is_error] + [p for p in registers[2] if p.is_error]
     invalid += reports_of_no_village(ctx, period)
-    year = str(year_start(ctx.programme, period).year)  # a year's own task column with gaps: its months only
-    invalid += [replace(p, code="C017") for p in ctx.registry_problems if p.code == "C016" and p.value == year]
+    start = year_start(ctx.programme, period)
+    # a year's own task column with gaps: its months only
+    invalid += [replace(p, code="C017") for p in ctx.registry_problems if p.code == "C016" and p.value == str(start.year)]
     if invalid:  # a register cut short, unreadable, or with a row left out (a veto, a deduction) publishes a wrong ranking
         raise HuizongError(invalid)
     with workspace_lock(ctx.workspace):
@@ -575,8 +576,8 @@ def _consolidate(ctx: Context, period: Month, now: datetime | None, helper: Any)
             flags = flagged_numbers(ledger, ctx.programme.id, months_used(scored))
             seen = marked_before(ledger.conn, ctx.programme.id)
             doubted = doubts_of(scored.data, seen)
-            new_year = published_before(ledger.conn, ctx.programme.id, str(year_start(ctx.programme, period)))
-        notes = task_notes(ctx.programme, ctx.registry, period, year_start(ctx.programme, period).year, new_year)
+            new_year = published_before(ledger.conn, ctx.programme.id, str(start))
+        notes = task_notes(ctx.programme, ctx.registry, period, start.year, new_year)
         # the first 通报 under the rule keeps every 是 of the tables (a month made again later shows other rows)
         marked = doubted.marked | (ticked_anywhere(scored.data, *registers[:2]) if seen is None else frozenset())
         generated = now or datetime.now()
