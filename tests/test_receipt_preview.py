@@ -104,12 +104,28 @@ def test_programme_b_says_the_month_s_subsidies_and_a_denominator_of_0(tmp_path)
     assert not any(line.startswith("总分") for line in lines)
 
 
-def test_programme_a_leaves_its_score_to_the_notice(ctx):
-    """A's 1000 points read the 镇考核登记 (meetings, errors, vetoes): a total from the report alone would be a
-    number the 通报 then contradicts. Nothing of A's scoring is the village's alone, so nothing is said."""
+def test_programme_a_says_the_items_its_reports_decide_and_leaves_the_total_to_the_notice(ctx):
+    """A's 1000 points read the 镇考核登记 (meetings, errors, vetoes): a total from the report alone would be a number
+    the 通报 then contradicts. The items the village's reports alone decide are said, each as the 通报 scores it."""
+    from pipeline.score.preview import _names_of
+
     oct_ = Month(2026, 10)
-    _collect(ctx, {"a.xlsx": filled(ctx, 0, oct_)})
-    assert _preview(ctx, 0, oct_) == []
+    _collect(ctx, {f"{i}.xlsx": filled(ctx, i, oct_) for i in range(3)})
+    lines = _preview(ctx, 0, oct_)
+    assert not any(line.startswith("总分") for line in lines)
+    [items] = [line for line in lines if line.startswith("只由本村报表决定的各项得分")]
+    scored = api.consolidate(ctx, oct_).scored
+    k = scored.codes.index(ctx.registry.villages[0].code)
+    registers = {f["id"] for f in ctx.programme.raw["assessment_register"]["fields"]}
+    said = 0
+    for item in scored.plan.items:
+        if _names_of(item) & registers:  # 组织制度 reads committee_items: not the village's own
+            assert f"{item.name} " not in items
+            continue
+        base = round(float(scored.item_value(item.code, "base")[k]), 2)
+        assert f"{item.name} {base:g}/" in items.replace(",", ""), item.name
+        said += 1
+    assert said >= 10
 
 
 def test_a_village_out_of_the_ranking_is_told_why_and_promised_nothing(tmp_path):

@@ -54,10 +54,15 @@ def preview(p: Programme, village: Village, period: Month, rows: Iterable[Any]) 
     # out of the ranking (一票否决, 不能排名): no score and no money to speak of, only why
     out = any(f.name in raised and f.effect in ("veto", "unranked") and decided(f.node) for f in scorer.rules.flags)
     lines: list[str] = []
+    begun = len(evaluated.data.periods)
     if own_total and not out:
         label = scorer.rules.total_label
-        attainable = sum(i.attainable(len(evaluated.data.periods)) for i in evaluated.plan.items)
+        attainable = sum(i.attainable(begun) for i in evaluated.plan.items)
         lines.append(f"{label}：{_n(float(total[0]))}" + (f"（满分 {_n(attainable)}）" if label == "总分" else ""))
+    elif not out:  # a total the registers add to: the items the village's reports alone decide, each against its max
+        items = [_item_line(i, evaluated.env, begun) for i in evaluated.plan.items if not _names_of(i) & township]
+        if items:
+            lines.append("只由本村报表决定的各项得分（截至本期满分）：" + "，".join(items))
     if cumulative:
         summed = _summed(p, scorer, evaluated.plan, evaluated.data.ytd, own_total)
         if summed:
@@ -80,6 +85,20 @@ def preview(p: Programme, village: Village, period: Month, rows: Iterable[Any]) 
     heading = (f"按本{p.unit_label}{_span(p, evaluated.data.months)}已通过的报表（含本份）计算，供核对，以镇里的通报为准："
                if cumulative else "按本表计算，供核对，以镇里的通报为准：")
     return [heading, *lines]
+
+
+def _names_of(item: Any) -> set[str]:
+    """Every name an item's base, bonus and intermediate values read."""
+    used = names(item.base) | (names(item.bonus) if item.bonus is not None else set())
+    for _, node, _ in item.lets:
+        used |= names(node)
+    return used
+
+
+def _item_line(item: Any, env: dict[str, np.ndarray], begun: int) -> str:
+    base = float(env[f"{item.code}:base"][0])
+    bonus = float(env[f"{item.code}:bonus"][0]) if f"{item.code}:bonus" in env else 0.0
+    return f"{item.name} {_n(round(base, 2))}/{_n(item.attainable(begun))}" + (f"（加分 {_n(round(bonus, 2))}）" if bonus > 0 else "")
 
 
 def _summed(p: Programme, scorer: Scorer, plan: Plan, ytd: dict[str, np.ndarray], own_total: bool) -> list[str]:
