@@ -365,20 +365,42 @@ def accept(ctx: Context, submission_id: int, note: str, village_code: str | None
         return {**dict(row), "confirmed": outliers, "found": found}
 
 
-def void(ctx: Context, submission_id: int, note: str) -> dict[str, object]:
+def void(ctx: Context, submission_id: int, note: str, undo: bool = False) -> dict[str, object]:
     """Take a file recorded by mistake (the clerk's own test, an annotated copy, a blank template put into inbox/)
-    out of every count, with the clerk's reason; its original stays in the archive and its row in the ledger."""
+    out of every count, with the clerk's reason; its original stays in the archive and its row in the ledger.
+    ``undo``: put a voided one back as it was (a record number mistyped)."""
     if not note.strip():
-        raise HuizongError(Problem("X049", detail="作废的理由（如“镇里误放入收件箱的空白模板”）"))
+        raise HuizongError(Problem("X049", detail=("撤销作废" if undo else "作废") + "的理由（如“镇里误放入收件箱的空白模板”）"))
     with machine_errors(str(ctx.workspace.ledger_path)), workspace_lock(ctx.workspace), Ledger(ctx.workspace.ledger_path) as ledger:
         sub = ledger.submission(submission_id)
-        if sub is not None and sub["status"] == VOID:
-            raise HuizongError(Problem("X048", value=f"#{submission_id}"))
         if sub is None:
             raise HuizongError(Problem("X006", detail=f"报送记录 #{submission_id}"))
+        if undo and sub["status"] != VOID:
+            raise HuizongError(Problem("X054", value=f"#{submission_id}", detail=sub["status"]))
+        if not undo and sub["status"] == VOID:
+            raise HuizongError(Problem("X048", value=f"#{submission_id}"))
         receipt = ledger.conn.execute("SELECT original_name FROM receipts WHERE id = ?", (sub["receipt_id"],)).fetchone()
-        ledger.void(submission_id, note.strip())
-        return {**dict(sub), "original_name": receipt["original_name"] if receipt else ""}
+        if undo:
+            row = ledger.unvoid(submission_id, note.strip(), status_before_void(sub))
+        else:
+            ledger.void(submission_id, note.strip())
+            row = sub
+        return {**dict(row), "original_name": receipt["original_name"] if receipt else ""}
+
+
+def status_before_void(sub: Any) -> str:
+    """What a voided submission was: 重复 (it points at its original), 已接收 (only those have a version), or, from
+    its stored problems as the check decided then, 退回 (an error of the file) or 待确认 (only its identity in doubt)."""
+    from .validate.identity import CONFIRM_CODES
+
+    if sub["duplicate_of"] is not None:
+        return DUPLICATE
+    if sub["version"] is not None:
+        return ACCEPTED
+    errors = [p for p in json.loads(sub["problems_json"] or "[]") if p.get("severity") == "错误"]
+    if any(p.get("code") not in CONFIRM_CODES for p in errors):
+        return REJECTED
+    return PENDING if errors else ACCEPTED
 
 
 def load_registers(ctx: Context, period: Month | None = None, today: datetime | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:

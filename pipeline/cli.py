@@ -325,15 +325,21 @@ def void(
     submission: Annotated[int, typer.Argument(help="要作废的记录号（huizong collect 的结果表第一列）")],
     note: Annotated[str, typer.Option("--note", help="作废的理由，如“镇里误放入收件箱的空白模板”")],
     workspace: WorkspaceOpt = Path("."),
+    undo: Annotated[bool, typer.Option("--undo", help="撤销作废（记录号填错了）：恢复成作废之前的状态")] = False,
 ) -> None:
     """作废一份误收的文件（镇里自己试填的、误放进收件箱的模板或标注副本）：不再计入任何上报情况和汇总，原件仍在归档中。"""
     ctx = _context(workspace)
     try:
-        row = api.void(ctx, submission, note)
+        row = api.void(ctx, submission, note, undo)
     except HuizongError as exc:
         _fail(exc)
         return
-    what = f"记录 {row['id']}（{row['original_name']}，{row['village_name'] or '未识别的村'} {row['period'] or ''}，原为“{row['status']}”）"
+    village = f"{row['village_name'] or '未识别的村'} {row['period'] or ''}".strip()
+    if undo:
+        out.print(f"已撤销作废：记录 {row['id']}（{row['original_name']}，{village}）恢复为“{row['status']}”。理由已记入台账；需要时请重新汇总。",
+                  markup=False)
+        return
+    what = f"记录 {row['id']}（{row['original_name']}，{village}，原为“{row['status']}”）"
     out.print(f"已作废：{what}。理由已记入台账，原件仍在归档中；需要时请重新汇总。", markup=False)
 
 

@@ -96,3 +96,26 @@ def test_accepting_twice_says_it_was_done_and_system_files_are_not_reports(ctx):
     [good] = [i for i, r in _rows(ctx).items() if r["status"] == "已接收"]
     res = run("accept", str(good), "--note", "再确认一次", "-w", str(ctx.workspace.root))
     assert res.exit_code == 2 and "X051" in res.output and "已经是已接收的报表" in res.output
+
+
+def test_a_void_of_the_wrong_record_is_undone_as_it_was(ctx):
+    """A re-check: a mistyped record number voided the village's good report, and nothing could put it back (accept
+    refuses a 作废 record). --undo restores what it was: 已接收 with its version, or 退回."""
+    v = ctx.registry.villages[0]
+    _collect(ctx, **{"a.xlsx": filled(ctx, 0)})
+    _collect(ctx, **{"b.xlsx": filled(ctx, 1, births_total="十二")})
+    rows = _rows(ctx)
+    [good] = [i for i, r in rows.items() if r["status"] == "已接收"]
+    [refused] = [i for i, r in rows.items() if r["status"] == "退回"]
+    root = str(ctx.workspace.root)
+    for record in (good, refused):
+        assert run("void", str(record), "--note", "填错了记录号", "-w", root).exit_code == 0
+    assert {s.code: s.state for s in api.status(ctx, PERIOD)}[v.code] == "未报"
+    res = run("void", str(good), "--undo", "--note", "记录号填错，恢复", "-w", root)
+    assert res.exit_code == 0 and "恢复为“已接收”" in res.output
+    assert run("void", str(refused), "--undo", "--note", "恢复", "-w", root).exit_code == 0
+    after = _rows(ctx)
+    assert (after[good]["status"], after[good]["version"], after[refused]["status"]) == ("已接收", 1, "退回")
+    assert {s.code: s.state for s in api.status(ctx, PERIOD)}[v.code] == "已报"
+    again = run("void", str(good), "--undo", "--note", "再来", "-w", root)
+    assert again.exit_code == 2 and "X054" in again.output

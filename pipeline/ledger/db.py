@@ -25,6 +25,7 @@ from ..workspace import owner_only
 ACCEPTED, REJECTED, PENDING, DUPLICATE = "已接收", "退回", "待确认", "重复"
 CONFIRMED = "已核实"  # a decision: the township checked an accepted report's out-of-line numbers
 VOID = "作废"  # a decision and a status: a file put into inbox/ by mistake, taken out of every count (its original kept)
+UNVOID = "撤销作废"  # a decision: a 作废 undone (the record number was mistyped)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -267,6 +268,20 @@ class Ledger:
                 (submission_id, VOID, sub["village_code"], sub["period"], note, now()),
             )
             return sub
+
+    def unvoid(self, submission_id: int, note: str, status: str) -> sqlite3.Row:
+        """Undo a 作废 (a record number mistyped): the submission takes ``status`` again, what it was before
+        (the caller derives it from the row); the decision is recorded beside the first."""
+        with self.transaction() as db:
+            sub = db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+            if sub is None or sub["status"] != VOID:
+                raise LookupError(submission_id)
+            db.execute("UPDATE submissions SET status = ? WHERE id = ?", (status, submission_id))
+            db.execute(
+                "INSERT INTO decisions(submission_id, decision, village_code, period, note, decided_at) VALUES (?,?,?,?,?,?)",
+                (submission_id, UNVOID, sub["village_code"], sub["period"], note, now()),
+            )
+            return db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
 
     def confirm(self, submission_id: int, note: str) -> sqlite3.Row:
         """The clerk's decision that an accepted report's out-of-line numbers are right (recorded, with the reason)."""
