@@ -391,16 +391,13 @@ def void(ctx: Context, submission_id: int, note: str, undo: bool = False) -> dic
 def status_before_void(sub: Any) -> str:
     """What a voided submission was: 重复 (it points at its original), 已接收 (only those have a version), or, from
     its stored problems as the check decided then, 退回 (an error of the file) or 待确认 (only its identity in doubt)."""
-    from .validate.identity import CONFIRM_CODES
+    from .check import standing
 
     if sub["duplicate_of"] is not None:
         return DUPLICATE
     if sub["version"] is not None:
         return ACCEPTED
-    errors = [p for p in json.loads(sub["problems_json"] or "[]") if p.get("severity") == "错误"]
-    if any(p.get("code") not in CONFIRM_CODES for p in errors):
-        return REJECTED
-    return PENDING if errors else ACCEPTED
+    return standing((str(p.get("code")), p.get("severity") == "错误") for p in json.loads(sub["problems_json"] or "[]"))
 
 
 def load_registers(ctx: Context, period: Month | None = None, today: datetime | None = None) -> tuple[list[AssessmentEntry], list[Adjustment], list[Problem]]:

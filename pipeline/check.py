@@ -7,6 +7,7 @@ and records the FileCheck). Nothing here touches the disk.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,15 @@ from .workbook.reader import ReadResult, read_report
 from .workbook.safety import DEFAULT_LIMITS, Limits
 
 MAX_SHOWN = 50  # problems listed per file before "还有 N 处问题"
+
+
+def standing(problems: Iterable[tuple[str, bool]]) -> str:
+    """What a file's problems (code, is it an error) make of it: 退回 for any error but a doubt of whose or which
+    month it is; 待确认 for such a doubt alone; else 已接收. The one rule, for a check and a record read back."""
+    found = list(problems)
+    if any(error and code not in CONFIRM_CODES for code, error in found):
+        return REJECTED
+    return PENDING if any(code in CONFIRM_CODES for code, _ in found) else ACCEPTED
 
 
 @dataclass
@@ -50,11 +60,7 @@ class FileCheck:
     @property
     def status(self) -> str:
         """退回 for any content error; 待确认 when only the identity is in doubt; else 已接收."""
-        if any(p.is_error and p.code not in CONFIRM_CODES for p in self.problems):
-            return REJECTED
-        if any(p.code in CONFIRM_CODES for p in self.problems):
-            return PENDING
-        return ACCEPTED
+        return standing((p.code, p.is_error) for p in self.problems)
 
     def to_dict(self, masked_for: Programme | None = None) -> dict[str, Any]:
         """As JSON-ready data; with ``masked_for``, that programme's personal values (ID numbers, names) masked."""
